@@ -1,0 +1,27 @@
+// RFC-4180 CSV: quoted fields with commas, quotes and newlines; CRLF; UTF-8 BOM tolerated.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace visrec {
+
+struct CsvTable {
+  std::string path;
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<int64_t> lines;  // 1-based line where each row starts (header is line 1)
+  int Column(const std::string& name) const;  // -1 when absent
+};
+
+// Reads the whole file. Structural errors (unterminated quote, garbage after a closing quote,
+// empty file, no header) are InputErrors naming the file and line. Rows whose field count differs
+// from the header are kept as they are: the typed readers decide whether to skip or fail.
+CsvTable ReadCsv(const std::filesystem::path& path);
+CsvTable ParseCsv(const std::string& text, const std::string& name_for_errors);
+
+std::string CsvEscape(const std::string& field);
+std::string CsvLine(const std::vector<std::string>& fields);  // with trailing '\n'
+
+}  // namespace visrec

@@ -1,0 +1,69 @@
+// The fixed input formats: catalog CSV (item_id,image,...) and interactions CSV
+// (user_id,item_id[,weight][,timestamp]).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace visrec {
+
+// What to do with a malformed row: skip it (counted, first few quoted in the log and manifest)
+// or stop with an error naming file and line. Default for every stage: skip.
+enum class BadRowPolicy { kSkip, kFail };
+BadRowPolicy ParseBadRowPolicy(const std::string& s);  // "skip" | "fail"
+
+struct RowIssue {
+  int64_t line = 0;
+  std::string reason;
+};
+
+struct CatalogPhoto {
+  std::string item_id;
+  std::string image;                   // as written in the CSV
+  std::filesystem::path resolved;      // relative paths are taken from the CSV's folder
+  int64_t line = 0;
+};
+
+struct Catalog {
+  std::string path;
+  std::vector<std::string> columns;            // header, in file order
+  std::vector<CatalogPhoto> photos;            // file order
+  std::vector<std::string> item_ids;           // sorted, unique
+  // item -> column -> value, from the item's first row (metadata such as title, category).
+  std::map<std::string, std::map<std::string, std::string>> metadata;
+  std::vector<RowIssue> issues;                // skipped rows
+  int64_t duplicate_photo_rows = 0;            // same (item, image) twice: kept once
+};
+
+Catalog ReadCatalog(const std::filesystem::path& path, BadRowPolicy policy = BadRowPolicy::kSkip);
+
+struct Interaction {
+  std::string user_id;
+  std::string item_id;
+  double weight = 1.0;
+  double timestamp = 0.0;  // Unix seconds; 0 when the file has no timestamp column
+  int64_t line = 0;
+};
+
+struct Interactions {
+  std::string path;
+  bool has_weight = false;
+  bool has_timestamp = false;
+  std::vector<Interaction> rows;  // file order
+  std::vector<RowIssue> issues;
+};
+
+Interactions ReadInteractions(const std::filesystem::path& path,
+                              BadRowPolicy policy = BadRowPolicy::kSkip);
+void WriteInteractions(const std::filesystem::path& path, const std::vector<Interaction>& rows,
+                       bool with_weight, bool with_timestamp);
+
+// ISO-8601 ("2024-03-01", "2024-03-01T12:30:00Z", "+02:00" offsets, fractions) or Unix seconds.
+bool ParseTimestamp(const std::string& s, double* unix_seconds);
+
+// A short human summary of issues for logs: "3 rows skipped, e.g. line 7: ...".
+std::string SummarizeIssues(const std::string& file, const std::vector<RowIssue>& issues);
+
+}  // namespace visrec

@@ -1,0 +1,42 @@
+// `visrec evaluate`: split interactions before training, and score recommendations offline.
+#pragma once
+#include <filesystem>
+#include <string>
+
+#include "visrec/core/inputs.h"
+#include "visrec/core/stage.h"
+
+namespace visrec::evaluate {
+
+constexpr int kSplitStageVersion = 1;
+constexpr int kEvaluateStageVersion = 1;
+
+struct SplitOptions {
+  std::filesystem::path interactions;  // required
+  std::string method = "leave-last-out";  // leave-last-out | random
+  double test_fraction = 0.2;             // random
+  uint64_t seed = 0;
+  BadRowPolicy bad_rows = BadRowPolicy::kSkip;
+  void Validate() const;
+};
+// Writes a "split" artifact: train.csv, test.csv.
+StageResult RunSplit(const SplitOptions& options, const RunContext& context);
+
+struct EvaluateOptions {
+  std::filesystem::path recommend;   // artifact dir; empty = WORKDIR/recommend/latest
+  std::filesystem::path test;        // held-out interactions CSV (e.g. split's test.csv)
+  std::filesystem::path train;       // training interactions; empty = the one recommend used
+  std::filesystem::path catalog;     // optional: labels for same-label precision
+  std::string label_column;          // e.g. "category"
+  int k = 10;
+  uint64_t seed = 0;                 // random baseline
+  std::filesystem::path baseline;    // earlier report.json: exit 8 when a metric drops beyond tolerance
+  double tolerance = 0.02;           // absolute drop allowed per metric
+  void Validate() const;
+};
+StageResult RunEvaluate(const EvaluateOptions& options, const RunContext& context);
+
+// Human-readable table of a report.json.
+std::string FormatReport(const nlohmann::json& report);
+
+}  // namespace visrec::evaluate

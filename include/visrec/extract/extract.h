@@ -1,0 +1,34 @@
+// `visrec extract`: CNN features per photo through LibTorch, pooled per item.
+// This header carries no LibTorch types so callers compile without LibTorch headers.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "visrec/core/stage.h"
+
+namespace visrec::extract {
+
+constexpr int kStageVersion = 1;
+
+struct ExtractOptions {
+  std::filesystem::path preprocess;  // artifact dir; empty = WORKDIR/preprocess/latest
+  std::string model = "resnet18";     // built-in: resnet18 | resnet34 | resnet50 | resnet101
+  std::filesystem::path model_file;   // a TorchScript model instead of a built-in (sidecar JSON optional)
+  std::filesystem::path weights;      // torchvision state_dict saved as a plain dict (tools/convert-weights.py)
+  uint64_t init_seed = 0;             // fixed-seed initialisation when no weights are given
+  std::string device = "auto";        // auto | cpu | cuda
+  std::string precision = "fp32";     // fp32 | bf16 | fp16 (fp16 on CUDA only)
+  bool channels_last = true;          // NHWC activations (avoids oneDNN layout conversions)
+  int batch_size = 8;                 // 8 beats 32 on 2-core CPUs (L2); raise it on GPUs
+  double max_failed_fraction = 0.1;   // items without a usable photo above this -> exit code 7
+  void Validate() const;
+};
+
+StageResult Run(const ExtractOptions& options, const RunContext& context);
+
+std::string TorchVersion();
+bool CudaCompiledIn();
+bool CudaAvailableNow();
+
+}  // namespace visrec::extract

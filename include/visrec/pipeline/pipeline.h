@@ -1,0 +1,46 @@
+// `visrec run`: every stage in order, each skipped when its artifact is up to date.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "visrec/evaluate/evaluate.h"
+#include "visrec/extract/extract.h"
+#include "visrec/preprocess/preprocess.h"
+#include "visrec/recommend/recommend.h"
+#include "visrec/reduce/reduce.h"
+
+namespace visrec::pipeline {
+
+struct RunOptions {
+  std::filesystem::path catalog;
+  std::filesystem::path interactions;  // optional: without it the run stops after reduce
+  preprocess::PreprocessOptions preprocess;
+  extract::ExtractOptions extract;
+  reduce::ReduceOptions reduce;
+  recommend::RecommendOptions recommend;
+  std::string split = "none";          // none | leave-last-out | random: hold out, train, evaluate
+  evaluate::SplitOptions split_options;
+  evaluate::EvaluateOptions evaluate;  // used when split != none
+  void Validate() const;
+};
+
+struct StageLine {
+  std::string stage;
+  bool reused = false;
+  double seconds = 0;
+  std::string detail;
+  std::string dir;
+};
+
+struct RunReport {
+  std::vector<StageLine> stages;
+  std::string recommendations, similar_items, report;
+};
+
+RunReport Run(const RunOptions& options, const RunContext& context);
+std::string FormatRunReport(const RunReport& r);
+
+// `visrec inspect`: stage, parameters, shapes, lineage, failures of an artifact, human-readable.
+std::string Inspect(const std::filesystem::path& path);
+
+}  // namespace visrec::pipeline

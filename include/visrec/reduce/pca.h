@@ -1,0 +1,39 @@
+// PCA with Eigen: exact (covariance eigendecomposition) and randomized (range finder + power
+// iterations). Sign convention: each component's largest-magnitude entry is positive.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include <Eigen/Dense>
+
+namespace visrec::reduce {
+
+using MatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+struct PcaModel {
+  Eigen::VectorXd mean;         // d
+  Eigen::MatrixXd components;   // k x d, orthonormal rows
+  Eigen::VectorXd variance;     // k, explained variance (eigenvalues, ddof = 1)
+  Eigen::VectorXd ratio;        // k, variance / total variance
+  double total_variance = 0;    // sum of per-column variances (ddof = 1)
+  bool whiten = false;
+  std::string method;           // "exact" | "randomized"
+};
+
+struct PcaFitOptions {
+  int dims = 64;                // K; ignored when variance_target > 0
+  double variance_target = 0;   // e.g. 0.95: smallest K reaching it (uses the exact method)
+  std::string method = "auto";  // auto | exact | randomized
+  bool whiten = false;
+  int oversample = 16;          // randomized: extra columns in the range finder
+  int power_iterations = 4;     // randomized: subspace iterations (QR between them)
+  uint64_t seed = 0;
+};
+
+// X: n x d, float. Throws visrec::InputError/UsageError on unusable input (named rows, K > D, ...).
+PcaModel FitPca(const MatrixF& x, const PcaFitOptions& options);
+MatrixF Project(const PcaModel& model, const MatrixF& x);  // n x k (whitened when the model is)
+// Share of the (old-mean-centred) variance of X that the model's basis captures.
+double ExplainedShare(const PcaModel& model, const MatrixF& x);
+
+}  // namespace visrec::reduce

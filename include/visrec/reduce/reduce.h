@@ -1,0 +1,23 @@
+// `visrec reduce`: PCA of the item features; fit, or apply an earlier fit to new items.
+#pragma once
+#include <filesystem>
+#include <string>
+
+#include "visrec/core/stage.h"
+#include "visrec/reduce/pca.h"
+
+namespace visrec::reduce {
+
+constexpr int kStageVersion = 1;
+
+struct ReduceOptions {
+  std::filesystem::path extract;     // artifact dir; empty = WORKDIR/extract/latest
+  std::filesystem::path apply;       // a reduce artifact whose fit is reused (no refit); empty = fit
+  PcaFitOptions pca;
+  void Validate() const;
+};
+
+StageResult Run(const ReduceOptions& options, const RunContext& context);
+std::string EigenVersion();
+
+}  // namespace visrec::reduce

@@ -1,0 +1,263 @@
+// The visrec command line: binds flags into each stage's Options struct and calls the stage.
+// No logic of its own beyond mapping exceptions to the documented exit codes.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "visrec/core/errors.h"
+#include "visrec/core/log.h"
+#include "visrec/core/version.h"
+#include "visrec/pipeline/pipeline.h"
+#include "visrec/sample/sample.h"
+
+using namespace visrec;
+
+namespace {
+
+void BindPreprocess(CLI::App* c, preprocess::PreprocessOptions& o, std::string& bad_rows) {
+  c->add_option("--resize", o.resize, "shorter side before the centre crop")->capture_default_str();
+  c->add_option("--crop", o.crop, "model input size C (output C x C x 3)")->capture_default_str();
+  c->add_option("--mode", o.mode, "crop | letterbox")->capture_default_str();
+  c->add_option("--trim", o.trim, "auto | off: crop near-uniform margins")->capture_default_str();
+  c->add_option("--trim-tolerance", o.trim_tolerance, "0-255 border colour tolerance")->capture_default_str();
+  c->add_option("--trim-padding", o.trim_padding, "fraction kept around the content box")->capture_default_str();
+  c->add_option("--background", o.background, "R G B for alpha and letterbox")->expected(3);
+  c->add_option("--mean", o.mean, "per-channel mean (applied in extract)")->expected(3);
+  c->add_option("--std", o.std, "per-channel std (applied in extract)")->expected(3);
+  c->add_option("--max-pixels", o.max_pixels, "decompression-bomb guard")->capture_default_str();
+  c->add_option("--reduced-decode", o.reduced_decode, "auto | off")->capture_default_str();
+  c->add_option("--shard-size", o.shard_size, "images per pixel shard")->capture_default_str();
+  c->add_option("--max-failed-fraction", o.max_failed_fraction, "fail above this share of bad photos")->capture_default_str();
+  c->add_option("--bad-rows", bad_rows, "skip | fail on malformed CSV rows")->capture_default_str();
+}
+
+void BindExtract(CLI::App* c, extract::ExtractOptions& o) {
+  c->add_option("--model", o.model, "resnet18 | resnet34 | resnet50 | resnet101")->capture_default_str();
+  c->add_option("--model-file", o.model_file, "TorchScript model (+ optional sidecar .json)");
+  c->add_option("--weights", o.weights, "torchvision weights as a plain dict (tools/convert-weights.py)");
+  c->add_option("--init-seed", o.init_seed, "seed of the untrained initialisation")->capture_default_str();
+  c->add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
+  c->add_option("--precision", o.precision, "fp32 | bf16 | fp16")->capture_default_str();
+  c->add_option("--channels-last", o.channels_last, "NHWC activations")->capture_default_str();
+  c->add_option("--batch-size", o.batch_size, "images per forward pass")->capture_default_str();
+}
+
+void BindReduce(CLI::App* c, reduce::ReduceOptions& o) {
+  c->add_option("--dims", o.pca.dims, "PCA components K")->capture_default_str();
+  c->add_option("--variance", o.pca.variance_target, "pick the smallest K reaching this explained variance");
+  c->add_option("--method", o.pca.method, "auto | exact | randomized")->capture_default_str();
+  c->add_flag("--whiten", o.pca.whiten, "scale components to unit variance");
+  c->add_option("--pca-seed", o.pca.seed, "randomized PCA seed")->capture_default_str();
+  c->add_option("--power-iterations", o.pca.power_iterations, "randomized PCA power iterations")->capture_default_str();
+  c->add_option("--apply", o.apply, "reuse the fit of this reduce artifact (no refit)");
+}
+
+void BindRecommend(CLI::App* c, recommend::RecommendOptions& o) {
+  c->add_option("--k", o.k, "recommendations per user")->capture_default_str();
+  c->add_option("--similar-k", o.similar_k, "similar items per item and source")->capture_default_str();
+  c->add_option("--neighbors", o.neighbors, "neighbours per item used for scoring")->capture_default_str();
+  c->add_option("--w-cf", o.w_cf, "blend weight of collaborative similarity")->capture_default_str();
+  c->add_option("--w-visual", o.w_visual, "blend weight of visual similarity")->capture_default_str();
+  c->add_option("--w-text", o.w_text, "blend weight of text similarity")->capture_default_str();
+  c->add_option("--text-columns", o.text_columns, "catalog columns for TF-IDF, comma-separated")->capture_default_str();
+  c->add_option("--shrink", o.shrink, "CF cosine shrinkage")->capture_default_str();
+  c->add_option("--min-support", o.min_support, "CF least co-occurring users")->capture_default_str();
+  c->add_option("--half-life-days", o.half_life_days, "recency decay of history (0 = off)")->capture_default_str();
+  c->add_option("--memory-budget-mb", o.memory_budget_mb, "visual kNN block memory")->capture_default_str();
+}
+
+void BindEvaluate(CLI::App* c, evaluate::EvaluateOptions& o, bool with_k) {
+  if (with_k) c->add_option("--k", o.k, "cut-off K")->capture_default_str();
+  c->add_option("--label-column", o.label_column, "catalog column for same-label precision of similar items");
+  c->add_option("--baseline", o.baseline, "earlier report.json; exit 8 on a drop beyond --tolerance");
+  c->add_option("--tolerance", o.tolerance, "allowed absolute drop per metric")->capture_default_str();
+  c->add_option("--eval-seed", o.seed, "seed of the random baseline")->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"visrec: visual product recommendation, batch pipeline. See README.md."};
+  app.require_subcommand(1);
+  int verbose = 0;
+  bool quiet = false;
+  std::string log_json;
+  RunContext ctx;
+  ctx.workdir = "visrec-work";
+  app.add_flag("-v,--verbose", verbose, "more logging (-vv for trace)");
+  app.add_flag("-q,--quiet", quiet, "warnings and errors only");
+  app.add_option("--log-json", log_json, "also append JSON-lines logs to this file");
+  auto add_ctx = [&](CLI::App* c) {
+    c->add_option("--workdir,-w", ctx.workdir, "where artifacts live")->capture_default_str();
+    c->add_flag("--force", ctx.force, "recompute even when up to date");
+    c->add_option("--threads", ctx.threads, "worker threads (0 = all cores)")->capture_default_str();
+  };
+
+  // sample
+  sample::SampleOptions so;
+  auto* c_sample = app.add_subcommand("sample", "write a synthetic catalog with known truth");
+  c_sample->add_option("--out,-o", so.out_dir, "output folder")->required();
+  c_sample->add_option("--items", so.items, "number of items")->capture_default_str();
+  c_sample->add_option("--users", so.users, "number of users")->capture_default_str();
+  c_sample->add_option("--seed", so.seed, "seed")->capture_default_str();
+  c_sample->add_option("--min-side", so.min_side, "smallest photo longer side")->capture_default_str();
+  c_sample->add_option("--max-side", so.max_side, "largest photo longer side")->capture_default_str();
+  c_sample->add_option("--cold-fraction", so.cold_fraction, "items never interacted")->capture_default_str();
+  c_sample->add_option("--new-fraction", so.new_fraction, "items only interacted lately")->capture_default_str();
+  c_sample->add_option("--awkward", so.awkward, "add awkward files")->capture_default_str();
+  c_sample->add_option("--threads", so.threads, "threads (0 = all cores)");
+
+  // preprocess
+  preprocess::PreprocessOptions po;
+  std::string pre_bad_rows = "skip";
+  auto* c_pre = app.add_subcommand("preprocess", "decode, orient, trim, resize/crop catalog photos");
+  c_pre->add_option("--catalog", po.catalog, "catalog CSV (item_id,image,...)")->required();
+  BindPreprocess(c_pre, po, pre_bad_rows);
+  add_ctx(c_pre);
+
+  // extract
+  extract::ExtractOptions eo;
+  auto* c_ex = app.add_subcommand("extract", "CNN features per item (LibTorch)");
+  c_ex->add_option("--preprocess", eo.preprocess, "preprocess artifact (default: latest in workdir)");
+  BindExtract(c_ex, eo);
+  add_ctx(c_ex);
+
+  // reduce
+  reduce::ReduceOptions ro;
+  auto* c_red = app.add_subcommand("reduce", "PCA of item features");
+  c_red->add_option("--extract", ro.extract, "extract artifact (default: latest in workdir)");
+  BindReduce(c_red, ro);
+  add_ctx(c_red);
+
+  // recommend
+  recommend::RecommendOptions rco;
+  std::string rec_bad_rows = "skip";
+  auto* c_rec = app.add_subcommand("recommend", "similar items and top-K recommendations");
+  c_rec->add_option("--reduce", rco.reduce, "reduce artifact (default: latest in workdir)");
+  c_rec->add_option("--interactions", rco.interactions, "interactions CSV")->required();
+  c_rec->add_option("--catalog", rco.catalog, "catalog CSV (item universe, text)");
+  c_rec->add_option("--bad-rows", rec_bad_rows, "skip | fail")->capture_default_str();
+  BindRecommend(c_rec, rco);
+  add_ctx(c_rec);
+
+  // evaluate
+  evaluate::EvaluateOptions evo;
+  std::string split_method;
+  evaluate::SplitOptions spo;
+  auto* c_ev = app.add_subcommand("evaluate", "split interactions, or score recommendations offline");
+  c_ev->add_option("--recommend", evo.recommend, "recommend artifact (default: latest in workdir)");
+  c_ev->add_option("--test", evo.test, "held-out interactions CSV");
+  c_ev->add_option("--train", evo.train, "training interactions CSV (default: the one recommend used)");
+  c_ev->add_option("--catalog", evo.catalog, "catalog CSV, for --label-column");
+  c_ev->add_option("--split", split_method, "instead of scoring: split --interactions (leave-last-out | random)");
+  c_ev->add_option("--interactions", spo.interactions, "interactions CSV to split");
+  c_ev->add_option("--test-fraction", spo.test_fraction, "random split share")->capture_default_str();
+  c_ev->add_option("--split-seed", spo.seed, "random split seed")->capture_default_str();
+  BindEvaluate(c_ev, evo, true);
+  add_ctx(c_ev);
+
+  // run
+  pipeline::RunOptions rno;
+  std::string run_bad_rows = "skip";
+  auto* c_run = app.add_subcommand("run", "run every stage in order (up-to-date stages are skipped)");
+  c_run->set_config("--config", "", "TOML/INI file holding the same options");
+  c_run->add_option("--catalog", rno.catalog, "catalog CSV")->required();
+  c_run->add_option("--interactions", rno.interactions, "interactions CSV");
+  c_run->add_option("--split", rno.split, "none | leave-last-out | random: hold out, train, evaluate")->capture_default_str();
+  c_run->add_option("--test-fraction", rno.split_options.test_fraction, "random split share")->capture_default_str();
+  c_run->add_option("--split-seed", rno.split_options.seed, "random split seed")->capture_default_str();
+  BindPreprocess(c_run, rno.preprocess, run_bad_rows);
+  BindExtract(c_run, rno.extract);
+  BindReduce(c_run, rno.reduce);
+  BindRecommend(c_run, rno.recommend);
+  BindEvaluate(c_run, rno.evaluate, false);
+  add_ctx(c_run);
+
+  std::string inspect_path, verify_path;
+  auto* c_inspect = app.add_subcommand("inspect", "describe an artifact (stage dir or artifact dir)");
+  c_inspect->add_option("path", inspect_path, "artifact path")->required();
+  auto* c_verify = app.add_subcommand("verify", "recompute digests along an artifact's lineage");
+  c_verify->add_option("path", verify_path, "artifact path")->required();
+  auto* c_version = app.add_subcommand("version", "versions, CUDA, CPU features");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : int(ExitCode::kUsage);
+  }
+
+  try {
+    SetupLogging({quiet ? -1 : verbose, log_json});
+    if (*c_version) {
+      std::cout << "visrec " << VisrecVersion() << " (git " << GitSha() << ")\n"
+                << "libtorch " << extract::TorchVersion() << "\n"
+                << "opencv " << preprocess::OpenCvVersion() << "\n"
+                << "eigen " << reduce::EigenVersion() << "\n"
+                << "cuda compiled in: " << (extract::CudaCompiledIn() ? "yes" : "no") << "\n"
+                << "cuda available now: " << (extract::CudaAvailableNow() ? "yes" : "no") << "\n"
+                << "cpu: " << CpuFeaturesText(DetectCpuFeatures()) << "\n";
+      return 0;
+    }
+    if (*c_sample) {
+      auto s = sample::GenerateSample(so);
+      std::cout << "catalog:      " << s.catalog.string() << "\ninteractions: " << s.interactions_csv.string()
+                << "\ntruth:        " << s.truth.string() << "\n";
+      return 0;
+    }
+    if (*c_pre) {
+      po.bad_rows = ParseBadRowPolicy(pre_bad_rows);
+      auto r = preprocess::Run(po, ctx);
+      std::cout << r.artifact.dir.string() << "\n";
+      return 0;
+    }
+    if (*c_ex) { std::cout << extract::Run(eo, ctx).artifact.dir.string() << "\n"; return 0; }
+    if (*c_red) { std::cout << reduce::Run(ro, ctx).artifact.dir.string() << "\n"; return 0; }
+    if (*c_rec) {
+      rco.bad_rows = ParseBadRowPolicy(rec_bad_rows);
+      auto r = recommend::Run(rco, ctx);
+      std::cout << r.artifact.File("recommendations.csv").string() << "\n"
+                << r.artifact.File("similar_items.csv").string() << "\n";
+      return 0;
+    }
+    if (*c_ev) {
+      if (!split_method.empty()) {
+        spo.method = split_method;
+        auto r = evaluate::RunSplit(spo, ctx);
+        std::cout << r.artifact.File("train.csv").string() << "\n" << r.artifact.File("test.csv").string() << "\n";
+        return 0;
+      }
+      evaluate::RunEvaluate(evo, ctx);
+      return 0;
+    }
+    if (*c_run) {
+      rno.preprocess.bad_rows = ParseBadRowPolicy(run_bad_rows);
+      rno.recommend.bad_rows = rno.preprocess.bad_rows;
+      rno.split_options.bad_rows = rno.preprocess.bad_rows;
+      auto rep = pipeline::Run(rno, ctx);
+      std::cout << pipeline::FormatRunReport(rep);
+      return 0;
+    }
+    if (*c_inspect) { std::cout << pipeline::Inspect(inspect_path); return 0; }
+    if (*c_verify) {
+      std::vector<std::string> checked;
+      auto issues = VerifyLineage(verify_path, &checked);
+      for (auto& c : checked) std::cout << "checked " << c << "\n";
+      for (auto& i : issues) std::cout << "PROBLEM " << i.artifact << ": " << i.problem << "\n";
+      if (!issues.empty()) {
+        std::cerr << "verify: " << issues.size() << " problem(s) found\n";
+        return int(ExitCode::kArtifact);
+      }
+      std::cout << "verify: all digests match\n";
+      return 0;
+    }
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return int(e.code());
+  } catch (const std::exception& e) {
+    spdlog::error("internal error (please report): {}", e.what());
+    return int(ExitCode::kInternal);
+  }
+  return 0;
+}

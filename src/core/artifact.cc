@@ -1,0 +1,347 @@
+#include "visrec/core/artifact.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+#include "visrec/core/sha256.h"
+#include "visrec/core/version.h"
+
+namespace visrec {
+namespace {
+
+constexpr const char* kManifest = "manifest.json";
+constexpr const char* kLatest = "latest";
+
+std::string ContentDigest(const json& manifest) {
+  // Identity of the data: the key plus every output's digest. Timings and hosts stay out.
+  json c;
+  c["key"] = manifest.at("key");
+  json outs = json::array();
+  for (const auto& o : manifest.at("outputs")) outs.push_back({o.at("file"), o.at("sha256")});
+  c["outputs"] = outs;
+  return Sha256Hex(c.dump());
+}
+
+[[noreturn]] void Corrupt(const fs::path& dir, const std::string& why) {
+  throw ArtifactError("artifact '" + dir.string() + "' is unusable: " + why +
+                      "; rerun its stage with --force to rebuild it");
+}
+
+json ReadManifest(const fs::path& dir) {
+  fs::path mp = dir / kManifest;
+  std::error_code ec;
+  if (!fs::exists(mp, ec))
+    throw ArtifactError("'" + dir.string() + "' has no manifest.json, so it is not a finished artifact"
+                        " (an interrupted write leaves none); rerun the stage that produces it");
+  std::string text = ReadFileBytes(mp);
+  json m;
+  try {
+    m = json::parse(text);
+  } catch (const std::exception& e) {
+    Corrupt(dir, std::string("manifest.json is not valid JSON (") + e.what() + ")");
+  }
+  if (!m.is_object() || !m.contains("schema_version") || !m["schema_version"].is_number_integer())
+    Corrupt(dir, "manifest.json lacks an integer schema_version");
+  int schema = m["schema_version"].get<int>();
+  if (schema > kArtifactSchemaVersion)
+    throw ArtifactError("artifact '" + dir.string() + "' has schema version " + std::to_string(schema) +
+                        " but this visrec (" + VisrecVersion() + ") reads up to version " +
+                        std::to_string(kArtifactSchemaVersion) + "; upgrade visrec or rerun the stage");
+  if (schema < 1) Corrupt(dir, "schema_version " + std::to_string(schema) + " is not valid");
+  for (const char* field : {"stage", "stage_version", "key", "params", "inputs", "outputs"})
+    if (!m.contains(field)) Corrupt(dir, std::string("manifest.json lacks '") + field + "'");
+  if (!m["outputs"].is_array()) Corrupt(dir, "manifest 'outputs' is not a list");
+  return m;
+}
+
+void CheckOutputs(const fs::path& dir, const json& m, VerifyLevel level) {
+  for (const auto& o : m["outputs"]) {
+    if (!o.contains("file") || !o.contains("bytes") || !o.contains("sha256"))
+      Corrupt(dir, "an output entry lacks file/bytes/sha256");
+    std::string name = o["file"].get<std::string>();
+    if (name.find("..") != std::string::npos || (!name.empty() && name[0] == '/'))
+      Corrupt(dir, "output name '" + name + "' escapes the artifact directory");
+    fs::path p = dir / name;
+    std::error_code ec;
+    auto size = fs::file_size(p, ec);
+    if (ec) Corrupt(dir, "output '" + name + "' is missing");
+    if (size != o["bytes"].get<uint64_t>())
+      Corrupt(dir, "output '" + name + "' has " + std::to_string(size) + " bytes, manifest says " +
+                       std::to_string(o["bytes"].get<uint64_t>()));
+    if (o.contains("dtype")) {
+      NpyHeader h = ReadNpyHeader(p);
+      if (DTypeName(h.dtype) != o["dtype"].get<std::string>())
+        Corrupt(dir, "output '" + name + "' holds " + DTypeName(h.dtype) + ", manifest says " +
+                         o["dtype"].get<std::string>());
+      if (h.shape != o["shape"].get<std::vector<int64_t>>())
+        Corrupt(dir, "output '" + name + "' shape differs from the manifest");
+    }
+    if (level == VerifyLevel::kFull && Sha256File(p) != o["sha256"].get<std::string>())
+      Corrupt(dir, "output '" + name + "' does not match its recorded sha256 (modified or damaged)");
+  }
+}
+
+std::string UniqueSuffix() {
+  static std::atomic<int> counter{0};
+  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  return std::to_string(::getpid()) + "-" + std::to_string(now % 1000000007) + "-" +
+         std::to_string(counter++);
+}
+
+}  // namespace
+
+std::string ComputeArtifactKey(const std::string& stage, int stage_version, const json& params,
+                               const std::vector<ArtifactInput>& inputs) {
+  json k;
+  k["stage"] = stage;
+  k["stage_version"] = stage_version;
+  k["params"] = params;
+  json in = json::array();
+  for (const auto& i : inputs) in.push_back({{"role", i.role}, {"digest", i.digest}});
+  k["inputs"] = in;
+  return Sha256Hex(k.dump());
+}
+
+std::string FileSetDigest(const std::vector<std::pair<std::string, std::string>>& name_and_sha) {
+  auto sorted = name_and_sha;
+  std::sort(sorted.begin(), sorted.end());
+  Sha256 h;
+  for (const auto& [n, d] : sorted) {
+    h.Update(n);
+    h.Update("\0", 1);
+    h.Update(d);
+    h.Update("\n", 1);
+  }
+  return h.HexDigest();
+}
+
+fs::path Artifact::File(const std::string& name) const {
+  Output(name);
+  return dir / name;
+}
+
+const json& Artifact::Output(const std::string& name) const {
+  for (const auto& o : manifest["outputs"])
+    if (o["file"] == name) return o;
+  throw ArtifactError("artifact '" + dir.string() + "' (stage " + stage + ") has no output '" + name +
+                      "'; it may come from an older visrec, rerun the stage with --force");
+}
+
+template <class T>
+NpyArray<T> Artifact::ReadArray(const std::string& name) const {
+  const json& o = Output(name);
+  NpyArray<T> a = ReadNpy<T>(dir / name);
+  if (o.contains("shape") && a.shape != o["shape"].get<std::vector<int64_t>>())
+    Corrupt(dir, "output '" + name + "' shape differs from the manifest");
+  return a;
+}
+template NpyArray<float> Artifact::ReadArray<float>(const std::string&) const;
+template NpyArray<double> Artifact::ReadArray<double>(const std::string&) const;
+template NpyArray<uint8_t> Artifact::ReadArray<uint8_t>(const std::string&) const;
+template NpyArray<int32_t> Artifact::ReadArray<int32_t>(const std::string&) const;
+template NpyArray<int64_t> Artifact::ReadArray<int64_t>(const std::string&) const;
+
+ArtifactInput Artifact::AsInput(const std::string& role) const {
+  return {role, "artifact", fs::absolute(dir).lexically_normal().string(), content_digest};
+}
+
+Artifact OpenArtifact(const fs::path& path, VerifyLevel level) {
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    throw ArtifactError("'" + path.string() + "' does not exist; run the stage that produces it first");
+  fs::path dir = path;
+  if (!fs::exists(dir / kManifest, ec) && fs::exists(dir / kLatest, ec)) {
+    std::string key = ReadFileBytes(dir / kLatest);
+    while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) key.pop_back();
+    if (key.empty() || key.find('/') != std::string::npos)
+      throw ArtifactError("'" + (dir / kLatest).string() + "' is damaged; rerun the stage");
+    dir = dir / key;
+  }
+  Artifact a;
+  a.dir = dir;
+  a.manifest = ReadManifest(dir);
+  a.stage = a.manifest["stage"].get<std::string>();
+  a.key = a.manifest["key"].get<std::string>();
+  CheckOutputs(dir, a.manifest, level);
+  a.content_digest = ContentDigest(a.manifest);
+  return a;
+}
+
+Artifact OpenLatest(const fs::path& workdir, const std::string& stage, VerifyLevel level) {
+  fs::path sd = workdir / stage;
+  std::error_code ec;
+  if (!fs::exists(sd / kLatest, ec))
+    throw ArtifactError("no '" + stage + "' artifact in workdir '" + workdir.string() +
+                        "'; run `visrec " + stage + "` (or `visrec run`) first");
+  return OpenArtifact(sd, level);
+}
+
+std::optional<Artifact> FindArtifact(const fs::path& workdir, const std::string& stage,
+                                     const std::string& key) {
+  fs::path dir = workdir / stage / key.substr(0, 16);
+  std::error_code ec;
+  if (!fs::exists(dir / kManifest, ec)) return std::nullopt;
+  try {
+    Artifact a = OpenArtifact(dir, VerifyLevel::kCheap);
+    if (a.key != key) return std::nullopt;
+    return a;
+  } catch (const ArtifactError& e) {
+    spdlog::warn("existing {} artifact is damaged and will be rebuilt: {}", stage, e.what());
+    return std::nullopt;
+  }
+}
+
+void SetLatest(const Artifact& a) {
+  WriteFileAtomic(a.dir.parent_path() / kLatest, a.dir.filename().string() + "\n");
+}
+
+ArtifactBuilder::ArtifactBuilder(fs::path workdir, std::string stage, int stage_version, json params,
+                                 std::vector<ArtifactInput> inputs)
+    : workdir_(std::move(workdir)), stage_(std::move(stage)), stage_version_(stage_version),
+      params_(std::move(params)), inputs_(std::move(inputs)) {
+  key_ = ComputeArtifactKey(stage_, stage_version_, params_, inputs_);
+  fs::path sd = workdir_ / stage_;
+  std::error_code ec;
+  fs::create_directories(sd, ec);
+  if (ec) throw IoError("cannot create '" + sd.string() + "': " + ec.message());
+  staging_ = sd / (".tmp-" + key16() + "-" + UniqueSuffix());
+  fs::create_directory(staging_, ec);
+  if (ec) throw IoError("cannot create '" + staging_.string() + "': " + ec.message());
+  producer_ = ProducerInfo();
+}
+
+ArtifactBuilder::~ArtifactBuilder() {
+  if (!committed_) RemoveAllQuiet(staging_);
+}
+
+fs::path ArtifactBuilder::target_dir() const { return workdir_ / stage_ / key16(); }
+
+void ArtifactBuilder::AddOutput(const std::string& file) {
+  fs::path p = staging_ / file;
+  std::error_code ec;
+  auto size = fs::file_size(p, ec);
+  if (ec) throw IoError("stage " + stage_ + " did not write '" + p.string() + "'");
+  json o{{"file", file}, {"bytes", size}, {"sha256", Sha256File(p)}};
+  if (p.extension() == ".npy") {
+    NpyHeader h = ReadNpyHeader(p);
+    o["dtype"] = DTypeName(h.dtype);
+    o["shape"] = h.shape;
+  }
+  outputs_.push_back(o);
+}
+
+void ArtifactBuilder::AddFailure(const std::string& id, const std::string& file, const std::string& reason) {
+  failures_.push_back({{"id", id}, {"file", file}, {"reason", reason}});
+}
+
+Artifact ArtifactBuilder::Commit() {
+  json m;
+  m["schema_version"] = kArtifactSchemaVersion;
+  m["stage"] = stage_;
+  m["stage_version"] = stage_version_;
+  m["key"] = key_;
+  m["producer"] = producer_;
+  m["params"] = params_;
+  json in = json::array();
+  for (const auto& i : inputs_)
+    in.push_back({{"role", i.role}, {"kind", i.kind}, {"path", i.path}, {"digest", i.digest}});
+  m["inputs"] = in;
+  m["outputs"] = outputs_;
+  m["counts"] = counts_;
+  m["failures"] = failures_;
+  m["extra"] = extra_;
+  m["timings_s"] = timings_;
+  std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  m["created_utc"] = buf;
+
+  for (const auto& o : outputs_) FsyncFile(staging_ / o["file"].get<std::string>());
+  MaybeInjectFailure("before-manifest");
+  WriteFileAtomic(staging_ / kManifest, m.dump(2) + "\n");
+  FsyncDir(staging_);
+  MaybeInjectFailure("before-rename");
+
+  fs::path target = target_dir();
+  std::error_code ec;
+  if (fs::exists(target, ec)) {
+    // Same key means same inputs and parameters: the old directory is a damaged or forced copy.
+    fs::path trash = workdir_ / stage_ / (".old-" + key16() + "-" + UniqueSuffix());
+    fs::rename(target, trash, ec);
+    if (ec) throw IoError("cannot move aside '" + target.string() + "': " + ec.message());
+    fs::rename(staging_, target, ec);
+    if (ec) {
+      std::error_code ec2;
+      fs::rename(trash, target, ec2);
+      throw IoError("cannot rename '" + staging_.string() + "' into place: " + ec.message());
+    }
+    RemoveAllQuiet(trash);
+  } else {
+    fs::rename(staging_, target, ec);
+    if (ec) throw IoError("cannot rename '" + staging_.string() + "' into place: " + ec.message());
+  }
+  committed_ = true;
+  FsyncDir(target.parent_path());
+  Artifact a = OpenArtifact(target, VerifyLevel::kCheap);
+  SetLatest(a);
+  return a;
+}
+
+std::vector<VerifyIssue> VerifyLineage(const fs::path& path, std::vector<std::string>* checked) {
+  std::vector<VerifyIssue> issues;
+  std::set<std::string> seen;
+  std::vector<fs::path> todo{path};
+  while (!todo.empty()) {
+    fs::path p = todo.back();
+    todo.pop_back();
+    std::string canon = fs::weakly_canonical(p).string();
+    if (!seen.insert(canon).second) continue;
+    Artifact a;
+    try {
+      a = OpenArtifact(p, VerifyLevel::kFull);
+    } catch (const Error& e) {
+      issues.push_back({p.string(), e.what()});
+      continue;
+    }
+    if (checked) checked->push_back(a.dir.string() + " (" + a.stage + ")");
+    for (const auto& in : a.manifest["inputs"]) {
+      std::string kind = in.value("kind", "");
+      std::string ip = in.value("path", "");
+      if (kind == "artifact") {
+        std::error_code ec;
+        if (!fs::exists(ip, ec)) {
+          issues.push_back({a.dir.string(), "parent artifact '" + ip + "' is gone"});
+          continue;
+        }
+        try {
+          Artifact parent = OpenArtifact(ip, VerifyLevel::kCheap);
+          if (parent.content_digest != in.value("digest", ""))
+            issues.push_back({a.dir.string(), "parent '" + ip + "' changed since this artifact was built"});
+        } catch (const Error&) {
+        }
+        todo.push_back(ip);
+      } else if (kind == "file") {
+        std::error_code ec;
+        if (!fs::exists(ip, ec)) continue;  // inputs may move; only digests of present files are checked
+        try {
+          if (Sha256File(ip) != in.value("digest", ""))
+            issues.push_back({a.dir.string(), "input file '" + ip + "' changed since this artifact was built"});
+        } catch (const Error& e) {
+          issues.push_back({a.dir.string(), e.what()});
+        }
+      }
+    }
+  }
+  return issues;
+}
+
+}  // namespace visrec

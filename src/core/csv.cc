@@ -1,0 +1,115 @@
+#include "visrec/core/csv.h"
+
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+
+namespace visrec {
+
+int CsvTable::Column(const std::string& name) const {
+  for (size_t i = 0; i < header.size(); ++i)
+    if (header[i] == name) return int(i);
+  return -1;
+}
+
+CsvTable ParseCsv(const std::string& text, const std::string& name) {
+  CsvTable t;
+  t.path = name;
+  size_t i = 0, n = text.size();
+  if (n >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;  // UTF-8 BOM
+  int64_t line = 1;
+  std::vector<std::string> row;
+  std::string field;
+  int64_t row_line = 1;
+  bool row_started = false;
+  auto end_row = [&]() {
+    row.push_back(std::move(field));
+    field.clear();
+    bool blank = row.size() == 1 && row[0].empty();
+    if (!blank) {
+      if (t.header.empty()) {
+        t.header = std::move(row);
+      } else {
+        t.rows.push_back(std::move(row));
+        t.lines.push_back(row_line);
+      }
+    }
+    row.clear();
+    row_started = false;
+  };
+  while (i < n) {
+    char c = text[i];
+    if (!row_started) { row_line = line; row_started = true; }
+    if (c == '"' && field.empty()) {
+      // Quoted field: runs to the matching quote; "" is a literal quote; may span lines.
+      int64_t start_line = line;
+      ++i;
+      for (;;) {
+        if (i >= n)
+          throw InputError(name + ":" + std::to_string(start_line) +
+                           ": unterminated quoted field (a '\"' is never closed); fix the quoting");
+        char d = text[i];
+        if (d == '"') {
+          if (i + 1 < n && text[i + 1] == '"') { field.push_back('"'); i += 2; continue; }
+          ++i;
+          break;
+        }
+        if (d == '\n') ++line;
+        field.push_back(d);
+        ++i;
+      }
+      if (i < n && text[i] != ',' && text[i] != '\n' && text[i] != '\r')
+        throw InputError(name + ":" + std::to_string(line) +
+                         ": unexpected character after a closing quote; quote the whole field");
+      continue;
+    }
+    if (c == ',') { row.push_back(std::move(field)); field.clear(); ++i; continue; }
+    if (c == '\r') {
+      ++i;
+      if (i < n && text[i] == '\n') ++i;
+      ++line;
+      end_row();
+      continue;
+    }
+    if (c == '\n') { ++i; ++line; end_row(); continue; }
+    field.push_back(c);
+    ++i;
+  }
+  if (row_started || !field.empty() || !row.empty()) end_row();
+  if (t.header.empty())
+    throw InputError(name + ": the file is empty; expected a header line");
+  for (auto& h : t.header) {
+    while (!h.empty() && (h.back() == ' ' || h.back() == '\t')) h.pop_back();
+    while (!h.empty() && (h.front() == ' ' || h.front() == '\t')) h.erase(0, 1);
+  }
+  return t;
+}
+
+CsvTable ReadCsv(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw InputError("'" + path.string() + "' does not exist or is not a file; check the path");
+  return ParseCsv(ReadFileBytes(path), path.string());
+}
+
+std::string CsvEscape(const std::string& f) {
+  if (f.find_first_of(",\"\r\n") == std::string::npos) return f;
+  std::string out = "\"";
+  for (char c : f) {
+    if (c == '"') out += "\"\"";
+    else out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string CsvLine(const std::vector<std::string>& fields) {
+  std::string s;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i) s.push_back(',');
+    s += CsvEscape(fields[i]);
+  }
+  s.push_back('\n');
+  return s;
+}
+
+}  // namespace visrec

@@ -1,0 +1,237 @@
+#include "visrec/core/inputs.h"
+
+#include <cmath>
+#include <fstream>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "visrec/core/csv.h"
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+#include "visrec/core/numfmt.h"
+
+namespace visrec {
+namespace {
+
+constexpr size_t kMaxIdBytes = 512;
+
+// Why an id field is unusable, or "" when fine.
+std::string BadId(const std::string& id, const char* what) {
+  if (id.empty()) return std::string("empty ") + what;
+  if (id.size() > kMaxIdBytes) return std::string(what) + " longer than 512 bytes";
+  for (unsigned char c : id)
+    if (c < 0x20 || c == 0x7f) return std::string(what) + " contains a control character";
+  return "";
+}
+
+void Handle(BadRowPolicy policy, const std::string& file, int64_t line, const std::string& reason,
+            std::vector<RowIssue>* issues) {
+  if (policy == BadRowPolicy::kFail)
+    throw InputError(file + ":" + std::to_string(line) + ": " + reason +
+                     " (fix the row, or pass --bad-rows skip to skip such rows)");
+  issues->push_back({line, reason});
+}
+
+void RequireColumns(const CsvTable& t, std::initializer_list<const char*> cols, const char* what) {
+  for (const char* c : cols)
+    if (t.Column(c) < 0)
+      throw InputError(t.path + ":1: " + what + " header lacks the required column '" + c +
+                       "' (required: " + [&] {
+                         std::string s;
+                         for (const char* x : cols) s += std::string(s.empty() ? "" : ",") + x;
+                         return s;
+                       }() + ")");
+}
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = unsigned(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + int64_t(doe) - 719468;
+}
+
+}  // namespace
+
+BadRowPolicy ParseBadRowPolicy(const std::string& s) {
+  if (s == "skip") return BadRowPolicy::kSkip;
+  if (s == "fail") return BadRowPolicy::kFail;
+  throw UsageError("--bad-rows must be 'skip' or 'fail', got '" + s + "'");
+}
+
+bool ParseTimestamp(const std::string& raw, double* out) {
+  std::string s = raw;
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  if (auto v = ParseDouble(s)) {
+    if (s.find_first_of("-:T") == std::string::npos || s[0] == '-') { *out = *v; return true; }
+  }
+  // YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|(+|-)HH[:]MM]
+  auto digits = [&](size_t pos, size_t len, int* v) {
+    if (pos + len > s.size()) return false;
+    int x = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      x = x * 10 + (s[i] - '0');
+    }
+    *v = x;
+    return true;
+  };
+  int Y, M, D, h = 0, m = 0, sec = 0;
+  if (!digits(0, 4, &Y) || s.size() < 10 || s[4] != '-' || !digits(5, 2, &M) || s[7] != '-' ||
+      !digits(8, 2, &D))
+    return false;
+  if (M < 1 || M > 12 || D < 1 || D > 31) return false;
+  size_t p = 10;
+  double frac = 0;
+  if (p < s.size() && (s[p] == 'T' || s[p] == ' ')) {
+    if (!digits(p + 1, 2, &h) || p + 3 >= s.size() || s[p + 3] != ':' || !digits(p + 4, 2, &m))
+      return false;
+    p += 6;
+    if (p < s.size() && s[p] == ':') {
+      if (!digits(p + 1, 2, &sec)) return false;
+      p += 3;
+      if (p < s.size() && (s[p] == '.' || s[p] == ',')) {
+        size_t q = p + 1;
+        double scale = 0.1;
+        while (q < s.size() && s[q] >= '0' && s[q] <= '9') { frac += (s[q] - '0') * scale; scale /= 10; ++q; }
+        if (q == p + 1) return false;
+        p = q;
+      }
+    }
+    if (h > 23 || m > 59 || sec > 60) return false;
+  }
+  int64_t offset = 0;
+  if (p < s.size()) {
+    if (s[p] == 'Z' && p + 1 == s.size()) {
+      p++;
+    } else if (s[p] == '+' || s[p] == '-') {
+      int oh, om = 0;
+      if (!digits(p + 1, 2, &oh)) return false;
+      size_t q = p + 3;
+      if (q < s.size() && s[q] == ':') ++q;
+      if (q < s.size() && !digits(q, 2, &om)) return false;
+      if (q < s.size()) q += 2;
+      if (q != s.size()) return false;
+      offset = (s[p] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+      p = q;
+    } else {
+      return false;
+    }
+  }
+  *out = double(DaysFromCivil(Y, unsigned(M), unsigned(D)) * 86400 + h * 3600 + m * 60 + sec - offset) + frac;
+  return true;
+}
+
+Catalog ReadCatalog(const std::filesystem::path& path, BadRowPolicy policy) {
+  CsvTable t = ReadCsv(path);
+  RequireColumns(t, {"item_id", "image"}, "catalog");
+  Catalog c;
+  c.path = path.string();
+  c.columns = t.header;
+  const int id_col = t.Column("item_id"), img_col = t.Column("image");
+  const fs::path base = path.parent_path();
+  std::set<std::pair<std::string, std::string>> seen;
+  std::set<std::string> items;
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    const auto& row = t.rows[r];
+    const int64_t line = t.lines[r];
+    if (row.size() != t.header.size()) {
+      Handle(policy, c.path, line,
+             "expected " + std::to_string(t.header.size()) + " fields, found " + std::to_string(row.size()),
+             &c.issues);
+      continue;
+    }
+    const std::string& id = row[size_t(id_col)];
+    const std::string& img = row[size_t(img_col)];
+    if (auto why = BadId(id, "item_id"); !why.empty()) { Handle(policy, c.path, line, why, &c.issues); continue; }
+    if (img.empty()) { Handle(policy, c.path, line, "empty image path", &c.issues); continue; }
+    if (!seen.insert({id, img}).second) { ++c.duplicate_photo_rows; continue; }
+    CatalogPhoto p;
+    p.item_id = id;
+    p.image = img;
+    fs::path ip(img);
+    p.resolved = ip.is_absolute() ? ip : base / ip;
+    p.line = line;
+    c.photos.push_back(std::move(p));
+    if (items.insert(id).second) {
+      auto& meta = c.metadata[id];
+      for (size_t k = 0; k < t.header.size(); ++k)
+        if (int(k) != id_col && int(k) != img_col) meta[t.header[k]] = row[k];
+    }
+  }
+  c.item_ids.assign(items.begin(), items.end());
+  if (!c.issues.empty()) spdlog::warn("{}", SummarizeIssues(c.path, c.issues));
+  if (c.photos.empty())
+    throw InputError(c.path + ": no usable rows (every row was empty or malformed)");
+  return c;
+}
+
+Interactions ReadInteractions(const std::filesystem::path& path, BadRowPolicy policy) {
+  CsvTable t = ReadCsv(path);
+  RequireColumns(t, {"user_id", "item_id"}, "interactions");
+  Interactions out;
+  out.path = path.string();
+  const int u_col = t.Column("user_id"), i_col = t.Column("item_id");
+  const int w_col = t.Column("weight"), ts_col = t.Column("timestamp");
+  out.has_weight = w_col >= 0;
+  out.has_timestamp = ts_col >= 0;
+  out.rows.reserve(t.rows.size());
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    const auto& row = t.rows[r];
+    const int64_t line = t.lines[r];
+    if (row.size() != t.header.size()) {
+      Handle(policy, out.path, line,
+             "expected " + std::to_string(t.header.size()) + " fields, found " + std::to_string(row.size()),
+             &out.issues);
+      continue;
+    }
+    Interaction x;
+    x.user_id = row[size_t(u_col)];
+    x.item_id = row[size_t(i_col)];
+    x.line = line;
+    if (auto why = BadId(x.user_id, "user_id"); !why.empty()) { Handle(policy, out.path, line, why, &out.issues); continue; }
+    if (auto why = BadId(x.item_id, "item_id"); !why.empty()) { Handle(policy, out.path, line, why, &out.issues); continue; }
+    if (w_col >= 0) {
+      auto w = ParseDouble(row[size_t(w_col)]);
+      if (!w || *w < 0) {
+        Handle(policy, out.path, line, "weight '" + row[size_t(w_col)] + "' is not a finite number >= 0", &out.issues);
+        continue;
+      }
+      x.weight = *w;
+    }
+    if (ts_col >= 0 && !ParseTimestamp(row[size_t(ts_col)], &x.timestamp)) {
+      Handle(policy, out.path, line,
+             "timestamp '" + row[size_t(ts_col)] + "' is neither ISO-8601 nor Unix seconds", &out.issues);
+      continue;
+    }
+    out.rows.push_back(std::move(x));
+  }
+  if (!out.issues.empty()) spdlog::warn("{}", SummarizeIssues(out.path, out.issues));
+  return out;
+}
+
+void WriteInteractions(const std::filesystem::path& path, const std::vector<Interaction>& rows,
+                       bool with_weight, bool with_timestamp) {
+  std::string s = "user_id,item_id";
+  if (with_weight) s += ",weight";
+  if (with_timestamp) s += ",timestamp";
+  s += "\n";
+  for (const auto& r : rows) {
+    std::vector<std::string> f{r.user_id, r.item_id};
+    if (with_weight) f.push_back(FormatShortest(r.weight));
+    if (with_timestamp) f.push_back(FormatShortest(r.timestamp));
+    s += CsvLine(f);
+  }
+  WriteFileAtomic(path, s);
+}
+
+std::string SummarizeIssues(const std::string& file, const std::vector<RowIssue>& issues) {
+  std::string s = file + ": " + std::to_string(issues.size()) + " malformed row(s) skipped";
+  for (size_t i = 0; i < issues.size() && i < 3; ++i)
+    s += (i ? "; " : ", e.g. ") + std::string("line ") + std::to_string(issues[i].line) + ": " + issues[i].reason;
+  return s;
+}
+
+}  // namespace visrec

@@ -1,0 +1,217 @@
+#include "visrec/evaluate/evaluate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "visrec/core/csv.h"
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+#include "visrec/core/numfmt.h"
+#include "visrec/core/sha256.h"
+#include "visrec/evaluate/metrics.h"
+
+namespace visrec::evaluate {
+namespace {
+
+json ToJson(const RankingMetrics& m) {
+  return {{"hr", m.hr}, {"ndcg", m.ndcg}, {"precision", m.precision}, {"recall", m.recall}, {"map", m.map},
+          {"users", m.users}};
+}
+
+}  // namespace
+
+void EvaluateOptions::Validate() const {
+  if (test.empty()) throw UsageError("evaluate: --test is required (held-out interactions, e.g. from `run --split`)");
+  if (k < 1) throw UsageError("evaluate: --k must be >= 1");
+  if (!label_column.empty() && catalog.empty()) throw UsageError("evaluate: --label-column needs --catalog");
+  if (tolerance < 0) throw UsageError("evaluate: --tolerance must be >= 0");
+}
+
+StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
+  o.Validate();
+  auto t0 = std::chrono::steady_clock::now();
+  Artifact rec = o.recommend.empty() ? OpenLatest(ctx.workdir, "recommend") : OpenArtifact(o.recommend);
+  if (rec.stage != "recommend") throw ArtifactError("evaluate: '" + rec.dir.string() + "' is not a recommend artifact");
+  fs::path train_path = o.train;
+  if (train_path.empty())
+    for (const auto& in : rec.manifest["inputs"])
+      if (in["role"] == "interactions") train_path = in["path"].get<std::string>();
+  std::vector<ArtifactInput> inputs{rec.AsInput("recommend"),
+                                    {"test", "file", fs::absolute(o.test).lexically_normal().string(), Sha256File(o.test)},
+                                    {"train", "file", fs::absolute(train_path).lexically_normal().string(), Sha256File(train_path)}};
+  if (!o.catalog.empty()) inputs.push_back({"catalog", "file", fs::absolute(o.catalog).string(), Sha256File(o.catalog)});
+  json params{{"k", o.k}, {"seed", o.seed}, {"label_column", o.label_column}};
+  const std::string key = ComputeArtifactKey("evaluate", kEvaluateStageVersion, params, inputs);
+  std::optional<Artifact> existing;
+  if (!ctx.force) existing = FindArtifact(ctx.workdir, "evaluate", key);
+  json report;
+  std::optional<Artifact> out;
+  if (existing) {
+    SetLatest(*existing);
+    report = json::parse(ReadFileBytes(existing->File("report.json")));
+    out = existing;
+  } else {
+    // Universe, training history, recommendations.
+    std::vector<std::string> items;
+    {
+      std::istringstream in(ReadFileBytes(rec.File("ids.txt")));
+      std::string l;
+      while (std::getline(in, l)) items.push_back(l);
+    }
+    std::set<std::string> universe(items.begin(), items.end());
+    Interactions train = ReadInteractions(train_path), test = ReadInteractions(o.test);
+    std::map<std::string, std::set<std::string>> seen, relevant;
+    std::map<std::string, double> pop;
+    for (auto& x : train.rows) if (seen[x.user_id].insert(x.item_id).second) pop[x.item_id] += 1;
+    int64_t test_unknown = 0;
+    for (auto& x : test.rows) {
+      if (!universe.count(x.item_id)) { ++test_unknown; continue; }
+      if (seen[x.user_id].count(x.item_id)) continue;  // re-interactions are not discoveries
+      relevant[x.user_id].insert(x.item_id);
+    }
+    std::map<std::string, std::vector<std::string>> recs;
+    CsvTable rt = ReadCsv(rec.File("recommendations.csv"));
+    for (auto& r : rt.rows) recs[r[0]].push_back(r[2]);
+    int k = o.k;
+    // Baselines from the same training data.
+    std::vector<std::string> by_pop(items.begin(), items.end());
+    std::stable_sort(by_pop.begin(), by_pop.end(), [&](auto& a, auto& b) { return pop[a] > pop[b]; });
+    std::mt19937_64 g(o.seed);
+    RankingMetrics s_model, s_pop, s_rand, c_model, c_pop, c_rand;
+    std::set<std::string> covered;
+    int64_t users_without_recs = 0;
+    for (auto& [u, rel] : relevant) {
+      const auto& hist = seen[u];
+      std::vector<std::string> model = recs.count(u) ? recs[u] : std::vector<std::string>{};
+      if (model.empty()) ++users_without_recs;
+      if (int(model.size()) > k) model.resize(size_t(k));
+      for (auto& i : model) covered.insert(i);
+      std::vector<std::string> popl, randl;
+      for (auto& i : by_pop) { if (int(popl.size()) >= k) break; if (!hist.count(i)) popl.push_back(i); }
+      std::vector<std::string> pool;
+      for (auto& i : items) if (!hist.count(i)) pool.push_back(i);
+      for (int q = 0; q < k && !pool.empty(); ++q) {
+        size_t r = size_t(g() % pool.size());
+        randl.push_back(pool[r]);
+        pool[r] = pool.back();
+        pool.pop_back();
+      }
+      Accumulate(model, rel, k, &s_model);
+      Accumulate(popl, rel, k, &s_pop);
+      Accumulate(randl, rel, k, &s_rand);
+      std::set<std::string> cold;
+      for (auto& i : rel) if (!pop.count(i)) cold.insert(i);
+      Accumulate(model, cold, k, &c_model);
+      Accumulate(popl, cold, k, &c_pop);
+      Accumulate(randl, cold, k, &c_rand);
+    }
+    report["k"] = k;
+    report["users_evaluated"] = s_model.users;
+    report["users_without_recommendations"] = users_without_recs;
+    report["test_rows_unknown_item"] = test_unknown;
+    report["model"] = ToJson(Finish(s_model));
+    report["model"]["coverage"] = items.empty() ? 0.0 : double(covered.size()) / double(items.size());
+    report["popularity"] = ToJson(Finish(s_pop));
+    report["random"] = ToJson(Finish(s_rand));
+    report["cold_start"] = {{"model", ToJson(Finish(c_model))}, {"popularity", ToJson(Finish(c_pop))},
+                            {"random", ToJson(Finish(c_rand))},
+                            {"note", "test items with no training interaction"}};
+    if (!o.label_column.empty()) {
+      Catalog cat = ReadCatalog(o.catalog);
+      if (std::find(cat.columns.begin(), cat.columns.end(), o.label_column) == cat.columns.end())
+        throw InputError(o.catalog.string() + ": no column '" + o.label_column + "' for --label-column");
+      CsvTable st = ReadCsv(rec.File("similar_items.csv"));
+      std::map<std::string, std::pair<double, double>> per_source;  // same-label hits, total
+      for (auto& r : st.rows) {
+        if (std::stoi(r[1]) > k) continue;
+        auto a = cat.metadata.find(r[0]), b = cat.metadata.find(r[2]);
+        if (a == cat.metadata.end() || b == cat.metadata.end()) continue;
+        auto& e = per_source[r[4]];
+        e.first += a->second[o.label_column] == b->second[o.label_column];
+        e.second += 1;
+      }
+      for (auto& [src, e] : per_source) report["same_label_precision"][src] = e.second ? e.first / e.second : 0.0;
+      report["label_column"] = o.label_column;
+    }
+    ArtifactBuilder b(ctx.workdir, "evaluate", kEvaluateStageVersion, params, inputs);
+    WriteFileAtomic(b.Path("report.json"), report.dump(2) + "\n");
+    WriteFileAtomic(b.Path("report.txt"), FormatReport(report));
+    b.AddOutput("report.json");
+    b.AddOutput("report.txt");
+    b.counts() = {{"users_evaluated", s_model.users}};
+    b.SetTiming("total", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    out = b.Commit();
+  }
+  spdlog::info("evaluate: report in {}", out->File("report.json").string());
+  std::fputs(FormatReport(report).c_str(), stdout);
+
+  if (!o.baseline.empty()) {
+    json base;
+    try {
+      base = json::parse(ReadFileBytes(o.baseline));
+    } catch (const json::exception& e) {
+      throw InputError("--baseline '" + o.baseline.string() + "' is not valid JSON: " + e.what());
+    }
+    std::vector<std::string> drops;
+    auto check = [&](const std::string& path, double now, double was) {
+      std::string line = path + " " + FormatFixed(was, 4) + " -> " + FormatFixed(now, 4);
+      if (now < was - o.tolerance) drops.push_back(line);
+    };
+    for (const char* m : {"hr", "ndcg", "precision", "recall", "map"}) {
+      if (base.contains("model") && base["model"].contains(m)) check(std::string("model.") + m, report["model"][m], base["model"][m]);
+      if (base.contains("cold_start") && base["cold_start"]["model"].contains(m))
+        check(std::string("cold_start.model.") + m, report["cold_start"]["model"][m], base["cold_start"]["model"][m]);
+    }
+    if (base.contains("same_label_precision") && report.contains("same_label_precision"))
+      for (auto& [src, v] : base["same_label_precision"].items())
+        if (report["same_label_precision"].contains(src))
+          check("same_label_precision." + src, report["same_label_precision"][src], v);
+    if (!drops.empty()) {
+      std::string msg = "evaluate: " + std::to_string(drops.size()) + " metric(s) dropped more than --tolerance " +
+                        FormatFixed(o.tolerance, 4) + " below " + o.baseline.string() + ": ";
+      for (size_t i = 0; i < drops.size(); ++i) msg += (i ? "; " : "") + drops[i];
+      throw RegressionError(msg);
+    }
+    spdlog::info("evaluate: no metric dropped more than {} below the baseline {}", o.tolerance, o.baseline.string());
+  }
+  return StageResult{*out, existing.has_value(), 0, report};
+}
+
+std::string FormatReport(const json& r) {
+  std::string s;
+  const int k = r.value("k", 10);
+  auto row = [&](const std::string& name, const json& m) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%-22s %8s %8s %8s %8s %8s %7s\n", name.c_str(),
+                  FormatFixed(m.value("hr", 0.0), 4).c_str(), FormatFixed(m.value("ndcg", 0.0), 4).c_str(),
+                  FormatFixed(m.value("precision", 0.0), 4).c_str(), FormatFixed(m.value("recall", 0.0), 4).c_str(),
+                  FormatFixed(m.value("map", 0.0), 4).c_str(), std::to_string(m.value("users", 0)).c_str());
+    s += buf;
+  };
+  char head[256];
+  std::string K = "@" + std::to_string(k);
+  std::snprintf(head, sizeof head, "%-22s %8s %8s %8s %8s %8s %7s\n", "", ("HR" + K).c_str(), ("NDCG" + K).c_str(),
+                ("P" + K).c_str(), ("R" + K).c_str(), ("MAP" + K).c_str(), "users");
+  s += head;
+  row("model", r["model"]);
+  row("popularity baseline", r["popularity"]);
+  row("random baseline", r["random"]);
+  row("cold-start: model", r["cold_start"]["model"]);
+  row("cold-start: popularity", r["cold_start"]["popularity"]);
+  row("cold-start: random", r["cold_start"]["random"]);
+  s += "catalogue coverage (model): " + FormatFixed(r["model"].value("coverage", 0.0), 4) + "\n";
+  if (r.contains("same_label_precision")) {
+    s += "same-" + r.value("label_column", std::string("label")) + " precision" + K + " of similar items:";
+    for (auto& [src, v] : r["same_label_precision"].items()) s += " " + src + "=" + FormatFixed(v.get<double>(), 4);
+    s += "\n";
+  }
+  return s;
+}
+
+}  // namespace visrec::evaluate

@@ -1,0 +1,402 @@
+#include "visrec/extract/extract.h"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "resnet.h"
+#include "visrec/core/csv.h"
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+#include "visrec/core/progress.h"
+#include "visrec/core/sha256.h"
+#include "visrec/core/version.h"
+
+namespace visrec::extract {
+namespace {
+
+constexpr const char* kStage = "extract";
+
+// A model behind one interface: built-in ResNet or TorchScript.
+class FeatureModel {
+ public:
+  virtual ~FeatureModel() = default;
+  virtual torch::Tensor Features(const torch::Tensor& x) = 0;
+  virtual void To(torch::Device d, torch::Dtype t, bool channels_last) = 0;
+};
+
+class BuiltinModel : public FeatureModel {
+ public:
+  explicit BuiltinModel(ResNet n) : net_(std::move(n)) { net_->eval(); }
+  torch::Tensor Features(const torch::Tensor& x) override { return net_->features(x); }
+  void To(torch::Device d, torch::Dtype t, bool channels_last) override {
+    net_->to(d, t);
+    if (channels_last) {
+      torch::NoGradGuard g;
+      for (auto& p : net_->parameters())
+        if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+  }
+
+ private:
+  ResNet net_;
+};
+
+class ScriptModel : public FeatureModel {
+ public:
+  explicit ScriptModel(torch::jit::script::Module m) : m_(std::move(m)) { m_.eval(); }
+  torch::Tensor Features(const torch::Tensor& x) override {
+    torch::IValue out = m_.forward({x});
+    torch::Tensor t;
+    if (out.isTensor()) t = out.toTensor();
+    else if (out.isTuple() && out.toTuple()->elements().size() > 0 && out.toTuple()->elements()[0].isTensor())
+      t = out.toTuple()->elements()[0].toTensor();
+    else throw InputError("--model: the TorchScript model's output is not a tensor");
+    if (t.dim() == 4) t = t.mean({2, 3});  // a feature map: global average pool
+    if (t.dim() != 2) throw InputError("--model: output must be [N, D] or [N, C, H, W], got " + std::to_string(t.dim()) + "-d");
+    return t;
+  }
+  void To(torch::Device d, torch::Dtype t, bool) override { m_.to(d, t); }
+
+ private:
+  torch::jit::script::Module m_;
+};
+
+torch::Device ChooseDevice(const std::string& want) {
+  if (want == "cpu") return torch::kCPU;
+  bool cuda = torch::cuda::is_available();
+  if (want == "cuda" && !cuda)
+    throw DeviceError(std::string("--device cuda requested, but CUDA is not available: ") +
+                      (CudaCompiledIn() ? "no usable GPU/driver was found" :
+                       "this visrec is built against a CPU-only LibTorch (Debian's libtorch-dev)") +
+                      "; use --device cpu or auto, or build with a CUDA LibTorch (tools/gpu-check.sh)");
+  return cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+}
+
+// Bounded producer/consumer: batch i+1 is read and normalized while batch i runs.
+struct Batch {
+  torch::Tensor input;  // float32 NCHW view over channels-last storage
+  int64_t first = 0, count = 0;
+};
+
+class BatchQueue {
+ public:
+  void Push(Batch b) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return q_.size() < 2 || stop_; });
+    q_.push_back(std::move(b));
+    cv_.notify_all();
+  }
+  bool Pop(Batch* b) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return !q_.empty() || done_ || stop_; });
+    if (q_.empty()) return false;
+    *b = std::move(q_.front());
+    q_.pop_front();
+    cv_.notify_all();
+    return true;
+  }
+  void Done() { std::lock_guard<std::mutex> l(mu_); done_ = true; cv_.notify_all(); }
+  void Stop() { std::lock_guard<std::mutex> l(mu_); stop_ = true; cv_.notify_all(); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Batch> q_;
+  bool done_ = false, stop_ = false;
+};
+
+}  // namespace
+
+std::string TorchVersion() {
+  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+         std::to_string(TORCH_VERSION_PATCH);
+}
+bool CudaCompiledIn() { return torch::cuda::is_available() || at::hasCUDA(); }
+bool CudaAvailableNow() { return torch::cuda::is_available(); }
+
+void ExtractOptions::Validate() const {
+  if (model_file.empty() && model != "resnet18" && model != "resnet34" && model != "resnet50" && model != "resnet101")
+    throw UsageError("extract: --model must be resnet18|resnet34|resnet50|resnet101 (or --model-file FILE.pt)");
+  if (!model_file.empty() && !weights.empty())
+    throw UsageError("extract: --weights applies to built-in models; a --model-file carries its own weights");
+  if (device != "auto" && device != "cpu" && device != "cuda") throw UsageError("extract: --device must be auto|cpu|cuda");
+  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
+    throw UsageError("extract: --precision must be fp32|bf16|fp16");
+  if (batch_size < 1 || batch_size > 4096) throw UsageError("extract: --batch-size must be in [1, 4096]");
+  if (max_failed_fraction < 0 || max_failed_fraction > 1) throw UsageError("extract: --max-failed-fraction must be in [0, 1]");
+}
+
+StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
+  o.Validate();
+  auto t0 = std::chrono::steady_clock::now();
+  Artifact pre = o.preprocess.empty() ? OpenLatest(ctx.workdir, "preprocess") : OpenArtifact(o.preprocess);
+  if (pre.stage != "preprocess")
+    throw ArtifactError("extract: '" + pre.dir.string() + "' is a " + pre.stage + " artifact, expected preprocess");
+  const json& pp = pre.manifest["params"];
+  const int crop = pp.at("crop").get<int>();
+  std::array<double, 3> mean = pp.at("mean").get<std::array<double, 3>>();
+  std::array<double, 3> stdv = pp.at("std").get<std::array<double, 3>>();
+
+  const torch::Device device = ChooseDevice(o.device);
+  if (o.precision == "fp16" && !device.is_cuda())
+    throw UsageError("extract: --precision fp16 runs on CUDA only; on CPU use bf16 (AMX/AVX-512-BF16) or fp32");
+  const int threads = ResolveThreads(ctx.threads);
+  at::set_num_threads(threads);  // Debian's LibTorch defaults to one thread
+
+  // Model and its identity (part of the key).
+  std::vector<ArtifactInput> inputs{pre.AsInput("preprocess")};
+  json params{{"precision", o.precision}, {"channels_last", o.channels_last}, {"pooling", "mean of L2-normalized photo features"}};
+  std::unique_ptr<FeatureModel> model;
+  int64_t dim = 0;
+  bool untrained = false;
+  if (!o.model_file.empty()) {
+    inputs.push_back({"model", "file", fs::absolute(o.model_file).string(), Sha256File(o.model_file)});
+    params["model"] = "torchscript";
+    fs::path sidecar = o.model_file;
+    sidecar.replace_extension(".json");
+    std::error_code ec;
+    if (fs::exists(sidecar, ec)) {
+      json sc;
+      try {
+        sc = json::parse(ReadFileBytes(sidecar));
+        if (sc.contains("input")) {
+          const json& in = sc["input"];
+          if (in.contains("mean")) mean = in["mean"].get<std::array<double, 3>>();
+          if (in.contains("std")) stdv = in["std"].get<std::array<double, 3>>();
+          if (in.contains("shape") && in["shape"].size() == 3 && in["shape"][1].get<int>() != crop)
+            throw InputError("model sidecar '" + sidecar.string() + "' wants input " + std::to_string(in["shape"][1].get<int>()) +
+                             " but the preprocess artifact has crop " + std::to_string(crop) + "; rerun preprocess with --crop " +
+                             std::to_string(in["shape"][1].get<int>()));
+        }
+      } catch (const json::exception& e) {
+        throw InputError("model sidecar '" + sidecar.string() + "' is not valid JSON: " + e.what());
+      }
+      params["sidecar"] = sc;
+      inputs.push_back({"model_sidecar", "file", fs::absolute(sidecar).string(), Sha256File(sidecar)});
+    }
+  } else {
+    params["model"] = o.model;
+    if (!o.weights.empty()) inputs.push_back({"weights", "file", fs::absolute(o.weights).string(), Sha256File(o.weights)});
+    else params["init_seed"] = o.init_seed;
+    untrained = o.weights.empty();
+  }
+  params["normalize_mean"] = mean;
+  params["normalize_std"] = stdv;
+  // The device does not enter the key on purpose: CPU and CUDA give the same features within
+  // tolerance; it is recorded in the manifest's producer.
+  const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
+  if (!ctx.force)
+    if (auto a = FindArtifact(ctx.workdir, kStage, key)) {
+      SetLatest(*a);
+      spdlog::info("extract: up to date ({}), nothing recomputed", a->dir.string());
+      return StageResult{*a, true, 0, a->manifest["counts"]};
+    }
+
+  if (!o.model_file.empty()) {
+    try {
+      model = std::make_unique<ScriptModel>(torch::jit::load(o.model_file.string()));
+    } catch (const c10::Error& e) {
+      throw InputError("--model-file '" + o.model_file.string() + "' is not a TorchScript model LibTorch " +
+                       TorchVersion() + " can load: " + std::string(e.what_without_backtrace()).substr(0, 300));
+    }
+  } else {
+    ResNet net(o.model);
+    InitializeResNet(net, o.init_seed);
+    if (!o.weights.empty()) LoadStateDict(net, o.weights.string());
+    dim = net->feature_dim();
+    model = std::make_unique<BuiltinModel>(net);
+  }
+  if (untrained)
+    spdlog::warn("extract: NO WEIGHTS GIVEN - {} runs with a fixed-seed random initialisation; features are "
+                 "UNTRAINED and only good for testing the pipeline. See README 'Pretrained weights'.", o.model);
+  torch::Dtype dtype = o.precision == "bf16" ? torch::kBFloat16 : (o.precision == "fp16" ? torch::kHalf : torch::kFloat);
+  model->To(device, dtype, o.channels_last);
+
+  // Image table of the preprocess artifact.
+  CsvTable images = ReadCsv(pre.File("images.csv"));
+  const int c_item = images.Column("item_id"), c_shard = images.Column("shard"), c_row = images.Column("shard_row"),
+            c_sha = images.Column("sha256");
+  if (c_item < 0 || c_shard < 0 || c_row < 0 || c_sha < 0)
+    throw ArtifactError("extract: " + pre.File("images.csv").string() + " lacks item_id/shard/shard_row/sha256");
+  const int64_t n = int64_t(images.rows.size());
+
+  // Reuse photo features from the previous extract artifact with identical parameters and model.
+  std::map<std::string, int64_t> prev_row;
+  NpyArray<float> prev_feat;
+  try {
+    Artifact prev = OpenLatest(ctx.workdir, kStage);
+    json pk = prev.manifest["params"];
+    bool same_model = true;
+    for (const auto& in : prev.manifest["inputs"])
+      for (const auto& mine : inputs)
+        if (in["role"] == mine.role && mine.role != "preprocess" && in["digest"] != mine.digest) same_model = false;
+    if (pk == params && same_model) {
+      prev_feat = prev.ReadArray<float>("photo_features.npy");
+      CsvTable ps = ReadCsv(prev.File("photos.csv"));
+      for (size_t i = 0; i < ps.rows.size(); ++i) prev_row[ps.rows[i][1]] = int64_t(i);
+    }
+  } catch (const Error&) {
+  }
+
+  // Which photos need the model.
+  std::vector<int64_t> todo;
+  std::vector<int64_t> reuse_from(size_t(n), -1);
+  for (int64_t i = 0; i < n; ++i) {
+    auto it = prev_row.find(images.rows[size_t(i)][size_t(c_sha)]);
+    if (it != prev_row.end() && it->second < prev_feat.rows()) reuse_from[size_t(i)] = it->second;
+    else todo.push_back(i);
+  }
+
+  torch::InferenceMode inference;
+  if (dim == 0) {  // TorchScript: learn the feature size from one dummy input
+    auto probe = torch::zeros({1, 3, crop, crop}).to(device, dtype);
+    dim = model->Features(probe).size(1);
+  }
+  std::vector<float> photo(size_t(n) * size_t(dim), 0.f);
+  for (int64_t i = 0; i < n; ++i)
+    if (reuse_from[size_t(i)] >= 0) {
+      if (prev_feat.cols() != dim) { todo.clear(); break; }
+      std::copy_n(prev_feat.data.begin() + reuse_from[size_t(i)] * dim, dim, photo.begin() + i * dim);
+    }
+  if (!todo.empty() && todo.size() != size_t(n) && prev_feat.cols() != dim) {
+    todo.clear();
+    for (int64_t i = 0; i < n; ++i) todo.push_back(i);
+  }
+
+  // Producer: reads uint8 rows from shards, normalizes into float NHWC.
+  BatchQueue queue;
+  const size_t px = size_t(crop) * size_t(crop) * 3;
+  std::exception_ptr producer_error;
+  const bool pin = device.is_cuda();
+  std::thread producer([&] {
+    try {
+      std::map<std::string, std::pair<std::unique_ptr<std::FILE, int (*)(std::FILE*)>, size_t>> files;
+      float scale[3], shift[3];
+      for (int k = 0; k < 3; ++k) { scale[k] = float(1.0 / (255.0 * stdv[size_t(k)])); shift[k] = float(-mean[size_t(k)] / stdv[size_t(k)]); }
+      std::vector<uint8_t> buf(px);
+      for (size_t s = 0; s < todo.size(); s += size_t(o.batch_size)) {
+        int64_t cnt = int64_t(std::min(todo.size() - s, size_t(o.batch_size)));
+        auto opts = torch::TensorOptions().dtype(torch::kFloat).pinned_memory(pin);
+        torch::Tensor nhwc = torch::empty({cnt, crop, crop, 3}, opts);
+        float* dst = nhwc.data_ptr<float>();
+        for (int64_t j = 0; j < cnt; ++j) {
+          const auto& r = images.rows[size_t(todo[s + size_t(j)])];
+          const std::string shard = r[size_t(c_shard)];
+          auto it = files.find(shard);
+          if (it == files.end()) {
+            fs::path f = pre.File("pixels-" + shard + ".npy");
+            NpyHeader h = ReadNpyHeader(f);
+            it = files.emplace(shard, std::make_pair(std::unique_ptr<std::FILE, int (*)(std::FILE*)>(std::fopen(f.c_str(), "rb"), &std::fclose), h.data_offset)).first;
+            if (!it->second.first) throw ArtifactError("cannot open " + f.string());
+          }
+          std::FILE* f = it->second.first.get();
+          long off = long(it->second.second + size_t(std::stoll(r[size_t(c_row)])) * px);
+          if (std::fseek(f, off, SEEK_SET) != 0 || std::fread(buf.data(), 1, px, f) != px)
+            throw ArtifactError("short read in pixels-" + shard + ".npy of " + pre.dir.string());
+          float* d = dst + size_t(j) * px;
+          for (size_t q = 0; q < px; q += 3) {
+            d[q] = buf[q] * scale[0] + shift[0];
+            d[q + 1] = buf[q + 1] * scale[1] + shift[1];
+            d[q + 2] = buf[q + 2] * scale[2] + shift[2];
+          }
+        }
+        // NHWC storage viewed as NCHW = channels-last tensor, no copy.
+        torch::Tensor x = nhwc.permute({0, 3, 1, 2});
+        if (!o.channels_last) x = x.contiguous();
+        queue.Push({x, int64_t(s), cnt});
+      }
+    } catch (...) {
+      producer_error = std::current_exception();
+    }
+    queue.Done();
+  });
+
+  Progress progress("extract", int64_t(todo.size()), "images");
+  auto run_start = std::chrono::steady_clock::now();
+  try {
+    Batch b;
+    while (queue.Pop(&b)) {
+      torch::Tensor x = b.input.to(device, dtype, /*non_blocking=*/true);
+      torch::Tensor f = model->Features(x).to(torch::kCPU, torch::kFloat).contiguous();
+      if (f.size(1) != dim) throw InputError("model produced " + std::to_string(f.size(1)) + "-d features, expected " + std::to_string(dim));
+      f = f / f.norm(2, 1, true).clamp_min(1e-12);  // L2-normalize each photo's feature
+      const float* fp = f.data_ptr<float>();
+      for (int64_t j = 0; j < b.count; ++j)
+        std::copy_n(fp + j * dim, dim, photo.begin() + todo[size_t(b.first + j)] * dim);
+      progress.Add(b.count);
+    }
+  } catch (...) {
+    queue.Stop();
+    producer.join();
+    throw;
+  }
+  producer.join();
+  if (producer_error) std::rethrow_exception(producer_error);
+  progress.Done();
+  double model_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  for (float v : photo)
+    if (!std::isfinite(v))
+      throw InputError("extract: the model produced NaN/Inf features (bad weights, or fp16 overflow); "
+                       "try --precision fp32");
+
+  // Per item: mean of its photos' L2-normalized features, items in sorted id order.
+  std::map<std::string, std::vector<int64_t>> rows_of;
+  for (int64_t i = 0; i < n; ++i) rows_of[images.rows[size_t(i)][size_t(c_item)]].push_back(i);
+  ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+  b.producer()["libtorch"] = TorchVersion();
+  b.producer()["device"] = device.str();
+  b.producer()["threads"] = threads;
+  std::vector<float> items_feat;
+  std::string ids;
+  for (const auto& [id, rows] : rows_of) {
+    std::vector<float> acc(size_t(dim), 0.f);
+    for (int64_t r : rows)
+      for (int64_t k = 0; k < dim; ++k) acc[size_t(k)] += photo[size_t(r * dim + k)] / float(rows.size());
+    items_feat.insert(items_feat.end(), acc.begin(), acc.end());
+    ids += id + "\n";
+  }
+  // Items the preprocess stage could not give a single photo: listed, not silently dropped.
+  int64_t missing = 0;
+  std::string missing_ids;
+  for (const auto& f : pre.manifest["failures"])
+    if (f["file"] == "" && !rows_of.count(f["id"].get<std::string>())) {
+      ++missing;
+      missing_ids += f["id"].get<std::string>() + "\n";
+      b.AddFailure(f["id"], "", "no usable photo: no feature vector");
+    }
+  const int64_t items = int64_t(rows_of.size());
+  if (items + missing > 0 && double(missing) / double(items + missing) > o.max_failed_fraction)
+    throw TooManyFailuresError("extract: " + std::to_string(missing) + " of " + std::to_string(items + missing) +
+                               " items have no usable photo (above --max-failed-fraction)");
+  WriteNpy(b.Path("features.npy"), DType::kF32, {items, dim}, items_feat.data());
+  WriteNpy(b.Path("photo_features.npy"), DType::kF32, {n, dim}, photo.data());
+  WriteFileAtomic(b.Path("ids.txt"), ids);
+  WriteFileAtomic(b.Path("items_without_features.txt"), missing_ids);
+  std::string photos_csv = "row,sha256,item_id\n";
+  for (int64_t i = 0; i < n; ++i)
+    photos_csv += CsvLine({std::to_string(i), images.rows[size_t(i)][size_t(c_sha)], images.rows[size_t(i)][size_t(c_item)]});
+  WriteFileAtomic(b.Path("photos.csv"), photos_csv);
+  for (const char* f : {"features.npy", "photo_features.npy", "ids.txt", "items_without_features.txt", "photos.csv"})
+    b.AddOutput(f);
+  const int64_t computed = int64_t(todo.size());
+  b.counts() = {{"items", items}, {"dim", dim}, {"photos", n}, {"photos_computed", computed},
+                {"photos_reused", n - computed}, {"items_without_features", missing}};
+  b.extra()["untrained"] = untrained;
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  b.SetTiming("total", secs);
+  b.SetTiming("model", model_secs);
+  Artifact a = b.Commit();
+  spdlog::info("extract: {} items x {} ({} photos computed at {:.1f} img/s, {} reused) on {} -> {}", items, dim,
+               computed, model_secs > 0 ? computed / model_secs : 0.0, n - computed, device.str(), a.dir.string());
+  return StageResult{a, false, secs, a.manifest["counts"]};
+}
+
+}  // namespace visrec::extract

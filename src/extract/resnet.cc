@@ -1,0 +1,153 @@
+#include "resnet.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+
+namespace visrec::extract {
+
+namespace nn = torch::nn;
+
+namespace {
+nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false));
+}
+}  // namespace
+
+BasicBlockImpl::BasicBlockImpl(int64_t in, int64_t planes, int64_t stride, bool down) {
+  conv1 = register_module("conv1", Conv(in, planes, 3, stride, 1));
+  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", Conv(planes, planes, 3, 1, 1));
+  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  if (down) downsample = register_module("downsample", nn::Sequential(Conv(in, planes, 1, stride, 0), nn::BatchNorm2d(planes)));
+}
+
+torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
+  auto out = torch::relu(bn1(conv1(x)));
+  out = bn2(conv2(out));
+  return torch::relu(out + (downsample ? downsample->forward(x) : x));
+}
+
+BottleneckImpl::BottleneckImpl(int64_t in, int64_t planes, int64_t stride, bool down) {
+  conv1 = register_module("conv1", Conv(in, planes, 1, 1, 0));
+  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  conv2 = register_module("conv2", Conv(planes, planes, 3, stride, 1));  // torchvision v1.5: stride here
+  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  conv3 = register_module("conv3", Conv(planes, planes * 4, 1, 1, 0));
+  bn3 = register_module("bn3", nn::BatchNorm2d(planes * 4));
+  if (down) downsample = register_module("downsample", nn::Sequential(Conv(in, planes * 4, 1, stride, 0), nn::BatchNorm2d(planes * 4)));
+}
+
+torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
+  auto out = torch::relu(bn1(conv1(x)));
+  out = torch::relu(bn2(conv2(out)));
+  out = bn3(conv3(out));
+  return torch::relu(out + (downsample ? downsample->forward(x) : x));
+}
+
+ResNetImpl::ResNetImpl(const std::string& name) {
+  std::vector<int> blocks;
+  bool bottleneck = false;
+  if (name == "resnet18") blocks = {2, 2, 2, 2};
+  else if (name == "resnet34") blocks = {3, 4, 6, 3};
+  else if (name == "resnet50") { blocks = {3, 4, 6, 3}; bottleneck = true; }
+  else if (name == "resnet101") { blocks = {3, 4, 23, 3}; bottleneck = true; }
+  else throw UsageError("unknown model '" + name + "' (built-ins: resnet18, resnet34, resnet50, resnet101)");
+  const int64_t expansion = bottleneck ? 4 : 1;
+  conv1 = register_module("conv1", Conv(3, 64, 7, 2, 3));
+  bn1 = register_module("bn1", nn::BatchNorm2d(64));
+  int64_t in = 64;
+  auto make_layer = [&](int64_t planes, int count, int64_t stride) {
+    nn::Sequential seq;
+    for (int i = 0; i < count; ++i) {
+      int64_t s = i == 0 ? stride : 1;
+      bool down = i == 0 && (s != 1 || in != planes * expansion);
+      if (bottleneck) seq->push_back(Bottleneck(in, planes, s, down));
+      else seq->push_back(BasicBlock(in, planes, s, down));
+      in = planes * expansion;
+    }
+    return seq;
+  };
+  layer1 = register_module("layer1", make_layer(64, blocks[0], 1));
+  layer2 = register_module("layer2", make_layer(128, blocks[1], 2));
+  layer3 = register_module("layer3", make_layer(256, blocks[2], 2));
+  layer4 = register_module("layer4", make_layer(512, blocks[3], 2));
+  feature_dim_ = 512 * expansion;
+  fc = register_module("fc", nn::Linear(feature_dim_, 1000));
+}
+
+torch::Tensor ResNetImpl::features(torch::Tensor x) {
+  x = torch::relu(bn1(conv1(x)));
+  x = torch::max_pool2d(x, 3, 2, 1);
+  x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
+  return x.mean({2, 3});
+}
+
+torch::Tensor ResNetImpl::forward(torch::Tensor x) { return fc(features(x)); }
+
+void InitializeResNet(ResNet& net, uint64_t seed) {
+  torch::manual_seed(seed);
+  torch::NoGradGuard g;
+  for (auto& m : net->modules(false)) {
+    if (auto* c = m->as<nn::Conv2d>()) {
+      nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+    } else if (auto* b = m->as<nn::BatchNorm2d>()) {
+      nn::init::ones_(b->weight);
+      nn::init::zeros_(b->bias);
+    }
+  }
+}
+
+void LoadStateDict(ResNet& net, const std::string& path) {
+  std::string bytes = ReadFileBytes(path);
+  torch::IValue v;
+  try {
+    v = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+  } catch (const std::exception& e) {
+    throw InputError("--weights '" + path + "' is not a tensor dict LibTorch can read (" +
+                     std::string(e.what()).substr(0, 200) +
+                     "). A torchvision state_dict must be re-saved as a plain dict: "
+                     "python3 tools/convert-weights.py IN.pth OUT.pt");
+  }
+  if (!v.isGenericDict())
+    throw InputError("--weights '" + path + "' holds no dict of tensors; convert it with tools/convert-weights.py");
+  std::map<std::string, torch::Tensor> given;
+  for (const auto& kv : v.toGenericDict()) {
+    if (!kv.key().isString() || !kv.value().isTensor()) continue;
+    given[kv.key().toStringRef()] = kv.value().toTensor();
+  }
+  torch::NoGradGuard g;
+  std::set<std::string> used;
+  std::vector<std::string> missing;
+  auto copy = [&](const std::string& name, torch::Tensor& dst) {
+    auto it = given.find(name);
+    if (it == given.end()) {
+      if (name.rfind("fc.", 0) != 0) missing.push_back(name);
+      return;
+    }
+    if (it->second.sizes() != dst.sizes()) {
+      std::ostringstream ss;
+      ss << "--weights '" << path << "': '" << name << "' has shape " << it->second.sizes() << ", the model needs "
+         << dst.sizes() << " (weights of another architecture? pick --model accordingly)";
+      throw InputError(ss.str());
+    }
+    dst.copy_(it->second.to(dst.dtype()));
+    used.insert(name);
+  };
+  for (auto& p : net->named_parameters()) copy(p.key(), p.value());
+  for (auto& b : net->named_buffers()) copy(b.key(), b.value());
+  if (!missing.empty())
+    throw InputError("--weights '" + path + "' lacks " + std::to_string(missing.size()) + " tensor(s), e.g. '" +
+                     missing[0] + "' (weights of another architecture?)");
+  std::vector<std::string> unexpected;
+  for (auto& [k, t] : given)
+    if (!used.count(k) && k.rfind("fc.", 0) != 0) unexpected.push_back(k);
+  if (!unexpected.empty())
+    throw InputError("--weights '" + path + "' has " + std::to_string(unexpected.size()) +
+                     " tensor(s) the model does not, e.g. '" + unexpected[0] + "' (another architecture?)");
+}
+
+}  // namespace visrec::extract

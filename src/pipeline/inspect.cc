@@ -1,0 +1,49 @@
+#include <sstream>
+
+#include "visrec/core/artifact.h"
+#include "visrec/core/numfmt.h"
+#include "visrec/pipeline/pipeline.h"
+
+namespace visrec::pipeline {
+
+std::string Inspect(const std::filesystem::path& path) {
+  Artifact a = OpenArtifact(path, VerifyLevel::kCheap);
+  const json& m = a.manifest;
+  std::ostringstream s;
+  s << "artifact   " << a.dir.string() << "\n";
+  s << "stage      " << a.stage << " (stage version " << m["stage_version"] << ", schema " << m["schema_version"] << ")\n";
+  s << "key        " << a.key << "\n";
+  s << "created    " << m.value("created_utc", "?") << " by visrec " << m["producer"].value("visrec", "?") << " ("
+    << m["producer"].value("git_sha", "?") << ")\n";
+  s << "producer   " << m["producer"].dump() << "\n";
+  s << "parameters\n";
+  for (auto& [k, v] : m["params"].items()) s << "  " << k << " = " << v.dump() << "\n";
+  s << "inputs (lineage)\n";
+  for (auto& in : m["inputs"])
+    s << "  " << in.value("role", "") << " [" << in.value("kind", "") << "] " << in.value("path", "") << "  "
+      << in.value("digest", "").substr(0, 16) << "\n";
+  s << "outputs\n";
+  for (auto& o : m["outputs"]) {
+    s << "  " << o["file"].get<std::string>() << "  " << o["bytes"] << " bytes";
+    if (o.contains("dtype")) s << "  " << o["dtype"].get<std::string>() << " " << o["shape"].dump();
+    s << "\n";
+  }
+  s << "counts     " << m["counts"].dump() << "\n";
+  if (m["extra"].contains("explained_variance_ratio")) {
+    s << "explained variance (component: ratio, cumulative)\n";
+    const auto& r = m["extra"]["explained_variance_ratio"];
+    const auto& c = m["extra"]["cumulative_explained_variance"];
+    for (size_t i = 0; i < r.size(); ++i)
+      s << "  " << (i + 1) << ": " << FormatFixed(r[i].get<double>(), 4) << "  " << FormatFixed(c[i].get<double>(), 4) << "\n";
+  }
+  if (m["extra"].contains("drift")) s << "drift      " << m["extra"]["drift"].dump() << "\n";
+  const auto& f = m["failures"];
+  s << "failures   " << f.size() << "\n";
+  for (size_t i = 0; i < f.size() && i < 20; ++i)
+    s << "  " << f[i].value("id", "") << "  " << f[i].value("file", "") << "  " << f[i].value("reason", "") << "\n";
+  if (f.size() > 20) s << "  ... " << (f.size() - 20) << " more in manifest.json\n";
+  s << "timings    " << m["timings_s"].dump() << "\n";
+  return s.str();
+}
+
+}  // namespace visrec::pipeline

@@ -1,0 +1,283 @@
+#include "visrec/preprocess/preprocess.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <spdlog/spdlog.h>
+
+#include "visrec/core/csv.h"
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+#include "visrec/core/numfmt.h"
+#include "visrec/core/progress.h"
+#include "visrec/core/sha256.h"
+#include "visrec/preprocess/image_ops.h"
+
+namespace visrec::preprocess {
+namespace {
+
+constexpr const char* kStage = "preprocess";
+
+json CanonicalParams(const PreprocessOptions& o) {
+  return {{"resize", o.resize}, {"crop", o.crop}, {"mode", o.mode}, {"trim", o.trim},
+          {"trim_tolerance", o.trim_tolerance}, {"trim_padding", o.trim_padding},
+          {"background", o.background}, {"mean", o.mean}, {"std", o.std},
+          {"max_pixels", o.max_pixels}, {"reduced_decode", o.reduced_decode},
+          {"shard_size", o.shard_size},
+          {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"},
+          {"pixel_layout", "uint8 NHWC RGB; normalize (x/255-mean)/std at tensor conversion"}};
+}
+
+// The photo's pixels, or a failure reason.
+struct Processed {
+  std::vector<uint8_t> pixels;
+  std::string failure;
+  int width = 0, height = 0;
+};
+
+Processed ProcessOne(const std::string& bytes, const PreprocessOptions& o) {
+  Processed p;
+  try {
+    DecodeOptions d;
+    d.max_pixels = o.max_pixels;
+    d.background = cv::Vec3b(uint8_t(o.background[0]), uint8_t(o.background[1]), uint8_t(o.background[2]));
+    int w = 0, h = 0;
+    bool known = ProbeDimensions(bytes, &w, &h);
+    p.width = w;
+    p.height = h;
+    const int need = o.mode == "crop" ? o.resize : o.crop;
+    // DCT-domain downscale only when even the content box (trim) keeps >= 2x the needed pixels;
+    // otherwise decode again at full size. Parity stays within the stated tolerance this way.
+    if (o.reduced_decode == "auto" && known) {
+      int shorter = std::min(w, h);
+      for (int f : {8, 4, 2})
+        if (shorter / f >= 4 * need) { d.reduce_factor = f; break; }
+    }
+    cv::Mat rgb = DecodeToRgb(bytes, d);
+    if (!known) { p.width = rgb.cols; p.height = rgb.rows; }
+    if (o.trim == "auto") {
+      cv::Mat t = TrimMargins(rgb, o.trim_tolerance, o.trim_padding);
+      if (d.reduce_factor > 1 && std::min(t.rows, t.cols) < 2 * need) {
+        d.reduce_factor = 1;
+        rgb = DecodeToRgb(bytes, d);
+        t = TrimMargins(rgb, o.trim_tolerance, o.trim_padding);
+      }
+      rgb = t;
+    }
+    cv::Mat out = o.mode == "crop" ? ResizeShorterCenterCrop(rgb, o.resize, o.crop)
+                                   : Letterbox(rgb, o.crop, d.background);
+    p.pixels.assign(out.data, out.data + size_t(o.crop) * size_t(o.crop) * 3);
+  } catch (const ImageFailure& e) {
+    p.failure = e.what();
+  } catch (const cv::Exception& e) {
+    p.failure = std::string("OpenCV error: ") + e.what();
+  } catch (const std::bad_alloc&) {
+    p.failure = "out of memory while decoding (lower --max-pixels)";
+  }
+  return p;
+}
+
+// Pixels of an earlier artifact, to reuse photos whose source bytes and parameters are unchanged.
+class PreviousPixels {
+ public:
+  PreviousPixels(const fs::path& workdir, const json& params, int crop) : row_bytes_(size_t(crop) * crop * 3) {
+    try {
+      Artifact prev = OpenLatest(workdir, kStage);
+      if (prev.manifest["params"] != params) return;
+      CsvTable t = ReadCsv(prev.File("images.csv"));
+      int sha = t.Column("sha256"), shard = t.Column("shard"), row = t.Column("shard_row");
+      int w = t.Column("width"), h = t.Column("height");
+      if (sha < 0 || shard < 0 || row < 0) return;
+      for (auto& r : t.rows)
+        by_sha_[r[size_t(sha)]] = {prev.dir / ("pixels-" + r[size_t(shard)] + ".npy"),
+                                   std::stoll(r[size_t(row)]), std::stoi(r[size_t(w)]), std::stoi(r[size_t(h)])};
+    } catch (const Error&) {
+      by_sha_.clear();  // no usable previous version: everything is computed
+    }
+  }
+  bool Get(const std::string& sha, Processed* out) {
+    auto it = by_sha_.find(sha);
+    if (it == by_sha_.end()) return false;
+    try {
+      NpyHeader h = ReadNpyHeader(it->second.file);
+      std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(it->second.file.c_str(), "rb"), &std::fclose);
+      if (!f) return false;
+      out->pixels.resize(row_bytes_);
+      if (std::fseek(f.get(), long(h.data_offset + size_t(it->second.row) * row_bytes_), SEEK_SET) != 0 ||
+          std::fread(out->pixels.data(), 1, row_bytes_, f.get()) != row_bytes_)
+        return false;
+      out->width = it->second.width;
+      out->height = it->second.height;
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  }
+  size_t size() const { return by_sha_.size(); }
+
+ private:
+  struct Loc { fs::path file; int64_t row; int width, height; };
+  size_t row_bytes_;
+  std::map<std::string, Loc> by_sha_;
+};
+
+std::string ShardName(int s) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%05d", s);
+  return buf;
+}
+
+}  // namespace
+
+std::string OpenCvVersion() { return CV_VERSION; }
+
+void PreprocessOptions::Validate() const {
+  if (catalog.empty()) throw UsageError("preprocess: --catalog is required");
+  if (crop < 16 || crop > 2048) throw UsageError("preprocess: --crop must be in [16, 2048]");
+  if (mode != "crop" && mode != "letterbox") throw UsageError("preprocess: --mode must be crop or letterbox");
+  if (mode == "crop" && resize < crop) throw UsageError("preprocess: --resize must be >= --crop");
+  if (trim != "auto" && trim != "off") throw UsageError("preprocess: --trim must be auto or off");
+  if (trim_tolerance < 0 || trim_tolerance > 255) throw UsageError("preprocess: --trim-tolerance must be in [0, 255]");
+  if (trim_padding < 0 || trim_padding > 1) throw UsageError("preprocess: --trim-padding must be in [0, 1]");
+  for (int b : background)
+    if (b < 0 || b > 255) throw UsageError("preprocess: --background values must be in [0, 255]");
+  for (double s : std) if (!(s > 0)) throw UsageError("preprocess: --std values must be > 0");
+  if (max_pixels < 1) throw UsageError("preprocess: --max-pixels must be positive");
+  if (reduced_decode != "auto" && reduced_decode != "off")
+    throw UsageError("preprocess: --reduced-decode must be auto or off");
+  if (shard_size < 1) throw UsageError("preprocess: --shard-size must be >= 1");
+  if (max_failed_fraction < 0 || max_failed_fraction > 1)
+    throw UsageError("preprocess: --max-failed-fraction must be in [0, 1]");
+}
+
+StageResult Run(const PreprocessOptions& o, const RunContext& ctx) {
+  o.Validate();
+  auto t0 = std::chrono::steady_clock::now();
+  const int threads = ResolveThreads(ctx.threads);
+  Catalog cat = ReadCatalog(o.catalog, o.bad_rows);
+  const size_t n = cat.photos.size();
+
+  // Digest every source file: the key depends on the bytes, not on names or dates.
+  std::vector<std::string> sha(n), read_error(n);
+  ParallelFor(int64_t(n), threads, [&](int64_t i) {
+    try {
+      sha[size_t(i)] = Sha256File(cat.photos[size_t(i)].resolved);
+    } catch (const Error&) {
+      std::error_code ec;
+      read_error[size_t(i)] = fs::exists(cat.photos[size_t(i)].resolved, ec) ? "file cannot be read (permissions?)"
+                                                                              : "file not found";
+      sha[size_t(i)] = "missing";
+    }
+  });
+  std::vector<std::pair<std::string, std::string>> names;
+  for (size_t i = 0; i < n; ++i) names.push_back({cat.photos[i].item_id + "\x1f" + cat.photos[i].image, sha[i]});
+  std::vector<ArtifactInput> inputs{
+      {"catalog", "file", fs::absolute(o.catalog).lexically_normal().string(), Sha256File(o.catalog)},
+      {"images", "fileset", fs::absolute(o.catalog.parent_path()).lexically_normal().string(), FileSetDigest(names)}};
+  const json params = CanonicalParams(o);
+  const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
+  if (!ctx.force) {
+    if (auto a = FindArtifact(ctx.workdir, kStage, key)) {
+      SetLatest(*a);
+      spdlog::info("preprocess: up to date ({}), nothing recomputed", a->dir.string());
+      StageResult r{*a, true, 0, a->manifest["counts"]};
+      return r;
+    }
+  }
+
+  ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+  b.producer()["opencv"] = OpenCvVersion();
+  if (!std::getenv("OPENCV_IO_MAX_IMAGE_PIXELS"))
+    setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(std::max<int64_t>(o.max_pixels, 1)).c_str(), 0);
+  PreviousPixels previous(ctx.workdir, params, o.crop);
+
+  std::string images_csv = "row,item_id,image,sha256,width,height,shard,shard_row\n";
+  std::map<std::string, int> good_per_item;
+  for (const auto& id : cat.item_ids) good_per_item[id] = 0;
+  int64_t failed = 0, reused = 0, computed = 0, row = 0;
+  int shard = 0;
+  Progress progress("preprocess", int64_t(n), "images");
+  for (size_t start = 0; start < n; start += size_t(o.shard_size)) {
+    const size_t end = std::min(n, start + size_t(o.shard_size));
+    std::vector<Processed> done(end - start);
+    std::vector<char> was_reused(end - start, 0);
+    ParallelFor(int64_t(end - start), threads, [&](int64_t j) {
+      const size_t i = start + size_t(j);
+      Processed& p = done[size_t(j)];
+      if (!read_error[i].empty()) {
+        p.failure = read_error[i];
+      } else if (previous.Get(sha[i], &p)) {
+        was_reused[size_t(j)] = 1;
+      } else {
+        try {
+          p = ProcessOne(ReadFileBytes(cat.photos[i].resolved), o);
+        } catch (const Error& e) {
+          p.failure = e.what();
+        }
+      }
+      progress.Add();
+    });
+    const std::string shard_name = ShardName(shard);
+    NpyStreamWriter w(b.Path("pixels-" + shard_name + ".npy"), DType::kU8, {o.crop, o.crop, 3});
+    int64_t shard_row = 0;
+    for (size_t j = 0; j < done.size(); ++j) {
+      const auto& ph = cat.photos[start + j];
+      Processed& p = done[j];
+      if (!p.failure.empty()) {
+        ++failed;
+        b.AddFailure(ph.item_id, ph.image, p.failure);
+        continue;
+      }
+      (was_reused[j] ? reused : computed)++;
+      w.Append(p.pixels.data(), 1);
+      images_csv += CsvLine({std::to_string(row++), ph.item_id, ph.image, sha[start + j], std::to_string(p.width),
+                             std::to_string(p.height), shard_name, std::to_string(shard_row++)});
+      good_per_item[ph.item_id]++;
+      p.pixels.clear();
+      p.pixels.shrink_to_fit();
+    }
+    w.Finish();
+    b.AddOutput("pixels-" + shard_name + ".npy");
+    ++shard;
+  }
+  progress.Done();
+
+  int64_t items_without_photo = 0;
+  for (const auto& [id, good] : good_per_item)
+    if (good == 0) {
+      ++items_without_photo;
+      b.AddFailure(id, "", "item has no usable photo (all its photos failed)");
+    }
+  const double frac = n ? double(failed) / double(n) : 0.0;
+  if (frac > o.max_failed_fraction) {
+    throw TooManyFailuresError("preprocess: " + std::to_string(failed) + " of " + std::to_string(n) +
+                               " photos failed (" + FormatFixed(100 * frac, 1) + "% > --max-failed-fraction " +
+                               FormatFixed(100 * o.max_failed_fraction, 1) +
+                               "%); no artifact written. Check the paths in " + o.catalog.string() +
+                               " (rerun with -v to see each failure) or raise --max-failed-fraction");
+  }
+  WriteFileAtomic(b.Path("images.csv"), images_csv);
+  b.AddOutput("images.csv");
+  b.counts() = {{"photos", n}, {"images_ok", row}, {"images_failed", failed}, {"images_reused", reused},
+                {"images_computed", computed}, {"items", cat.item_ids.size()},
+                {"items_without_photo", items_without_photo}, {"shards", shard},
+                {"catalog_rows_skipped", cat.issues.size()}, {"duplicate_photo_rows", cat.duplicate_photo_rows}};
+  b.extra()["catalog_columns"] = cat.columns;
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  b.SetTiming("total", secs);
+  Artifact a = b.Commit();
+  for (const auto& f : a.manifest["failures"])
+    spdlog::debug("preprocess failure: item {} {}: {}", f["id"].get<std::string>(), f["file"].get<std::string>(),
+                  f["reason"].get<std::string>());
+  if (failed) spdlog::warn("preprocess: {} photo(s) failed (listed in {}/manifest.json)", failed, a.dir.string());
+  spdlog::info("preprocess: {} images ({} computed, {} reused, {} failed) in {:.1f}s -> {}", row, computed, reused,
+               failed, secs, a.dir.string());
+  return StageResult{a, false, secs, a.manifest["counts"]};
+}
+
+}  // namespace visrec::preprocess

@@ -1,0 +1,306 @@
+#include "visrec/recommend/recommend.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "visrec/core/csv.h"
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+#include "visrec/core/numfmt.h"
+#include "visrec/core/sha256.h"
+#include "visrec/recommend/similarity.h"
+
+namespace visrec::recommend {
+namespace {
+
+constexpr const char* kStage = "recommend";
+enum Source { kCf = 0, kVisual = 1, kText = 2 };
+const char* const kSourceName[3] = {"collaborative", "visual", "text"};
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ',') { if (!cur.empty()) out.push_back(cur); cur.clear(); }
+    else if (c != ' ') cur.push_back(c);
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+std::vector<std::string> ReadLines(const fs::path& p) {
+  std::vector<std::string> v;
+  std::istringstream in(ReadFileBytes(p));
+  std::string l;
+  while (std::getline(in, l)) v.push_back(l);
+  return v;
+}
+
+struct Contribution {
+  double total = 0;
+  double by_source[3] = {0, 0, 0};
+  std::vector<std::pair<double, int32_t>> by_history;  // (contribution, history item)
+};
+
+}  // namespace
+
+void RecommendOptions::Validate() const {
+  if (interactions.empty()) throw UsageError("recommend: --interactions is required");
+  if (k < 1 || k > 10000) throw UsageError("recommend: --k must be in [1, 10000]");
+  if (similar_k < 1 || similar_k > 10000) throw UsageError("recommend: --similar-k must be in [1, 10000]");
+  if (neighbors < 1 || neighbors > 100000) throw UsageError("recommend: --neighbors must be in [1, 100000]");
+  if (w_cf < 0 || w_visual < 0 || w_text < 0 || w_cf + w_visual + w_text <= 0)
+    throw UsageError("recommend: blend weights must be >= 0 and not all zero");
+  if (shrink < 0) throw UsageError("recommend: --shrink must be >= 0");
+  if (min_support < 1) throw UsageError("recommend: --min-support must be >= 1");
+  if (half_life_days < 0) throw UsageError("recommend: --half-life-days must be >= 0");
+  if (memory_budget_mb < 1) throw UsageError("recommend: --memory-budget-mb must be >= 1");
+}
+
+StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
+  o.Validate();
+  auto t0 = std::chrono::steady_clock::now();
+  const int threads = ResolveThreads(ctx.threads);
+  Artifact red = o.reduce.empty() ? OpenLatest(ctx.workdir, "reduce") : OpenArtifact(o.reduce);
+  if (red.stage != "reduce") throw ArtifactError("recommend: '" + red.dir.string() + "' is not a reduce artifact");
+  std::vector<ArtifactInput> inputs{red.AsInput("reduce"),
+                                    {"interactions", "file", fs::absolute(o.interactions).lexically_normal().string(),
+                                     Sha256File(o.interactions)}};
+  if (!o.catalog.empty())
+    inputs.push_back({"catalog", "file", fs::absolute(o.catalog).lexically_normal().string(), Sha256File(o.catalog)});
+  json params{{"k", o.k}, {"similar_k", o.similar_k}, {"neighbors", o.neighbors}, {"w_cf", o.w_cf},
+              {"w_visual", o.w_visual}, {"w_text", o.w_text}, {"shrink", o.shrink}, {"min_support", o.min_support},
+              {"half_life_days", o.half_life_days}, {"text_columns", o.catalog.empty() ? "" : o.text_columns},
+              {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"},
+              {"duplicates", "same (user, item) rows: weights summed, latest timestamp kept"}};
+  const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
+  if (!ctx.force)
+    if (auto a = FindArtifact(ctx.workdir, kStage, key)) {
+      SetLatest(*a);
+      spdlog::info("recommend: up to date ({}), nothing recomputed", a->dir.string());
+      return StageResult{*a, true, 0, a->manifest["counts"]};
+    }
+
+  // ---- item universe: items with visual vectors, plus catalog items ----
+  auto vec = red.ReadArray<float>("reduced_l2.npy");
+  std::vector<std::string> vec_ids = ReadLines(red.File("ids.txt"));
+  if (int64_t(vec_ids.size()) != vec.rows()) throw ArtifactError("recommend: ids.txt and reduced_l2.npy disagree in " + red.dir.string());
+  std::optional<Catalog> cat;
+  if (!o.catalog.empty()) cat = ReadCatalog(o.catalog, o.bad_rows);
+  std::set<std::string> uni(vec_ids.begin(), vec_ids.end());
+  if (cat) uni.insert(cat->item_ids.begin(), cat->item_ids.end());
+  std::vector<std::string> ids(uni.begin(), uni.end());
+  const int32_t n = int32_t(ids.size());
+  std::unordered_map<std::string, int32_t> index;
+  for (int32_t i = 0; i < n; ++i) index[ids[size_t(i)]] = i;
+
+  // ---- interactions ----
+  Interactions inter = ReadInteractions(o.interactions, o.bad_rows);
+  int64_t unknown_items = 0;
+  std::vector<std::string> unknown_examples;
+  std::map<std::string, std::map<int32_t, std::pair<double, double>>> hist;  // user -> item -> (weight, ts)
+  for (const auto& x : inter.rows) {
+    auto it = index.find(x.item_id);
+    if (it == index.end()) {
+      ++unknown_items;
+      if (unknown_examples.size() < 3) unknown_examples.push_back("line " + std::to_string(x.line) + ": item '" + x.item_id + "'");
+      hist[x.user_id];  // the user still gets (fallback) recommendations
+      continue;
+    }
+    auto& e = hist[x.user_id][it->second];
+    e.first += x.weight;
+    e.second = std::max(e.second, x.timestamp);
+  }
+  if (unknown_items)
+    spdlog::warn("recommend: {} interaction(s) name items not in the catalog/features and were skipped, e.g. {}",
+                 unknown_items, [&] { std::string s; for (auto& e : unknown_examples) s += (s.empty() ? "" : "; ") + e; return s; }());
+  std::vector<std::string> users;
+  for (auto& [u, h] : hist) users.push_back(u);
+
+  // ---- similarities ----
+  SparseRows ui;
+  ui.n_items = n;
+  std::vector<double> popularity(size_t(n), 0.0);
+  for (auto& [u, h] : hist) {
+    std::vector<std::pair<int32_t, float>> e;
+    for (auto& [i, wt] : h) { e.push_back({i, float(wt.first)}); popularity[size_t(i)] += 1; }
+    if (!e.empty()) ui.AddRow(e);
+  }
+  TopK sims[3];
+  sims[kCf] = SparseCosineTopK(ui, o.neighbors, o.shrink, o.min_support, threads);
+  {
+    TopK v = DenseCosineTopK(vec.data.data(), vec.rows(), vec.cols(), o.neighbors, o.memory_budget_mb << 20, threads);
+    sims[kVisual].assign(size_t(n), {});
+    for (size_t r = 0; r < v.size(); ++r) {
+      auto& dst = sims[kVisual][size_t(index[vec_ids[r]])];
+      for (auto nb : v[r]) dst.push_back({index[vec_ids[size_t(nb.item)]], nb.score});
+    }
+  }
+  sims[kText].assign(size_t(n), {});
+  bool has_text = false;
+  if (cat) {
+    std::vector<std::string> texts(static_cast<size_t>(n));
+    for (int32_t i = 0; i < n; ++i) {
+      auto m = cat->metadata.find(ids[size_t(i)]);
+      if (m == cat->metadata.end()) continue;
+      for (auto& c : SplitComma(o.text_columns)) {
+        auto f = m->second.find(c);
+        if (f != m->second.end() && !f->second.empty()) { texts[size_t(i)] += f->second + " "; has_text = true; }
+      }
+    }
+    if (has_text) sims[kText] = SparseCosineTopK(TfidfMatrix(texts), o.neighbors, 0.0, 1, threads);
+  }
+  const double w[3] = {o.w_cf, o.w_visual, has_text ? o.w_text : 0.0};
+
+  // Hybrid neighbour lists: union of the sources' neighbours, blended scores, per-source parts kept.
+  struct HybridNb { int32_t item; float score; float part[3]; };
+  std::vector<std::vector<HybridNb>> hybrid(static_cast<size_t>(n));
+  ParallelFor(n, threads, [&](int64_t i) {
+    std::map<int32_t, std::array<float, 3>> parts;
+    for (int s = 0; s < 3; ++s)
+      if (w[s] > 0)
+        for (auto nb : sims[s][size_t(i)]) parts[nb.item][size_t(s)] = float(w[s] * std::max(0.f, nb.score));
+    std::vector<HybridNb> v;
+    for (auto& [j, p] : parts) {
+      float tot = p[0] + p[1] + p[2];
+      if (tot > 0) v.push_back({j, tot, {p[0], p[1], p[2]}});
+    }
+    std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.score > b.score || (a.score == b.score && a.item < b.item); });
+    if (int(v.size()) > o.neighbors) v.resize(size_t(o.neighbors));
+    hybrid[size_t(i)] = std::move(v);
+  });
+
+  // Popularity order for the fallback: users, then id.
+  std::vector<int32_t> by_pop(static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; ++i) by_pop[size_t(i)] = i;
+  std::stable_sort(by_pop.begin(), by_pop.end(), [&](int32_t a, int32_t b) { return popularity[size_t(a)] > popularity[size_t(b)]; });
+
+  // ---- per-user recommendations ----
+  const int k = std::min<int>(o.k, n);
+  struct Rec { int32_t item; double score; std::string reason; };
+  std::vector<std::vector<Rec>> recs(users.size());
+  std::vector<char> fallback_user(users.size(), 0);
+  ParallelFor(int64_t(users.size()), threads, [&](int64_t ui_) {
+    const auto& h = hist[users[size_t(ui_)]];
+    double t_last = 0;
+    for (auto& [i, wt] : h) t_last = std::max(t_last, wt.second);
+    std::unordered_map<int32_t, Contribution> cand;
+    for (auto& [hi, wt] : h) {
+      double weight = wt.first;
+      if (o.half_life_days > 0) weight *= std::pow(0.5, (t_last - wt.second) / (86400.0 * o.half_life_days));
+      for (const auto& nb : hybrid[size_t(hi)]) {
+        if (h.count(nb.item)) continue;  // seen items are never recommended
+        auto& c = cand[nb.item];
+        double contrib = weight * nb.score;
+        c.total += contrib;
+        for (int s = 0; s < 3; ++s) c.by_source[s] += weight * nb.part[s];
+        c.by_history.push_back({contrib, hi});
+      }
+    }
+    std::vector<std::pair<double, int32_t>> order;
+    for (auto& [j, c] : cand) if (c.total > 0 && std::isfinite(c.total)) order.push_back({c.total, j});
+    std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    auto& out = recs[size_t(ui_)];
+    for (auto& [score, j] : order) {
+      if (int(out.size()) >= k) break;
+      auto& c = cand[j];
+      std::sort(c.by_history.begin(), c.by_history.end(), [&](auto& a, auto& b) {
+        return a.first > b.first || (a.first == b.first && ids[size_t(a.second)] < ids[size_t(b.second)]);
+      });
+      std::string reason = "because of ";
+      for (size_t q = 0; q < c.by_history.size() && q < 2; ++q) reason += (q ? "+" : "") + ids[size_t(c.by_history[q].second)];
+      reason += " (";
+      bool first = true;
+      for (int s = 0; s < 3; ++s) {
+        if (w[s] <= 0) continue;
+        reason += std::string(first ? "" : " ") + kSourceName[s] + " " + std::to_string(int(std::lround(100 * c.by_source[s] / c.total))) + "%";
+        first = false;
+      }
+      reason += ")";
+      out.push_back({j, score, reason});
+    }
+    if (int(out.size()) < k) {
+      if (out.empty()) fallback_user[size_t(ui_)] = 1;
+      std::set<int32_t> have;
+      for (auto& r : out) have.insert(r.item);
+      for (int32_t j : by_pop) {
+        if (int(out.size()) >= k) break;
+        if (h.count(j) || have.count(j)) continue;
+        out.push_back({j, 0.0, out.empty() || fallback_user[size_t(ui_)] ? "popular (no usable history)" : "popular (fill)"});
+      }
+    }
+  });
+
+  // ---- outputs ----
+  ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+  std::string rc = "user_id,rank,item_id,score,reason\n";
+  std::vector<int32_t> rec_idx(users.size() * size_t(k), -1);
+  std::vector<float> rec_score(users.size() * size_t(k), 0.f);
+  for (size_t u = 0; u < users.size(); ++u)
+    for (size_t r = 0; r < recs[u].size(); ++r) {
+      const auto& x = recs[u][r];
+      rc += CsvLine({users[u], std::to_string(r + 1), ids[size_t(x.item)], FormatFixed(x.score, 6), x.reason});
+      rec_idx[u * size_t(k) + r] = x.item;
+      rec_score[u * size_t(k) + r] = float(x.score);
+    }
+  WriteFileAtomic(b.Path("recommendations.csv"), rc);
+  WriteNpy(b.Path("rec_items.npy"), DType::kI32, {int64_t(users.size()), k}, rec_idx.data());
+  WriteNpy(b.Path("rec_scores.npy"), DType::kF32, {int64_t(users.size()), k}, rec_score.data());
+  std::string sc = "item_id,rank,neighbor_id,score,source\n";
+  const int sk = std::min(o.similar_k, std::max(1, n - 1));
+  std::vector<int32_t> sim_idx(size_t(n) * size_t(sk), -1);
+  std::vector<float> sim_score(size_t(n) * size_t(sk), 0.f);
+  for (int32_t i = 0; i < n; ++i) {
+    for (size_t r = 0; r < hybrid[size_t(i)].size() && int(r) < sk; ++r) {
+      const auto& nb = hybrid[size_t(i)][r];
+      sc += CsvLine({ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), "hybrid"});
+      sim_idx[size_t(i) * size_t(sk) + r] = nb.item;
+      sim_score[size_t(i) * size_t(sk) + r] = nb.score;
+    }
+    for (int s = 0; s < 3; ++s)
+      for (size_t r = 0; r < sims[s][size_t(i)].size() && int(r) < sk; ++r) {
+        const auto& nb = sims[s][size_t(i)][r];
+        sc += CsvLine({ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), kSourceName[s]});
+      }
+  }
+  WriteFileAtomic(b.Path("similar_items.csv"), sc);
+  WriteNpy(b.Path("similar_items.npy"), DType::kI32, {n, sk}, sim_idx.data());
+  WriteNpy(b.Path("similar_scores.npy"), DType::kF32, {n, sk}, sim_score.data());
+  std::string idt, ut;
+  for (auto& s : ids) idt += s + "\n";
+  for (auto& s : users) ut += s + "\n";
+  WriteFileAtomic(b.Path("ids.txt"), idt);
+  WriteFileAtomic(b.Path("users.txt"), ut);
+  for (const char* f : {"recommendations.csv", "rec_items.npy", "rec_scores.npy", "similar_items.csv", "similar_items.npy",
+                        "similar_scores.npy", "ids.txt", "users.txt"})
+    b.AddOutput(f);
+  int64_t fallback = 0, cold_items = 0, cold_recommended = 0;
+  std::set<int32_t> recommended;
+  for (size_t u = 0; u < users.size(); ++u) {
+    fallback += fallback_user[u];
+    for (auto& r : recs[u]) recommended.insert(r.item);
+  }
+  for (int32_t i = 0; i < n; ++i)
+    if (popularity[size_t(i)] == 0) { ++cold_items; cold_recommended += recommended.count(i); }
+  b.counts() = {{"users", users.size()}, {"items", n}, {"items_with_vectors", vec_ids.size()},
+                {"interactions", inter.rows.size()}, {"interactions_unknown_item", unknown_items},
+                {"interaction_rows_skipped", inter.issues.size()}, {"users_popularity_fallback", fallback},
+                {"items_without_interactions", cold_items}, {"cold_items_recommended", cold_recommended},
+                {"text_similarity", has_text}};
+  for (auto& e : unknown_examples) b.extra()["unknown_item_examples"].push_back(e);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  b.SetTiming("total", secs);
+  Artifact a = b.Commit();
+  spdlog::info("recommend: {} users x top-{} over {} items ({} cold items, {} of them recommended; {} users on "
+               "popularity fallback) -> {}", users.size(), k, n, cold_items, cold_recommended, fallback, a.dir.string());
+  return StageResult{a, false, secs, a.manifest["counts"]};
+}
+
+}  // namespace visrec::recommend

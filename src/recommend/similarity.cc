@@ -1,0 +1,155 @@
+#include "visrec/recommend/similarity.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+
+#include <Eigen/Dense>
+
+#include "visrec/core/stage.h"
+
+namespace visrec::recommend {
+
+void SparseRows::AddRow(const std::vector<std::pair<int32_t, float>>& entries) {
+  for (auto& [i, v] : entries) { item.push_back(i); value.push_back(v); }
+  row_start.push_back(int64_t(item.size()));
+}
+
+void SelectTopK(std::vector<Neighbor>& c, int k) {
+  auto better = [](const Neighbor& a, const Neighbor& b) { return a.score > b.score || (a.score == b.score && a.item < b.item); };
+  if (int(c.size()) > k) {
+    std::nth_element(c.begin(), c.begin() + k, c.end(), better);
+    c.resize(size_t(k));
+  }
+  std::sort(c.begin(), c.end(), better);
+}
+
+TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support, int threads) {
+  const int32_t n = m.n_items;
+  // Column view: for every item, the contexts (rows) it appears in, with values.
+  std::vector<int64_t> col_start(size_t(n) + 1, 0);
+  for (int32_t it : m.item) col_start[size_t(it) + 1]++;
+  for (int32_t i = 0; i < n; ++i) col_start[size_t(i) + 1] += col_start[size_t(i)];
+  std::vector<int64_t> fill(col_start.begin(), col_start.end() - 1);
+  std::vector<int64_t> col_row(m.item.size());
+  std::vector<float> col_val(m.item.size());
+  std::vector<double> norm2(size_t(n), 0.0);
+  for (int64_t r = 0; r < m.rows(); ++r)
+    for (int64_t p = m.row_start[size_t(r)]; p < m.row_start[size_t(r) + 1]; ++p) {
+      int32_t it = m.item[size_t(p)];
+      col_row[size_t(fill[size_t(it)])] = r;
+      col_val[size_t(fill[size_t(it)]++)] = m.value[size_t(p)];
+      norm2[size_t(it)] += double(m.value[size_t(p)]) * m.value[size_t(p)];
+    }
+  TopK out(static_cast<size_t>(n));
+  threads = ResolveThreads(threads);
+  // One accumulator per worker; items are handed out in chunks.
+  const int64_t chunk = 64;
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  std::vector<std::vector<double>> acc(size_t(threads), std::vector<double>(size_t(n), 0.0));
+  std::vector<std::vector<int32_t>> support(size_t(threads), std::vector<int32_t>(size_t(n), 0));
+  std::vector<std::vector<int32_t>> touched(static_cast<size_t>(threads));
+  ParallelFor(threads, threads, [&](int64_t w) {
+    for (int64_t c = w; c < chunks; c += threads) {
+      auto& a = acc[size_t(w)];
+      auto& s = support[size_t(w)];
+      auto& t = touched[size_t(w)];
+      for (int64_t i = c * chunk; i < std::min<int64_t>(n, (c + 1) * chunk); ++i) {
+        if (norm2[size_t(i)] <= 0) continue;
+        for (int64_t p = col_start[size_t(i)]; p < col_start[size_t(i) + 1]; ++p) {
+          const int64_t r = col_row[size_t(p)];
+          const double vi = col_val[size_t(p)];
+          for (int64_t q = m.row_start[size_t(r)]; q < m.row_start[size_t(r) + 1]; ++q) {
+            const int32_t j = m.item[size_t(q)];
+            if (j == i) continue;
+            if (s[size_t(j)]++ == 0) t.push_back(j);
+            a[size_t(j)] += vi * m.value[size_t(q)];
+          }
+        }
+        std::vector<Neighbor> cands;
+        cands.reserve(t.size());
+        const double ni = std::sqrt(norm2[size_t(i)]);
+        for (int32_t j : t) {
+          if (s[size_t(j)] >= min_support && a[size_t(j)] != 0.0) {
+            double sim = a[size_t(j)] / (ni * std::sqrt(norm2[size_t(j)]) + shrink);
+            cands.push_back({j, float(sim)});
+          }
+          a[size_t(j)] = 0;
+          s[size_t(j)] = 0;
+        }
+        t.clear();
+        SelectTopK(cands, k);
+        out[size_t(i)] = std::move(cands);
+      }
+    }
+  });
+  return out;
+}
+
+TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t budget, int threads) {
+  using M = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const M> x(rows, n, d);
+  std::vector<char> zero(size_t(n), 0);
+  for (int64_t i = 0; i < n; ++i) zero[size_t(i)] = x.row(i).squaredNorm() == 0.f;
+  TopK out(static_cast<size_t>(n));
+  threads = ResolveThreads(threads);
+  // Rows per block so that all workers' score blocks fit the budget together.
+  int64_t block = std::max<int64_t>(1, budget / std::max<int64_t>(1, n * 4 * threads));
+  block = std::min<int64_t>(block, 1024);
+  const int64_t blocks = (n + block - 1) / block;
+  Eigen::setNbThreads(1);
+  ParallelFor(blocks, threads, [&](int64_t b) {
+    const int64_t r0 = b * block, r1 = std::min(n, r0 + block);
+    M s = x.middleRows(r0, r1 - r0) * x.transpose();
+    std::vector<Neighbor> cands;
+    for (int64_t i = r0; i < r1; ++i) {
+      if (zero[size_t(i)]) continue;
+      cands.clear();
+      const float* sr = s.row(i - r0).data();
+      for (int64_t j = 0; j < n; ++j)
+        if (j != i && !zero[size_t(j)]) cands.push_back({int32_t(j), sr[j]});
+      SelectTopK(cands, k);
+      out[size_t(i)] = cands;
+    }
+  });
+  return out;
+}
+
+SparseRows TfidfMatrix(const std::vector<std::string>& texts) {
+  const int32_t n = int32_t(texts.size());
+  std::map<std::string, std::map<int32_t, float>> postings;  // term -> item -> tf
+  for (int32_t i = 0; i < n; ++i) {
+    std::string tok;
+    auto flush = [&] {
+      if (!tok.empty()) postings[tok][i] += 1.f;
+      tok.clear();
+    };
+    for (unsigned char c : texts[size_t(i)]) {
+      if (std::isalnum(c) || c >= 0x80) tok.push_back(char(c < 0x80 ? std::tolower(c) : c));
+      else flush();
+    }
+    flush();
+  }
+  // idf = ln((1 + n) / (1 + df)) + 1 (smooth), then each item's vector is L2-normalized.
+  std::vector<double> norm2(size_t(n), 0.0);
+  std::vector<std::pair<double, std::map<int32_t, float>*>> rows;
+  for (auto& [term, items] : postings) {
+    double idf = std::log((1.0 + n) / (1.0 + double(items.size()))) + 1.0;
+    for (auto& [i, tf] : items) {
+      tf = float(tf * idf);
+      norm2[size_t(i)] += double(tf) * tf;
+    }
+    rows.push_back({idf, &items});
+  }
+  SparseRows m;
+  m.n_items = n;
+  for (auto& [idf, items] : rows) {
+    std::vector<std::pair<int32_t, float>> e;
+    for (auto& [i, v] : *items) e.push_back({i, float(v / std::sqrt(norm2[size_t(i)]))});
+    m.AddRow(e);
+  }
+  return m;
+}
+
+}  // namespace visrec::recommend

@@ -1,0 +1,159 @@
+#include "visrec/reduce/reduce.h"
+
+#include <chrono>
+#include <sstream>
+
+#include <Eigen/Core>
+#include <spdlog/spdlog.h>
+
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+#include "visrec/core/numfmt.h"
+
+namespace visrec::reduce {
+namespace {
+
+constexpr const char* kStage = "reduce";
+
+std::vector<std::string> ReadIds(const fs::path& p) {
+  std::vector<std::string> ids;
+  std::istringstream in(ReadFileBytes(p));
+  std::string line;
+  while (std::getline(in, line)) ids.push_back(line);
+  return ids;
+}
+
+template <class M>
+std::vector<float> ToVec(const M& m) {
+  Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> r = m.template cast<float>();
+  return std::vector<float>(r.data(), r.data() + r.size());
+}
+
+PcaModel LoadModel(const Artifact& a) {
+  if (a.stage != kStage) throw ArtifactError("--apply '" + a.dir.string() + "' is a " + a.stage + " artifact, expected reduce");
+  PcaModel m;
+  auto mean = a.ReadArray<double>("pca_mean.npy");
+  auto comps = a.ReadArray<double>("pca_components.npy");
+  auto var = a.ReadArray<double>("pca_variance.npy");
+  m.mean = Eigen::Map<Eigen::VectorXd>(mean.data.data(), Eigen::Index(mean.data.size()));
+  m.components = Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+      comps.data.data(), comps.rows(), comps.cols());
+  m.variance = Eigen::Map<Eigen::VectorXd>(var.data.data(), Eigen::Index(var.data.size()));
+  m.total_variance = a.manifest["extra"].value("total_variance", 0.0);
+  m.ratio = m.variance / std::max(m.total_variance, 1e-300);
+  m.whiten = a.manifest["params"].value("whiten", false);
+  m.method = a.manifest["params"].value("method", "exact");
+  return m;
+}
+
+}  // namespace
+
+std::string EigenVersion() {
+  return std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+         std::to_string(EIGEN_MINOR_VERSION);
+}
+
+void ReduceOptions::Validate() const {
+  const auto& p = pca;
+  if (p.method != "auto" && p.method != "exact" && p.method != "randomized")
+    throw UsageError("reduce: --method must be auto|exact|randomized (LDA is not built yet)");
+  if (p.variance_target < 0 || p.variance_target > 1) throw UsageError("reduce: --variance must be in (0, 1]");
+  if (p.variance_target == 0 && p.dims < 1) throw UsageError("reduce: --dims must be >= 1");
+  if (p.power_iterations < 0 || p.power_iterations > 50) throw UsageError("reduce: --power-iterations must be in [0, 50]");
+}
+
+StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
+  o.Validate();
+  auto t0 = std::chrono::steady_clock::now();
+  Artifact ex = o.extract.empty() ? OpenLatest(ctx.workdir, "extract") : OpenArtifact(o.extract);
+  if (ex.stage != "extract") throw ArtifactError("reduce: '" + ex.dir.string() + "' is not an extract artifact");
+  std::vector<ArtifactInput> inputs{ex.AsInput("extract")};
+  json params;
+  std::optional<Artifact> fitted;
+  if (!o.apply.empty()) {
+    fitted = OpenArtifact(o.apply);
+    inputs.push_back(fitted->AsInput("pca_model"));
+    params = {{"mode", "apply"}};
+  } else {
+    params = {{"mode", "fit"}, {"method", o.pca.method}, {"whiten", o.pca.whiten}, {"seed", o.pca.seed},
+              {"oversample", o.pca.oversample}, {"power_iterations", o.pca.power_iterations}};
+    if (o.pca.variance_target > 0) params["variance_target"] = o.pca.variance_target;
+    else params["dims"] = o.pca.dims;
+  }
+  const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
+  if (!ctx.force)
+    if (auto a = FindArtifact(ctx.workdir, kStage, key)) {
+      SetLatest(*a);
+      spdlog::info("reduce: up to date ({}), nothing recomputed", a->dir.string());
+      return StageResult{*a, true, 0, a->manifest["counts"]};
+    }
+
+  auto feats = ex.ReadArray<float>("features.npy");
+  std::vector<std::string> ids = ReadIds(ex.File("ids.txt"));
+  if (int64_t(ids.size()) != feats.rows())
+    throw ArtifactError("reduce: " + ex.File("ids.txt").string() + " has " + std::to_string(ids.size()) +
+                        " ids for " + std::to_string(feats.rows()) + " feature rows");
+  Eigen::Map<MatrixF> x(feats.data.data(), feats.rows(), feats.cols());
+  for (Eigen::Index i = 0; i < x.rows(); ++i)
+    if (!x.row(i).allFinite())
+      throw InputError("reduce: features of item '" + ids[size_t(i)] + "' contain NaN/Inf (" +
+                       ex.File("features.npy").string() + " row " + std::to_string(i) + "); rerun extract");
+
+  PcaModel m;
+  double drift_share = -1;
+  if (fitted) {
+    m = LoadModel(*fitted);
+    drift_share = ExplainedShare(m, x);
+  } else {
+    m = FitPca(x, o.pca);
+  }
+  MatrixF red = Project(m, x);
+  MatrixF l2 = red;
+  for (Eigen::Index i = 0; i < l2.rows(); ++i) {
+    float nrm = l2.row(i).norm();
+    if (nrm > 0) l2.row(i) /= nrm;  // all-zero rows stay zero: cosine treats them as "no signal"
+  }
+  const int64_t n = red.rows(), k = red.cols(), d = x.cols();
+
+  ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+  b.producer()["eigen"] = EigenVersion();
+  WriteNpy(b.Path("reduced.npy"), DType::kF32, {n, k}, red.data());
+  WriteNpy(b.Path("reduced_l2.npy"), DType::kF32, {n, k}, l2.data());
+  {
+    std::vector<double> mean(m.mean.data(), m.mean.data() + m.mean.size());
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> comps = m.components;
+    std::vector<double> var(m.variance.data(), m.variance.data() + m.variance.size());
+    WriteNpy(b.Path("pca_mean.npy"), DType::kF64, {d}, mean.data());
+    WriteNpy(b.Path("pca_components.npy"), DType::kF64, {k, d}, comps.data());
+    WriteNpy(b.Path("pca_variance.npy"), DType::kF64, {k}, var.data());
+  }
+  std::string idtext;
+  for (const auto& id : ids) idtext += id + "\n";
+  WriteFileAtomic(b.Path("ids.txt"), idtext);
+  for (const char* f : {"reduced.npy", "reduced_l2.npy", "pca_mean.npy", "pca_components.npy", "pca_variance.npy", "ids.txt"})
+    b.AddOutput(f);
+  json ratios = json::array(), cum = json::array();
+  double c = 0;
+  for (Eigen::Index i = 0; i < m.ratio.size(); ++i) {
+    c += m.ratio(i);
+    ratios.push_back(m.ratio(i));
+    cum.push_back(c);
+  }
+  b.extra() = {{"explained_variance_ratio", ratios}, {"cumulative_explained_variance", cum},
+               {"total_variance", m.total_variance}, {"method", m.method}, {"whiten", m.whiten}};
+  if (fitted) {
+    b.extra()["drift"] = {{"fit_explained_share", c}, {"new_data_explained_share", drift_share},
+                          {"note", "share of the new items' variance (around the fitted mean) the old basis explains"}};
+    spdlog::info("reduce: applied fit {}: the basis explains {:.1f}% of the new data's variance (fit time: {:.1f}%)",
+                 fitted->dir.string(), 100 * drift_share, 100 * c);
+  }
+  b.counts() = {{"items", n}, {"input_dim", d}, {"dims", k}};
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  b.SetTiming("total", secs);
+  Artifact a = b.Commit();
+  spdlog::info("reduce: {} items {} -> {} dims ({}), explained variance {:.1f}% -> {}", n, d, k, m.method, 100 * c,
+               a.dir.string());
+  return StageResult{a, false, secs, a.manifest["counts"]};
+}
+
+}  // namespace visrec::reduce
