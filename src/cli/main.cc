@@ -80,6 +80,7 @@ void BindEvaluate(CLI::App* c, evaluate::EvaluateOptions& o, bool with_k) {
 int main(int argc, char** argv) {
   CLI::App app{"visrec: visual product recommendation, batch pipeline. See README.md."};
   app.require_subcommand(1);
+  app.fallthrough();  // -v, -q, --log-json also work after the subcommand
   int verbose = 0;
   bool quiet = false;
   std::string log_json;

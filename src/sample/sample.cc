@@ -381,7 +381,9 @@ SampleSummary GenerateSample(const SampleOptions& o) {
       x.item_id = it.id;
       double u01 = r.U();
       x.weight = u01 < 0.1 ? 3 : (u01 < 0.3 ? 2 : 1);
-      double d = it.fresh ? r.U(80, 90) : r.U(0, 90);
+      // New arrivals are seen only after everything else, so leave-last-out holds them out:
+      // they are the cold-start items of an evaluation.
+      double d = it.fresh ? r.U(90, 91) : r.U(0, 90);
       x.timestamp = std::floor(t0 + d * day);
       inter.push_back(x);
     }

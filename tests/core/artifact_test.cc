@@ -1,1 +1,171 @@
+#include "visrec/core/artifact.h"
+
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "../test_util.h"
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+
+namespace visrec {
+namespace {
+
+Artifact MakeArtifact(const fs::path& workdir, const json& params, float value = 1.f) {
+  ArtifactBuilder b(workdir, "demo", 1, params, {{"in", "file", "/x", "abc"}});
+  std::vector<float> v(6, value);
+  WriteNpy(b.Path("v.npy"), DType::kF32, {2, 3}, v.data());
+  WriteFileAtomic(b.Path("ids.txt"), "a\nb\n");
+  b.AddOutput("v.npy");
+  b.AddOutput("ids.txt");
+  b.counts()["rows"] = 2;
+  b.AddFailure("c", "c.jpg", "broken");
+  return b.Commit();
+}
+
+void ExpectArtifactError(const fs::path& p, const std::string& fragment, VerifyLevel level = VerifyLevel::kCheap) {
+  try {
+    OpenArtifact(p, level);
+    FAIL() << "expected an error containing '" << fragment << "'";
+  } catch (const ArtifactError& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(ArtifactKey, StableAndIndependentOfOptionOrder) {
+  json a = json::parse(R"({"dims": 64, "method": "exact", "nested": {"x": 1, "y": [1, 2]}})");
+  json b = json::parse(R"({"nested": {"y": [1, 2], "x": 1}, "method": "exact", "dims": 64})");
+  std::vector<ArtifactInput> in{{"extract", "artifact", "/some/path", "d1"}};
+  std::vector<ArtifactInput> moved{{"extract", "artifact", "/other/path", "d1"}};
+  EXPECT_EQ(ComputeArtifactKey("reduce", 1, a, in), ComputeArtifactKey("reduce", 1, b, in));
+  EXPECT_EQ(ComputeArtifactKey("reduce", 1, a, in), ComputeArtifactKey("reduce", 1, a, moved)) << "paths are not identity";
+  // A pinned value: the key must not drift between builds or machines.
+  EXPECT_EQ(ComputeArtifactKey("reduce", 1, a, in).size(), 64u);
+  EXPECT_EQ(ComputeArtifactKey("reduce", 1, a, in), ComputeArtifactKey("reduce", 1, a, in));
+  EXPECT_NE(ComputeArtifactKey("reduce", 1, a, in), ComputeArtifactKey("reduce", 2, a, in));
+  json c = a;
+  c["dims"] = 32;
+  EXPECT_NE(ComputeArtifactKey("reduce", 1, a, in), ComputeArtifactKey("reduce", 1, c, in));
+  std::vector<ArtifactInput> other{{"extract", "artifact", "/some/path", "d2"}};
+  EXPECT_NE(ComputeArtifactKey("reduce", 1, a, in), ComputeArtifactKey("reduce", 1, a, other));
+}
+
+TEST(Artifact, RoundTripAndLatest) {
+  testing::TempDir d;
+  Artifact a = MakeArtifact(d.path(), {{"p", 1}});
+  EXPECT_EQ(a.stage, "demo");
+  EXPECT_EQ(a.dir.filename().string(), a.key.substr(0, 16));
+  Artifact b = OpenLatest(d.path(), "demo", VerifyLevel::kFull);
+  EXPECT_EQ(b.dir, a.dir);
+  EXPECT_EQ(b.content_digest, a.content_digest);
+  EXPECT_EQ(b.manifest["counts"]["rows"], 2);
+  EXPECT_EQ(b.manifest["failures"][0]["reason"], "broken");
+  EXPECT_EQ(b.manifest["schema_version"], kArtifactSchemaVersion);
+  auto v = b.ReadArray<float>("v.npy");
+  EXPECT_EQ(v.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_THROW(b.ReadArray<float>("nope.npy"), ArtifactError);
+  // A second version with other parameters lives beside the first; latest follows it.
+  Artifact c = MakeArtifact(d.path(), {{"p", 2}});
+  EXPECT_NE(c.dir, a.dir);
+  EXPECT_TRUE(fs::exists(a.dir / "manifest.json"));
+  EXPECT_EQ(OpenLatest(d.path(), "demo").dir, c.dir);
+  ASSERT_TRUE(FindArtifact(d.path(), "demo", a.key).has_value());
+  EXPECT_FALSE(FindArtifact(d.path(), "demo", std::string(64, '0')).has_value());
+}
+
+TEST(Artifact, ContentDigestIgnoresTimings) {
+  testing::TempDir d1, d2;
+  Artifact a = MakeArtifact(d1 / "w", {{"p", 1}});
+  Artifact b = MakeArtifact(d2 / "w", {{"p", 1}});
+  EXPECT_EQ(a.content_digest, b.content_digest);
+  Artifact c = MakeArtifact(d2 / "x", {{"p", 1}}, 5.f);
+  EXPECT_NE(a.content_digest, c.content_digest) << "different bytes, different digest";
+}
+
+TEST(Artifact, MissingManifestIsNotAnArtifact) {
+  testing::TempDir d;
+  Artifact a = MakeArtifact(d.path(), {{"p", 1}});
+  fs::remove(a.dir / "manifest.json");
+  ExpectArtifactError(a.dir, "no manifest.json");
+  EXPECT_FALSE(FindArtifact(d.path(), "demo", a.key).has_value());
+}
+
+TEST(Artifact, TruncatedOutput) {
+  testing::TempDir d;
+  Artifact a = MakeArtifact(d.path(), {{"p", 1}});
+  fs::resize_file(a.dir / "v.npy", fs::file_size(a.dir / "v.npy") - 4);
+  ExpectArtifactError(a.dir, "bytes, manifest says");
+}
+
+TEST(Artifact, DigestMismatchCaughtByFullVerify) {
+  testing::TempDir d;
+  Artifact a = MakeArtifact(d.path(), {{"p", 1}});
+  std::string s = testing::ReadText(a.dir / "ids.txt");
+  s[0] = 'z';  // same size, different bytes
+  testing::WriteText(a.dir / "ids.txt", s);
+  EXPECT_NO_THROW(OpenArtifact(a.dir, VerifyLevel::kCheap));
+  ExpectArtifactError(a.dir, "sha256", VerifyLevel::kFull);
+  auto issues = VerifyLineage(a.dir, nullptr);
+  ASSERT_EQ(issues.size(), 1u);
+}
+
+TEST(Artifact, NewerSchemaNamesBothVersions) {
+  testing::TempDir d;
+  Artifact a = MakeArtifact(d.path(), {{"p", 1}});
+  json m = a.manifest;
+  m["schema_version"] = kArtifactSchemaVersion + 1;
+  testing::WriteText(a.dir / "manifest.json", m.dump());
+  ExpectArtifactError(a.dir, "schema version " + std::to_string(kArtifactSchemaVersion + 1));
+  ExpectArtifactError(a.dir, "reads up to version " + std::to_string(kArtifactSchemaVersion));
+}
+
+TEST(Artifact, CorruptManifest) {
+  testing::TempDir d;
+  Artifact a = MakeArtifact(d.path(), {{"p", 1}});
+  testing::WriteText(a.dir / "manifest.json", "{not json");
+  ExpectArtifactError(a.dir, "not valid JSON");
+}
+
+TEST(Artifact, BadNpyHeaderInsideArtifact) {
+  testing::TempDir d;
+  Artifact a = MakeArtifact(d.path(), {{"p", 1}});
+  std::string s = testing::ReadText(a.dir / "v.npy");
+  s[1] = 'X';
+  testing::WriteText(a.dir / "v.npy", s);
+  ExpectArtifactError(a.dir, "magic");
+}
+
+TEST(Artifact, WrongDtypeAgainstManifest) {
+  testing::TempDir d;
+  Artifact a = MakeArtifact(d.path(), {{"p", 1}});
+  std::string s = testing::ReadText(a.dir / "v.npy");
+  s.replace(s.find("<f4"), 3, "<i4");
+  testing::WriteText(a.dir / "v.npy", s);
+  ExpectArtifactError(a.dir, "holds int32, manifest says float32");
+}
+
+TEST(Artifact, InterruptedWriteLeavesPreviousIntact) {
+  testing::TempDir d;
+  Artifact good = MakeArtifact(d.path(), {{"p", 1}});
+  for (const char* point : {"before-manifest", "before-rename"}) {
+    ::setenv("VISREC_FAIL_AT", point, 1);
+    EXPECT_THROW(MakeArtifact(d.path(), {{"p", 2}}), IoError) << point;
+    ::unsetenv("VISREC_FAIL_AT");
+    // Nothing visible: no new version directory, no staging leftovers, latest unchanged.
+    int dirs = 0;
+    for (auto& e : fs::directory_iterator(d / "demo"))
+      if (e.is_directory()) ++dirs;
+    EXPECT_EQ(dirs, 1) << point;
+    EXPECT_EQ(OpenLatest(d.path(), "demo", VerifyLevel::kFull).dir, good.dir) << point;
+  }
+}
+
+TEST(Artifact, LatestPointerDamaged) {
+  testing::TempDir d;
+  MakeArtifact(d.path(), {{"p", 1}});
+  testing::WriteText(d / "demo" / "latest", "../../etc\n");
+  EXPECT_THROW(OpenLatest(d.path(), "demo"), ArtifactError);
+  EXPECT_THROW(OpenLatest(d.path(), "nostage"), ArtifactError);
+}
+
+}  // namespace
+}  // namespace visrec

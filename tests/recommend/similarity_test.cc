@@ -1,0 +1,121 @@
+#include "visrec/recommend/similarity.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+namespace visrec::recommend {
+namespace {
+
+// Brute force reference: full similarity rows, same ordering rule.
+TopK Reference(const std::vector<std::vector<double>>& sim, int k, const std::vector<bool>& valid) {
+  TopK out(sim.size());
+  for (size_t i = 0; i < sim.size(); ++i) {
+    std::vector<Neighbor> c;
+    for (size_t j = 0; j < sim.size(); ++j)
+      if (j != i && valid[j] && sim[i][j] != 0) c.push_back({int32_t(j), float(sim[i][j])});
+    SelectTopK(c, k);
+    out[i] = c;
+  }
+  return out;
+}
+
+void ExpectSame(const TopK& a, const TopK& b, float tol) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].size(), b[i].size()) << "item " << i;
+    for (size_t r = 0; r < a[i].size(); ++r) {
+      EXPECT_NEAR(a[i][r].score, b[i][r].score, tol) << "item " << i << " rank " << r;
+      // Different neighbours are fine only when scores tie within tolerance.
+      if (a[i][r].item != b[i][r].item) EXPECT_NEAR(a[i][r].score, b[i][r].score, tol);
+    }
+  }
+}
+
+TEST(Similarity, SparseCosineEqualsBruteForce) {
+  std::mt19937 g(3);
+  for (int trial = 0; trial < 20; ++trial) {
+    const int users = 1 + int(g() % 30), items = 2 + int(g() % 25), k = 1 + int(g() % 6);
+    const double shrink = trial % 2 ? 0.0 : 2.5;
+    const int min_support = 1 + trial % 3;
+    std::vector<std::vector<double>> r(size_t(users), std::vector<double>(size_t(items), 0));
+    SparseRows m;
+    m.n_items = items;
+    for (int u = 0; u < users; ++u) {
+      std::vector<std::pair<int32_t, float>> e;
+      for (int i = 0; i < items; ++i)
+        if (g() % 4 == 0) {
+          float w = float(1 + g() % 3);  // integer weights make ties common
+          r[size_t(u)][size_t(i)] = w;
+          e.push_back({i, w});
+        }
+      m.AddRow(e);
+    }
+    std::vector<std::vector<double>> sim(size_t(items), std::vector<double>(size_t(items), 0));
+    for (int i = 0; i < items; ++i)
+      for (int j = 0; j < items; ++j) {
+        double dot = 0, ni = 0, nj = 0;
+        int support = 0;
+        for (int u = 0; u < users; ++u) {
+          dot += r[size_t(u)][size_t(i)] * r[size_t(u)][size_t(j)];
+          ni += r[size_t(u)][size_t(i)] * r[size_t(u)][size_t(i)];
+          nj += r[size_t(u)][size_t(j)] * r[size_t(u)][size_t(j)];
+          support += r[size_t(u)][size_t(i)] > 0 && r[size_t(u)][size_t(j)] > 0;
+        }
+        if (ni > 0 && nj > 0 && support >= min_support) sim[size_t(i)][size_t(j)] = float(dot / (std::sqrt(ni) * std::sqrt(nj) + shrink));
+      }
+    for (int threads : {1, 3}) {
+      TopK got = SparseCosineTopK(m, k, shrink, min_support, threads);
+      ExpectSame(got, Reference(sim, k, std::vector<bool>(size_t(items), true)), 1e-6f);
+    }
+  }
+}
+
+TEST(Similarity, DenseCosineEqualsBruteForceWithZerosAndTies) {
+  std::mt19937 g(5);
+  for (int trial = 0; trial < 10; ++trial) {
+    const int n = 2 + int(g() % 40), d = 1 + int(g() % 6), k = 1 + int(g() % 8);
+    std::vector<float> x(size_t(n * d));
+    std::vector<bool> valid(size_t(n), true);
+    for (int i = 0; i < n; ++i) {
+      double nrm = 0;
+      for (int c = 0; c < d; ++c) {
+        x[size_t(i * d + c)] = float(int(g() % 5) - 2);  // small integers: duplicates and ties
+        nrm += double(x[size_t(i * d + c)]) * x[size_t(i * d + c)];
+      }
+      if (nrm == 0) { valid[size_t(i)] = false; continue; }
+      for (int c = 0; c < d; ++c) x[size_t(i * d + c)] = float(x[size_t(i * d + c)] / std::sqrt(nrm));
+    }
+    std::vector<std::vector<double>> sim(size_t(n), std::vector<double>(size_t(n), 0));
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) {
+        double s = 0;
+        for (int c = 0; c < d; ++c) s += double(x[size_t(i * d + c)]) * x[size_t(j * d + c)];
+        sim[size_t(i)][size_t(j)] = valid[size_t(i)] && valid[size_t(j)] ? (s == 0 ? 1e-30 : s) : 0;
+      }
+    TopK ref = Reference(sim, k, valid);
+    for (auto& row : ref)
+      for (auto& nb : row)
+        if (std::abs(nb.score) < 1e-20) nb.score = 0;
+    // A tiny budget forces many blocks; results must not change.
+    for (int64_t budget : {int64_t(64), int64_t(1) << 20})
+      ExpectSame(DenseCosineTopK(x.data(), n, d, k, budget, 2), ref, 1e-5f);
+  }
+}
+
+TEST(Similarity, TfidfMatchesHandComputedCosine) {
+  SparseRows m = TfidfMatrix({"red shirt", "red mug", "Blue SHIRT!", ""});
+  TopK t = SparseCosineTopK(m, 5, 0.0, 1, 1);
+  // idf(red)=idf(shirt)=ln(5/3)+1, idf(mug)=idf(blue)=ln(5/2)+1
+  const double a = std::log(5.0 / 3) + 1, b = std::log(5.0 / 2) + 1;
+  const double sim01 = (a * a) / (std::sqrt(2 * a * a) * std::sqrt(a * a + b * b));
+  ASSERT_EQ(t[0].size(), 2u);
+  EXPECT_NEAR(t[0][0].score, sim01, 1e-6);  // red shirt ~ red mug and ~ blue shirt equally
+  EXPECT_NEAR(t[0][1].score, sim01, 1e-6);
+  EXPECT_EQ(t[0][0].item, 1);  // tie broken by index
+  EXPECT_TRUE(t[3].empty());   // no text: no neighbours
+}
+
+}  // namespace
+}  // namespace visrec::recommend
