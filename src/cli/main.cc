@@ -80,7 +80,9 @@ void BindEvaluate(CLI::App* c, evaluate::EvaluateOptions& o, bool with_k) {
 int main(int argc, char** argv) {
   CLI::App app{"visrec: visual product recommendation, batch pipeline. See README.md."};
   app.require_subcommand(1);
-  app.fallthrough();  // -v, -q, --log-json also work after the subcommand
+  app.fallthrough();  // -v, -q, --log-json, --config also work after the subcommand
+  // Config file (TOML/INI): options of `run` under a [run] section, global ones at the top.
+  app.set_config("--config", "", "TOML/INI file holding the same options ([run] section for run)");
   int verbose = 0;
   bool quiet = false;
   std::string log_json;
@@ -162,7 +164,7 @@ int main(int argc, char** argv) {
   pipeline::RunOptions rno;
   std::string run_bad_rows = "skip";
   auto* c_run = app.add_subcommand("run", "run every stage in order (up-to-date stages are skipped)");
-  c_run->set_config("--config", "", "TOML/INI file holding the same options");
+
   c_run->add_option("--catalog", rno.catalog, "catalog CSV")->required();
   c_run->add_option("--interactions", rno.interactions, "interactions CSV");
   c_run->add_option("--split", rno.split, "none | leave-last-out | random: hold out, train, evaluate")->capture_default_str();

@@ -81,7 +81,8 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
     int k = o.k;
     // Baselines from the same training data.
     std::vector<std::string> by_pop(items.begin(), items.end());
-    std::stable_sort(by_pop.begin(), by_pop.end(), [&](auto& a, auto& b) { return pop[a] > pop[b]; });
+    auto pop_of = [&](const std::string& i) { auto it = pop.find(i); return it == pop.end() ? 0.0 : it->second; };
+    std::stable_sort(by_pop.begin(), by_pop.end(), [&](auto& a, auto& b) { return pop_of(a) > pop_of(b); });
     std::mt19937_64 g(o.seed);
     RankingMetrics s_model, s_pop, s_rand, c_model, c_pop, c_rand;
     std::set<std::string> covered;

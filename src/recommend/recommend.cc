@@ -160,13 +160,19 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   const double w[3] = {o.w_cf, o.w_visual, has_text ? o.w_text : 0.0};
 
   // Hybrid neighbour lists: union of the sources' neighbours, blended scores, per-source parts kept.
+  // The sources live on different scales (shrunk CF cosines are small, title cosines large), so each
+  // item's neighbour scores of a source are divided by that item's best score of the source first:
+  // the weights then say how much each source counts, not how its raw scale happens to fall.
   struct HybridNb { int32_t item; float score; float part[3]; };
   std::vector<std::vector<HybridNb>> hybrid(static_cast<size_t>(n));
   ParallelFor(n, threads, [&](int64_t i) {
     std::map<int32_t, std::array<float, 3>> parts;
-    for (int s = 0; s < 3; ++s)
-      if (w[s] > 0)
-        for (auto nb : sims[s][size_t(i)]) parts[nb.item][size_t(s)] = float(w[s] * std::max(0.f, nb.score));
+    for (int s = 0; s < 3; ++s) {
+      if (w[s] <= 0 || sims[s][size_t(i)].empty()) continue;
+      const float top = sims[s][size_t(i)].front().score;
+      if (!(top > 0)) continue;
+      for (auto nb : sims[s][size_t(i)]) parts[nb.item][size_t(s)] = float(w[s] * std::max(0.f, nb.score) / top);
+    }
     std::vector<HybridNb> v;
     for (auto& [j, p] : parts) {
       float tot = p[0] + p[1] + p[2];

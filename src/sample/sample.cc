@@ -374,8 +374,14 @@ SampleSummary GenerateSample(const SampleOptions& o) {
     std::partial_sort(scored.begin(), scored.begin() + std::min<size_t>(size_t(n), scored.size()), scored.end(),
                       [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
     scored.resize(std::min<size_t>(size_t(n), scored.size()));
+    // About a third of users meet a new arrival at the end of the period.
+    bool had_fresh = r.U() >= 0.35;
     for (auto& [s, i] : scored) {
       const Item& it = items[size_t(i)];
+      // At most one new arrival per user, as their latest interaction: held out by leave-last-out,
+      // so new items stay cold in training and test the visual/text path.
+      if (it.fresh && had_fresh) continue;
+      had_fresh = had_fresh || it.fresh;
       Interaction x;
       x.user_id = uid;
       x.item_id = it.id;
