@@ -1,6 +1,10 @@
 #include "visrec/core/artifact.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include <algorithm>
 #include <atomic>
@@ -95,6 +99,21 @@ std::string UniqueSuffix() {
   auto now = std::chrono::steady_clock::now().time_since_epoch().count();
   return std::to_string(::getpid()) + "-" + std::to_string(now % 1000000007) + "-" +
          std::to_string(counter++);
+}
+
+// Hidden directories left by a process that died mid-write (".tmp-<key16>-<pid>-...") or mid-swap
+// (".old-..."): removed once their writer is gone. They were never visible to readers.
+void RemoveStaleStaging(const fs::path& stage_dir) {
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(stage_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(".tmp-", 0) != 0 && name.rfind(".old-", 0) != 0) continue;
+    // .tmp-<16 hex>-<pid>-...
+    if (name.size() < 5 + 16 + 2) continue;
+    const std::string rest = name.substr(5 + 16 + 1);
+    const pid_t pid = pid_t(std::atol(rest.c_str()));
+    if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) RemoveAllQuiet(it->path());
+  }
 }
 
 }  // namespace
@@ -213,6 +232,7 @@ ArtifactBuilder::ArtifactBuilder(fs::path workdir, std::string stage, int stage_
   std::error_code ec;
   fs::create_directories(sd, ec);
   if (ec) throw IoError("cannot create '" + sd.string() + "': " + ec.message());
+  RemoveStaleStaging(sd);
   staging_ = sd / (".tmp-" + key16() + "-" + UniqueSuffix());
   fs::create_directory(staging_, ec);
   if (ec) throw IoError("cannot create '" + staging_.string() + "': " + ec.message());

@@ -239,7 +239,10 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
       for (int32_t j : by_pop) {
         if (int(out.size()) >= k) break;
         if (h.count(j) || have.count(j)) continue;
-        out.push_back({j, 0.0, out.empty() || fallback_user[size_t(ui_)] ? "popular (no usable history)" : "popular (fill)"});
+        const char* why = !fallback_user[size_t(ui_)] ? "popular (fill)"
+                          : h.empty()                  ? "popular (no usable history)"
+                                                       : "popular (no similar unseen items)";
+        out.push_back({j, 0.0, why});
       }
     }
   });

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "../test_util.h"
 #include "visrec/core/errors.h"
@@ -157,6 +158,20 @@ TEST(Artifact, InterruptedWriteLeavesPreviousIntact) {
     EXPECT_EQ(dirs, 1) << point;
     EXPECT_EQ(OpenLatest(d.path(), "demo", VerifyLevel::kFull).dir, good.dir) << point;
   }
+}
+
+TEST(Artifact, LeftoversOfADeadWriterAreCleanedUp) {
+  testing::TempDir d;
+  MakeArtifact(d.path(), {{"p", 1}});
+  // pid 2^22+1 is above Linux's pid_max default range: no such process.
+  fs::path stale = d / "demo" / ".tmp-0123456789abcdef-4194305-1-0";
+  fs::create_directories(stale);
+  testing::WriteText(stale / "v.npy", "partial");
+  fs::path live = d / "demo" / (".tmp-0123456789abcdef-" + std::to_string(::getpid()) + "-1-0");
+  fs::create_directories(live);
+  MakeArtifact(d.path(), {{"p", 2}});
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live)) << "a running writer's staging directory is left alone";
 }
 
 TEST(Artifact, LatestPointerDamaged) {

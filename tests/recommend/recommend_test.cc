@@ -1,0 +1,153 @@
+// The recommend stage on fabricated reduce artifacts: brute-force reference and edge cases.
+#include "visrec/recommend/recommend.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "../test_util.h"
+#include "visrec/core/csv.h"
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+
+namespace visrec::recommend {
+namespace {
+
+// A reduce artifact holding the given unit (or zero) vectors.
+Artifact FakeReduce(const fs::path& workdir, const std::vector<std::string>& ids, const std::vector<float>& rows, int d) {
+  ArtifactBuilder b(workdir, "reduce", 1, {{"fake", ids.size()}, {"sum", std::accumulate(rows.begin(), rows.end(), 0.0)}}, {});
+  WriteNpy(b.Path("reduced_l2.npy"), DType::kF32, {int64_t(ids.size()), d}, rows.data());
+  std::string t;
+  for (auto& i : ids) t += i + "\n";
+  WriteFileAtomic(b.Path("ids.txt"), t);
+  b.AddOutput("reduced_l2.npy");
+  b.AddOutput("ids.txt");
+  return b.Commit();
+}
+
+TEST(Recommend, EqualsBruteForceOnRandomSmallCases) {
+  std::mt19937 g(9);
+  for (int trial = 0; trial < 8; ++trial) {
+    testing::TempDir dir;
+    const int n = 3 + int(g() % 12), d = 1 + int(g() % 3), users = 2 + int(g() % 10);
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) ids.push_back("i" + std::to_string(10 + i));
+    std::vector<float> v(size_t(n * d));
+    for (int i = 0; i < n; ++i) {
+      double nr = 0;
+      for (int c = 0; c < d; ++c) { v[size_t(i * d + c)] = float(int(g() % 3) - 1); nr += v[size_t(i * d + c)] * v[size_t(i * d + c)]; }
+      for (int c = 0; c < d; ++c) if (nr > 0) v[size_t(i * d + c)] /= float(std::sqrt(nr));  // zero rows stay zero
+    }
+    Artifact red = FakeReduce(dir / "w", ids, v, d);
+    std::vector<std::vector<double>> r(size_t(users), std::vector<double>(size_t(n), 0));
+    std::string csv = "user_id,item_id\n";
+    for (int u = 0; u < users; ++u)
+      for (int i = 0; i < n; ++i)
+        if (g() % 3 == 0) { r[size_t(u)][size_t(i)] = 1; csv += "u" + std::to_string(u) + "," + ids[size_t(i)] + "\n"; }
+    testing::WriteText(dir / "i.csv", csv);
+    RecommendOptions o;
+    o.reduce = red.dir;
+    o.interactions = dir / "i.csv";
+    o.neighbors = n;  // no truncation, so the reference needs none
+    o.k = 3;
+    o.shrink = trial % 2 ? 0.0 : 1.5;
+    RunContext ctx;
+    ctx.workdir = dir / "w";
+    Artifact a = recommend::Run(o, ctx).artifact;
+    // Reference: per-source full similarity, normalized by each item's best, blended, summed over history.
+    auto cf = [&](int i, int j) {
+      double dot = 0, ni = 0, nj = 0;
+      for (int u = 0; u < users; ++u) { dot += r[size_t(u)][size_t(i)] * r[size_t(u)][size_t(j)]; ni += r[size_t(u)][size_t(i)]; nj += r[size_t(u)][size_t(j)]; }
+      return (ni > 0 && nj > 0 && dot > 0) ? dot / (std::sqrt(ni) * std::sqrt(nj) + o.shrink) : 0.0;
+    };
+    auto vis = [&](int i, int j) {
+      double s = 0;
+      for (int c = 0; c < d; ++c) s += double(v[size_t(i * d + c)]) * v[size_t(j * d + c)];
+      return s;
+    };
+    auto hybrid = [&](int i, int j) {
+      double top_cf = 0, top_vis = -1e9;
+      bool any_vis = false;
+      for (int q = 0; q < n; ++q) {
+        if (q == i) continue;
+        top_cf = std::max(top_cf, cf(i, q));
+        double zq = 0, zi = 0;
+        for (int c = 0; c < d; ++c) { zq += std::abs(v[size_t(q * d + c)]); zi += std::abs(v[size_t(i * d + c)]); }
+        if (zq > 0 && zi > 0) { top_vis = std::max(top_vis, vis(i, q)); any_vis = true; }
+      }
+      double s = 0;
+      if (top_cf > 0) s += cf(i, j) / top_cf;
+      if (any_vis && top_vis > 0) s += std::max(0.0, vis(i, j)) / top_vis;
+      return s;
+    };
+    CsvTable recs = ReadCsv(a.File("recommendations.csv"));
+    std::map<std::string, std::vector<std::pair<std::string, double>>> got;
+    for (auto& row : recs.rows) got[row[0]].push_back({row[2], std::stod(row[3])});
+    for (int u = 0; u < users; ++u) {
+      bool has_hist = false;
+      std::vector<std::pair<double, int>> ref;
+      for (int j = 0; j < n; ++j) {
+        if (r[size_t(u)][size_t(j)] > 0) { has_hist = true; continue; }
+        double s = 0;
+        for (int h = 0; h < n; ++h) if (r[size_t(u)][size_t(h)] > 0) s += hybrid(h, j);
+        if (s > 1e-9) ref.push_back({-s, j});
+      }
+      if (!has_hist) continue;
+      std::sort(ref.begin(), ref.end());
+      const std::string uid = "u" + std::to_string(u);
+      auto& mine = got[uid];
+      for (size_t q = 0; q < ref.size() && q < 3; ++q) {
+        ASSERT_LT(q, mine.size()) << uid;
+        EXPECT_NEAR(mine[q].second, -ref[q].first, 2e-5) << uid << " rank " << q + 1;
+        if (mine[q].first != ids[size_t(ref[q].second)])  // only a tie may swap items
+          EXPECT_NEAR(mine[q].second, -ref[q].first, 2e-5);
+      }
+      for (auto& [item, score] : mine) EXPECT_TRUE(std::isfinite(score));
+    }
+  }
+}
+
+TEST(Recommend, EdgeCases) {
+  testing::TempDir dir;
+  RunContext ctx;
+  ctx.workdir = dir / "w";
+  // All-zero vectors, an unknown item, a user with only unknown items.
+  Artifact red = FakeReduce(dir / "w", {"a", "b", "c"}, std::vector<float>(6, 0.f), 2);
+  testing::WriteText(dir / "i.csv", "user_id,item_id\nu1,a\nu1,b\nu2,b\nu2,zzz\nu3,nope\n");
+  RecommendOptions o;
+  o.reduce = red.dir;
+  o.interactions = dir / "i.csv";
+  Artifact a = recommend::Run(o, ctx).artifact;
+  EXPECT_EQ(a.manifest["counts"]["interactions_unknown_item"], 2);
+  EXPECT_NE(a.manifest["extra"]["unknown_item_examples"][0].get<std::string>().find("line 5"), std::string::npos);
+  CsvTable recs = ReadCsv(a.File("recommendations.csv"));
+  bool u3_fallback = false, u1_fallback = false;
+  for (auto& row : recs.rows) {
+    EXPECT_NE(row[3], "nan");
+    if (row[0] == "u3") u3_fallback = row[4] == "popular (no usable history)";
+    // u1 saw a and b; c has no interactions and a zero vector: nothing is similar to it.
+    if (row[0] == "u1") u1_fallback = row[2] == "c" && row[4] == "popular (no similar unseen items)";
+    EXPECT_FALSE(row[0] == "u1" && (row[2] == "a" || row[2] == "b")) << "seen item recommended";
+  }
+  EXPECT_TRUE(u3_fallback);
+  EXPECT_TRUE(u1_fallback);
+  EXPECT_EQ(a.manifest["counts"]["users_popularity_fallback"], 2);
+
+  // A single-item catalog: nothing to recommend, no crash.
+  Artifact one = FakeReduce(dir / "w1", {"solo"}, {1.f, 0.f}, 2);
+  testing::WriteText(dir / "j.csv", "user_id,item_id\nu1,solo\n");
+  o.reduce = one.dir;
+  o.interactions = dir / "j.csv";
+  RunContext c1;
+  c1.workdir = dir / "w1";
+  Artifact b = recommend::Run(o, c1).artifact;
+  EXPECT_TRUE(ReadCsv(b.File("recommendations.csv")).rows.empty());
+
+  // Bad option values are usage errors.
+  o.k = 0;
+  EXPECT_THROW(recommend::Run(o, c1), UsageError);
+}
+
+}  // namespace
+}  // namespace visrec::recommend
