@@ -8,7 +8,7 @@ packages=(
   libopencv-dev libtorch-dev libeigen3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev nlohmann-json3-dev
   # A real BLAS: Debian's default reference BLAS makes every GEMM (LibTorch linear, Eigen-free paths) crawl.
-  libopenblas0-pthread
+  libopenblas0-pthread libblas-dev
   python3
 )
 

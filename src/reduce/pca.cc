@@ -4,6 +4,7 @@
 #include <random>
 
 #include "visrec/core/errors.h"
+#include "visrec/core/stage.h"
 
 namespace visrec::reduce {
 namespace {
@@ -27,6 +28,52 @@ Eigen::MatrixXd Gaussian(Eigen::Index rows, Eigen::Index cols, uint64_t seed) {
   return m;
 }
 
+
+// Y = (X - 1 mu^T) W without forming the centred X: rows split across threads, then Y -= 1 (mu^T W).
+Eigen::MatrixXf MulCentred(const MatrixF& x, const Eigen::RowVectorXf& mu, const Eigen::MatrixXf& w, int threads) {
+  Eigen::MatrixXf y(x.rows(), w.cols());
+  const Eigen::Index block = (x.rows() + threads - 1) / threads;
+  const Eigen::RowVectorXf shift = mu * w;
+  ParallelFor(threads, threads, [&](int64_t t) {
+    const Eigen::Index r0 = t * block, r1 = std::min<Eigen::Index>(x.rows(), r0 + block);
+    if (r1 <= r0) return;
+    y.middleRows(r0, r1 - r0).noalias() = x.middleRows(r0, r1 - r0) * w;
+    y.middleRows(r0, r1 - r0).rowwise() -= shift;
+  });
+  return y;
+}
+
+// (X - 1 mu^T)^T Q = X^T Q - mu (1^T Q), as a sum over row blocks added in a fixed order.
+Eigen::MatrixXf TMulCentred(const MatrixF& x, const Eigen::RowVectorXf& mu, const Eigen::MatrixXf& q, int threads) {
+  std::vector<Eigen::MatrixXf> part(size_t(threads), Eigen::MatrixXf::Zero(x.cols(), q.cols()));
+  const Eigen::Index block = (x.rows() + threads - 1) / threads;
+  ParallelFor(threads, threads, [&](int64_t t) {
+    const Eigen::Index r0 = t * block, r1 = std::min<Eigen::Index>(x.rows(), r0 + block);
+    if (r1 > r0) part[size_t(t)].noalias() = x.middleRows(r0, r1 - r0).transpose() * q.middleRows(r0, r1 - r0);
+  });
+  for (int t = 1; t < threads; ++t) part[0] += part[size_t(t)];
+  part[0].noalias() -= mu.transpose() * q.colwise().sum();
+  return part[0];
+}
+
+// Orthonormal basis of A's columns by CholeskyQR2 (two passes of Gram -> Cholesky -> A R^-1, Gram in
+// double): for tall-skinny A this is a few BLAS products instead of a Householder sweep. Falls back
+// to Householder QR when the Gram matrix is not numerically positive definite.
+Eigen::MatrixXf Orthonormalize(const Eigen::MatrixXf& a) {
+  Eigen::MatrixXd q = a.cast<double>();
+  for (int pass = 0; pass < 2; ++pass) {
+    Eigen::MatrixXd gram = q.transpose() * q;
+    Eigen::LLT<Eigen::MatrixXd> llt(gram);
+    if (llt.info() != Eigen::Success) {
+      Eigen::HouseholderQR<Eigen::MatrixXf> qr(a);
+      return qr.householderQ() * Eigen::MatrixXf::Identity(a.rows(), a.cols());
+    }
+    // Q <- Q R^-1 with R = U (Gram = U^T U), i.e. solve X U = Q for X.
+    llt.matrixU().solveInPlace<Eigen::OnTheRight>(q);
+  }
+  return q.cast<float>();
+}
+
 }  // namespace
 
 PcaModel FitPca(const MatrixF& x, const PcaFitOptions& o) {
@@ -42,12 +89,35 @@ PcaModel FitPca(const MatrixF& x, const PcaFitOptions& o) {
       throw InputError("reduce: --dims " + std::to_string(k) + " needs at least " + std::to_string(k + 1) +
                        " items, the input has " + std::to_string(n) + "; lower --dims");
   }
+  const int threads = ResolveThreads(o.threads);
   PcaModel m;
   m.whiten = o.whiten;
-  Eigen::MatrixXd xc = x.cast<double>();
-  m.mean = xc.colwise().mean().transpose();
-  xc.rowwise() -= m.mean.transpose();
-  m.total_variance = xc.squaredNorm() / double(n - 1);
+  // Column means in double, summed row by row (row-major data: a column-wise pass would stride).
+  {
+    std::vector<Eigen::VectorXd> part(size_t(threads), Eigen::VectorXd::Zero(d));
+    const Eigen::Index block = (n + threads - 1) / threads;
+    ParallelFor(threads, threads, [&](int64_t t) {
+      for (Eigen::Index i = t * block; i < std::min<Eigen::Index>(n, (t + 1) * block); ++i)
+        part[size_t(t)] += x.row(i).transpose().cast<double>();
+    });
+    m.mean = Eigen::VectorXd::Zero(d);
+    for (auto& p : part) m.mean += p;
+    m.mean /= double(n);
+  }
+  // Total variance in double, row by row. The centred matrix is never formed: products below
+  // subtract the mean's contribution instead (saves a copy of the whole input).
+  const Eigen::RowVectorXf mean_f = m.mean.transpose().cast<float>();
+  double sq = 0;
+  {
+    std::vector<double> part(size_t(threads), 0.0);
+    const Eigen::Index block = (n + threads - 1) / threads;
+    ParallelFor(threads, threads, [&](int64_t t) {
+      for (Eigen::Index i = t * block; i < std::min<Eigen::Index>(n, (t + 1) * block); ++i)
+        part[size_t(t)] += (x.row(i).cast<double>() - m.mean.transpose()).squaredNorm();
+    });
+    for (double p : part) sq += p;
+  }
+  m.total_variance = sq / double(n - 1);
   if (!(m.total_variance > 0)) throw InputError("PCA input has zero variance (all items identical)");
 
   std::string method = o.method;
@@ -56,7 +126,9 @@ PcaModel FitPca(const MatrixF& x, const PcaFitOptions& o) {
   if (o.variance_target > 0) method = "exact";
   m.method = method;
   if (method == "exact") {
-    Eigen::MatrixXd cov = (xc.transpose() * xc) / double(n - 1);
+    Eigen::MatrixXd xd = x.cast<double>();
+    xd.rowwise() -= m.mean.transpose();
+    Eigen::MatrixXd cov = (xd.transpose() * xd) / double(n - 1);
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(cov);
     if (es.info() != Eigen::Success) throw InputError("PCA eigendecomposition did not converge");
     Eigen::VectorXd ev = es.eigenvalues().reverse().cwiseMax(0.0);
@@ -73,25 +145,23 @@ PcaModel FitPca(const MatrixF& x, const PcaFitOptions& o) {
     m.variance = ev.head(k);
     m.components = vecs.leftCols(k).transpose();
   } else {
+    // Randomized range finder (Halko et al.) with QR-stabilized subspace iterations.
     const Eigen::Index l = std::min<Eigen::Index>(d, k + o.oversample);
-    Eigen::MatrixXd q = xc * Gaussian(d, l, o.seed);
+    Eigen::MatrixXf q = Orthonormalize(MulCentred(x, mean_f, Gaussian(d, l, o.seed).cast<float>(), threads));
     for (int it = 0; it < o.power_iterations; ++it) {
-      q = Eigen::HouseholderQR<Eigen::MatrixXd>(q).householderQ() * Eigen::MatrixXd::Identity(n, l);
-      Eigen::MatrixXd z = xc.transpose() * q;
-      z = Eigen::HouseholderQR<Eigen::MatrixXd>(z).householderQ() * Eigen::MatrixXd::Identity(d, l);
-      q = xc * z;
+      Eigen::MatrixXf z = Orthonormalize(TMulCentred(x, mean_f, q, threads));
+      q = Orthonormalize(MulCentred(x, mean_f, z, threads));
     }
-    q = Eigen::HouseholderQR<Eigen::MatrixXd>(q).householderQ() * Eigen::MatrixXd::Identity(n, l);
-    Eigen::MatrixXd bsmall = q.transpose() * xc;  // l x d
+    Eigen::MatrixXd bt = TMulCentred(x, mean_f, q, threads).cast<double>();  // d x l = (Q^T Xc)^T
     // Eigen of the small l x l Gram matrix gives the right singular vectors cheaply.
-    Eigen::MatrixXd gram = bsmall * bsmall.transpose();
+    Eigen::MatrixXd gram = bt.transpose() * bt;
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(gram);
     Eigen::VectorXd s2 = es.eigenvalues().reverse().cwiseMax(0.0);
     Eigen::MatrixXd u = es.eigenvectors().rowwise().reverse();
     m.variance = s2.head(k) / double(n - 1);
     Eigen::MatrixXd v(k, d);
     for (int r = 0; r < k; ++r) {
-      Eigen::VectorXd row = bsmall.transpose() * u.col(r);
+      Eigen::VectorXd row = bt * u.col(r);
       double nr = row.norm();
       if (nr > 0) v.row(r) = (row / nr).transpose(); else v.row(r).setZero();
     }

@@ -105,7 +105,9 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
     m = LoadModel(*fitted);
     drift_share = ExplainedShare(m, x);
   } else {
-    m = FitPca(x, o.pca);
+    PcaFitOptions fit = o.pca;
+    fit.threads = ctx.threads;
+    m = FitPca(x, fit);
   }
   MatrixF red = Project(m, x);
   MatrixF l2 = red;

@@ -28,6 +28,7 @@ struct PcaFitOptions {
   int oversample = 16;          // randomized: extra columns in the range finder
   int power_iterations = 4;     // randomized: subspace iterations (QR between them)
   uint64_t seed = 0;
+  int threads = 0;              // 0 = all cores (the big products are split by rows)
 };
 
 // X: n x d, float. Throws visrec::InputError/UsageError on unusable input (named rows, K > D, ...).

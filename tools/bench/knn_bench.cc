@@ -1,0 +1,52 @@
+// Timing of visrec's exact similarity kernels on data from .npy files (tools/bench-recommend.sh).
+//   knn_bench dense X.npy K THREADS OUT.npy         X: float32 n x d, L2-normalized rows
+//   knn_bench cf PAIRS.npy N_ITEMS K THREADS OUT.npy PAIRS: int32 nnz x 2 (user, item), sorted by user
+// Prints seconds and writes the top-K neighbour indices (int32 n x K, -1 padded).
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "visrec/core/npy.h"
+#include "visrec/recommend/similarity.h"
+
+using namespace visrec;
+using namespace visrec::recommend;
+
+static void Write(const TopK& t, int k, const char* path) {
+  std::vector<int32_t> out(t.size() * size_t(k), -1);
+  for (size_t i = 0; i < t.size(); ++i)
+    for (size_t r = 0; r < t[i].size() && int(r) < k; ++r) out[i * size_t(k) + r] = t[i][r].item;
+  WriteNpy(path, DType::kI32, {int64_t(t.size()), k}, out.data());
+}
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "dense" && argc >= 6) {
+    auto x = ReadNpy<float>(argv[2]);
+    int k = std::stoi(argv[3]), threads = std::stoi(argv[4]);
+    auto t0 = std::chrono::steady_clock::now();
+    TopK t = DenseCosineTopK(x.data.data(), x.rows(), x.cols(), k, int64_t(512) << 20, threads);
+    std::printf("%.3f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    Write(t, k, argv[5]);
+    return 0;
+  }
+  if (mode == "cf" && argc >= 7) {
+    auto p = ReadNpy<int32_t>(argv[2]);
+    int n_items = std::stoi(argv[3]), k = std::stoi(argv[4]), threads = std::stoi(argv[5]);
+    auto t0 = std::chrono::steady_clock::now();
+    SparseRows m;
+    m.n_items = n_items;
+    std::vector<std::pair<int32_t, float>> row;
+    for (int64_t i = 0; i < p.rows(); ++i) {
+      if (i > 0 && p.data[size_t(2 * i)] != p.data[size_t(2 * i - 2)]) { m.AddRow(row); row.clear(); }
+      row.push_back({p.data[size_t(2 * i + 1)], 1.f});
+    }
+    if (!row.empty()) m.AddRow(row);
+    TopK t = SparseCosineTopK(m, k, 0.0, 1, threads);
+    std::printf("%.3f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    Write(t, k, argv[6]);
+    return 0;
+  }
+  std::fprintf(stderr, "usage: knn_bench dense X.npy K THREADS OUT.npy | cf PAIRS.npy N_ITEMS K THREADS OUT.npy\n");
+  return 2;
+}
