@@ -169,9 +169,13 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
     std::map<int32_t, std::array<float, 3>> parts;
     for (int s = 0; s < 3; ++s) {
       if (w[s] <= 0 || sims[s][size_t(i)].empty()) continue;
+      // Similarities at or below kNoise are rounding noise (e.g. orthogonal vectors), not signal:
+      // dividing by such a "best" score would blow noise up to full weight.
+      constexpr float kNoise = 1e-6f;
       const float top = sims[s][size_t(i)].front().score;
-      if (!(top > 0)) continue;
-      for (auto nb : sims[s][size_t(i)]) parts[nb.item][size_t(s)] = float(w[s] * std::max(0.f, nb.score) / top);
+      if (!(top > kNoise)) continue;
+      for (auto nb : sims[s][size_t(i)])
+        if (nb.score > kNoise) parts[nb.item][size_t(s)] = float(w[s] * nb.score / top);
     }
     std::vector<HybridNb> v;
     for (auto& [j, p] : parts) {

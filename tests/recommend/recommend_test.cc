@@ -76,9 +76,10 @@ TEST(Recommend, EqualsBruteForceOnRandomSmallCases) {
         for (int c = 0; c < d; ++c) { zq += std::abs(v[size_t(q * d + c)]); zi += std::abs(v[size_t(i * d + c)]); }
         if (zq > 0 && zi > 0) { top_vis = std::max(top_vis, vis(i, q)); any_vis = true; }
       }
+      // Documented rule: per-source scores <= 1e-6 are noise and ignored.
       double s = 0;
-      if (top_cf > 0) s += cf(i, j) / top_cf;
-      if (any_vis && top_vis > 0) s += std::max(0.0, vis(i, j)) / top_vis;
+      if (top_cf > 1e-6 && cf(i, j) > 1e-6) s += cf(i, j) / top_cf;
+      if (any_vis && top_vis > 1e-6 && vis(i, j) > 1e-6) s += vis(i, j) / top_vis;
       return s;
     };
     CsvTable recs = ReadCsv(a.File("recommendations.csv"));
