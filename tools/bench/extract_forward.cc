@@ -1,5 +1,5 @@
 // Forward-only throughput of a built-in ResNet on random tensors: the ceiling the extract stage is
-// measured against (tools/bench-extract.sh). Usage: extract_forward MODEL BATCH PRECISION THREADS SECONDS
+// measured against (tools/bench-extract.sh). Usage: extract_forward MODEL BATCH PRECISION THREADS SECONDS [cl|nchw]
 #include <torch/torch.h>
 
 #include <chrono>
@@ -16,19 +16,21 @@ int main(int argc, char** argv) {
   const std::string model = argv[1], precision = argv[3];
   const int batch = std::stoi(argv[2]), threads = std::stoi(argv[4]);
   const double seconds = std::stod(argv[5]);
+  const bool channels_last = argc < 7 || std::string(argv[6]) != "nchw";
   at::set_num_threads(threads);
   visrec::extract::ResNet net(model);
   visrec::extract::InitializeResNet(net, 0);
   net->eval();
   const auto dtype = precision == "bf16" ? torch::kBFloat16 : torch::kFloat;
   net->to(dtype);
-  {
+  if (channels_last) {
     torch::NoGradGuard g;
     for (auto& p : net->parameters())
       if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
   }
   torch::InferenceMode guard;
-  auto x = torch::randn({batch, 3, 224, 224}).to(dtype).contiguous(torch::MemoryFormat::ChannelsLast);
+  auto x = torch::randn({batch, 3, 224, 224}).to(dtype);
+  if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   for (int i = 0; i < 2; ++i) net->features(x);  // warm-up (oneDNN primitive creation)
   int64_t images = 0;
   auto t0 = std::chrono::steady_clock::now();
