@@ -90,27 +90,41 @@ TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support
 TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t budget, int threads) {
   using M = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<const M> x(rows, n, d);
-  std::vector<char> zero(size_t(n), 0);
+  std::vector<char> zero(static_cast<size_t>(n), 0);
   for (int64_t i = 0; i < n; ++i) zero[size_t(i)] = x.row(i).squaredNorm() == 0.f;
   TopK out(static_cast<size_t>(n));
   threads = ResolveThreads(threads);
-  // Rows per block so that all workers' score blocks fit the budget together.
+  // Rows per block: all workers' score blocks together stay under the budget, and a block stays
+  // small enough (256 rows) to be scanned while still in cache.
   int64_t block = std::max<int64_t>(1, budget / std::max<int64_t>(1, n * 4 * threads));
-  block = std::min<int64_t>(block, 1024);
+  block = std::min<int64_t>(block, 256);
   const int64_t blocks = (n + block - 1) / block;
   Eigen::setNbThreads(1);
+  // "a before b": higher score, then lower index.
+  auto better = [](const Neighbor& a, const Neighbor& b) { return a.score > b.score || (a.score == b.score && a.item < b.item); };
   ParallelFor(blocks, threads, [&](int64_t b) {
     const int64_t r0 = b * block, r1 = std::min(n, r0 + block);
     M s = x.middleRows(r0, r1 - r0) * x.transpose();
-    std::vector<Neighbor> cands;
+    std::vector<Neighbor> heap;  // the k best so far; heap.front() is the worst of them
+    heap.reserve(size_t(k) + 1);
     for (int64_t i = r0; i < r1; ++i) {
       if (zero[size_t(i)]) continue;
-      cands.clear();
+      heap.clear();
       const float* sr = s.row(i - r0).data();
-      for (int64_t j = 0; j < n; ++j)
-        if (j != i && !zero[size_t(j)]) cands.push_back({int32_t(j), sr[j]});
-      SelectTopK(cands, k);
-      out[size_t(i)] = cands;
+      for (int64_t j = 0; j < n; ++j) {
+        if (j == i || zero[size_t(j)]) continue;
+        const Neighbor c{int32_t(j), sr[j]};
+        if (int(heap.size()) < k) {
+          heap.push_back(c);
+          std::push_heap(heap.begin(), heap.end(), better);
+        } else if (c.score > heap.front().score) {  // j ascends: an equal score never wins the tie
+          std::pop_heap(heap.begin(), heap.end(), better);
+          heap.back() = c;
+          std::push_heap(heap.begin(), heap.end(), better);
+        }
+      }
+      std::sort(heap.begin(), heap.end(), better);
+      out[size_t(i)] = heap;
     }
   });
   return out;
