@@ -16,14 +16,14 @@ trap 'rm -rf "$work"' EXIT
 "$visrec" sample --out "$work/cat" --items "$items" --users 10 --awkward false -q
 "$visrec" preprocess --catalog "$work/cat/catalog.csv" --workdir "$work/w" -q >/dev/null
 photos=$(($(wc -l < "$work/cat/catalog.csv") - 1))
-echo "model $model, $photos photos of $items items, 2 cores, batch 8, channels-last"
+echo "model $model, $photos photos of $items items, 2 cores, batch 2, channels-last"
 stage() {  # precision -> seconds of the model loop (manifest timings), workdir
   local wd="$work/w-$1"; rm -rf "$wd"; cp -r "$work/w" "$wd"
-  "$visrec" extract --workdir "$wd" --model "$model" --precision "$1" --batch-size 8 -q >/dev/null
+  "$visrec" extract --workdir "$wd" --model "$model" --precision "$1" --batch-size 2 -q >/dev/null
   /usr/bin/python3 -c "import json,sys; m=json.load(open(sys.argv[1])); t=m['timings_s']; print(t['model'], t['total'])" \
     "$wd/extract/$(cat "$wd/extract/latest")/manifest.json"
 }
-f32=$("$fwd" "$model" 8 fp32 2 10); b16=$("$fwd" "$model" 8 bf16 2 10)
+f32=$("$fwd" "$model" 2 fp32 2 10); b16=$("$fwd" "$model" 2 bf16 2 10)
 read -r s32 t32 <<<"$(stage fp32)"; read -r s16 t16 <<<"$(stage bf16)"
 py=$(/usr/bin/python3 - "$work/cat/catalog.csv" "$model" <<'PY'
 import sys, csv, os, time, torch, torchvision

@@ -363,7 +363,13 @@ SampleSummary GenerateSample(const SampleOptions& o) {
     int n = std::min(40, 3 + int(std::floor(-std::log(std::max(r.U(), 1e-9)) * 7)));
     n = std::min<int>(n, int(items.size()) / 2);
     std::vector<std::pair<double, int>> scored;
-    for (size_t i = 0; i < items.size(); ++i) {
+    // Large catalogs: each user browses a random window of at most kBrowse items, so generation
+    // stays O(users x kBrowse) instead of O(users x items).
+    constexpr size_t kBrowse = 4000;
+    const size_t window = std::min(items.size(), kBrowse);
+    const size_t offset = items.size() > kBrowse ? size_t(r.Next() % items.size()) : 0;
+    for (size_t w = 0; w < window; ++w) {
+      const size_t i = (offset + w * (items.size() > kBrowse ? 7919 : 1)) % items.size();
       const Item& it = items[i];
       if (it.cold) continue;
       double s = 2.2 * cats.count(it.category) + 1.6 * cols.count(it.color) + 0.6 * (it.pattern == pat) +

@@ -130,3 +130,39 @@ TEST(Pipeline, MissingCatalogIsAClearInputError) {
 
 }  // namespace
 }  // namespace visrec::pipeline
+
+namespace visrec::pipeline {
+namespace {
+
+TEST(Pipeline, TooManyFailedPhotosIsExitCode7AndWritesNothing) {
+  TinyRun t;
+  t.options.preprocess.max_failed_fraction = 0.0;  // the sample's one unreadable file is too many
+  try {
+    pipeline::Run(t.options, t.ctx);
+    FAIL();
+  } catch (const TooManyFailuresError& e) {
+    EXPECT_EQ(e.code(), ExitCode::kTooManyFailures);
+    EXPECT_NE(std::string(e.what()).find("--max-failed-fraction"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(OpenLatest(t.ctx.workdir, "preprocess"), ArtifactError) << "no artifact on failure";
+}
+
+TEST(Pipeline, SampleScalesWithoutQuadraticCost) {
+  testing::TempDir d;
+  sample::SampleOptions s;
+  s.out_dir = d / "big";
+  s.items = 6000;  // above the per-user browsing window
+  s.users = 300;
+  s.min_side = 32;
+  s.max_side = 40;
+  s.awkward = false;
+  auto sum = sample::GenerateSample(s);
+  EXPECT_EQ(sum.items, 6000);
+  Interactions in = ReadInteractions(sum.interactions_csv);
+  std::set<std::string> items;
+  for (auto& x : in.rows) items.insert(x.item_id);
+  EXPECT_GT(items.size(), 500u) << "users reach far into the catalog, not just its start";
+}
+
+}  // namespace
+}  // namespace visrec::pipeline

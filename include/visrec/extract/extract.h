@@ -20,7 +20,7 @@ struct ExtractOptions {
   std::string device = "auto";        // auto | cpu | cuda
   std::string precision = "fp32";     // fp32 | bf16 | fp16 (fp16 on CUDA only)
   bool channels_last = true;          // NHWC activations (avoids oneDNN layout conversions)
-  int batch_size = 8;                 // 8 beats 32 on 2-core CPUs (L2); raise it on GPUs
+  int batch_size = 2;                 // small batches win on 2-core CPUs (L2; tools/bench-extract.sh); raise on GPUs
   double max_failed_fraction = 0.1;   // items without a usable photo above this -> exit code 7
   void Validate() const;
 };
