@@ -46,7 +46,7 @@ void BindExtract(CLI::App* c, extract::ExtractOptions& o) {
 void BindReduce(CLI::App* c, reduce::ReduceOptions& o) {
   c->add_option("--dims", o.pca.dims, "PCA components K")->capture_default_str();
   c->add_option("--variance", o.pca.variance_target, "pick the smallest K reaching this explained variance");
-  c->add_option("--method", o.pca.method, "auto | exact | randomized")->capture_default_str();
+  c->add_option("--method", o.pca.method, "auto | exact | randomized | lda (needs --label-column)")->capture_default_str();
   c->add_flag("--whiten", o.pca.whiten, "scale components to unit variance");
   c->add_option("--pca-seed", o.pca.seed, "randomized PCA seed")->capture_default_str();
   c->add_option("--power-iterations", o.pca.power_iterations, "randomized PCA power iterations")->capture_default_str();
@@ -130,6 +130,8 @@ int main(int argc, char** argv) {
   reduce::ReduceOptions ro;
   auto* c_red = app.add_subcommand("reduce", "PCA of item features");
   c_red->add_option("--extract", ro.extract, "extract artifact (default: latest in workdir)");
+  c_red->add_option("--catalog", ro.catalog, "catalog CSV with the labels (--method lda)");
+  c_red->add_option("--label-column", ro.label_column, "catalog column of class labels (--method lda)");
   BindReduce(c_red, ro);
   add_ctx(c_red);
 

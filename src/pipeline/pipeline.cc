@@ -55,6 +55,10 @@ RunReport Run(const RunOptions& o, const RunContext& ctx) {
   StageResult ex = Timed("extract", &rep, [&] { return extract::Run(ex_opts, ctx); });
   auto red_opts = o.reduce;
   red_opts.extract = ex.artifact.dir;
+  if (red_opts.pca.method == "lda") {
+    red_opts.catalog = o.catalog;
+    if (red_opts.label_column.empty()) red_opts.label_column = o.evaluate.label_column;
+  }
   StageResult red = Timed("reduce", &rep, [&] { return reduce::Run(red_opts, ctx); });
   if (o.interactions.empty()) {
     spdlog::warn("run: no --interactions given; stopping after reduce (no recommendations)");

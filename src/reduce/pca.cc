@@ -172,6 +172,59 @@ PcaModel FitPca(const MatrixF& x, const PcaFitOptions& o) {
   return m;
 }
 
+PcaModel FitLda(const MatrixF& x, const std::vector<int>& labels, int dims) {
+  const Eigen::Index d = x.cols();
+  int classes = 0;
+  for (int l : labels) classes = std::max(classes, l + 1);
+  std::vector<Eigen::Index> count(size_t(classes), 0);
+  for (int l : labels) if (l >= 0) ++count[size_t(l)];
+  if (classes < 2) throw InputError("LDA needs at least 2 classes with items, got " + std::to_string(classes));
+  for (int c = 0; c < classes; ++c)
+    if (count[size_t(c)] < 2)
+      throw InputError("LDA: class #" + std::to_string(c) + " has " + std::to_string(count[size_t(c)]) +
+                       " item(s); every class needs at least 2 (drop or merge small classes)");
+  Eigen::MatrixXd mu = Eigen::MatrixXd::Zero(classes, d);
+  Eigen::VectorXd all = Eigen::VectorXd::Zero(d);
+  Eigen::Index n = 0;
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    if (labels[size_t(i)] < 0) continue;
+    if (!x.row(i).allFinite()) throw InputError("LDA input row " + std::to_string(i) + " contains NaN or Inf");
+    mu.row(labels[size_t(i)]) += x.row(i).cast<double>();
+    all += x.row(i).transpose().cast<double>();
+    ++n;
+  }
+  for (int c = 0; c < classes; ++c) mu.row(c) /= double(count[size_t(c)]);
+  all /= double(n);
+  Eigen::MatrixXd sw = Eigen::MatrixXd::Zero(d, d), sb = Eigen::MatrixXd::Zero(d, d);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    if (labels[size_t(i)] < 0) continue;
+    Eigen::VectorXd r = x.row(i).transpose().cast<double>() - mu.row(labels[size_t(i)]).transpose();
+    sw.selfadjointView<Eigen::Lower>().rankUpdate(r);
+  }
+  for (int c = 0; c < classes; ++c) {
+    Eigen::VectorXd r = mu.row(c).transpose() - all;
+    sb.selfadjointView<Eigen::Lower>().rankUpdate(r, double(count[size_t(c)]));
+  }
+  sw = sw.selfadjointView<Eigen::Lower>();
+  sb = sb.selfadjointView<Eigen::Lower>();
+  const double ridge = 1e-3 * std::max(sw.trace() / double(d), 1e-12);
+  sw.diagonal().array() += ridge;
+  Eigen::GeneralizedSelfAdjointEigenSolver<Eigen::MatrixXd> es(sb, sw);
+  if (es.info() != Eigen::Success) throw InputError("LDA eigenproblem did not converge");
+  const int k = std::max(1, std::min(dims, classes - 1));
+  PcaModel m;
+  m.method = "lda";
+  m.mean = all;
+  Eigen::MatrixXd vecs = es.eigenvectors().rowwise().reverse().leftCols(k);
+  for (int c = 0; c < k; ++c) vecs.col(c).normalize();
+  m.components = vecs.transpose();
+  FixSigns(m.components);
+  m.variance = es.eigenvalues().reverse().head(k).cwiseMax(0.0);
+  m.total_variance = es.eigenvalues().cwiseMax(0.0).sum();
+  m.ratio = m.variance / std::max(m.total_variance, 1e-300);
+  return m;
+}
+
 MatrixF Project(const PcaModel& m, const MatrixF& x) {
   if (x.cols() != m.mean.size())
     throw InputError("PCA model expects " + std::to_string(m.mean.size()) + "-d features, got " + std::to_string(x.cols()));

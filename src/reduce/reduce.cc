@@ -8,6 +8,9 @@
 
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
+#include "visrec/core/inputs.h"
+#include "visrec/core/sha256.h"
+#include <map>
 #include "visrec/core/numfmt.h"
 
 namespace visrec::reduce {
@@ -55,8 +58,10 @@ std::string EigenVersion() {
 
 void ReduceOptions::Validate() const {
   const auto& p = pca;
-  if (p.method != "auto" && p.method != "exact" && p.method != "randomized")
-    throw UsageError("reduce: --method must be auto|exact|randomized (LDA is not built yet)");
+  if (p.method != "auto" && p.method != "exact" && p.method != "randomized" && p.method != "lda")
+    throw UsageError("reduce: --method must be auto|exact|randomized|lda");
+  if (p.method == "lda" && (label_column.empty() || catalog.empty()))
+    throw UsageError("reduce: --method lda needs --label-column and --catalog");
   if (p.variance_target < 0 || p.variance_target > 1) throw UsageError("reduce: --variance must be in (0, 1]");
   if (p.variance_target == 0 && p.dims < 1) throw UsageError("reduce: --dims must be >= 1");
   if (p.power_iterations < 0 || p.power_iterations > 50) throw UsageError("reduce: --power-iterations must be in [0, 50]");
@@ -77,6 +82,10 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
   } else {
     params = {{"mode", "fit"}, {"method", o.pca.method}, {"whiten", o.pca.whiten}, {"seed", o.pca.seed},
               {"oversample", o.pca.oversample}, {"power_iterations", o.pca.power_iterations}};
+    if (o.pca.method == "lda") {
+      params["label_column"] = o.label_column;
+      inputs.push_back({"catalog", "file", fs::absolute(o.catalog).lexically_normal().string(), Sha256File(o.catalog)});
+    }
     if (o.pca.variance_target > 0) params["variance_target"] = o.pca.variance_target;
     else params["dims"] = o.pca.dims;
   }
@@ -105,9 +114,34 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
     m = LoadModel(*fitted);
     drift_share = ExplainedShare(m, x);
   } else {
-    PcaFitOptions fit = o.pca;
-    fit.threads = ctx.threads;
-    m = FitPca(x, fit);
+    if (o.pca.method == "lda") {
+      Catalog cat = ReadCatalog(o.catalog);
+      if (std::find(cat.columns.begin(), cat.columns.end(), o.label_column) == cat.columns.end())
+        throw InputError(o.catalog.string() + ": no column '" + o.label_column + "' for --label-column");
+      std::map<std::string, int> class_of;
+      std::vector<int> labels(ids.size(), -1);
+      int64_t unlabelled = 0;
+      for (size_t i = 0; i < ids.size(); ++i) {
+        auto it = cat.metadata.find(ids[i]);
+        std::string v = it == cat.metadata.end() ? "" : it->second[o.label_column];
+        if (v.empty()) { ++unlabelled; continue; }
+        labels[i] = class_of.emplace(v, int(class_of.size())).first->second;
+      }
+      try {
+        m = FitLda(x, labels, o.pca.dims);
+      } catch (const InputError& e) {
+        std::string msg = e.what();
+        for (auto& [name, c] : class_of)
+          if (msg.find("class #" + std::to_string(c) + " ") != std::string::npos)
+            msg.replace(msg.find("class #" + std::to_string(c) + " "), ("class #" + std::to_string(c)).size(), "class '" + name + "'");
+        throw InputError("reduce: " + msg);
+      }
+      if (unlabelled) spdlog::warn("reduce: {} item(s) without a '{}' label are projected but not used for the LDA fit", unlabelled, o.label_column);
+    } else {
+      PcaFitOptions fit = o.pca;
+      fit.threads = ctx.threads;
+      m = FitPca(x, fit);
+    }
   }
   MatrixF red = Project(m, x);
   MatrixF l2 = red;

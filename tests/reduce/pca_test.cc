@@ -106,3 +106,55 @@ TEST(Pca, BadInputIsAnErrorNotGarbage) {
 
 }  // namespace
 }  // namespace visrec::reduce
+
+namespace visrec::reduce {
+namespace {
+
+// Fisher ratio of 1-D projections: between-class spread over within-class spread.
+double FisherRatio(const Eigen::VectorXd& p, const std::vector<int>& labels, int classes) {
+  std::vector<double> sum(size_t(classes), 0), sq(size_t(classes), 0), cnt(size_t(classes), 0);
+  for (Eigen::Index i = 0; i < p.size(); ++i) { sum[size_t(labels[size_t(i)])] += p(i); cnt[size_t(labels[size_t(i)])] += 1; }
+  double grand = p.mean(), between = 0, within = 0;
+  for (int c = 0; c < classes; ++c) between += cnt[size_t(c)] * std::pow(sum[size_t(c)] / cnt[size_t(c)] - grand, 2);
+  for (Eigen::Index i = 0; i < p.size(); ++i) {
+    int c = labels[size_t(i)];
+    within += std::pow(p(i) - sum[size_t(c)] / cnt[size_t(c)], 2);
+  }
+  return between / within;
+}
+
+TEST(Lda, FindsTheDiscriminativeDirectionPcaMisses) {
+  std::mt19937_64 g(1);
+  std::normal_distribution<double> N(0, 1);
+  const int n = 600, d = 10, classes = 3;
+  MatrixF x(n, d);
+  std::vector<int> labels(n);
+  for (int i = 0; i < n; ++i) {
+    labels[size_t(i)] = i % classes;
+    for (int c = 0; c < d; ++c) x(i, c) = float(N(g));
+    x(i, 0) *= 20.f;                          // large nuisance variance, no class information
+    x(i, 3) += float(2.0 * labels[size_t(i)]);  // small, class-determined shift
+  }
+  PcaFitOptions o;
+  o.dims = 1;
+  o.method = "exact";
+  PcaModel pca = FitPca(x, o);
+  PcaModel lda = FitLda(x, labels, 2);
+  EXPECT_EQ(lda.components.rows(), 2);  // at most classes - 1
+  Eigen::VectorXd pp = Project(pca, x).col(0).cast<double>(), pl = Project(lda, x).col(0).cast<double>();
+  EXPECT_GT(FisherRatio(pl, labels, classes), 10 * FisherRatio(pp, labels, classes));
+  EXPECT_GT(std::abs(lda.components(0, 3)), 0.9);  // the direction is the class axis
+  // Unlabelled rows are ignored by the fit.
+  std::vector<int> some = labels;
+  for (int i = 0; i < 50; ++i) some[size_t(i)] = -1;
+  EXPECT_NO_THROW(FitLda(x, some, 2));
+}
+
+TEST(Lda, TooSmallClassesAndSingleClassAreErrors) {
+  MatrixF x = MatrixF::Random(6, 4);
+  EXPECT_THROW(FitLda(x, {0, 0, 0, 1, 1, 2}, 2), InputError);  // class 2 has one item
+  EXPECT_THROW(FitLda(x, {0, 0, 0, 0, 0, 0}, 2), InputError);  // one class
+}
+
+}  // namespace
+}  // namespace visrec::reduce

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <Eigen/Dense>
 
@@ -34,6 +35,12 @@ struct PcaFitOptions {
 // X: n x d, float. Throws visrec::InputError/UsageError on unusable input (named rows, K > D, ...).
 PcaModel FitPca(const MatrixF& x, const PcaFitOptions& options);
 MatrixF Project(const PcaModel& model, const MatrixF& x);  // n x k (whitened when the model is)
+// Fisher LDA: directions maximizing between-class over within-class scatter, solved as the
+// generalized eigenproblem Sb v = l (Sw + r I) v with a small ridge r (features usually outnumber
+// items per class). labels[i] < 0 = unlabelled row: projected later, not used for the fit.
+// Returns at most (classes - 1) components in the same model form (variance = eigenvalues).
+PcaModel FitLda(const MatrixF& x, const std::vector<int>& labels, int dims);
+
 // Share of the (old-mean-centred) variance of X that the model's basis captures.
 double ExplainedShare(const PcaModel& model, const MatrixF& x);
 

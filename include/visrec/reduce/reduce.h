@@ -13,7 +13,9 @@ constexpr int kStageVersion = 1;
 struct ReduceOptions {
   std::filesystem::path extract;     // artifact dir; empty = WORKDIR/extract/latest
   std::filesystem::path apply;       // a reduce artifact whose fit is reused (no refit); empty = fit
-  PcaFitOptions pca;
+  PcaFitOptions pca;                 // pca.method "lda" = Fisher LDA on catalog labels
+  std::filesystem::path catalog;     // LDA: where the labels are
+  std::string label_column;          // LDA: e.g. "category"
   void Validate() const;
 };
 
