@@ -16,8 +16,15 @@ void SparseRows::AddRow(const std::vector<std::pair<int32_t, float>>& entries) {
   row_start.push_back(int64_t(item.size()));
 }
 
+namespace {
+// Ranking order of neighbours: higher score first, then lower index.
+inline bool Better(const Neighbor& a, const Neighbor& b) {
+  return a.score > b.score || (a.score == b.score && a.item < b.item);
+}
+}  // namespace
+
 void SelectTopK(std::vector<Neighbor>& c, int k) {
-  auto better = [](const Neighbor& a, const Neighbor& b) { return a.score > b.score || (a.score == b.score && a.item < b.item); };
+  auto better = Better;
   if (int(c.size()) > k) {
     std::nth_element(c.begin(), c.begin() + k, c.end(), better);
     c.resize(size_t(k));
@@ -42,6 +49,8 @@ TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support
       col_val[size_t(fill[size_t(it)]++)] = m.value[size_t(p)];
       norm2[size_t(it)] += double(m.value[size_t(p)]) * m.value[size_t(p)];
     }
+  std::vector<double> norm(static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; ++i) norm[size_t(i)] = std::sqrt(norm2[size_t(i)]);
   TopK out(static_cast<size_t>(n));
   threads = ResolveThreads(threads);
   // One accumulator per worker; items are handed out in chunks.
@@ -67,20 +76,28 @@ TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support
             a[size_t(j)] += vi * m.value[size_t(q)];
           }
         }
-        std::vector<Neighbor> cands;
-        cands.reserve(t.size());
-        const double ni = std::sqrt(norm2[size_t(i)]);
+        // Bounded heap of the k best (front = worst kept): popular items touch most of the
+        // catalog, so collecting every candidate first would dominate the run time.
+        std::vector<Neighbor>& heap = out[size_t(i)];
+        heap.reserve(size_t(k) + 1);
+        const double ni = norm[size_t(i)];
         for (int32_t j : t) {
           if (s[size_t(j)] >= min_support && a[size_t(j)] != 0.0) {
-            double sim = a[size_t(j)] / (ni * std::sqrt(norm2[size_t(j)]) + shrink);
-            cands.push_back({j, float(sim)});
+            const Neighbor c{j, float(a[size_t(j)] / (ni * norm[size_t(j)] + shrink))};
+            if (int(heap.size()) < k) {
+              heap.push_back(c);
+              std::push_heap(heap.begin(), heap.end(), Better);
+            } else if (Better(c, heap.front())) {
+              std::pop_heap(heap.begin(), heap.end(), Better);
+              heap.back() = c;
+              std::push_heap(heap.begin(), heap.end(), Better);
+            }
           }
           a[size_t(j)] = 0;
           s[size_t(j)] = 0;
         }
         t.clear();
-        SelectTopK(cands, k);
-        out[size_t(i)] = std::move(cands);
+        std::sort(heap.begin(), heap.end(), Better);
       }
     }
   });
@@ -100,8 +117,7 @@ TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t bud
   block = std::min<int64_t>(block, 256);
   const int64_t blocks = (n + block - 1) / block;
   Eigen::setNbThreads(1);
-  // "a before b": higher score, then lower index.
-  auto better = [](const Neighbor& a, const Neighbor& b) { return a.score > b.score || (a.score == b.score && a.item < b.item); };
+  const auto better = Better;
   ParallelFor(blocks, threads, [&](int64_t b) {
     const int64_t r0 = b * block, r1 = std::min(n, r0 + block);
     M s = x.middleRows(r0, r1 - r0) * x.transpose();

@@ -101,8 +101,9 @@ TEST(Recommend, EqualsBruteForceOnRandomSmallCases) {
       for (size_t q = 0; q < ref.size() && q < 3; ++q) {
         ASSERT_LT(q, mine.size()) << uid;
         EXPECT_NEAR(mine[q].second, -ref[q].first, 2e-5) << uid << " rank " << q + 1;
-        if (mine[q].first != ids[size_t(ref[q].second)])  // only a tie may swap items
+        if (mine[q].first != ids[size_t(ref[q].second)]) {  // only a tie may swap items
           EXPECT_NEAR(mine[q].second, -ref[q].first, 2e-5);
+        }
       }
       for (auto& [item, score] : mine) EXPECT_TRUE(std::isfinite(score));
     }

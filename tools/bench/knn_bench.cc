@@ -42,7 +42,10 @@ int main(int argc, char** argv) {
       row.push_back({p.data[size_t(2 * i + 1)], 1.f});
     }
     if (!row.empty()) m.AddRow(row);
+    auto t1 = std::chrono::steady_clock::now();
     TopK t = SparseCosineTopK(m, k, 0.0, 1, threads);
+    std::fprintf(stderr, "build %.3f s, similarity %.3f s\n", std::chrono::duration<double>(t1 - t0).count(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count());
     std::printf("%.3f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     Write(t, k, argv[6]);
     return 0;
