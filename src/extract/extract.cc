@@ -228,17 +228,22 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
     throw ArtifactError("extract: " + pre.File("images.csv").string() + " lacks item_id/shard/shard_row/sha256");
   const int64_t n = int64_t(images.rows.size());
 
-  // Reuse photo features from the previous extract artifact with identical parameters and model.
+  // Reuse photo features from the previous extract artifact with identical parameters and model,
+  // made from pixels preprocessed with identical parameters: then the same source bytes (sha256)
+  // mean the same pixels and the same feature.
   std::map<std::string, int64_t> prev_row;
   NpyArray<float> prev_feat;
   try {
     Artifact prev = OpenLatest(ctx.workdir, kStage);
     json pk = prev.manifest["params"];
-    bool same_model = true;
-    for (const auto& in : prev.manifest["inputs"])
+    bool same_model = true, same_pixels = false;
+    for (const auto& in : prev.manifest["inputs"]) {
       for (const auto& mine : inputs)
         if (in["role"] == mine.role && mine.role != "preprocess" && in["digest"] != mine.digest) same_model = false;
-    if (pk == params && same_model) {
+      if (in["role"] == "preprocess")
+        same_pixels = OpenArtifact(in["path"].get<std::string>()).manifest["params"] == pp;
+    }
+    if (pk == params && same_model && same_pixels) {
       prev_feat = prev.ReadArray<float>("photo_features.npy");
       CsvTable ps = ReadCsv(prev.File("photos.csv"));
       for (size_t i = 0; i < ps.rows.size(); ++i) prev_row[ps.rows[i][1]] = int64_t(i);
@@ -246,29 +251,24 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
   } catch (const Error&) {
   }
 
-  // Which photos need the model.
-  std::vector<int64_t> todo;
-  std::vector<int64_t> reuse_from(size_t(n), -1);
-  for (int64_t i = 0; i < n; ++i) {
-    auto it = prev_row.find(images.rows[size_t(i)][size_t(c_sha)]);
-    if (it != prev_row.end() && it->second < prev_feat.rows()) reuse_from[size_t(i)] = it->second;
-    else todo.push_back(i);
-  }
-
   torch::InferenceMode inference;
   if (dim == 0) {  // TorchScript: learn the feature size from one dummy input
     auto probe = torch::zeros({1, 3, crop, crop}).to(device, dtype);
     dim = model->Features(probe).size(1);
   }
+  // A previous version is only reusable with the same feature size (same model, so always, unless
+  // its files were tampered with); otherwise every photo is computed.
+  if (prev_feat.cols() != dim) prev_row.clear();
+
+  // Which photos need the model; the others are copied from the previous version.
+  std::vector<int64_t> todo;
   std::vector<float> photo(size_t(n) * size_t(dim), 0.f);
-  for (int64_t i = 0; i < n; ++i)
-    if (reuse_from[size_t(i)] >= 0) {
-      if (prev_feat.cols() != dim) { todo.clear(); break; }
-      std::copy_n(prev_feat.data.begin() + reuse_from[size_t(i)] * dim, dim, photo.begin() + i * dim);
-    }
-  if (!todo.empty() && todo.size() != size_t(n) && prev_feat.cols() != dim) {
-    todo.clear();
-    for (int64_t i = 0; i < n; ++i) todo.push_back(i);
+  for (int64_t i = 0; i < n; ++i) {
+    auto it = prev_row.find(images.rows[size_t(i)][size_t(c_sha)]);
+    if (it != prev_row.end() && it->second < prev_feat.rows())
+      std::copy_n(prev_feat.data.begin() + it->second * dim, dim, photo.begin() + i * dim);
+    else
+      todo.push_back(i);
   }
 
   // Producer: reads uint8 rows from shards, normalizes into float NHWC.

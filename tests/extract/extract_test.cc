@@ -157,3 +157,25 @@ TEST(Extract, TorchScriptModelWithSidecar) {
 
 }  // namespace
 }  // namespace visrec::extract
+
+namespace visrec::extract {
+namespace {
+
+TEST(Extract, NoReuseAcrossDifferentPreprocessParameters) {
+  Tiny t;
+  ExtractOptions o;
+  o.preprocess = t.pre.dir;
+  extract::Run(o, t.ctx);
+  preprocess::PreprocessOptions p;
+  p.catalog = t.dir / "catalog" / "catalog.csv";
+  p.resize = 36;
+  p.crop = 32;
+  p.trim = "off";  // same source files, different pixels
+  p.max_failed_fraction = 0.5;
+  o.preprocess = preprocess::Run(p, t.ctx).artifact.dir;
+  StageResult r = extract::Run(o, t.ctx);
+  EXPECT_EQ(r.artifact.manifest["counts"]["photos_reused"], 0);
+}
+
+}  // namespace
+}  // namespace visrec::extract
