@@ -1,0 +1,64 @@
+// libFuzzer targets for the readers that take untrusted bytes: CSV (catalog and interactions),
+// npy headers, and artifact manifests. Built and run by tools/fuzz.sh (clang -fsanitize=fuzzer).
+// A target may throw visrec::Error (a clean, reported rejection); anything else is a finding.
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "visrec/core/artifact.h"
+#include "visrec/core/csv.h"
+#include "visrec/core/errors.h"
+#include "visrec/core/inputs.h"
+#include "visrec/core/npy.h"
+
+namespace {
+
+std::filesystem::path Scratch() {
+  static const std::filesystem::path dir = [] {
+    auto p = std::filesystem::temp_directory_path() / ("visrec-fuzz-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(p);
+    return p;
+  }();
+  return dir;
+}
+
+void Write(const std::filesystem::path& p, const uint8_t* data, size_t size) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(data), std::streamsize(size));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace visrec;
+#if defined(VISREC_FUZZ_CSV)
+  std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    CsvTable t = ParseCsv(text, "fuzz.csv");
+    for (size_t r = 0; r < t.rows.size(); ++r) (void)t.rows[r].size();
+  } catch (const Error&) {
+  }
+  Write(Scratch() / "catalog.csv", data, size);
+  try { ReadCatalog(Scratch() / "catalog.csv"); } catch (const Error&) {}
+  Write(Scratch() / "interactions.csv", data, size);
+  try { ReadInteractions(Scratch() / "interactions.csv"); } catch (const Error&) {}
+#elif defined(VISREC_FUZZ_NPY)
+  Write(Scratch() / "a.npy", data, size);
+  try {
+    NpyHeader h = ReadNpyHeader(Scratch() / "a.npy");
+    if (h.dtype == DType::kF32 && h.Count() < (1 << 20)) ReadNpy<float>(Scratch() / "a.npy");
+  } catch (const Error&) {
+  }
+#elif defined(VISREC_FUZZ_MANIFEST)
+  std::filesystem::path dir = Scratch() / "artifact";
+  std::filesystem::create_directories(dir);
+  Write(dir / "manifest.json", data, size);
+  try { OpenArtifact(dir, VerifyLevel::kFull); } catch (const Error&) {}
+#else
+#error "define one of VISREC_FUZZ_CSV, VISREC_FUZZ_NPY, VISREC_FUZZ_MANIFEST"
+#endif
+  return 0;
+}

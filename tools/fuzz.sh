@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined) and runs each for
+# SECONDS (default 30). Needs clang (Debian: clang, libclang-rt-14-dev). Findings are written to
+# build-fuzz/<target>/crash-*; the run exits non-zero on the first one.
+# Usage: tools/fuzz.sh [SECONDS=30]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-30}
+out="$root/build-fuzz"
+mkdir -p "$out"
+core=(errors fs sha256 numfmt npy csv inputs artifact version)
+srcs=(); for c in "${core[@]}"; do srcs+=("$root/src/core/$c.cc"); done
+for target in csv npy manifest; do
+  upper=$(echo "$target" | tr a-z A-Z)
+  clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -DVISREC_FUZZ_"$upper" -DVISREC_VERSION='"fuzz"' -DVISREC_GIT_SHA='"fuzz"' -DSPDLOG_FMT_EXTERNAL \
+    -I"$root/include" "$root/tests/fuzz/fuzz_targets.cc" "${srcs[@]}" -lspdlog -lfmt -o "$out/fuzz_$target"
+  mkdir -p "$out/$target/corpus"
+  case $target in
+    csv) printf 'item_id,image,title\nA,a.jpg,"x, ""y"""\r\n' > "$out/$target/corpus/seed1"
+         printf 'user_id,item_id,weight,timestamp\nu,A,2,2024-01-01T00:00:00+02:00\n' > "$out/$target/corpus/seed2" ;;
+    npy) /usr/bin/python3 -c "import numpy as np; np.save('$out/$target/corpus/seed.npy', np.ones((2,3), np.float32))" 2>/dev/null ||
+         printf '\x93NUMPY\x01\x00\x76\x00{'"'"'descr'"'"': '"'"'<f4'"'"', '"'"'fortran_order'"'"': False, '"'"'shape'"'"': (1,), }' > "$out/$target/corpus/seed" ;;
+    manifest) printf '{"schema_version":1,"stage":"s","stage_version":1,"key":"k","params":{},"inputs":[],"outputs":[{"file":"a.npy","bytes":3,"sha256":"x","dtype":"float32","shape":[1]}]}' > "$out/$target/corpus/seed" ;;
+  esac
+  echo "== fuzz_$target for ${secs}s"
+  (cd "$out/$target" && "$out/fuzz_$target" -max_total_time="$secs" -max_len=4096 -print_final_stats=1 corpus 2>&1 |
+     grep -aE "^stat::number_of_executed_units|^stat::peak_rss|ERROR|SUMMARY|crash-" || true)
+  if ls "$out/$target"/crash-* >/dev/null 2>&1; then echo "finding in $out/$target"; exit 1; fi
+done
