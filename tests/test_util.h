@@ -7,6 +7,8 @@
 #include <fstream>
 #include <string>
 
+#include "visrec/sample/sample.h"
+
 namespace visrec::testing {
 
 class TempDir {
@@ -29,6 +31,19 @@ class TempDir {
 inline void WriteText(const std::filesystem::path& p, const std::string& s) {
   std::ofstream f(p, std::ios::binary);
   f << s;
+}
+
+// A small seeded sample catalog (small photos) for stage and pipeline tests.
+inline void MakeTinyCatalog(const std::filesystem::path& out, int items, int users, int min_side, int max_side,
+                            uint64_t seed = 7) {
+  sample::SampleOptions s;
+  s.out_dir = out;
+  s.items = items;
+  s.users = users;
+  s.min_side = min_side;
+  s.max_side = max_side;
+  s.seed = seed;
+  sample::GenerateSample(s);
 }
 
 inline std::string ReadText(const std::filesystem::path& p) {

@@ -22,6 +22,20 @@ std::string ReadFileBytes(const fs::path& path) {
   return ss.str();
 }
 
+std::vector<std::string> ReadLines(const fs::path& path) {
+  std::vector<std::string> lines;
+  std::istringstream in(ReadFileBytes(path));
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+void WriteLines(const fs::path& path, const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += l + "\n";
+  WriteFileAtomic(path, s);
+}
+
 void FsyncFile(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw IoError("cannot open '" + path.string() + "' to sync it: " + ErrnoText());

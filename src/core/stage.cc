@@ -2,7 +2,18 @@
 
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 namespace visrec {
+
+std::optional<StageResult> FindUpToDate(const RunContext& ctx, const std::string& stage, const std::string& key) {
+  if (ctx.force) return std::nullopt;
+  std::optional<Artifact> a = FindArtifact(ctx.workdir, stage, key);
+  if (!a) return std::nullopt;
+  SetLatest(*a);
+  spdlog::info("{}: up to date ({}), nothing recomputed", stage, a->dir.string());
+  return StageResult{*a, true, 0, a->manifest["counts"]};
+}
 
 int ResolveThreads(int requested) {
   if (requested > 0) return requested;

@@ -58,12 +58,7 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
     out = existing;
   } else {
     // Universe, training history, recommendations.
-    std::vector<std::string> items;
-    {
-      std::istringstream in(ReadFileBytes(rec.File("ids.txt")));
-      std::string l;
-      while (std::getline(in, l)) items.push_back(l);
-    }
+    const std::vector<std::string> items = ReadLines(rec.File("ids.txt"));
     std::set<std::string> universe(items.begin(), items.end());
     Interactions train = ReadInteractions(train_path), test = ReadInteractions(o.test);
     std::map<std::string, std::set<std::string>> seen, relevant;
@@ -95,13 +90,24 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
       for (auto& i : model) covered.insert(i);
       std::vector<std::string> popl, randl;
       for (auto& i : by_pop) { if (int(popl.size()) >= k) break; if (!hist.count(i)) popl.push_back(i); }
-      std::vector<std::string> pool;
-      for (auto& i : items) if (!hist.count(i)) pool.push_back(i);
-      for (int q = 0; q < k && !pool.empty(); ++q) {
-        size_t r = size_t(g() % pool.size());
-        randl.push_back(pool[r]);
-        pool[r] = pool.back();
-        pool.pop_back();
+      // Random baseline: k distinct unseen items. Rejection sampling keeps this O(k) per user; a
+      // user who has seen nearly everything gets an explicit pool instead.
+      const size_t unseen = items.size() - std::min(items.size(), hist.size());
+      if (unseen > size_t(2 * k)) {
+        std::set<std::string> chosen;
+        while (int(randl.size()) < k) {
+          const std::string& i = items[size_t(g() % items.size())];
+          if (!hist.count(i) && chosen.insert(i).second) randl.push_back(i);
+        }
+      } else {
+        std::vector<std::string> pool;
+        for (auto& i : items) if (!hist.count(i)) pool.push_back(i);
+        for (int q = 0; q < k && !pool.empty(); ++q) {
+          size_t r = size_t(g() % pool.size());
+          randl.push_back(pool[r]);
+          pool[r] = pool.back();
+          pool.pop_back();
+        }
       }
       Accumulate(model, rel, k, &s_model);
       Accumulate(popl, rel, k, &s_pop);

@@ -27,11 +27,7 @@ StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
   json params{{"method", o.method}, {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"}};
   if (o.method == "random") { params["test_fraction"] = o.test_fraction; params["seed"] = o.seed; }
   const std::string key = ComputeArtifactKey("split", kSplitStageVersion, params, inputs);
-  if (!ctx.force)
-    if (auto a = FindArtifact(ctx.workdir, "split", key)) {
-      SetLatest(*a);
-      return StageResult{*a, true, 0, a->manifest["counts"]};
-    }
+  if (auto up = FindUpToDate(ctx, "split", key)) return *up;
   Interactions in = ReadInteractions(o.interactions, o.bad_rows);
   std::vector<Interaction> train, test;
   if (o.method == "leave-last-out") {

@@ -193,12 +193,7 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
   // The device does not enter the key on purpose: CPU and CUDA give the same features within
   // tolerance; it is recorded in the manifest's producer.
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
-  if (!ctx.force)
-    if (auto a = FindArtifact(ctx.workdir, kStage, key)) {
-      SetLatest(*a);
-      spdlog::info("extract: up to date ({}), nothing recomputed", a->dir.string());
-      return StageResult{*a, true, 0, a->manifest["counts"]};
-    }
+  if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
 
   if (!o.model_file.empty()) {
     try {

@@ -183,14 +183,7 @@ StageResult Run(const PreprocessOptions& o, const RunContext& ctx) {
       {"images", "fileset", fs::absolute(o.catalog.parent_path()).lexically_normal().string(), FileSetDigest(names)}};
   const json params = CanonicalParams(o);
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
-  if (!ctx.force) {
-    if (auto a = FindArtifact(ctx.workdir, kStage, key)) {
-      SetLatest(*a);
-      spdlog::info("preprocess: up to date ({}), nothing recomputed", a->dir.string());
-      StageResult r{*a, true, 0, a->manifest["counts"]};
-      return r;
-    }
-  }
+  if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
 
   ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
   b.producer()["opencv"] = OpenCvVersion();

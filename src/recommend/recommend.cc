@@ -35,14 +35,6 @@ std::vector<std::string> SplitComma(const std::string& s) {
   return out;
 }
 
-std::vector<std::string> ReadLines(const fs::path& p) {
-  std::vector<std::string> v;
-  std::istringstream in(ReadFileBytes(p));
-  std::string l;
-  while (std::getline(in, l)) v.push_back(l);
-  return v;
-}
-
 struct Contribution {
   double total = 0;
   double by_source[3] = {0, 0, 0};
@@ -81,12 +73,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
               {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"},
               {"duplicates", "same (user, item) rows: weights summed, latest timestamp kept"}};
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
-  if (!ctx.force)
-    if (auto a = FindArtifact(ctx.workdir, kStage, key)) {
-      SetLatest(*a);
-      spdlog::info("recommend: up to date ({}), nothing recomputed", a->dir.string());
-      return StageResult{*a, true, 0, a->manifest["counts"]};
-    }
+  if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
 
   // ---- item universe: items with visual vectors, plus catalog items ----
   auto vec = red.ReadArray<float>("reduced_l2.npy");
@@ -198,7 +185,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   std::vector<std::vector<Rec>> recs(users.size());
   std::vector<char> fallback_user(users.size(), 0);
   ParallelFor(int64_t(users.size()), threads, [&](int64_t ui_) {
-    const auto& h = hist[users[size_t(ui_)]];
+    const auto& h = hist.at(users[size_t(ui_)]);  // read-only lookup: safe across workers
     double t_last = 0;
     for (auto& [i, wt] : h) t_last = std::max(t_last, wt.second);
     std::unordered_map<int32_t, Contribution> cand;
@@ -286,11 +273,8 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   WriteFileAtomic(b.Path("similar_items.csv"), sc);
   WriteNpy(b.Path("similar_items.npy"), DType::kI32, {n, sk}, sim_idx.data());
   WriteNpy(b.Path("similar_scores.npy"), DType::kF32, {n, sk}, sim_score.data());
-  std::string idt, ut;
-  for (auto& s : ids) idt += s + "\n";
-  for (auto& s : users) ut += s + "\n";
-  WriteFileAtomic(b.Path("ids.txt"), idt);
-  WriteFileAtomic(b.Path("users.txt"), ut);
+  WriteLines(b.Path("ids.txt"), ids);
+  WriteLines(b.Path("users.txt"), users);
   for (const char* f : {"recommendations.csv", "rec_items.npy", "rec_scores.npy", "similar_items.csv", "similar_items.npy",
                         "similar_scores.npy", "ids.txt", "users.txt"})
     b.AddOutput(f);

@@ -18,14 +18,6 @@ namespace {
 
 constexpr const char* kStage = "reduce";
 
-std::vector<std::string> ReadIds(const fs::path& p) {
-  std::vector<std::string> ids;
-  std::istringstream in(ReadFileBytes(p));
-  std::string line;
-  while (std::getline(in, line)) ids.push_back(line);
-  return ids;
-}
-
 template <class M>
 std::vector<float> ToVec(const M& m) {
   Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> r = m.template cast<float>();
@@ -90,15 +82,10 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
     else params["dims"] = o.pca.dims;
   }
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
-  if (!ctx.force)
-    if (auto a = FindArtifact(ctx.workdir, kStage, key)) {
-      SetLatest(*a);
-      spdlog::info("reduce: up to date ({}), nothing recomputed", a->dir.string());
-      return StageResult{*a, true, 0, a->manifest["counts"]};
-    }
+  if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
 
   auto feats = ex.ReadArray<float>("features.npy");
-  std::vector<std::string> ids = ReadIds(ex.File("ids.txt"));
+  std::vector<std::string> ids = ReadLines(ex.File("ids.txt"));
   if (int64_t(ids.size()) != feats.rows())
     throw ArtifactError("reduce: " + ex.File("ids.txt").string() + " has " + std::to_string(ids.size()) +
                         " ids for " + std::to_string(feats.rows()) + " feature rows");
@@ -163,9 +150,7 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
     WriteNpy(b.Path("pca_components.npy"), DType::kF64, {k, d}, comps.data());
     WriteNpy(b.Path("pca_variance.npy"), DType::kF64, {k}, var.data());
   }
-  std::string idtext;
-  for (const auto& id : ids) idtext += id + "\n";
-  WriteFileAtomic(b.Path("ids.txt"), idtext);
+  WriteLines(b.Path("ids.txt"), ids);
   for (const char* f : {"reduced.npy", "reduced_l2.npy", "pca_mean.npy", "pca_components.npy", "pca_variance.npy", "ids.txt"})
     b.AddOutput(f);
   json ratios = json::array(), cum = json::array();

@@ -16,13 +16,7 @@ struct Tiny {
   RunContext ctx;
   Artifact pre;
   Tiny() {
-    sample::SampleOptions s;
-    s.out_dir = dir / "catalog";
-    s.items = 10;
-    s.users = 5;
-    s.min_side = 48;
-    s.max_side = 64;
-    sample::GenerateSample(s);
+    testing::MakeTinyCatalog(dir / "catalog", 10, 5, 48, 64);
     ctx.workdir = dir / "work";
     ctx.threads = 2;
     preprocess::PreprocessOptions p;

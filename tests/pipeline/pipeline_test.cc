@@ -16,14 +16,7 @@ struct TinyRun {
   RunOptions options;
   RunContext ctx;
   TinyRun() {
-    sample::SampleOptions s;
-    s.out_dir = dir / "catalog";
-    s.items = 24;
-    s.users = 30;
-    s.min_side = 64;
-    s.max_side = 96;
-    s.seed = 11;
-    sample::GenerateSample(s);
+    testing::MakeTinyCatalog(dir / "catalog", 24, 30, 64, 96, 11);
     options.catalog = dir / "catalog" / "catalog.csv";
     options.interactions = dir / "catalog" / "interactions.csv";
     options.preprocess.resize = 40;

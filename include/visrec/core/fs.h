@@ -2,12 +2,16 @@
 #pragma once
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace visrec {
 
 namespace fs = std::filesystem;
 
 std::string ReadFileBytes(const fs::path& path);  // InputError naming the path when unreadable
+// One string per line (the ids.txt files of artifacts); WriteLines writes atomically, '\n' after each.
+std::vector<std::string> ReadLines(const fs::path& path);
+void WriteLines(const fs::path& path, const std::vector<std::string>& lines);
 // Writes to a temporary file beside `path`, fsyncs it, renames it over `path`, fsyncs the directory.
 void WriteFileAtomic(const fs::path& path, const std::string& bytes);
 void FsyncFile(const fs::path& path);

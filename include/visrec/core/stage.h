@@ -1,6 +1,7 @@
 // What every stage shares: where it works, how hard it may push, and what it reports back.
 #pragma once
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,10 @@ struct StageResult {
   double seconds = 0;
   nlohmann::json summary;  // small, human-facing counts for `run`'s table
 };
+
+// The up-to-date check every stage makes before computing: unless --force, an existing valid
+// artifact with this key becomes `latest` again and is returned as reused (and logged).
+std::optional<StageResult> FindUpToDate(const RunContext& context, const std::string& stage, const std::string& key);
 
 }  // namespace visrec
 
