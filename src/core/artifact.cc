@@ -1,6 +1,8 @@
 #include "visrec/core/artifact.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -102,18 +104,42 @@ std::string UniqueSuffix() {
 }
 
 // Hidden directories left by a process that died mid-write (".tmp-<key16>-<pid>-...") or mid-swap
-// (".old-..."): removed once their writer is gone. They were never visible to readers.
+// (".old-<key16>-<pid>-..."): removed once their writer is gone; they were never visible to readers.
+// An ".old-" directory whose key directory is missing is the previous good artifact of a swap that
+// was interrupted between its two renames (filesystems without atomic exchange): it is put back.
 void RemoveStaleStaging(const fs::path& stage_dir) {
   std::error_code ec;
   for (auto it = fs::directory_iterator(stage_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.rfind(".tmp-", 0) != 0 && name.rfind(".old-", 0) != 0) continue;
-    // .tmp-<16 hex>-<pid>-...
+    const bool is_tmp = name.rfind(".tmp-", 0) == 0, is_old = name.rfind(".old-", 0) == 0;
+    if (!is_tmp && !is_old) continue;
     if (name.size() < 5 + 16 + 2) continue;
     const std::string rest = name.substr(5 + 16 + 1);
     const pid_t pid = pid_t(std::atol(rest.c_str()));
-    if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) RemoveAllQuiet(it->path());
+    if (pid <= 0 || pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    const fs::path key_dir = stage_dir / name.substr(5, 16);
+    std::error_code ec2;
+    if (is_old && !fs::exists(key_dir, ec2) && fs::exists(it->path() / kManifest, ec2)) {
+      fs::rename(it->path(), key_dir, ec2);
+      if (!ec2) {
+        spdlog::warn("restored '{}' from an interrupted replacement", key_dir.string());
+        continue;
+      }
+    }
+    RemoveAllQuiet(it->path());
   }
+}
+
+// Swaps two directories in one step (Linux renameat2 RENAME_EXCHANGE), so a kill at any moment
+// leaves either the old or the new artifact under the key name. False where unsupported.
+bool ExchangeDirs(const fs::path& a, const fs::path& b) {
+#ifdef RENAME_EXCHANGE
+  return ::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0;
+#else
+  (void)a;
+  (void)b;
+  return false;
+#endif
 }
 
 }  // namespace
@@ -295,16 +321,22 @@ Artifact ArtifactBuilder::Commit() {
   std::error_code ec;
   if (fs::exists(target, ec)) {
     // Same key means same inputs and parameters: the old directory is a damaged or forced copy.
-    fs::path trash = workdir_ / stage_ / (".old-" + key16() + "-" + UniqueSuffix());
-    fs::rename(target, trash, ec);
-    if (ec) throw IoError("cannot move aside '" + target.string() + "': " + ec.message());
-    fs::rename(staging_, target, ec);
-    if (ec) {
-      std::error_code ec2;
-      fs::rename(trash, target, ec2);
-      throw IoError("cannot rename '" + staging_.string() + "' into place: " + ec.message());
+    if (ExchangeDirs(staging_, target)) {
+      committed_ = true;  // the staging path now holds the old copy
+      RemoveAllQuiet(staging_);
+    } else {
+      fs::path trash = workdir_ / stage_ / (".old-" + key16() + "-" + UniqueSuffix());
+      fs::rename(target, trash, ec);
+      if (ec) throw IoError("cannot move aside '" + target.string() + "': " + ec.message());
+      MaybeInjectFailure("between-renames");
+      fs::rename(staging_, target, ec);
+      if (ec) {
+        std::error_code ec2;
+        fs::rename(trash, target, ec2);
+        throw IoError("cannot rename '" + staging_.string() + "' into place: " + ec.message());
+      }
+      RemoveAllQuiet(trash);
     }
-    RemoveAllQuiet(trash);
   } else {
     fs::rename(staging_, target, ec);
     if (ec) throw IoError("cannot rename '" + staging_.string() + "' into place: " + ec.message());

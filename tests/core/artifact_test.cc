@@ -174,6 +174,33 @@ TEST(Artifact, LeftoversOfADeadWriterAreCleanedUp) {
   EXPECT_TRUE(fs::exists(live)) << "a running writer's staging directory is left alone";
 }
 
+TEST(Artifact, RewritingTheSameKeySwapsInOneStepAndLeavesNothingBehind) {
+  testing::TempDir d;
+  Artifact first = MakeArtifact(d.path(), {{"p", 1}});
+  Artifact second = MakeArtifact(d.path(), {{"p", 1}});  // same key: a forced rewrite
+  EXPECT_EQ(first.dir, second.dir);
+  int entries = 0;
+  for (auto& e : fs::directory_iterator(d / "demo")) {
+    (void)e;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 2) << "the key directory and latest only";
+  EXPECT_NO_THROW(OpenLatest(d.path(), "demo", VerifyLevel::kFull));
+}
+
+TEST(Artifact, PreviousCopyOfAnInterruptedSwapIsRestored) {
+  testing::TempDir d;
+  Artifact good = MakeArtifact(d.path(), {{"p", 1}});
+  // A writer killed between "move the old copy aside" and "move the new one in" (the fallback path
+  // on filesystems without an atomic exchange) leaves the good copy as .old-<key16>-<dead pid>-...
+  fs::path aside = d / "demo" / (".old-" + good.dir.filename().string() + "-4194305-1-0");
+  fs::rename(good.dir, aside);
+  MakeArtifact(d.path(), {{"p", 2}});
+  EXPECT_TRUE(fs::exists(good.dir / "manifest.json"));
+  EXPECT_FALSE(fs::exists(aside));
+  EXPECT_NO_THROW(OpenArtifact(good.dir, VerifyLevel::kFull));
+}
+
 TEST(Artifact, LatestPointerDamaged) {
   testing::TempDir d;
   MakeArtifact(d.path(), {{"p", 1}});
