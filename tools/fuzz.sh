@@ -9,12 +9,16 @@ secs=${1:-30}
 out="$root/build-fuzz"
 mkdir -p "$out"
 core=(errors fs sha256 numfmt npy csv inputs artifact version)
-srcs=(); for c in "${core[@]}"; do srcs+=("$root/src/core/$c.cc"); done
+flags=(-std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+       -DVISREC_VERSION='"fuzz"' -DVISREC_GIT_SHA='"fuzz"' -DSPDLOG_FMT_EXTERNAL -I"$root/include")
+# The core sources are compiled once (two at a time), then linked into each target.
+mkdir -p "$out/obj"
+printf '%s\n' "${core[@]}" | xargs -P 2 -I{} clang++ "${flags[@]}" -c "$root/src/core/{}.cc" -o "$out/obj/{}.o"
+objs=(); for c in "${core[@]}"; do objs+=("$out/obj/$c.o"); done
 for target in csv npy manifest; do
   upper=$(echo "$target" | tr a-z A-Z)
-  clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -DVISREC_FUZZ_"$upper" -DVISREC_VERSION='"fuzz"' -DVISREC_GIT_SHA='"fuzz"' -DSPDLOG_FMT_EXTERNAL \
-    -I"$root/include" "$root/tests/fuzz/fuzz_targets.cc" "${srcs[@]}" -lspdlog -lfmt -o "$out/fuzz_$target"
+  clang++ "${flags[@]}" -fsanitize=fuzzer -DVISREC_FUZZ_"$upper" "$root/tests/fuzz/fuzz_targets.cc" "${objs[@]}" \
+    -lspdlog -lfmt -o "$out/fuzz_$target"
   mkdir -p "$out/$target/corpus"
   case $target in
     csv) printf 'item_id,image,title\nA,a.jpg,"x, ""y"""\r\n' > "$out/$target/corpus/seed1"

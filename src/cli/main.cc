@@ -179,11 +179,12 @@ int main(int argc, char** argv) {
   BindEvaluate(c_run, rno.evaluate, false);
   add_ctx(c_run);
 
-  std::string inspect_path, verify_path;
+  std::string inspect_path;
+  std::vector<std::string> verify_paths;
   auto* c_inspect = app.add_subcommand("inspect", "describe an artifact (stage dir or artifact dir)");
   c_inspect->add_option("path", inspect_path, "artifact path")->required();
   auto* c_verify = app.add_subcommand("verify", "recompute digests along an artifact's lineage");
-  c_verify->add_option("path", verify_path, "artifact path")->required();
+  c_verify->add_option("paths", verify_paths, "artifact paths (stage dir or artifact dir)")->required();
   auto* c_version = app.add_subcommand("version", "versions, CUDA, CPU features");
 
   try {
@@ -247,7 +248,7 @@ int main(int argc, char** argv) {
     if (*c_inspect) { std::cout << pipeline::Inspect(inspect_path); return 0; }
     if (*c_verify) {
       std::vector<std::string> checked;
-      auto issues = VerifyLineage(verify_path, &checked);
+      auto issues = VerifyLineage(std::vector<fs::path>(verify_paths.begin(), verify_paths.end()), &checked);
       for (auto& c : checked) std::cout << "checked " << c << "\n";
       for (auto& i : issues) std::cout << "PROBLEM " << i.artifact << ": " << i.problem << "\n";
       if (!issues.empty()) {

@@ -349,9 +349,13 @@ Artifact ArtifactBuilder::Commit() {
 }
 
 std::vector<VerifyIssue> VerifyLineage(const fs::path& path, std::vector<std::string>* checked) {
+  return VerifyLineage(std::vector<fs::path>{path}, checked);
+}
+
+std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::vector<std::string>* checked) {
   std::vector<VerifyIssue> issues;
-  std::set<std::string> seen;
-  std::vector<fs::path> todo{path};
+  std::set<std::string> seen;  // shared ancestors are checked once
+  std::vector<fs::path> todo(paths.rbegin(), paths.rend());
   while (!todo.empty()) {
     fs::path p = todo.back();
     todo.pop_back();

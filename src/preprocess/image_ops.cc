@@ -110,6 +110,30 @@ int JpegExifOrientation(const std::string& bytes) {
   return 1;
 }
 
+bool JpegHasEndOfImage(const std::string& bytes) {
+  if (!IsJpeg(bytes)) return false;
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  // Walk the header segments (an EXIF thumbnail's own end marker sits inside APP1 and is skipped)
+  // to the first scan, then look for the end-of-image marker: inside entropy-coded data a 0xFF is
+  // always followed by 0x00, a restart marker or another segment marker, never by 0xD9.
+  size_t i = 2;
+  while (i + 4 <= n) {
+    if (p[i] != 0xFF) return false;
+    unsigned char m = p[i + 1];
+    if (m == 0xFF) { ++i; continue; }
+    if (m == 0xD9) return true;
+    if ((m >= 0xD0 && m <= 0xD7) || m == 0x01) { i += 2; continue; }
+    size_t len = Be16(p + i + 2);
+    if (len < 2) return false;
+    if (m == 0xDA) { i += 2 + len; break; }
+    i += 2 + len;
+  }
+  for (; i + 1 < n; ++i)
+    if (p[i] == 0xFF && p[i + 1] == 0xD9) return true;
+  return false;
+}
+
 cv::Mat ApplyOrientation(const cv::Mat& img, int o) {
   cv::Mat out, tmp;
   switch (o) {
@@ -129,6 +153,9 @@ cv::Mat DecodeToRgb(const std::string& bytes, const DecodeOptions& o) {
   int w = 0, h = 0;
   bool known = ProbeDimensions(bytes, &w, &h);
   if (IsJpeg(bytes) && !known) throw ImageFailure("JPEG header is damaged (no frame size found)");
+  // libjpeg fills a cut-off scan with grey and reports success; Pillow refuses such files too.
+  if (IsJpeg(bytes) && !JpegHasEndOfImage(bytes))
+    throw ImageFailure("truncated JPEG (no end-of-image marker): the file was cut short, re-export or re-download it");
   if (known && int64_t(w) * int64_t(h) > o.max_pixels)
     throw ImageFailure("image is " + std::to_string(w) + "x" + std::to_string(h) + " = " +
                        std::to_string(int64_t(w) * h) + " pixels, above --max-pixels " +

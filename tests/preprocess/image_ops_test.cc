@@ -94,11 +94,20 @@ TEST(ImageOps, FailuresAreReasonsNotCrashes) {
   EXPECT_THROW(DecodeToRgb("", {}), ImageFailure);
   EXPECT_THROW(DecodeToRgb("hello, I am text", {}), ImageFailure);
   std::string jpg = Encode(Quadrants(200, 200), ".jpg");
-  // Truncated JPEG: libjpeg may still produce an image (grey tail) or fail; it must not crash.
-  try {
-    DecodeToRgb(jpg.substr(0, jpg.size() / 3), {});
-  } catch (const ImageFailure&) {
+  // Truncated JPEG: libjpeg alone would return an image with a grey tail; it is refused instead.
+  for (size_t keep : {jpg.size() / 3, jpg.size() - 2}) {
+    try {
+      DecodeToRgb(jpg.substr(0, keep), {});
+      FAIL() << "a JPEG cut to " << keep << " bytes was accepted";
+    } catch (const ImageFailure& e) {
+      EXPECT_NE(std::string(e.what()).find("truncated JPEG"), std::string::npos) << e.what();
+    }
   }
+  // The end marker of an EXIF thumbnail does not count; trailing bytes after the real one are fine.
+  EXPECT_TRUE(JpegHasEndOfImage(jpg));
+  EXPECT_TRUE(JpegHasEndOfImage(jpg + "trailing junk"));
+  std::string thumb_app1 = "\xFF\xE1" + std::string("\x00\x0A", 2) + "Exif" + std::string("\xFF\xD9\x00\x00", 4);
+  EXPECT_FALSE(JpegHasEndOfImage(jpg.substr(0, 2) + thumb_app1 + jpg.substr(2, jpg.size() / 2)));
   // Only the SOI marker left: no frame header.
   EXPECT_THROW(DecodeToRgb(jpg.substr(0, 20), {}), ImageFailure);
   DecodeOptions small;

@@ -118,6 +118,7 @@ struct VerifyIssue {
 };
 // Recomputes digests of PATH and, recursively, of every artifact in its lineage that still exists.
 std::vector<VerifyIssue> VerifyLineage(const fs::path& path, std::vector<std::string>* checked);
+std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::vector<std::string>* checked);
 
 // sha256 over the sorted (relative name, file sha256) pairs: a digest for a set of source files.
 std::string FileSetDigest(const std::vector<std::pair<std::string, std::string>>& name_and_sha);

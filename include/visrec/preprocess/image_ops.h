@@ -17,6 +17,8 @@ bool ProbeDimensions(const std::string& bytes, int* width, int* height);
 // EXIF Orientation (1-8) of a JPEG, 1 when absent or unreadable.
 int JpegExifOrientation(const std::string& bytes);
 cv::Mat ApplyOrientation(const cv::Mat& img, int orientation);
+// True when a JPEG's main image ends with its end-of-image marker (false: cut short).
+bool JpegHasEndOfImage(const std::string& bytes);
 
 struct DecodeOptions {
   int64_t max_pixels = 100000000;       // decompression-bomb guard, checked from the header
