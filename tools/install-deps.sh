@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs visrec's build and test dependencies from Debian 12's apt, only what is missing.
 # Idempotent: a second run installs nothing and takes a second.
+# Usage: tools/install-deps.sh [--test]
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,10 @@ packages=(
   libopenblas0-pthread libblas-dev
   python3
 )
+# --test: what the test suite and CI need on top (real photos from opencv-doc, clang for libFuzzer).
+if [ "${1:-}" = "--test" ]; then
+  packages+=(opencv-doc clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -123,6 +123,8 @@ int main(int argc, char** argv) {
   extract::ExtractOptions eo;
   auto* c_ex = app.add_subcommand("extract", "CNN features per item (LibTorch)");
   c_ex->add_option("--preprocess", eo.preprocess, "preprocess artifact (default: latest in workdir)");
+  c_ex->add_option("--max-failed-fraction", eo.max_failed_fraction, "fail above this share of items without a usable photo")
+      ->capture_default_str();
   BindExtract(c_ex, eo);
   add_ctx(c_ex);
 

@@ -52,6 +52,8 @@ RunReport Run(const RunOptions& o, const RunContext& ctx) {
   StageResult pre = Timed("preprocess", &rep, [&] { return preprocess::Run(pre_opts, ctx); });
   auto ex_opts = o.extract;
   ex_opts.preprocess = pre.artifact.dir;
+  // One threshold for the run: the share of bad photos tolerated also bounds items left without one.
+  ex_opts.max_failed_fraction = o.preprocess.max_failed_fraction;
   StageResult ex = Timed("extract", &rep, [&] { return extract::Run(ex_opts, ctx); });
   auto red_opts = o.reduce;
   red_opts.extract = ex.artifact.dir;

@@ -171,8 +171,10 @@ StageResult Run(const PreprocessOptions& o, const RunContext& ctx) {
       sha[size_t(i)] = Sha256File(cat.photos[size_t(i)].resolved);
     } catch (const Error&) {
       std::error_code ec;
-      read_error[size_t(i)] = fs::exists(cat.photos[size_t(i)].resolved, ec) ? "file cannot be read (permissions?)"
-                                                                              : "file not found";
+      const fs::path& p = cat.photos[size_t(i)].resolved;
+      read_error[size_t(i)] = !fs::exists(p, ec)              ? "file not found"
+                              : !fs::is_regular_file(p, ec) ? "not a regular file (a directory?)"
+                                                            : "file cannot be read (permissions?)";
       sha[size_t(i)] = "missing";
     }
   });
@@ -180,7 +182,7 @@ StageResult Run(const PreprocessOptions& o, const RunContext& ctx) {
   for (size_t i = 0; i < n; ++i) names.push_back({cat.photos[i].item_id + "\x1f" + cat.photos[i].image, sha[i]});
   std::vector<ArtifactInput> inputs{
       {"catalog", "file", fs::absolute(o.catalog).lexically_normal().string(), Sha256File(o.catalog)},
-      {"images", "fileset", fs::absolute(o.catalog.parent_path()).lexically_normal().string(), FileSetDigest(names)}};
+      {"images", "fileset", fs::absolute(o.catalog).lexically_normal().parent_path().string(), FileSetDigest(names)}};
   const json params = CanonicalParams(o);
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, kStage, key)) return *up;

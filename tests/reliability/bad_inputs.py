@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""The bad-input corpus (issue: reliability) and the test that runs visrec on it.
+
+  bad_inputs.py make OUT          write the corpus into OUT (photos, CSVs; stdlib only, seeded
+                                  from the committed format fixtures in tests/fixtures/formats)
+  bad_inputs.py check VISREC OUT  run VISREC on every case and assert its documented outcome
+  bad_inputs.py run VISREC        both, in a temporary folder (what ctest runs)
+
+Every case names its expected outcome: a photo is either decoded ("ok") or a per-photo failure
+whose reason contains a given phrase; a CSV or artifact either works (exit 0) or makes visrec exit
+with a given code and a message naming the file (and line). A crash (signal), a hang (timeout) or
+any other outcome fails the case.
+"""
+import csv
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FORMATS = os.path.join(HERE, "..", "fixtures", "formats")
+TIMEOUT_S = 300
+
+
+def png_bytes(width, height, rgb_rows):
+    """A minimal RGB8 PNG; rgb_rows: list of bytes (3*width each)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + r for r in rgb_rows)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def with_exif_orientation(jpeg, orientation):
+    tiff = b"II*\x00\x08\x00\x00\x00" + b"\x01\x00" + struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0) + b"\x00" * 4
+    app1 = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[2:]
+
+
+def jpeg_segment(jpeg, marker):
+    """Offset of the first header segment with this marker byte (e.g. 0xC0 = SOF0), or -1."""
+    i = 2
+    while i + 4 <= len(jpeg) and jpeg[i] == 0xFF:
+        m = jpeg[i + 1]
+        if m == marker:
+            return i
+        if m == 0xDA:
+            return -1
+        i += 2 + struct.unpack(">H", jpeg[i + 2:i + 4])[0]
+    return -1
+
+
+def read(name):
+    with open(os.path.join(FORMATS, name), "rb") as f:
+        return f.read()
+
+
+# (file name, bytes or None for "do not create", expected: "ok" | "any" | phrase of the failure reason)
+def photo_cases():
+    jpg = read("baseline.jpg")
+    png = read("rgb.png")
+    sof = jpeg_segment(jpg, 0xC0)
+    assert sof > 0, "baseline.jpg has no SOF0"
+    header_flip = bytearray(jpg)
+    header_flip[sof + 1] = 0x00  # the frame marker becomes an invalid marker byte
+    bomb_jpg = bytearray(jpg)
+    bomb_jpg[sof + 5:sof + 9] = struct.pack(">HH", 30000, 30000)
+    data_flip = bytearray(jpg)
+    for k in range(8):  # flip bits in the entropy-coded data, away from the end marker
+        pos = len(jpg) // 2 + 37 * k
+        data_flip[pos] ^= 0x10 if data_flip[pos] not in (0xFF, 0xEF) else 0
+    png_flip = bytearray(png)
+    png_flip[60] ^= 0x01  # inside IDAT: the chunk CRC no longer matches
+    row = bytes([200, 30, 30]) * 64
+    cases = [
+        ("zero-byte.jpg", b"", "empty file"),
+        ("truncated.jpg", jpg[:len(jpg) // 2], "truncated JPEG"),
+        ("truncated.png", png[:len(png) // 2], "not a decodable image"),
+        ("bitflip-header.jpg", bytes(header_flip), "JPEG header is damaged"),
+        ("bitflip-data.jpg", bytes(data_flip), "any"),  # libjpeg, like Pillow, may decode damaged scans
+        ("bitflip.png", bytes(png_flip), "not a decodable image"),
+        ("png-named.jpg", png, "ok"),  # formats are sniffed from the bytes, not the extension
+        ("text.jpg", b"this is a text file, not a photo\n", "not a decodable image"),
+        ("cmyk.jpg", read("cmyk.jpg"), "ok"),
+        ("gray16.png", read("gray16.png"), "ok"),
+        ("palette.png", read("palette.png"), "ok"),
+        ("alpha.png", read("alpha.png"), "ok"),
+        ("gray-alpha.png", read("gray-alpha.png"), "ok"),
+        ("one-pixel.png", png_bytes(1, 1, [bytes([10, 200, 10])]), "ok"),
+        ("bomb.png", png_bytes(30000, 30000, [row])[:33] + png_bytes(64, 1, [row])[33:], "max-pixels"),
+        ("bomb.jpg", bytes(bomb_jpg), "max-pixels"),
+        ("missing.jpg", None, "not found"),
+        ("dir with space/ü ñ 写真.jpg", jpg, "ok"),
+    ]
+    for o in range(1, 9):
+        cases.append((f"exif-{o}.jpg", with_exif_orientation(jpg, o), "ok"))
+    return cases
+
+
+# (name, CSV text, command: "catalog" | "interactions", extra args, expected exit, phrases in stderr)
+def csv_cases(big_line_mb=100):
+    big = "x" * (big_line_mb * 1024 * 1024)
+    good_rows = "A,photos/exif-1.jpg,red shirt,shirts\nB,photos/png-named.jpg,blue shirt,shirts\n"
+    head = "item_id,image,title,category\n"
+    ih = "user_id,item_id,weight,timestamp\n"
+    return [
+        ("cat-bom-crlf.csv", "\ufeff" + (head + good_rows).replace("\n", "\r\n"), "catalog", [], 0, []),
+        ("cat-quoted.csv", head + 'A,photos/exif-1.jpg,"red, ""bold""\nshirt",shirts\n' + good_rows.split("\n")[1] + "\n",
+         "catalog", [], 0, []),
+        ("cat-missing-column.csv", "item_id,title\nA,red\n", "catalog", [], 3, ["cat-missing-column.csv:1", "'image'"]),
+        ("cat-duplicate-items.csv", head + good_rows + "A,photos/exif-2.jpg,red again,shirts\n" +
+         "A,photos/exif-1.jpg,same photo twice,shirts\n", "catalog", [], 0, []),
+        ("cat-empty.csv", "", "catalog", [], 3, ["cat-empty.csv", "empty"]),
+        ("cat-header-only.csv", head, "catalog", [], 3, ["cat-header-only.csv", "no usable rows"]),
+        ("cat-bad-row.csv", head + good_rows + "C,photos/exif-3.jpg\n", "catalog", ["--bad-rows", "fail"], 3,
+         ["cat-bad-row.csv:4"]),
+        ("cat-unterminated-quote.csv", head + good_rows + 'C,photos/exif-3.jpg,"never closed,shirts\n', "catalog",
+         [], 3, ["cat-unterminated-quote.csv:4", "quote"]),
+        ("cat-100mb-line.csv", head + good_rows + "C,photos/exif-3.jpg," + big + ",shirts\n", "catalog", [], 0, []),
+        ("int-bom-crlf.csv", "\ufeff" + (ih + "u1,P06,1,2024-01-01\nu2,P08,2,2024-01-02\n").replace("\n", "\r\n"),
+         "interactions", [], 0, []),
+        ("int-unknown-ids.csv", ih + "u1,P06,1,2024-01-01\nu1,NOPE,1,2024-01-02\nu2,P08,1,2024-01-01\n", "interactions",
+         [], 0, ["not in the catalog", "line 3: item 'NOPE'"]),
+        ("int-odd-ids.csv", ih + "u1,P06,1,2024-01-01\n,P08,1,2024-01-01\nu\x01x,P08,1,2024-01-01\n", "interactions", [], 0,
+         ["int-odd-ids.csv: 2 malformed row(s) skipped", "line 3: empty user_id", "line 4: user_id contains a control"]),
+        ("int-bad-values.csv", ih + "u1,P06,abc,2024-01-01\nu1,P08,-2,2024-01-01\nu2,P06,1,yesterday\nu2,P08,1,2024-01-01\n",
+         "interactions", [], 0, ["int-bad-values.csv: 3 malformed", "line 2: weight 'abc'", "line 3: weight '-2'",
+                                 "line 4: timestamp 'yesterday'"]),
+        ("int-bad-values-fail.csv", ih + "u1,P06,abc,2024-01-01\n", "interactions", ["--bad-rows", "fail"], 3,
+         ["int-bad-values-fail.csv:2"]),
+        ("int-empty.csv", "", "interactions", [], 3, ["int-empty.csv", "empty"]),
+        ("int-missing-column.csv", "user_id,weight\nu1,1\n", "interactions", [], 3, ["int-missing-column.csv:1", "item_id"]),
+        ("int-100mb-line.csv", ih + "u1,P06,1,2024-01-01\nu2," + big + ",1,2024-01-01\n", "interactions", [], 0, []),
+    ]
+
+
+def make(out, big_line_mb=100):
+    os.makedirs(os.path.join(out, "photos"), exist_ok=True)
+    rows = []
+    for i, (name, data, _) in enumerate(photo_cases()):
+        path = os.path.join(out, "photos", name)
+        if data is not None:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+        # One item per photo, so each photo's outcome is visible on its own; P00 keeps a good photo.
+        rows.append(f"P{i:02d},\"photos/{name}\",photo {name}\n")
+    os.makedirs(os.path.join(out, "photos", "a-directory.jpg"), exist_ok=True)
+    rows.append("PDIR,photos/a-directory.jpg,a directory named like a photo\n")
+    with open(os.path.join(out, "photos.csv"), "w", encoding="utf-8", newline="") as f:
+        f.write("item_id,image,title\n" + "".join(rows))
+    for name, text, *_ in csv_cases(big_line_mb):
+        with open(os.path.join(out, name), "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    with open(os.path.join(out, "interactions.csv"), "w") as f:
+        f.write("user_id,item_id\nu1,P06\nu1,P08\nu2,P06\n")
+
+
+class Runner:
+    def __init__(self, visrec, out):
+        self.visrec, self.out, self.failed, self.passed = visrec, out, [], 0
+
+    def run(self, args):
+        try:
+            p = subprocess.run([self.visrec] + args, capture_output=True, timeout=TIMEOUT_S, cwd=self.out)
+        except subprocess.TimeoutExpired:
+            return None, "", f"timed out after {TIMEOUT_S}s"
+        return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+    def expect(self, case, ok, detail):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed.append(f"{case}: {detail}")
+
+    def expect_exit(self, case, args, code, phrases):
+        rc, out, err = self.run(args)
+        if rc is None or rc < 0:
+            self.expect(case, False, f"crashed or hung: rc={rc} {err[-300:]}")
+            return
+        missing = [p for p in phrases if p not in err]
+        self.expect(case, rc == code and not missing,
+                    f"exit {rc} (expected {code}); missing {missing} in: {err.strip()[-400:]}")
+
+
+def check(visrec, out):
+    r = Runner(os.path.abspath(visrec), out)
+    work = os.path.join(out, "work")
+    common = ["--workdir", work, "--threads", "2", "-q"]
+    small = ["--resize", "40", "--crop", "32"]
+
+    # Photos: one preprocess run; each photo's outcome is read from the manifest.
+    rc, _, err = r.run(["preprocess", "--catalog", "photos.csv", "--max-failed-fraction", "1"] + small + common)
+    if rc != 0:
+        print(f"preprocess of the photo corpus exited {rc}: {err[-800:]}")
+        return 1
+    pre = os.path.join(work, "preprocess", open(os.path.join(work, "preprocess", "latest")).read().strip())
+    manifest = json.load(open(os.path.join(pre, "manifest.json")))
+    reasons = {f["file"]: f["reason"] for f in manifest["failures"] if f["file"]}
+    with open(os.path.join(pre, "images.csv"), encoding="utf-8", newline="") as f:
+        decoded = {row["image"] for row in csv.DictReader(f)}
+    for name, _, expected in photo_cases() + [("a-directory.jpg", None, "not a regular file")]:
+        image = "photos/" + name
+        reason = reasons.get(image)
+        if expected == "ok":
+            r.expect(name, image in decoded and reason is None, f"expected decoded, got failure {reason!r}")
+        elif expected == "any":
+            r.expect(name, (image in decoded) != (reason is not None), "neither decoded nor a listed failure")
+        else:
+            r.expect(name, reason is not None and expected in reason, f"expected a failure with {expected!r}, got {reason!r}")
+    n_ok = manifest["counts"]["images_ok"]
+    r.expect("counts", n_ok == len(decoded), f"images_ok {n_ok} != {len(decoded)} rows of images.csv")
+
+    # The decoded photos go on through extract and reduce: features must be finite, one row per item.
+    rc, _, err = r.run(["extract", "--model", "resnet18", "--max-failed-fraction", "1"] + common)
+    r.expect("extract", rc == 0, f"exit {rc}: {err[-400:]}")
+    rc, _, err = r.run(["reduce", "--dims", "2"] + common)
+    r.expect("reduce", rc == 0, f"exit {rc}: {err[-400:]}")
+
+    # CSVs: catalogs through preprocess, interactions through recommend (on the artifacts above).
+    for name, _, kind, extra, code, phrases in csv_cases():
+        if kind == "catalog":
+            args = ["preprocess", "--catalog", name] + small + ["--max-failed-fraction", "1"]
+        else:
+            args = ["recommend", "--interactions", name]
+        r.expect_exit(name, args + extra + common[:2] + ["--threads", "2"], code, phrases)
+
+    # Artifacts: damaged copies of the reduce artifact.
+    if not os.path.exists(os.path.join(work, "reduce", "latest")):
+        r.failed.append("no reduce artifact to damage")
+        return report(r)
+    red_latest = open(os.path.join(work, "reduce", "latest")).read().strip()
+    red = os.path.join(work, "reduce", red_latest)
+    damaged = {
+        "truncated": lambda d: truncate(os.path.join(d, "reduced.npy")),
+        "digest-flipped": lambda d: flip_last_byte(os.path.join(d, "reduced.npy")),
+        "newer-schema": lambda d: bump_schema(os.path.join(d, "manifest.json")),
+        "no-manifest": lambda d: os.remove(os.path.join(d, "manifest.json")),
+    }
+    phrases = {"truncated": "bytes", "digest-flipped": "sha256", "newer-schema": "schema version", "no-manifest": "no manifest"}
+    for case, damage in damaged.items():
+        copy = os.path.join(out, "damaged", case, "reduce", red_latest)
+        shutil.copytree(red, copy)
+        damage(copy)
+        r.expect_exit("artifact " + case + " (verify)", ["verify", copy], 4, [])
+        if case != "digest-flipped":  # readers check sizes and headers; digests are verify's job
+            r.expect_exit("artifact " + case + " (read)", ["recommend", "--reduce", copy, "--interactions",
+                                                            "interactions.csv", "--workdir", os.path.join(out, "w2")],
+                          4, [phrases[case]])
+    # The good artifact was never touched by any of this.
+    r.expect_exit("good artifact still verifies", ["verify", os.path.join(work, "recommend")], 0, [])
+
+    return report(r)
+
+
+def report(r):
+    for f in r.failed:
+        print("FAIL", f)
+    print(f"bad-input corpus: {r.passed} checks passed, {len(r.failed)} failed")
+    return 1 if r.failed else 0
+
+
+def truncate(path):
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.truncate(size // 2)
+
+
+def flip_last_byte(path):
+    with open(path, "r+b") as f:
+        f.seek(-1, os.SEEK_END)
+        b = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([b[0] ^ 0x01]))
+
+
+def bump_schema(path):
+    m = json.load(open(path))
+    m["schema_version"] = m["schema_version"] + 1
+    with open(path, "w") as f:
+        json.dump(m, f)
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[1] == "make":
+        make(argv[2])
+        return 0
+    if len(argv) >= 4 and argv[1] == "check":
+        return check(argv[2], argv[3])
+    if len(argv) >= 3 and argv[1] == "run":
+        with tempfile.TemporaryDirectory(prefix="visrec-bad-inputs.") as out:
+            make(out)
+            return check(argv[2], out)
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
