@@ -8,7 +8,10 @@
 #include "visrec/core/errors.h"
 #include "visrec/core/log.h"
 #include "visrec/core/version.h"
+#include "visrec/core/fs.h"
+#include "visrec/core/numfmt.h"
 #include "visrec/pipeline/pipeline.h"
+#include "visrec/query/query.h"
 #include "visrec/sample/sample.h"
 
 using namespace visrec;
@@ -181,6 +184,27 @@ int main(int argc, char** argv) {
   BindEvaluate(c_run, rno.evaluate, false);
   add_ctx(c_run);
 
+  // query
+  query::QueryOptions qo;
+  std::string q_item, q_user, q_image, q_batch, q_png;
+  int q_k = 10;
+  bool q_json = false;
+  auto* c_query = app.add_subcommand("query", "similar items for an item or a new photo, a user's recommendations");
+  c_query->add_option("--workdir,-w", qo.workdir, "where artifacts live")->capture_default_str();
+  c_query->add_option("--recommend", qo.recommend, "recommend artifact (default: latest in workdir)");
+  auto* q_opt_item = c_query->add_option("--item", q_item, "an item id: its similar items");
+  auto* q_opt_user = c_query->add_option("--user", q_user, "a user id: their recommendations with reasons");
+  auto* q_opt_image = c_query->add_option("--image", q_image, "a photo: the nearest catalog items");
+  auto* q_opt_batch = c_query->add_option("--batch", q_batch, "file of queries, one per line: item ID | user ID | image PATH");
+  q_opt_item->excludes(q_opt_user)->excludes(q_opt_image)->excludes(q_opt_batch);
+  q_opt_user->excludes(q_opt_image)->excludes(q_opt_batch);
+  q_opt_image->excludes(q_opt_batch);
+  c_query->add_option("--k", q_k, "answers per query")->capture_default_str()->check(CLI::Range(1, 10000));
+  c_query->add_flag("--json", q_json, "JSON output (one object per query and line)");
+  c_query->add_option("--png", q_png, "also write a contact sheet of the answer (single queries)");
+  c_query->add_option("--device", qo.device, "photo queries: auto | cpu | cuda")->capture_default_str();
+  c_query->add_option("--threads", qo.threads, "threads for the model (0 = all cores)")->capture_default_str();
+
   std::string inspect_path;
   std::vector<std::string> verify_paths;
   auto* c_inspect = app.add_subcommand("inspect", "describe an artifact (stage dir or artifact dir)");
@@ -246,6 +270,66 @@ int main(int argc, char** argv) {
       auto rep = pipeline::Run(rno, ctx);
       std::cout << pipeline::FormatRunReport(rep);
       return 0;
+    }
+    if (*c_query) {
+      std::vector<std::pair<std::string, std::string>> queries;  // (kind, argument)
+      std::vector<std::string> where;                            // file:line of each batch query
+      if (!q_item.empty()) queries.push_back({"item", q_item});
+      if (!q_user.empty()) queries.push_back({"user", q_user});
+      if (!q_image.empty()) queries.push_back({"image", q_image});
+      if (!q_batch.empty()) {
+        auto lines = ReadLines(q_batch);
+        for (size_t i = 0; i < lines.size(); ++i) {
+          std::string l = lines[i];
+          if (l.empty() || l[0] == '#') continue;
+          size_t sp = l.find_first_of(" \t");
+          std::string kind = l.substr(0, sp), arg = sp == std::string::npos ? "" : l.substr(l.find_first_not_of(" \t", sp));
+          if ((kind != "item" && kind != "user" && kind != "image") || arg.empty())
+            throw InputError(q_batch + ":" + std::to_string(i + 1) + ": expected 'item ID', 'user ID' or 'image PATH', got '" +
+                             l.substr(0, 80) + "'");
+          queries.push_back({kind, arg});
+          where.push_back(q_batch + ":" + std::to_string(i + 1));
+        }
+      }
+      if (queries.empty()) throw UsageError("query: give --item, --user, --image or --batch");
+      if (!q_png.empty() && queries.size() != 1) throw UsageError("query: --png draws one query; drop it with --batch");
+      query::QueryEngine engine(qo);
+      std::vector<double> total_ms, model_ms, search_ms;
+      int failed = 0;
+      for (size_t i = 0; i < queries.size(); ++i) {
+        const auto& [kind, arg] = queries[i];
+        query::QueryResult r;
+        try {
+          r = kind == "item" ? engine.Item(arg, q_k) : kind == "user" ? engine.User(arg, q_k) : engine.Image(arg, q_k);
+        } catch (const InputError& e) {
+          if (where.empty()) throw;
+          ++failed;
+          std::string msg = where[i] + ": " + e.what();
+          if (q_json) std::cout << json{{"kind", kind}, {"query", arg}, {"error", msg}}.dump() << "\n";
+          else std::cout << kind << " " << arg << ": ERROR " << msg << "\n\n";
+          continue;
+        }
+        std::cout << (q_json ? query::FormatJson(r) + "\n" : query::FormatTable(r) + (queries.size() > 1 ? "\n" : ""));
+        total_ms.push_back(r.ms.total);
+        if (kind == "image") { model_ms.push_back(r.ms.model); search_ms.push_back(r.ms.search); }
+        if (!q_png.empty()) {
+          query::WriteContactSheet(engine, r, q_png);
+          spdlog::info("query: contact sheet written to {}", q_png);
+        }
+      }
+      if (queries.size() > 1) {
+        auto pct = [](std::vector<double> v, double p) {
+          if (v.empty()) return std::string("-");
+          std::sort(v.begin(), v.end());
+          return FormatFixed(v[std::min(v.size() - 1, size_t(p * double(v.size() - 1) + 0.5))], 2);
+        };
+        std::cerr << "query: " << total_ms.size() << " answered, " << failed << " failed; per query p50 "
+                  << pct(total_ms, 0.5) << " ms, p95 " << pct(total_ms, 0.95) << " ms";
+        if (!model_ms.empty())
+          std::cerr << "; photo queries: model p50 " << pct(model_ms, 0.5) << " ms, search p50 " << pct(search_ms, 0.5) << " ms";
+        std::cerr << "\n";
+      }
+      return failed ? int(ExitCode::kInput) : 0;
     }
     if (*c_inspect) { std::cout << pipeline::Inspect(inspect_path); return 0; }
     if (*c_verify) {

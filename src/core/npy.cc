@@ -1,5 +1,7 @@
 #include "visrec/core/npy.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -225,5 +227,32 @@ void NpyStreamWriter::Finish() {
   f_ = nullptr;
   if (!ok) throw IoError("cannot finish '" + path_.string() + "': " + why + " (is the disk full?)");
 }
+
+MappedNpy::MappedNpy(const std::filesystem::path& path) : path_(path), header_(ReadNpyHeader(path)) {
+  map_bytes_ = header_.data_offset + size_t(header_.Count()) * DTypeSize(header_.dtype);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) Bad(path, "cannot open: " + ErrnoText());
+  void* m = ::mmap(nullptr, map_bytes_, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (m == MAP_FAILED) Bad(path, "cannot map: " + ErrnoText());
+  map_ = m;
+}
+
+MappedNpy::~MappedNpy() {
+  if (map_) ::munmap(map_, map_bytes_);
+}
+
+template <class T>
+const T* MappedNpy::data() const {
+  if (header_.dtype != DTypeOf<T>())
+    Bad(path_, std::string("dtype is ") + DTypeName(header_.dtype) + ", expected " + DTypeName(DTypeOf<T>()));
+  return reinterpret_cast<const T*>(static_cast<const char*>(map_) + header_.data_offset);
+}
+
+template const float* MappedNpy::data<float>() const;
+template const double* MappedNpy::data<double>() const;
+template const int32_t* MappedNpy::data<int32_t>() const;
+template const int64_t* MappedNpy::data<int64_t>() const;
+template const uint8_t* MappedNpy::data<uint8_t>() const;
 
 }  // namespace visrec

@@ -138,6 +138,34 @@ std::string ShardName(int s) {
 
 std::string OpenCvVersion() { return CV_VERSION; }
 
+PreprocessOptions OptionsFromParams(const json& p) {
+  PreprocessOptions o;
+  try {
+    o.resize = p.at("resize").get<int>();
+    o.crop = p.at("crop").get<int>();
+    o.mode = p.at("mode").get<std::string>();
+    o.trim = p.at("trim").get<std::string>();
+    o.trim_tolerance = p.at("trim_tolerance").get<int>();
+    o.trim_padding = p.at("trim_padding").get<double>();
+    o.background = p.at("background").get<std::array<int, 3>>();
+    o.mean = p.at("mean").get<std::array<double, 3>>();
+    o.std = p.at("std").get<std::array<double, 3>>();
+    o.max_pixels = p.at("max_pixels").get<int64_t>();
+    o.reduced_decode = p.at("reduced_decode").get<std::string>();
+    o.shard_size = p.at("shard_size").get<int>();
+  } catch (const json::exception& e) {
+    throw ArtifactError(std::string("preprocess parameters in the manifest are incomplete (") + e.what() +
+                        "); rerun preprocess with this visrec");
+  }
+  return o;
+}
+
+std::vector<uint8_t> PreprocessPhoto(const std::string& bytes, const PreprocessOptions& o) {
+  Processed p = ProcessOne(bytes, o);
+  if (!p.failure.empty()) throw InputError(p.failure);
+  return std::move(p.pixels);
+}
+
 void PreprocessOptions::Validate() const {
   if (catalog.empty()) throw UsageError("preprocess: --catalog is required");
   if (crop < 16 || crop > 2048) throw UsageError("preprocess: --crop must be in [16, 2048]");

@@ -24,8 +24,10 @@ std::vector<float> ToVec(const M& m) {
   return std::vector<float>(r.data(), r.data() + r.size());
 }
 
-PcaModel LoadModel(const Artifact& a) {
-  if (a.stage != kStage) throw ArtifactError("--apply '" + a.dir.string() + "' is a " + a.stage + " artifact, expected reduce");
+}  // namespace
+
+PcaModel LoadFit(const Artifact& a) {
+  if (a.stage != kStage) throw ArtifactError("'" + a.dir.string() + "' is a " + a.stage + " artifact, expected reduce");
   PcaModel m;
   auto mean = a.ReadArray<double>("pca_mean.npy");
   auto comps = a.ReadArray<double>("pca_components.npy");
@@ -40,8 +42,6 @@ PcaModel LoadModel(const Artifact& a) {
   m.method = a.manifest["params"].value("method", "exact");
   return m;
 }
-
-}  // namespace
 
 std::string EigenVersion() {
   return std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
@@ -98,7 +98,7 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
   PcaModel m;
   double drift_share = -1;
   if (fitted) {
-    m = LoadModel(*fitted);
+    m = LoadFit(*fitted);
     drift_share = ExplainedShare(m, x);
   } else {
     if (o.pca.method == "lda") {

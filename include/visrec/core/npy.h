@@ -62,4 +62,25 @@ class NpyStreamWriter {
   std::FILE* f_ = nullptr;
 };
 
+// A read-only memory map of an npy file whose header was checked (ReadNpyHeader): query-time
+// lookups touch only the rows they need instead of reading whole arrays.
+class MappedNpy {
+ public:
+  explicit MappedNpy(const std::filesystem::path& path);
+  ~MappedNpy();
+  MappedNpy(const MappedNpy&) = delete;
+  MappedNpy& operator=(const MappedNpy&) = delete;
+  const NpyHeader& header() const { return header_; }
+  int64_t rows() const { return header_.shape.empty() ? 1 : header_.shape[0]; }
+  int64_t cols() const { return header_.shape.size() < 2 ? 1 : header_.shape[1]; }
+  template <class T>
+  const T* data() const;  // ArtifactError unless the dtype is T's
+
+ private:
+  std::filesystem::path path_;
+  NpyHeader header_;
+  void* map_ = nullptr;
+  size_t map_bytes_ = 0;
+};
+
 }  // namespace visrec

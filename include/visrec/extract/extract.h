@@ -3,7 +3,9 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "visrec/core/stage.h"
 
@@ -26,6 +28,26 @@ struct ExtractOptions {
 };
 
 StageResult Run(const ExtractOptions& options, const RunContext& context);
+
+// The model of an extract artifact, rebuilt from its manifest (same built-in model and seed or
+// weights, or the same TorchScript file, precision and normalization; files must still match their
+// recorded digests). Turns one preprocessed photo into the feature the stage would have computed.
+class PhotoEmbedder {
+ public:
+  PhotoEmbedder(const Artifact& extract_artifact, const std::string& device, int threads);
+  ~PhotoEmbedder();
+  PhotoEmbedder(const PhotoEmbedder&) = delete;
+  PhotoEmbedder& operator=(const PhotoEmbedder&) = delete;
+  int crop() const;
+  int64_t dim() const;
+  std::string device() const;
+  // rgb: crop x crop x 3 uint8 (preprocess output). Returns the L2-normalized feature.
+  std::vector<float> Embed(const uint8_t* rgb);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 std::string TorchVersion();
 bool CudaCompiledIn();

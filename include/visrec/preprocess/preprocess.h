@@ -3,6 +3,7 @@
 #include <array>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "visrec/core/inputs.h"
 #include "visrec/core/stage.h"
@@ -32,6 +33,13 @@ struct PreprocessOptions {
 };
 
 StageResult Run(const PreprocessOptions& options, const RunContext& context);
+
+// The options an artifact was made with, read back from its manifest's params (so a query
+// preprocesses a new photo exactly like the batch did).
+PreprocessOptions OptionsFromParams(const json& params);
+// One photo's bytes -> crop x crop x 3 uint8 RGB (row-major HWC), as the stage does it.
+// Throws InputError with the reason (e.g. "truncated JPEG ...") when the photo is unusable.
+std::vector<uint8_t> PreprocessPhoto(const std::string& bytes, const PreprocessOptions& options);
 
 std::string OpenCvVersion();
 

@@ -20,6 +20,8 @@ struct ReduceOptions {
 };
 
 StageResult Run(const ReduceOptions& options, const RunContext& context);
+// The fitted projection (mean, components, whitening) stored in a reduce artifact.
+PcaModel LoadFit(const Artifact& reduce_artifact);
 std::string EigenVersion();
 
 }  // namespace visrec::reduce

@@ -1,0 +1,329 @@
+#include "visrec/query/query.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "visrec/core/csv.h"
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+#include "visrec/core/npy.h"
+#include "visrec/core/numfmt.h"
+#include "visrec/extract/extract.h"
+#include "visrec/preprocess/preprocess.h"
+#include "visrec/reduce/reduce.h"
+
+namespace visrec::query {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+// The parent artifact of `child` in role `role`; a moved workdir is followed by key name.
+Artifact Parent(const Artifact& child, const std::string& role, const std::string& stage) {
+  for (const auto& in : child.manifest["inputs"])
+    if (in.value("role", "") == role && in.value("kind", "") == "artifact") {
+      fs::path p = in.value("path", "");
+      std::error_code ec;
+      if (!fs::exists(p, ec)) p = child.dir.parent_path().parent_path() / stage / p.filename();
+      Artifact a = OpenArtifact(p);
+      if (a.content_digest != in.value("digest", ""))
+        throw ArtifactError("'" + a.dir.string() + "' changed since '" + child.dir.string() +
+                            "' was made from it; rerun the pipeline (visrec run) before querying");
+      return a;
+    }
+  throw ArtifactError("'" + child.dir.string() + "' records no " + role + " input; it cannot be queried");
+}
+
+std::unordered_map<std::string, int64_t> IndexOf(const std::vector<std::string>& ids) {
+  std::unordered_map<std::string, int64_t> m;
+  m.reserve(ids.size() * 2);
+  for (size_t i = 0; i < ids.size(); ++i) m.emplace(ids[i], int64_t(i));
+  return m;
+}
+
+}  // namespace
+
+void QueryOptions::Validate() const {
+  if (device != "auto" && device != "cpu" && device != "cuda") throw UsageError("query: --device must be auto, cpu or cuda");
+  if (threads < 0) throw UsageError("query: --threads must be >= 0");
+}
+
+struct QueryEngine::Impl {
+  QueryOptions o;
+  Artifact rec, red, ex, pre;
+  std::vector<std::string> item_ids, users, red_ids;
+  std::unordered_map<std::string, int64_t> item_index, user_index;
+  std::unique_ptr<MappedNpy> sim_idx, sim_score, rec_items, rec_scores, reduced;
+  // recommendations.csv: where each user's rows start (built on the first user query).
+  std::string rec_csv;
+  std::vector<std::pair<size_t, size_t>> user_rows;  // per user: [begin, end) byte range
+  // Photo queries (built on first use).
+  std::unique_ptr<extract::PhotoEmbedder> embedder;
+  std::unique_ptr<reduce::PcaModel> fit;
+  preprocess::PreprocessOptions pre_opts;
+  // Contact sheets: where each item's first photo's pixels are.
+  std::map<std::string, std::pair<std::string, int64_t>> first_photo;
+  std::map<std::string, std::unique_ptr<MappedNpy>> shards;
+
+  int64_t ItemRow(const std::string& id) const {
+    auto it = item_index.find(id);
+    if (it == item_index.end())
+      throw InputError("item '" + id + "' is not in the catalog of " + rec.dir.string() + " (" +
+                       std::to_string(item_ids.size()) + " items); check the id, or rerun the pipeline if it is new");
+    return it->second;
+  }
+
+  void IndexUserRows() {
+    if (!user_rows.empty() || users.empty()) return;
+    rec_csv = ReadFileBytes(rec.File("recommendations.csv"));
+    user_rows.assign(users.size(), {0, 0});
+    size_t pos = rec_csv.find('\n');
+    if (pos == std::string::npos) return;
+    ++pos;
+    int64_t current = -1;
+    while (pos < rec_csv.size()) {
+      size_t end = rec_csv.find('\n', pos);
+      if (end == std::string::npos) end = rec_csv.size();
+      // The first field is the user id (quoted when it holds a comma or quote).
+      std::string uid;
+      if (rec_csv[pos] == '"') {
+        CsvTable one = ParseCsv("u\n" + rec_csv.substr(pos, end - pos) + "\n", "recommendations.csv");
+        uid = one.rows.empty() ? "" : one.rows[0][0];
+      } else {
+        size_t comma = rec_csv.find(',', pos);
+        uid = rec_csv.substr(pos, std::min(comma, end) - pos);
+      }
+      auto it = user_index.find(uid);
+      if (it != user_index.end()) {
+        if (it->second != current) user_rows[size_t(it->second)].first = pos;
+        user_rows[size_t(it->second)].second = end + 1;
+        current = it->second;
+      }
+      pos = end + 1;
+    }
+  }
+
+  void LoadImageSide() {
+    if (embedder) return;
+    pre_opts = preprocess::OptionsFromParams(pre.manifest["params"]);
+    embedder = std::make_unique<extract::PhotoEmbedder>(ex, o.device, o.threads);
+    fit = std::make_unique<reduce::PcaModel>(reduce::LoadFit(red));
+    if (fit->mean.size() != embedder->dim() && embedder->dim() != 0)
+      throw ArtifactError(red.dir.string() + " was fitted on " + std::to_string(fit->mean.size()) +
+                          "-d features but " + ex.dir.string() + " holds " + std::to_string(embedder->dim()) + "-d ones");
+  }
+
+  void IndexPhotos() {
+    if (!first_photo.empty()) return;
+    CsvTable t = ReadCsv(pre.File("images.csv"));
+    int ci = t.Column("item_id"), cs = t.Column("shard"), cr = t.Column("shard_row");
+    if (ci < 0 || cs < 0 || cr < 0) throw ArtifactError(pre.File("images.csv").string() + " lacks item_id/shard/shard_row");
+    for (const auto& row : t.rows)
+      first_photo.emplace(row[size_t(ci)], std::make_pair(row[size_t(cs)], ParseInt(row[size_t(cr)]).value_or(-1)));
+  }
+};
+
+QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
+  o.Validate();
+  Impl& m = *impl_;
+  m.o = o;
+  m.rec = o.recommend.empty() ? OpenLatest(o.workdir, "recommend") : OpenArtifact(o.recommend);
+  if (m.rec.stage != "recommend")
+    throw ArtifactError("query: '" + m.rec.dir.string() + "' is a " + m.rec.stage + " artifact, expected recommend");
+  m.red = Parent(m.rec, "reduce", "reduce");
+  m.ex = Parent(m.red, "extract", "extract");
+  m.pre = Parent(m.ex, "preprocess", "preprocess");
+  m.item_ids = ReadLines(m.rec.File("ids.txt"));
+  m.users = ReadLines(m.rec.File("users.txt"));
+  m.red_ids = ReadLines(m.red.File("ids.txt"));
+  m.item_index = IndexOf(m.item_ids);
+  m.user_index = IndexOf(m.users);
+  m.sim_idx = std::make_unique<MappedNpy>(m.rec.File("similar_items.npy"));
+  m.sim_score = std::make_unique<MappedNpy>(m.rec.File("similar_scores.npy"));
+  m.rec_items = std::make_unique<MappedNpy>(m.rec.File("rec_items.npy"));
+  m.rec_scores = std::make_unique<MappedNpy>(m.rec.File("rec_scores.npy"));
+  m.reduced = std::make_unique<MappedNpy>(m.red.File("reduced_l2.npy"));
+  if (m.sim_idx->rows() != int64_t(m.item_ids.size()) || m.rec_items->rows() != int64_t(m.users.size()) ||
+      m.reduced->rows() != int64_t(m.red_ids.size()))
+    throw ArtifactError("query: array rows and id lists disagree in " + m.rec.dir.string() + " or " + m.red.dir.string() +
+                        "; run `visrec verify` on them");
+  // Touch the arrays' typed views once so a wrong dtype fails here, not mid-query.
+  (void)m.sim_idx->data<int32_t>();
+  (void)m.sim_score->data<float>();
+  (void)m.rec_items->data<int32_t>();
+  (void)m.rec_scores->data<float>();
+  (void)m.reduced->data<float>();
+}
+
+QueryEngine::~QueryEngine() = default;
+
+int QueryEngine::crop() const { return impl_->pre.manifest["params"].value("crop", 0); }
+
+QueryResult QueryEngine::Item(const std::string& id, int k) {
+  auto t0 = Clock::now();
+  Impl& m = *impl_;
+  QueryResult r{"item", id, {}, {}};
+  const int64_t row = m.ItemRow(id);
+  const int64_t sk = m.sim_idx->cols();
+  const int32_t* idx = m.sim_idx->data<int32_t>() + row * sk;
+  const float* sc = m.sim_score->data<float>() + row * sk;
+  for (int64_t j = 0; j < sk && int64_t(r.answers.size()) < k; ++j) {
+    if (idx[j] < 0 || idx[j] >= int64_t(m.item_ids.size())) continue;
+    r.answers.push_back({m.item_ids[size_t(idx[j])], sc[j], "hybrid"});
+  }
+  r.ms.lookup = r.ms.total = Ms(t0, Clock::now());
+  return r;
+}
+
+QueryResult QueryEngine::User(const std::string& id, int k) {
+  auto t0 = Clock::now();
+  Impl& m = *impl_;
+  QueryResult r{"user", id, {}, {}};
+  auto it = m.user_index.find(id);
+  if (it == m.user_index.end())
+    throw InputError("user '" + id + "' has no recommendations in " + m.rec.dir.string() + " (" +
+                     std::to_string(m.users.size()) + " users, all from the interactions it was run on); "
+                     "check the id, or rerun recommend with this user's interactions");
+  m.IndexUserRows();
+  const auto [begin, end] = m.user_rows[size_t(it->second)];
+  if (end > begin) {
+    CsvTable t = ParseCsv("user_id,rank,item_id,score,reason\n" + m.rec_csv.substr(begin, end - begin), "recommendations.csv");
+    for (const auto& row : t.rows) {
+      if (int(r.answers.size()) >= k || row.size() < 5) break;
+      r.answers.push_back({row[2], ParseDouble(row[3]).value_or(0), row[4]});
+    }
+  }
+  r.ms.lookup = r.ms.total = Ms(t0, Clock::now());
+  return r;
+}
+
+QueryResult QueryEngine::Image(const fs::path& photo, int k) {
+  Impl& m = *impl_;
+  m.LoadImageSide();
+  QueryResult r{"image", photo.string(), {}, {}};
+  auto t0 = Clock::now();
+  std::vector<uint8_t> px;
+  try {
+    px = preprocess::PreprocessPhoto(ReadFileBytes(photo), m.pre_opts);
+  } catch (const InputError& e) {
+    throw InputError("query photo '" + photo.string() + "': " + e.what());
+  }
+  auto t1 = Clock::now();
+  std::vector<float> feat = m.embedder->Embed(px.data());
+  auto t2 = Clock::now();
+  reduce::MatrixF x = Eigen::Map<reduce::MatrixF>(feat.data(), 1, Eigen::Index(feat.size()));
+  reduce::MatrixF q = reduce::Project(*m.fit, x);
+  const float nrm = q.norm();
+  if (nrm > 0) q /= nrm;
+  auto t3 = Clock::now();
+  // Exact cosine search over the unit-length reduced vectors; ties go to the smaller id (rows are in id order).
+  const int64_t n = m.reduced->rows(), d = m.reduced->cols();
+  if (q.cols() != d) throw ArtifactError("query: projection gives " + std::to_string(q.cols()) + " dims, the index holds " + std::to_string(d));
+  const float* base = m.reduced->data<float>();
+  const float* qv = q.data();
+  Eigen::Map<const reduce::MatrixF> index(base, Eigen::Index(n), Eigen::Index(d));
+  Eigen::VectorXf sims = index * Eigen::Map<const Eigen::VectorXf>(qv, Eigen::Index(d));  // one GEMV
+  std::vector<std::pair<float, int64_t>> scored(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) scored[size_t(i)] = {sims(Eigen::Index(i)), i};
+  const size_t top = size_t(std::min<int64_t>(k, n));
+  auto better = [](const std::pair<float, int64_t>& a, const std::pair<float, int64_t>& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
+  std::partial_sort(scored.begin(), scored.begin() + long(top), scored.end(), better);
+  for (size_t i = 0; i < top; ++i) r.answers.push_back({m.red_ids[size_t(scored[i].second)], scored[i].first, "visual"});
+  auto t4 = Clock::now();
+  r.ms.preprocess = Ms(t0, t1);
+  r.ms.model = Ms(t1, t2);
+  r.ms.project = Ms(t2, t3);
+  r.ms.search = Ms(t3, t4);
+  r.ms.total = Ms(t0, t4);
+  return r;
+}
+
+std::vector<uint8_t> QueryEngine::ItemPixels(const std::string& id) {
+  Impl& m = *impl_;
+  m.IndexPhotos();
+  auto it = m.first_photo.find(id);
+  if (it == m.first_photo.end() || it->second.second < 0) return {};
+  auto& shard = m.shards[it->second.first];
+  if (!shard) shard = std::make_unique<MappedNpy>(m.pre.File("pixels-" + it->second.first + ".npy"));
+  const size_t bytes = size_t(crop()) * size_t(crop()) * 3;
+  if (it->second.second >= shard->rows()) return {};
+  const uint8_t* p = shard->data<uint8_t>() + size_t(it->second.second) * bytes;
+  return std::vector<uint8_t>(p, p + bytes);
+}
+
+std::vector<uint8_t> QueryEngine::PhotoPixels(const fs::path& photo) {
+  Impl& m = *impl_;
+  return preprocess::PreprocessPhoto(ReadFileBytes(photo), preprocess::OptionsFromParams(m.pre.manifest["params"]));
+}
+
+std::string FormatTable(const QueryResult& r) {
+  std::string s = r.kind + " " + r.query + ": " + std::to_string(r.answers.size()) + " answer(s)\n";
+  s += "rank  item_id               score     reason\n";
+  for (size_t i = 0; i < r.answers.size(); ++i) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%4zu  %-20s  %8s  ", i + 1, r.answers[i].item_id.c_str(),
+                  FormatFixed(r.answers[i].score, 4).c_str());
+    s += buf + r.answers[i].reason + "\n";
+  }
+  return s;
+}
+
+std::string FormatJson(const QueryResult& r) {
+  json j{{"kind", r.kind}, {"query", r.query}};
+  json a = json::array();
+  for (size_t i = 0; i < r.answers.size(); ++i)
+    a.push_back({{"rank", i + 1}, {"item_id", r.answers[i].item_id}, {"score", r.answers[i].score}, {"reason", r.answers[i].reason}});
+  j["answers"] = a;
+  j["ms"] = {{"total", r.ms.total}, {"preprocess", r.ms.preprocess}, {"model", r.ms.model}, {"project", r.ms.project},
+             {"search", r.ms.search}, {"lookup", r.ms.lookup}};
+  return j.dump();
+}
+
+void WriteContactSheet(QueryEngine& engine, const QueryResult& r, const fs::path& png) {
+  const int tile = 160, caption = 44, pad = 8, per_row = 6;
+  const int cells = 1 + int(r.answers.size());
+  const int cols = std::min(cells, per_row), rows = (cells + per_row - 1) / per_row;
+  cv::Mat sheet(pad + rows * (tile + caption + pad), pad + cols * (tile + pad), CV_8UC3, cv::Scalar(255, 255, 255));
+  auto put_tile = [&](int cell, const std::vector<uint8_t>& rgb, const std::string& line1, const std::string& line2, bool query) {
+    const int x = pad + (cell % per_row) * (tile + pad), y = pad + (cell / per_row) * (tile + caption + pad);
+    cv::Rect box(x, y, tile, tile);
+    if (!rgb.empty()) {
+      const int c = engine.crop();
+      cv::Mat src(c, c, CV_8UC3, const_cast<uint8_t*>(rgb.data())), bgr, scaled;
+      cv::cvtColor(src, bgr, cv::COLOR_RGB2BGR);
+      cv::resize(bgr, scaled, {tile, tile}, 0, 0, cv::INTER_AREA);
+      scaled.copyTo(sheet(box));
+    } else {
+      sheet(box).setTo(cv::Scalar(225, 225, 225));
+      cv::putText(sheet, "no photo", {x + 40, y + tile / 2}, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(90, 90, 90), 1, cv::LINE_AA);
+    }
+    cv::rectangle(sheet, box, query ? cv::Scalar(0, 120, 255) : cv::Scalar(180, 180, 180), query ? 3 : 1);
+    cv::putText(sheet, line1, {x, y + tile + 17}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    cv::putText(sheet, line2, {x, y + tile + 36}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(70, 70, 70), 1, cv::LINE_AA);
+  };
+  std::vector<uint8_t> qpx;
+  std::string qlabel = r.query;
+  if (r.kind == "image") {
+    qpx = engine.PhotoPixels(r.query);
+    qlabel = fs::path(r.query).filename().string();
+  } else if (r.kind == "item") {
+    qpx = engine.ItemPixels(r.query);
+  }
+  put_tile(0, qpx, "query " + r.kind, qlabel.substr(0, 22), true);
+  for (size_t i = 0; i < r.answers.size(); ++i)
+    put_tile(int(i) + 1, engine.ItemPixels(r.answers[i].item_id), "#" + std::to_string(i + 1) + " " + r.answers[i].item_id.substr(0, 16),
+             "score " + FormatFixed(r.answers[i].score, 3), false);
+  std::vector<uchar> bytes;
+  if (!cv::imencode(".png", sheet, bytes)) throw IoError("cannot encode the contact sheet as PNG");
+  WriteFileAtomic(png, std::string(bytes.begin(), bytes.end()));
+}
+
+}  // namespace visrec::query
