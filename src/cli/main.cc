@@ -3,13 +3,12 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fstream>
 #include <iostream>
 
 #include "visrec/core/errors.h"
 #include "visrec/core/log.h"
 #include "visrec/core/version.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/numfmt.h"
 #include "visrec/pipeline/pipeline.h"
 #include "visrec/query/query.h"
 #include "visrec/sample/sample.h"
@@ -195,7 +194,7 @@ int main(int argc, char** argv) {
   auto* q_opt_item = c_query->add_option("--item", q_item, "an item id: its similar items");
   auto* q_opt_user = c_query->add_option("--user", q_user, "a user id: their recommendations with reasons");
   auto* q_opt_image = c_query->add_option("--image", q_image, "a photo: the nearest catalog items");
-  auto* q_opt_batch = c_query->add_option("--batch", q_batch, "file of queries, one per line: item ID | user ID | image PATH");
+  auto* q_opt_batch = c_query->add_option("--batch", q_batch, "file of queries, one per line: item ID | user ID | image PATH; - = stdin, answered as lines arrive");
   q_opt_item->excludes(q_opt_user)->excludes(q_opt_image)->excludes(q_opt_batch);
   q_opt_user->excludes(q_opt_image)->excludes(q_opt_batch);
   q_opt_image->excludes(q_opt_batch);
@@ -272,64 +271,31 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*c_query) {
-      std::vector<std::pair<std::string, std::string>> queries;  // (kind, argument)
-      std::vector<std::string> where;                            // file:line of each batch query
-      if (!q_item.empty()) queries.push_back({"item", q_item});
-      if (!q_user.empty()) queries.push_back({"user", q_user});
-      if (!q_image.empty()) queries.push_back({"image", q_image});
-      if (!q_batch.empty()) {
-        auto lines = ReadLines(q_batch);
-        for (size_t i = 0; i < lines.size(); ++i) {
-          std::string l = lines[i];
-          if (l.empty() || l[0] == '#') continue;
-          size_t sp = l.find_first_of(" \t");
-          std::string kind = l.substr(0, sp), arg = sp == std::string::npos ? "" : l.substr(l.find_first_not_of(" \t", sp));
-          if ((kind != "item" && kind != "user" && kind != "image") || arg.empty())
-            throw InputError(q_batch + ":" + std::to_string(i + 1) + ": expected 'item ID', 'user ID' or 'image PATH', got '" +
-                             l.substr(0, 80) + "'");
-          queries.push_back({kind, arg});
-          where.push_back(q_batch + ":" + std::to_string(i + 1));
-        }
-      }
-      if (queries.empty()) throw UsageError("query: give --item, --user, --image or --batch");
-      if (!q_png.empty() && queries.size() != 1) throw UsageError("query: --png draws one query; drop it with --batch");
+      if (q_item.empty() && q_user.empty() && q_image.empty() && q_batch.empty())
+        throw UsageError("query: give --item, --user, --image or --batch");
+      if (!q_png.empty() && !q_batch.empty()) throw UsageError("query: --png draws one query; drop it with --batch");
       query::QueryEngine engine(qo);
-      std::vector<double> total_ms, model_ms, search_ms;
-      int failed = 0;
-      for (size_t i = 0; i < queries.size(); ++i) {
-        const auto& [kind, arg] = queries[i];
-        query::QueryResult r;
-        try {
-          r = kind == "item" ? engine.Item(arg, q_k) : kind == "user" ? engine.User(arg, q_k) : engine.Image(arg, q_k);
-        } catch (const InputError& e) {
-          if (where.empty()) throw;
-          ++failed;
-          std::string msg = where[i] + ": " + e.what();
-          if (q_json) std::cout << json{{"kind", kind}, {"query", arg}, {"error", msg}}.dump() << "\n";
-          else std::cout << kind << " " << arg << ": ERROR " << msg << "\n\n";
-          continue;
+      if (!q_batch.empty()) {
+        query::BatchSummary sum;
+        if (q_batch == "-") {
+          sum = query::RunBatch(engine, std::cin, "stdin", q_k, q_json, std::cout);
+        } else {
+          std::ifstream in(q_batch);
+          if (!in) throw InputError("query: cannot read --batch file '" + q_batch + "'");
+          sum = query::RunBatch(engine, in, q_batch, q_k, q_json, std::cout);
         }
-        std::cout << (q_json ? query::FormatJson(r) + "\n" : query::FormatTable(r) + (queries.size() > 1 ? "\n" : ""));
-        total_ms.push_back(r.ms.total);
-        if (kind == "image") { model_ms.push_back(r.ms.model); search_ms.push_back(r.ms.search); }
-        if (!q_png.empty()) {
-          query::WriteContactSheet(engine, r, q_png);
-          spdlog::info("query: contact sheet written to {}", q_png);
-        }
+        std::cerr << "query: " << sum.Format() << "\n";
+        return sum.failed ? int(ExitCode::kInput) : 0;
       }
-      if (queries.size() > 1) {
-        auto pct = [](std::vector<double> v, double p) {
-          if (v.empty()) return std::string("-");
-          std::sort(v.begin(), v.end());
-          return FormatFixed(v[std::min(v.size() - 1, size_t(p * double(v.size() - 1) + 0.5))], 2);
-        };
-        std::cerr << "query: " << total_ms.size() << " answered, " << failed << " failed; per query p50 "
-                  << pct(total_ms, 0.5) << " ms, p95 " << pct(total_ms, 0.95) << " ms";
-        if (!model_ms.empty())
-          std::cerr << "; photo queries: model p50 " << pct(model_ms, 0.5) << " ms, search p50 " << pct(search_ms, 0.5) << " ms";
-        std::cerr << "\n";
+      query::QueryResult r = !q_item.empty() ? engine.Item(q_item, q_k)
+                             : !q_user.empty() ? engine.User(q_user, q_k)
+                                               : engine.Image(q_image, q_k);
+      std::cout << (q_json ? query::FormatJson(r) + "\n" : query::FormatTable(r));
+      if (!q_png.empty()) {
+        query::WriteContactSheet(engine, r, q_png);
+        spdlog::info("query: contact sheet written to {}", q_png);
       }
-      return failed ? int(ExitCode::kInput) : 0;
+      return 0;
     }
     if (*c_inspect) { std::cout << pipeline::Inspect(inspect_path); return 0; }
     if (*c_verify) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <istream>
+#include <ostream>
 #include <map>
 #include <unordered_map>
 
@@ -324,6 +326,55 @@ void WriteContactSheet(QueryEngine& engine, const QueryResult& r, const fs::path
   std::vector<uchar> bytes;
   if (!cv::imencode(".png", sheet, bytes)) throw IoError("cannot encode the contact sheet as PNG");
   WriteFileAtomic(png, std::string(bytes.begin(), bytes.end()));
+}
+
+std::string BatchSummary::Format() const {
+  auto pct = [](std::vector<double> v, double p) {
+    if (v.empty()) return std::string("-");
+    std::sort(v.begin(), v.end());
+    return FormatFixed(v[std::min(v.size() - 1, size_t(p * double(v.size() - 1) + 0.5))], 2);
+  };
+  std::string s = std::to_string(answered) + " answered, " + std::to_string(failed) + " failed; per query p50 " +
+                  pct(total_ms, 0.5) + " ms, p95 " + pct(total_ms, 0.95) + " ms";
+  if (!model_ms.empty())
+    s += "; photo queries: model p50 " + pct(model_ms, 0.5) + " ms, search p50 " + pct(search_ms, 0.5) + " ms";
+  return s;
+}
+
+BatchSummary RunBatch(QueryEngine& engine, std::istream& in, const std::string& name, int k, bool as_json, std::ostream& out) {
+  BatchSummary sum;
+  std::string line;
+  for (int64_t no = 1; std::getline(in, line); ++no) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    const size_t sp = line.find_first_of(" \t");
+    const std::string kind = line.substr(0, sp);
+    const size_t at = sp == std::string::npos ? std::string::npos : line.find_first_not_of(" \t", sp);
+    const std::string arg = at == std::string::npos ? "" : line.substr(at);
+    QueryResult r;
+    try {
+      if (kind == "item" && !arg.empty()) r = engine.Item(arg, k);
+      else if (kind == "user" && !arg.empty()) r = engine.User(arg, k);
+      else if (kind == "image" && !arg.empty()) r = engine.Image(arg, k);
+      else throw InputError("expected 'item ID', 'user ID' or 'image PATH', got '" + line.substr(0, 80) + "'");
+    } catch (const InputError& e) {
+      ++sum.failed;
+      const std::string msg = name + ":" + std::to_string(no) + ": " + e.what();
+      if (as_json) out << json{{"kind", kind}, {"query", arg}, {"error", msg}}.dump() << "\n";
+      else out << kind << " " << arg << ": ERROR " << msg << "\n\n";
+      out.flush();
+      continue;
+    }
+    out << (as_json ? FormatJson(r) + "\n" : FormatTable(r) + "\n");
+    out.flush();
+    ++sum.answered;
+    sum.total_ms.push_back(r.ms.total);
+    if (r.kind == "image") {
+      sum.model_ms.push_back(r.ms.model);
+      sum.search_ms.push_back(r.ms.search);
+    }
+  }
+  return sum;
 }
 
 }  // namespace visrec::query

@@ -229,6 +229,20 @@ def check(visrec, out):
             args = ["recommend", "--interactions", name]
         r.expect_exit(name, args + extra + common[:2] + ["--threads", "2"], code, phrases)
 
+    # Queries against the finished artifacts: unknown ids, unreadable photos, a workdir without a stage.
+    with open(os.path.join(out, "queries.txt"), "w") as f:
+        f.write("item P06\nitem NO-SUCH\nfrobnicate x\nimage photos/text.jpg\n")
+    r.expect_exit("query unknown item", ["query", "--item", "NO-SUCH", "--workdir", work], 3, ["'NO-SUCH'"])
+    r.expect_exit("query unknown user", ["query", "--user", "nobody", "--workdir", work], 3, ["'nobody'"])
+    r.expect_exit("query unreadable photo", ["query", "--image", "photos/text.jpg", "--workdir", work, "--device", "cpu"], 3,
+                  ["photos/text.jpg", "not a decodable image"])
+    r.expect_exit("query workdir without recommend", ["query", "--item", "P06", "--workdir", os.path.join(out, "empty")], 4,
+                  ["recommend"])
+    r.expect_exit("query batch with bad lines", ["query", "--batch", "queries.txt", "--workdir", work, "--device", "cpu"], 3,
+                  ["1 answered, 3 failed"])
+    rc, stdout, _ = r.run(["query", "--batch", "queries.txt", "--workdir", work, "--device", "cpu"])
+    r.expect("query batch names file:line", all(f"queries.txt:{n}:" in stdout for n in (2, 3, 4)), stdout[-400:])
+
     # Artifacts: damaged copies of the reduce artifact.
     if not os.path.exists(os.path.join(work, "reduce", "latest")):
         r.failed.append("no reduce artifact to damage")
