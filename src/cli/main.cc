@@ -176,6 +176,9 @@ int main(int argc, char** argv) {
   c_run->add_option("--split", rno.split, "none | leave-last-out | random: hold out, train, evaluate")->capture_default_str();
   c_run->add_option("--test-fraction", rno.split_options.test_fraction, "random split share")->capture_default_str();
   c_run->add_option("--split-seed", rno.split_options.seed, "random split seed")->capture_default_str();
+  c_run->add_option("--refit", rno.refit, "PCA on nightly runs: auto | always | never (see README)")->capture_default_str();
+  c_run->add_option("--refit-drop", rno.refit_drop, "auto: refit when the basis explains this much less of the new data")
+      ->capture_default_str();
   BindPreprocess(c_run, rno.preprocess, run_bad_rows);
   BindExtract(c_run, rno.extract);
   BindReduce(c_run, rno.reduce);

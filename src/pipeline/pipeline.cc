@@ -1,11 +1,14 @@
 #include "visrec/pipeline/pipeline.h"
 
 #include <chrono>
+#include <map>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
 #include "visrec/core/errors.h"
 #include "visrec/core/numfmt.h"
+#include "visrec/core/artifact.h"
 
 namespace visrec::pipeline {
 
@@ -14,6 +17,8 @@ void RunOptions::Validate() const {
   if (split != "none" && split != "leave-last-out" && split != "random")
     throw UsageError("run: --split must be none, leave-last-out or random");
   if (split != "none" && interactions.empty()) throw UsageError("run: --split needs --interactions");
+  if (refit != "auto" && refit != "always" && refit != "never") throw UsageError("run: --refit must be auto, always or never");
+  if (!(refit_drop >= 0 && refit_drop <= 1)) throw UsageError("run: --refit-drop must be in [0, 1]");
 }
 
 namespace {
@@ -31,8 +36,14 @@ StageResult Timed(const std::string& name, RunReport* rep, F&& f, std::string de
   else if (name == "extract")
     line.detail = get("items") + " items x " + get("dim") + " (" + get("photos_computed") + " photos computed, " +
                   get("photos_reused") + " reused)";
-  else if (name == "reduce")
+  else if (name == "reduce") {
     line.detail = get("items") + " items -> " + get("dims") + " dims";
+    const json& ex = r.artifact.manifest["extra"];
+    if (ex.contains("drift"))
+      line.detail += ", applied the fit in use (its basis explains " +
+                     FormatFixed(100 * ex["drift"].value("new_data_explained_share", 0.0), 1) + "% of the new data, " +
+                     FormatFixed(100 * ex["drift"].value("fit_explained_share", 0.0), 1) + "% at fit)";
+  }
   else if (name == "split")
     line.detail = get("train") + " train / " + get("test") + " test";
   else if (name == "recommend")
@@ -41,6 +52,44 @@ StageResult Timed(const std::string& name, RunReport* rep, F&& f, std::string de
     line.detail = get("users_evaluated") + " users evaluated";
   rep->stages.push_back(line);
   return r;
+}
+// The parent artifact recorded under `role`, if it still opens.
+std::optional<Artifact> ParentOf(const Artifact& a, const std::string& role) {
+  for (const auto& in : a.manifest["inputs"])
+    if (in.value("role", "") == role) {
+      try {
+        return OpenArtifact(in.value("path", ""));
+      } catch (const Error&) {
+        return std::nullopt;
+      }
+    }
+  return std::nullopt;
+}
+
+// The PCA fit the workdir's latest reduce artifact uses: itself when it is a fit, else the fit it applied.
+std::optional<Artifact> FitInUse(const fs::path& workdir) {
+  try {
+    Artifact r = OpenLatest(workdir, "reduce");
+    if (r.manifest["params"].value("mode", "") != "apply") return r;
+    return ParentOf(r, "pca_model");
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+// Features in the same space: same extract parameters and model/weights files, made from pixels
+// with the same preprocess parameters. Only the set of photos differs.
+bool SameFeatureSpace(const Artifact& a, const Artifact& b) {
+  if (a.manifest["params"] != b.manifest["params"]) return false;
+  auto inputs = [](const Artifact& x) {
+    std::map<std::string, std::string> m;
+    for (const auto& in : x.manifest["inputs"])
+      if (in.value("role", "") != "preprocess") m[in.value("role", "")] = in.value("digest", "");
+    return m;
+  };
+  if (inputs(a) != inputs(b)) return false;
+  auto pa = ParentOf(a, "preprocess"), pb = ParentOf(b, "preprocess");
+  return pa && pb && pa->manifest["params"] == pb->manifest["params"];
 }
 }  // namespace
 
@@ -61,7 +110,26 @@ RunReport Run(const RunOptions& o, const RunContext& ctx) {
     red_opts.catalog = o.catalog;
     if (red_opts.label_column.empty()) red_opts.label_column = o.evaluate.label_column;
   }
-  StageResult red = Timed("reduce", &rep, [&] { return reduce::Run(red_opts, ctx); });
+  StageResult red;
+  std::optional<Artifact> fit = o.refit == "always" || !red_opts.apply.empty() ? std::nullopt : FitInUse(ctx.workdir);
+  std::optional<Artifact> fit_source = fit ? ParentOf(*fit, "extract") : std::nullopt;
+  if (fit && fit_source && fit_source->content_digest != ex.artifact.content_digest &&
+      fit->manifest["params"] == reduce::FitParams(red_opts) && SameFeatureSpace(*fit_source, ex.artifact)) {
+    auto apply_opts = red_opts;
+    apply_opts.apply = fit->dir;
+    red = Timed("reduce", &rep, [&] { return reduce::Run(apply_opts, ctx); });
+    const json drift = red.artifact.manifest["extra"].value("drift", json::object());
+    const double now = drift.value("new_data_explained_share", 0.0), then = drift.value("fit_explained_share", 0.0);
+    if (o.refit == "auto" && now < then - o.refit_drop) {
+      spdlog::warn("run: the PCA basis in use explains {:.1f}% of the new features' variance, {:.1f}% at fit time "
+                   "(more than --refit-drop {} lower): refitting", 100 * now, 100 * then, o.refit_drop);
+      rep.stages.pop_back();
+      red = Timed("reduce", &rep, [&] { return reduce::Run(red_opts, ctx); });
+      rep.stages.back().detail += ", refitted: the fit in use had drifted";
+    }
+  } else {
+    red = Timed("reduce", &rep, [&] { return reduce::Run(red_opts, ctx); });
+  }
   if (o.interactions.empty()) {
     spdlog::warn("run: no --interactions given; stopping after reduce (no recommendations)");
     return rep;
@@ -101,6 +169,9 @@ std::string FormatRunReport(const RunReport& r) {
                   FormatFixed(l.seconds, 1).c_str(), l.detail.c_str());
     s += buf;
   }
+  double total = 0;
+  for (const auto& l : r.stages) total += l.seconds;
+  s += "total                    " + FormatFixed(total, 1) + "s\n";
   if (!r.recommendations.empty()) s += "\nrecommendations: " + r.recommendations + "\nsimilar items:   " + r.similar_items + "\n";
   if (!r.report.empty()) s += "evaluation:      " + r.report + "\n";
   return s;

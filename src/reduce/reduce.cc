@@ -59,6 +59,15 @@ void ReduceOptions::Validate() const {
   if (p.power_iterations < 0 || p.power_iterations > 50) throw UsageError("reduce: --power-iterations must be in [0, 50]");
 }
 
+json FitParams(const ReduceOptions& o) {
+  json params = {{"mode", "fit"}, {"method", o.pca.method}, {"whiten", o.pca.whiten}, {"seed", o.pca.seed},
+                 {"oversample", o.pca.oversample}, {"power_iterations", o.pca.power_iterations}};
+  if (o.pca.method == "lda") params["label_column"] = o.label_column;
+  if (o.pca.variance_target > 0) params["variance_target"] = o.pca.variance_target;
+  else params["dims"] = o.pca.dims;
+  return params;
+}
+
 StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
   o.Validate();
   auto t0 = std::chrono::steady_clock::now();
@@ -72,14 +81,9 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
     inputs.push_back(fitted->AsInput("pca_model"));
     params = {{"mode", "apply"}};
   } else {
-    params = {{"mode", "fit"}, {"method", o.pca.method}, {"whiten", o.pca.whiten}, {"seed", o.pca.seed},
-              {"oversample", o.pca.oversample}, {"power_iterations", o.pca.power_iterations}};
-    if (o.pca.method == "lda") {
-      params["label_column"] = o.label_column;
+    params = FitParams(o);
+    if (o.pca.method == "lda")
       inputs.push_back({"catalog", "file", fs::absolute(o.catalog).lexically_normal().string(), Sha256File(o.catalog)});
-    }
-    if (o.pca.variance_target > 0) params["variance_target"] = o.pca.variance_target;
-    else params["dims"] = o.pca.dims;
   }
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, kStage, key)) return *up;

@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
 #include "../test_util.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
 #include "visrec/sample/sample.h"
 
 namespace visrec::pipeline {
@@ -155,6 +159,96 @@ TEST(Pipeline, SampleScalesWithoutQuadraticCost) {
   std::set<std::string> items;
   for (auto& x : in.rows) items.insert(x.item_id);
   EXPECT_GT(items.size(), 500u) << "users reach far into the catalog, not just its start";
+}
+
+// The nightly case: yesterday's catalog plus new, changed and removed photos and a day of new
+// interactions. Only the changed photos are recomputed, the PCA fit in use is applied (not
+// refitted), and every output equals a from-scratch run on the new inputs with that fit.
+TEST(Pipeline, NightlyRunRecomputesOnlyWhatChangedAndEqualsAFromScratchRun) {
+  TinyRun t;
+  t.options.split = "none";
+  t.options.extract.batch_size = 1;  // each photo alone through the model: bitwise batch-independent
+  RunReport night1 = pipeline::Run(t.options, t.ctx);
+  const Artifact fit1 = OpenLatest(t.ctx.workdir, "reduce");
+  const Artifact pre1 = OpenLatest(t.ctx.workdir, "preprocess");
+  const int64_t photos1 = pre1.manifest["counts"]["images_ok"].get<int64_t>();
+
+  // The day's changes: 2 new photos (one on a new item), 1 photo modified in place, 1 removed.
+  const fs::path cat = t.dir / "catalog";
+  std::vector<std::string> lines = ReadLines(cat / "catalog.csv");
+  std::string removed, modified;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const std::string item = lines[i].substr(0, lines[i].find(','));
+    const std::string image = lines[i].substr(item.size() + 1, lines[i].find(',', item.size() + 1) - item.size() - 1);
+    if (removed.empty() && i + 1 < lines.size() && lines[i + 1].rfind(item + ",", 0) == 0 && image.find(".jpg") != std::string::npos) {
+      removed = lines[i];
+      lines.erase(lines.begin() + long(i));
+      --i;
+    } else if (modified.empty() && image.find("_1.jpg") != std::string::npos && lines[i] != removed) {
+      modified = image;
+    }
+  }
+  ASSERT_FALSE(removed.empty());
+  ASSERT_FALSE(modified.empty());
+  cv::Mat img = cv::imread((cat / modified).string());
+  ASSERT_FALSE(img.empty());
+  cv::rectangle(img, {4, 4, img.cols / 3, img.rows / 3}, cv::Scalar(10, 200, 30), cv::FILLED);
+  cv::imwrite((cat / modified).string(), img);
+  cv::Mat fresh(80, 70, CV_8UC3, cv::Scalar(250, 250, 250));
+  cv::circle(fresh, {35, 40}, 25, cv::Scalar(200, 30, 30), cv::FILLED);
+  cv::imwrite((cat / "images" / "NEW_1.jpg").string(), fresh);
+  cv::circle(fresh, {35, 40}, 12, cv::Scalar(20, 30, 230), cv::FILLED);
+  cv::imwrite((cat / "images" / "P0001_extra.jpg").string(), fresh);
+  lines.push_back("P0001,images/P0001_extra.jpg,extra photo,lamp,pink,solid");
+  lines.push_back("Z9999,images/NEW_1.jpg,New red ball,ball,red,solid");
+  WriteLines(cat / "catalog.csv", lines);
+  std::vector<std::string> inter = ReadLines(cat / "interactions.csv");
+  inter.push_back("U0001,Z9999,1,2026-12-01T08:00:00Z");
+  inter.push_back("U0002,P0003,2,2026-12-01T09:00:00Z");
+  WriteLines(cat / "interactions.csv", inter);
+
+  RunReport night2 = pipeline::Run(t.options, t.ctx);
+  for (const auto& s : night2.stages) EXPECT_FALSE(s.reused) << s.stage << " should have been recomputed";
+  const Artifact pre2 = OpenLatest(t.ctx.workdir, "preprocess");
+  const Artifact ex2 = OpenLatest(t.ctx.workdir, "extract");
+  const Artifact red2 = OpenLatest(t.ctx.workdir, "reduce");
+  EXPECT_EQ(pre2.manifest["counts"]["images_computed"], 3) << "2 new photos and 1 modified";
+  EXPECT_EQ(pre2.manifest["counts"]["images_reused"], photos1 - 1 - 1) << "all others but the removed and the modified";
+  EXPECT_EQ(ex2.manifest["counts"]["photos_computed"], 3);
+  EXPECT_EQ(red2.manifest["params"]["mode"], "apply") << "the fit in use is applied, not refitted";
+  EXPECT_TRUE(red2.manifest["extra"].contains("drift"));
+  EXPECT_NE(night2.stages[2].detail.find("applied the fit in use"), std::string::npos) << night2.stages[2].detail;
+
+  // From scratch on the new inputs, in a fresh workdir, with the same PCA fit: byte-identical outputs.
+  RunContext scratch = t.ctx;
+  scratch.workdir = t.dir / "scratch";
+  RunOptions o = t.options;
+  o.reduce.apply = fit1.dir;
+  pipeline::Run(o, scratch);
+  for (const auto& [stage, file] : std::vector<std::pair<std::string, std::string>>{
+           {"extract", "features.npy"}, {"reduce", "reduced.npy"}, {"recommend", "recommendations.csv"},
+           {"recommend", "similar_items.csv"}}) {
+    EXPECT_EQ(testing::ReadText(OpenLatest(t.ctx.workdir, stage).File(file)),
+              testing::ReadText(OpenLatest(scratch.workdir, stage).File(file)))
+        << stage << "/" << file << " differs between the nightly run and a from-scratch run";
+  }
+
+  // A third night with nothing new recomputes nothing.
+  RunReport night3 = pipeline::Run(t.options, t.ctx);
+  EXPECT_TRUE(AllReused(night3));
+  // The drift rule: with --refit-drop 0, any loss of explained share against fit time refits.
+  const double now = red2.manifest["extra"]["drift"]["new_data_explained_share"].get<double>();
+  const double then = red2.manifest["extra"]["drift"]["fit_explained_share"].get<double>();
+  RunOptions strict = t.options;
+  strict.refit_drop = 0;
+  pipeline::Run(strict, t.ctx);
+  EXPECT_EQ(OpenLatest(t.ctx.workdir, "reduce").manifest["params"]["mode"], now < then ? "fit" : "apply")
+      << "explained share now " << now << ", at fit " << then;
+  // --refit always refits.
+  RunOptions refit = t.options;
+  refit.refit = "always";
+  pipeline::Run(refit, t.ctx);
+  EXPECT_EQ(OpenLatest(t.ctx.workdir, "reduce").manifest["params"]["mode"], "fit");
 }
 
 }  // namespace

@@ -18,6 +18,12 @@ struct RunOptions {
   extract::ExtractOptions extract;
   reduce::ReduceOptions reduce;
   recommend::RecommendOptions recommend;
+  // Nightly runs: when only the item set changed (same model, weights, pixel parameters and fit
+  // options), "auto" applies the PCA fit already in use instead of refitting, and refits when the
+  // share of the new data's variance that basis explains fell more than refit_drop below its share
+  // at fit time; "never" always applies a compatible fit; "always" refits whenever features change.
+  std::string refit = "auto";          // auto | always | never
+  double refit_drop = 0.05;
   std::string split = "none";          // none | leave-last-out | random: hold out, train, evaluate
   evaluate::SplitOptions split_options;
   evaluate::EvaluateOptions evaluate;  // used when split != none

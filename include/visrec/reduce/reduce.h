@@ -20,6 +20,9 @@ struct ReduceOptions {
 };
 
 StageResult Run(const ReduceOptions& options, const RunContext& context);
+// The parameters a fit with these options records (mode "fit"): `run` compares them to decide
+// whether an earlier fit can be applied instead of refitting.
+json FitParams(const ReduceOptions& options);
 // The fitted projection (mean, components, whitening) stored in a reduce artifact.
 PcaModel LoadFit(const Artifact& reduce_artifact);
 std::string EigenVersion();
