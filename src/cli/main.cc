@@ -11,6 +11,7 @@
 #include "visrec/core/version.h"
 #include "visrec/pipeline/pipeline.h"
 #include "visrec/query/query.h"
+#include "visrec/report/report.h"
 #include "visrec/sample/sample.h"
 
 using namespace visrec;
@@ -207,6 +208,21 @@ int main(int argc, char** argv) {
   c_query->add_option("--device", qo.device, "photo queries: auto | cpu | cuda")->capture_default_str();
   c_query->add_option("--threads", qo.threads, "threads for the model (0 = all cores)")->capture_default_str();
 
+  // report
+  report::ReportOptions rpo;
+  auto* c_report = app.add_subcommand("report", "PNG contact sheets, users' histories, a catalog map and index.html");
+  c_report->add_option("--workdir,-w", rpo.workdir, "where artifacts live")->capture_default_str();
+  c_report->add_option("--recommend", rpo.recommend, "recommend artifact (default: latest in workdir)");
+  c_report->add_option("--out,-o", rpo.out, "output folder (default: WORKDIR/report)");
+  c_report->add_option("--items", rpo.items, "sheets for the first N items")->capture_default_str();
+  c_report->add_option("--item", rpo.item_ids, "sheets for these items instead");
+  c_report->add_option("--users", rpo.users, "sheets for the first N users")->capture_default_str();
+  c_report->add_option("--user", rpo.user_ids, "sheets for these users instead");
+  c_report->add_option("--k", rpo.k, "neighbours / recommendations per row")->capture_default_str();
+  c_report->add_option("--label-column", rpo.label_column, "catalog column colouring the map")->capture_default_str();
+  c_report->add_option("--thumbnails", rpo.thumbnails, "item photos drawn on the map")->capture_default_str();
+  c_report->add_option("--map-size", rpo.map_size, "catalog map size in pixels")->capture_default_str();
+
   std::string inspect_path;
   std::vector<std::string> verify_paths;
   auto* c_inspect = app.add_subcommand("inspect", "describe an artifact (stage dir or artifact dir)");
@@ -298,6 +314,11 @@ int main(int argc, char** argv) {
         query::WriteContactSheet(engine, r, q_png);
         spdlog::info("query: contact sheet written to {}", q_png);
       }
+      return 0;
+    }
+    if (*c_report) {
+      auto r = report::WriteReport(rpo);
+      std::cout << r.pictures.size() << " pictures; open " << r.index.string() << "\n";
       return 0;
     }
     if (*c_inspect) { std::cout << pipeline::Inspect(inspect_path); return 0; }

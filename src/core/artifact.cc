@@ -400,4 +400,19 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
   return issues;
 }
 
+Artifact OpenParent(const Artifact& child, const std::string& role, const std::string& stage) {
+  for (const auto& in : child.manifest["inputs"])
+    if (in.value("role", "") == role && in.value("kind", "") == "artifact") {
+      fs::path p = in.value("path", "");
+      std::error_code ec;
+      if (!fs::exists(p, ec)) p = child.dir.parent_path().parent_path() / stage / p.filename();
+      Artifact a = OpenArtifact(p);
+      if (a.content_digest != in.value("digest", ""))
+        throw ArtifactError("'" + a.dir.string() + "' changed since '" + child.dir.string() +
+                            "' was made from it; rerun the pipeline (visrec run)");
+      return a;
+    }
+  throw ArtifactError("'" + child.dir.string() + "' records no " + role + " input");
+}
+
 }  // namespace visrec

@@ -16,6 +16,7 @@
 #include "visrec/core/fs.h"
 #include "visrec/core/npy.h"
 #include "visrec/core/numfmt.h"
+#include "visrec/query/sheet.h"
 #include "visrec/extract/extract.h"
 #include "visrec/preprocess/preprocess.h"
 #include "visrec/reduce/reduce.h"
@@ -25,22 +26,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
-
-// The parent artifact of `child` in role `role`; a moved workdir is followed by key name.
-Artifact Parent(const Artifact& child, const std::string& role, const std::string& stage) {
-  for (const auto& in : child.manifest["inputs"])
-    if (in.value("role", "") == role && in.value("kind", "") == "artifact") {
-      fs::path p = in.value("path", "");
-      std::error_code ec;
-      if (!fs::exists(p, ec)) p = child.dir.parent_path().parent_path() / stage / p.filename();
-      Artifact a = OpenArtifact(p);
-      if (a.content_digest != in.value("digest", ""))
-        throw ArtifactError("'" + a.dir.string() + "' changed since '" + child.dir.string() +
-                            "' was made from it; rerun the pipeline (visrec run) before querying");
-      return a;
-    }
-  throw ArtifactError("'" + child.dir.string() + "' records no " + role + " input; it cannot be queried");
-}
 
 std::unordered_map<std::string, int64_t> IndexOf(const std::vector<std::string>& ids) {
   std::unordered_map<std::string, int64_t> m;
@@ -138,9 +123,9 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
   m.rec = o.recommend.empty() ? OpenLatest(o.workdir, "recommend") : OpenArtifact(o.recommend);
   if (m.rec.stage != "recommend")
     throw ArtifactError("query: '" + m.rec.dir.string() + "' is a " + m.rec.stage + " artifact, expected recommend");
-  m.red = Parent(m.rec, "reduce", "reduce");
-  m.ex = Parent(m.red, "extract", "extract");
-  m.pre = Parent(m.ex, "preprocess", "preprocess");
+  m.red = OpenParent(m.rec, "reduce", "reduce");
+  m.ex = OpenParent(m.red, "extract", "extract");
+  m.pre = OpenParent(m.ex, "preprocess", "preprocess");
   m.item_ids = ReadLines(m.rec.File("ids.txt"));
   m.users = ReadLines(m.rec.File("users.txt"));
   m.red_ids = ReadLines(m.red.File("ids.txt"));
@@ -289,43 +274,62 @@ std::string FormatJson(const QueryResult& r) {
   return j.dump();
 }
 
-void WriteContactSheet(QueryEngine& engine, const QueryResult& r, const fs::path& png) {
-  const int tile = 160, caption = 44, pad = 8, per_row = 6;
-  const int cells = 1 + int(r.answers.size());
-  const int cols = std::min(cells, per_row), rows = (cells + per_row - 1) / per_row;
-  cv::Mat sheet(pad + rows * (tile + caption + pad), pad + cols * (tile + pad), CV_8UC3, cv::Scalar(255, 255, 255));
-  auto put_tile = [&](int cell, const std::vector<uint8_t>& rgb, const std::string& line1, const std::string& line2, bool query) {
-    const int x = pad + (cell % per_row) * (tile + pad), y = pad + (cell / per_row) * (tile + caption + pad);
-    cv::Rect box(x, y, tile, tile);
-    if (!rgb.empty()) {
-      const int c = engine.crop();
-      cv::Mat src(c, c, CV_8UC3, const_cast<uint8_t*>(rgb.data())), bgr, scaled;
-      cv::cvtColor(src, bgr, cv::COLOR_RGB2BGR);
-      cv::resize(bgr, scaled, {tile, tile}, 0, 0, cv::INTER_AREA);
-      scaled.copyTo(sheet(box));
-    } else {
-      sheet(box).setTo(cv::Scalar(225, 225, 225));
-      cv::putText(sheet, "no photo", {x + 40, y + tile / 2}, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(90, 90, 90), 1, cv::LINE_AA);
-    }
-    cv::rectangle(sheet, box, query ? cv::Scalar(0, 120, 255) : cv::Scalar(180, 180, 180), query ? 3 : 1);
-    cv::putText(sheet, line1, {x, y + tile + 17}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
-    cv::putText(sheet, line2, {x, y + tile + 36}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(70, 70, 70), 1, cv::LINE_AA);
-  };
-  std::vector<uint8_t> qpx;
-  std::string qlabel = r.query;
-  if (r.kind == "image") {
-    qpx = engine.PhotoPixels(r.query);
-    qlabel = fs::path(r.query).filename().string();
-  } else if (r.kind == "item") {
-    qpx = engine.ItemPixels(r.query);
+std::string RenderSheetPng(const std::vector<std::vector<Tile>>& rows, int crop, const SheetLayout& L) {
+  int lines = 0, cols = 1;
+  for (const auto& row : rows) {
+    lines += std::max<int>(1, (int(row.size()) + L.per_row - 1) / L.per_row);
+    cols = std::max(cols, std::min<int>(int(row.size()), L.per_row));
   }
-  put_tile(0, qpx, "query " + r.kind, qlabel.substr(0, 22), true);
-  for (size_t i = 0; i < r.answers.size(); ++i)
-    put_tile(int(i) + 1, engine.ItemPixels(r.answers[i].item_id), "#" + std::to_string(i + 1) + " " + r.answers[i].item_id.substr(0, 16),
-             "score " + FormatFixed(r.answers[i].score, 3), false);
+  const int cell_h = L.tile + L.CaptionHeight() + L.pad;
+  cv::Mat sheet(L.pad + std::max(lines, 1) * cell_h, L.pad + cols * (L.tile + L.pad), CV_8UC3, cv::Scalar(255, 255, 255));
+  int line = 0;
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      const Tile& t = row[i];
+      const int x = L.pad + int(i % size_t(L.per_row)) * (L.tile + L.pad);
+      const int y = L.pad + (line + int(i / size_t(L.per_row))) * cell_h;
+      cv::Rect box(x, y, L.tile, L.tile);
+      if (t.rgb.size() == size_t(crop) * size_t(crop) * 3 && crop > 0) {
+        cv::Mat src(crop, crop, CV_8UC3, const_cast<uint8_t*>(t.rgb.data())), bgr, scaled;
+        cv::cvtColor(src, bgr, cv::COLOR_RGB2BGR);
+        cv::resize(bgr, scaled, {L.tile, L.tile}, 0, 0, crop > L.tile ? cv::INTER_AREA : cv::INTER_LINEAR);
+        scaled.copyTo(sheet(box));
+      } else {
+        sheet(box).setTo(cv::Scalar(225, 225, 225));
+        cv::putText(sheet, "no photo", {x + L.tile / 4, y + L.tile / 2}, cv::FONT_HERSHEY_SIMPLEX, 0.5,
+                    cv::Scalar(90, 90, 90), 1, cv::LINE_AA);
+      }
+      cv::rectangle(sheet, box, t.highlight ? cv::Scalar(0, 120, 255) : cv::Scalar(180, 180, 180), t.highlight ? 3 : 1);
+      for (size_t k = 0; k < t.lines.size() && int(k) < L.caption_lines; ++k)
+        cv::putText(sheet, t.lines[k], {x, y + L.tile + L.caption_line * int(k + 1)}, cv::FONT_HERSHEY_SIMPLEX,
+                    k == 0 ? 0.45 : 0.38, k == 0 ? cv::Scalar(0, 0, 0) : cv::Scalar(70, 70, 70), 1, cv::LINE_AA);
+    }
+    line += std::max<int>(1, (int(row.size()) + L.per_row - 1) / L.per_row);
+  }
   std::vector<uchar> bytes;
-  if (!cv::imencode(".png", sheet, bytes)) throw IoError("cannot encode the contact sheet as PNG");
-  WriteFileAtomic(png, std::string(bytes.begin(), bytes.end()));
+  if (!cv::imencode(".png", sheet, bytes)) throw IoError("cannot encode a contact sheet as PNG");
+  return std::string(bytes.begin(), bytes.end());
+}
+
+void WriteContactSheet(QueryEngine& engine, const QueryResult& r, const fs::path& png) {
+  std::vector<Tile> row;
+  Tile q;
+  q.highlight = true;
+  std::string label = r.query;
+  if (r.kind == "image") {
+    q.rgb = engine.PhotoPixels(r.query);
+    label = fs::path(r.query).filename().string();
+  } else if (r.kind == "item") {
+    q.rgb = engine.ItemPixels(r.query);
+  }
+  q.lines = {"query " + r.kind, label.substr(0, 22)};
+  row.push_back(q);
+  for (size_t i = 0; i < r.answers.size(); ++i)
+    row.push_back({engine.ItemPixels(r.answers[i].item_id),
+                   {"#" + std::to_string(i + 1) + " " + r.answers[i].item_id.substr(0, 16),
+                    "score " + FormatFixed(r.answers[i].score, 3)},
+                   false});
+  WriteFileAtomic(png, RenderSheetPng({row}, engine.crop()));
 }
 
 std::string BatchSummary::Format() const {

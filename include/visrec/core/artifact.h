@@ -112,6 +112,11 @@ class ArtifactBuilder {
   bool committed_ = false;
 };
 
+// The parent artifact `child` records in input role `role` (a `stage` artifact), checked against
+// the recorded content digest. When the recorded path is gone (a moved workdir), the same key
+// directory under child's workdir is used.
+Artifact OpenParent(const Artifact& child, const std::string& role, const std::string& stage);
+
 struct VerifyIssue {
   std::string artifact;
   std::string problem;

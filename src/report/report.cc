@@ -1,0 +1,264 @@
+#include "visrec/report/report.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <spdlog/spdlog.h>
+
+#include "visrec/core/csv.h"
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+#include "visrec/core/inputs.h"
+#include "visrec/core/numfmt.h"
+#include "visrec/query/query.h"
+#include "visrec/query/sheet.h"
+
+namespace visrec::report {
+namespace {
+
+// A file-name-safe form of an id (ids may hold any printable character).
+std::string Slug(const std::string& id) {
+  std::string s;
+  for (unsigned char c : id) s += (std::isalnum(c) || c == '-' || c == '_') ? char(c) : '_';
+  return s.substr(0, 60);
+}
+
+std::string HtmlEscape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '&': o += "&amp;"; break;
+      case '"': o += "&quot;"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
+
+// "because of P1+P2 (collaborative 41% visual 33% text 26%)" -> two short caption lines.
+std::vector<std::string> ReasonLines(const std::string& reason) {
+  std::string a = reason, b;
+  size_t paren = reason.find(" (");
+  if (paren != std::string::npos) {
+    a = reason.substr(0, paren);
+    b = reason.substr(paren + 1);
+    for (auto [from, to] : std::vector<std::pair<std::string, std::string>>{{"collaborative", "cf"}, {"visual", "vis"}, {"text", "txt"}}) {
+      size_t p = b.find(from);
+      if (p != std::string::npos) b.replace(p, from.size(), to);
+    }
+  }
+  return {a.substr(0, 30), b.substr(0, 30)};
+}
+
+// Well-separated colours (BGR) for label classes; the 13th and later share the last one.
+const cv::Scalar kPalette[] = {{180, 119, 31}, {14, 127, 255}, {44, 160, 44},  {40, 39, 214},  {189, 103, 148},
+                               {75, 86, 140},  {194, 119, 227}, {127, 127, 127}, {34, 189, 188}, {207, 190, 23},
+                               {0, 0, 0},      {120, 200, 120}, {160, 160, 255}};
+
+}  // namespace
+
+void ReportOptions::Validate() const {
+  if (items < 0 || users < 0) throw UsageError("report: --items and --users must be >= 0");
+  if (k < 1 || k > 50) throw UsageError("report: --k must be in [1, 50]");
+  if (thumbnails < 0) throw UsageError("report: --thumbnails must be >= 0");
+  if (map_size < 200 || map_size > 8000) throw UsageError("report: --map-size must be in [200, 8000]");
+}
+
+ReportResult WriteReport(const ReportOptions& o) {
+  o.Validate();
+  query::QueryOptions qo;
+  qo.workdir = o.workdir;
+  qo.recommend = o.recommend;
+  qo.device = "cpu";
+  query::QueryEngine engine(qo);
+  const Artifact rec = o.recommend.empty() ? OpenLatest(o.workdir, "recommend") : OpenArtifact(o.recommend);
+  const Artifact red = OpenParent(rec, "reduce", "reduce");
+  const Artifact ex = OpenParent(red, "extract", "extract");
+  const Artifact pre = OpenParent(ex, "preprocess", "preprocess");
+  const fs::path out = o.out.empty() ? o.workdir / "report" : o.out;
+  fs::create_directories(out);
+  const int crop = engine.crop();
+
+  ReportResult res;
+  res.pictured = json::object();
+  std::string html = "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>visrec report</title>\n"
+                     "<style>body{font-family:sans-serif;margin:2em} img{max-width:100%;border:1px solid #ccc}"
+                     " h2{margin-top:2em}</style></head><body>\n<h1>visrec report</h1>\n<p>Workdir <code>" +
+                     HtmlEscape(fs::absolute(o.workdir).string()) + "</code>, recommend artifact <code>" +
+                     HtmlEscape(rec.dir.filename().string()) + "</code>.</p>\n";
+  auto emit = [&](const std::string& file, const std::string& png, const json& what) {
+    WriteFileAtomic(out / file, png);
+    res.pictures.push_back(out / file);
+    res.pictured[file] = what;
+  };
+
+  // Items: one row per source, the item first, then its neighbours of that source.
+  CsvTable sim = ReadCsv(rec.File("similar_items.csv"));
+  std::map<std::string, std::map<std::string, std::vector<std::pair<std::string, std::string>>>> nb;  // item -> source -> (id, score)
+  for (const auto& r : sim.rows)
+    if (r.size() >= 5) nb[r[0]][r[4]].push_back({r[2], r[3]});
+  std::vector<std::string> items = o.item_ids;
+  if (items.empty())
+    for (const auto& id : ReadLines(rec.File("ids.txt"))) {
+      if (int(items.size()) >= o.items) break;
+      items.push_back(id);
+    }
+  html += "<h2>Items and their neighbours</h2>\n";
+  for (const auto& item : items) {
+    engine.Item(item, 1);  // InputError naming the id when unknown
+    std::vector<std::vector<query::Tile>> rows;
+    json what = {{"kind", "item"}, {"item", item}, {"rows", json::array()}};
+    for (const char* source : {"hybrid", "collaborative", "visual", "text"}) {
+      auto it = nb[item].find(source);
+      if (it == nb[item].end()) continue;
+      std::vector<query::Tile> row{{engine.ItemPixels(item), {item.substr(0, 18), source}, true}};
+      json ids = json::array();
+      for (size_t r = 0; r < it->second.size() && int(r) < o.k; ++r) {
+        const auto& [id, score] = it->second[r];
+        row.push_back({engine.ItemPixels(id), {"#" + std::to_string(r + 1) + " " + id.substr(0, 16), "score " + score.substr(0, 6)}, false});
+        ids.push_back(id);
+      }
+      rows.push_back(std::move(row));
+      what["rows"].push_back({{"source", source}, {"ids", ids}});
+    }
+    const std::string file = "item-" + Slug(item) + ".png";
+    emit(file, query::RenderSheetPng(rows, crop), what);
+    html += "<h3>" + HtmlEscape(item) + "</h3>\n<img src=\"" + file + "\" alt=\"" + HtmlEscape(item) + "\">\n";
+  }
+
+  // Users: their history (most recent first) above their recommendations with reasons.
+  std::map<std::string, std::vector<Interaction>> history;
+  for (const auto& in : rec.manifest["inputs"])
+    if (in.value("role", "") == "interactions") {
+      std::error_code ec;
+      if (fs::exists(in.value("path", ""), ec))
+        for (auto& r : ReadInteractions(in.value("path", "")).rows) history[r.user_id].push_back(r);
+    }
+  std::vector<std::string> users = o.user_ids;
+  if (users.empty())
+    for (const auto& u : ReadLines(rec.File("users.txt"))) {
+      if (int(users.size()) >= o.users) break;
+      if (history.count(u)) users.push_back(u);
+    }
+  html += "<h2>Users: history and recommendations</h2>\n";
+  query::SheetLayout three_lines;
+  three_lines.caption_lines = 3;
+  for (const auto& user : users) {
+    query::QueryResult recs = engine.User(user, o.k);
+    auto& h = history[user];
+    std::stable_sort(h.begin(), h.end(), [](const Interaction& a, const Interaction& b) { return a.timestamp > b.timestamp; });
+    std::vector<query::Tile> hist_row, rec_row;
+    json hist_ids = json::array(), rec_ids = json::array();
+    std::set<std::string> shown;
+    for (const auto& r : h) {
+      if (int(hist_row.size()) >= o.k) break;
+      if (!shown.insert(r.item_id).second) continue;
+      hist_row.push_back({engine.ItemPixels(r.item_id), {"seen " + r.item_id.substr(0, 20), "weight " + FormatShortest(r.weight)}, true});
+      hist_ids.push_back(r.item_id);
+    }
+    for (size_t i = 0; i < recs.answers.size(); ++i) {
+      auto lines = ReasonLines(recs.answers[i].reason);
+      rec_row.push_back({engine.ItemPixels(recs.answers[i].item_id),
+                         {"#" + std::to_string(i + 1) + " " + recs.answers[i].item_id.substr(0, 16), lines[0], lines[1]}, false});
+      rec_ids.push_back(recs.answers[i].item_id);
+    }
+    const std::string file = "user-" + Slug(user) + ".png";
+    emit(file, query::RenderSheetPng({hist_row, rec_row}, crop, three_lines),
+         {{"kind", "user"}, {"user", user}, {"history", hist_ids}, {"recommended", rec_ids}});
+    html += "<h3>" + HtmlEscape(user) + "</h3>\n<p>Top row: history (most recent first). Bottom row: "
+            "recommendations, with the history items behind each and the share of each source.</p>\n<img src=\"" +
+            file + "\" alt=\"" + HtmlEscape(user) + "\">\n";
+  }
+
+  // Catalog map: the first two reduced dimensions (the top two PCA/LDA components), coloured by label.
+  {
+    auto reduced = red.ReadArray<float>("reduced.npy");
+    auto ids = ReadLines(red.File("ids.txt"));
+    std::map<std::string, std::string> label;
+    for (const auto& in : pre.manifest["inputs"])
+      if (in.value("role", "") == "catalog") {
+        std::error_code ec;
+        if (fs::exists(in.value("path", ""), ec)) {
+          Catalog cat = ReadCatalog(in.value("path", ""));
+          if (std::find(cat.columns.begin(), cat.columns.end(), o.label_column) != cat.columns.end())
+            for (const auto& [id, md] : cat.metadata) label[id] = md.at(o.label_column);
+          else
+            spdlog::warn("report: the catalog has no column '{}'; the map uses one colour", o.label_column);
+        }
+      }
+    const int S = o.map_size, margin = 40;
+    cv::Mat map(S, S, CV_8UC3, cv::Scalar(255, 255, 255));
+    const int64_t n = reduced.rows(), d = reduced.cols();
+    float lo[2] = {0, 0}, hi[2] = {1, 1};
+    for (int a = 0; a < 2 && a < d; ++a) {
+      lo[a] = hi[a] = n ? reduced.data[size_t(a)] : 0.f;
+      for (int64_t i = 0; i < n; ++i) {
+        lo[a] = std::min(lo[a], reduced.data[size_t(i * d + a)]);
+        hi[a] = std::max(hi[a], reduced.data[size_t(i * d + a)]);
+      }
+      if (hi[a] <= lo[a]) hi[a] = lo[a] + 1;
+    }
+    std::map<std::string, int> cls;
+    for (const auto& id : ids) cls.emplace(label.count(id) ? label[id] : "(none)", 0);
+    int c = 0;
+    for (auto& [name, idx] : cls) idx = c++;
+    json points = json::array();
+    auto pos = [&](int64_t i, int a) {
+      const float v = a < d ? reduced.data[size_t(i * d + a)] : 0.f;
+      const double t = (v - lo[a]) / (hi[a] - lo[a]);
+      return margin + int(t * (S - 2 * margin) + 0.5);
+    };
+    for (int64_t i = 0; i < n; ++i) {
+      const std::string l = label.count(ids[size_t(i)]) ? label[ids[size_t(i)]] : "(none)";
+      const int k = std::min(cls[l], int(std::size(kPalette)) - 1);
+      const int x = pos(i, 0), y = S - pos(i, 1);  // second component grows upwards
+      cv::circle(map, {x, y}, 4, kPalette[k], cv::FILLED, cv::LINE_AA);
+      points.push_back({{"id", ids[size_t(i)]}, {"x", x}, {"y", y}, {"label", l}});
+    }
+    json thumbs = json::array();
+    if (o.thumbnails > 0 && n > 0) {
+      const int th = 36;
+      const int64_t step = std::max<int64_t>(1, n / o.thumbnails);
+      for (int64_t i = 0; i < n && int(thumbs.size()) < o.thumbnails; i += step) {
+        auto px = engine.ItemPixels(ids[size_t(i)]);
+        if (px.empty()) continue;
+        cv::Mat src(crop, crop, CV_8UC3, px.data()), bgr, small;
+        cv::cvtColor(src, bgr, cv::COLOR_RGB2BGR);
+        cv::resize(bgr, small, {th, th}, 0, 0, cv::INTER_AREA);
+        const int x = std::clamp(pos(i, 0) - th / 2, 0, S - th), y = std::clamp(S - pos(i, 1) - th / 2, 0, S - th);
+        small.copyTo(map(cv::Rect(x, y, th, th)));
+        thumbs.push_back(ids[size_t(i)]);
+      }
+    }
+    int ly = 20;
+    json legend = json::object();
+    for (const auto& [name, idx] : cls) {
+      const int k = std::min(idx, int(std::size(kPalette)) - 1);
+      legend[name] = {int(kPalette[k][0]), int(kPalette[k][1]), int(kPalette[k][2])};  // BGR
+      cv::circle(map, {S - 150, ly - 4}, 5, kPalette[k], cv::FILLED, cv::LINE_AA);
+      cv::putText(map, name.substr(0, 18), {S - 140, ly}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+      ly += 18;
+    }
+    cv::putText(map, "reduced dim 1 ->", {margin, S - 10}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
+    cv::putText(map, "dim 2 ^", {6, margin - 10}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
+    std::vector<uchar> bytes;
+    if (!cv::imencode(".png", map, bytes)) throw IoError("report: cannot encode the catalog map");
+    emit("catalog-map.png", std::string(bytes.begin(), bytes.end()),
+         {{"kind", "map"}, {"label_column", o.label_column}, {"size", S}, {"legend_bgr", legend}, {"points", points}, {"thumbnails", thumbs}});
+    html += "<h2>Catalog map</h2>\n<p>Each dot is an item at its first two reduced dimensions, coloured by <code>" +
+            HtmlEscape(o.label_column) + "</code>.</p>\n<img src=\"catalog-map.png\" alt=\"catalog map\">\n";
+  }
+
+  WriteFileAtomic(out / "report.json", res.pictured.dump(1) + "\n");
+  html += "</body></html>\n";
+  res.index = out / "index.html";
+  WriteFileAtomic(res.index, html);
+  return res;
+}
+
+}  // namespace visrec::report
