@@ -121,6 +121,9 @@ int main(int argc, char** argv) {
   c_pre->add_option("--catalog", po.catalog, "catalog CSV (item_id,image,...)")->required();
   BindPreprocess(c_pre, po, pre_bad_rows);
   add_ctx(c_pre);
+  std::string shard_text;
+  int merge_shards = 0;
+  c_pre->add_option("--shard", shard_text, "i/N: only the items of shard i of N (stable by id hash); see README");
 
   // extract
   extract::ExtractOptions eo;
@@ -130,6 +133,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   BindExtract(c_ex, eo);
   add_ctx(c_ex);
+  auto* ex_shard = c_ex->add_option("--shard", shard_text, "i/N: the shard's own preprocess artifact in, a shard artifact out");
+  c_ex->add_option("--merge-shards", merge_shards, "N: combine the extract artifacts of shards 0..N-1 into one")
+      ->excludes(ex_shard);
 
   // reduce
   reduce::ReduceOptions ro;
@@ -240,6 +246,7 @@ int main(int argc, char** argv) {
 
   try {
     SetupLogging({quiet ? -1 : verbose, log_json});
+    if (!shard_text.empty()) ctx.shard = ShardSpec::Parse(shard_text);
     if (*c_version) {
       std::cout << "visrec " << VisrecVersion() << " (git " << GitSha() << ")\n"
                 << "libtorch " << extract::TorchVersion() << "\n"
@@ -262,7 +269,11 @@ int main(int argc, char** argv) {
       std::cout << r.artifact.dir.string() << "\n";
       return 0;
     }
-    if (*c_ex) { std::cout << extract::Run(eo, ctx).artifact.dir.string() << "\n"; return 0; }
+    if (*c_ex) {
+      auto r = merge_shards ? extract::MergeShards(merge_shards, ctx) : extract::Run(eo, ctx);
+      std::cout << r.artifact.dir.string() << "\n";
+      return 0;
+    }
     if (*c_red) { std::cout << reduce::Run(ro, ctx).artifact.dir.string() << "\n"; return 0; }
     if (*c_rec) {
       rco.bad_rows = ParseBadRowPolicy(rec_bad_rows);

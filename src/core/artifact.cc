@@ -221,13 +221,22 @@ Artifact OpenArtifact(const fs::path& path, VerifyLevel level) {
   return a;
 }
 
-Artifact OpenLatest(const fs::path& workdir, const std::string& stage, VerifyLevel level) {
+Artifact OpenLatest(const fs::path& workdir, const std::string& stage, VerifyLevel level, const std::string& pointer) {
   fs::path sd = workdir / stage;
   std::error_code ec;
-  if (!fs::exists(sd / kLatest, ec))
+  if (!fs::exists(sd / pointer, ec)) {
+    if (pointer != kLatest)
+      throw ArtifactError("no '" + stage + "' artifact for this shard in workdir '" + workdir.string() + "' (no " +
+                          (sd / pointer).string() + "); run `visrec " + stage + "` with the same --shard first");
     throw ArtifactError("no '" + stage + "' artifact in workdir '" + workdir.string() +
                         "'; run `visrec " + stage + "` (or `visrec run`) first");
-  return OpenArtifact(sd, level);
+  }
+  if (pointer == kLatest) return OpenArtifact(sd, level);
+  std::string key = ReadFileBytes(sd / pointer);
+  while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) key.pop_back();
+  if (key.empty() || key.find('/') != std::string::npos)
+    throw ArtifactError("'" + (sd / pointer).string() + "' is damaged; rerun the stage");
+  return OpenArtifact(sd / key, level);
 }
 
 std::optional<Artifact> FindArtifact(const fs::path& workdir, const std::string& stage,
@@ -245,8 +254,8 @@ std::optional<Artifact> FindArtifact(const fs::path& workdir, const std::string&
   }
 }
 
-void SetLatest(const Artifact& a) {
-  WriteFileAtomic(a.dir.parent_path() / kLatest, a.dir.filename().string() + "\n");
+void SetLatest(const Artifact& a, const std::string& pointer) {
+  WriteFileAtomic(a.dir.parent_path() / pointer, a.dir.filename().string() + "\n");
 }
 
 ArtifactBuilder::ArtifactBuilder(fs::path workdir, std::string stage, int stage_version, json params,
@@ -344,7 +353,7 @@ Artifact ArtifactBuilder::Commit() {
   committed_ = true;
   FsyncDir(target.parent_path());
   Artifact a = OpenArtifact(target, VerifyLevel::kCheap);
-  SetLatest(a);
+  SetLatest(a, pointer_);
   return a;
 }
 

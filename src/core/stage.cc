@@ -1,5 +1,9 @@
 #include "visrec/core/stage.h"
 
+#include "visrec/core/errors.h"
+#include "visrec/core/numfmt.h"
+#include "visrec/core/sha256.h"
+
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -10,9 +14,34 @@ std::optional<StageResult> FindUpToDate(const RunContext& ctx, const std::string
   if (ctx.force) return std::nullopt;
   std::optional<Artifact> a = FindArtifact(ctx.workdir, stage, key);
   if (!a) return std::nullopt;
-  SetLatest(*a);
+  SetLatest(*a, ctx.shard.Pointer());
   spdlog::info("{}: up to date ({}), nothing recomputed", stage, a->dir.string());
   return StageResult{*a, true, 0, a->manifest["counts"]};
+}
+
+bool ShardSpec::Owns(const std::string& item_id) const {
+  if (count <= 1) return true;
+  const std::string h = Sha256Hex(item_id);
+  uint64_t v = std::stoull(h.substr(0, 16), nullptr, 16);
+  return int(v % uint64_t(count)) == index;
+}
+
+std::string ShardSpec::Text() const { return std::to_string(index) + "/" + std::to_string(count); }
+
+std::string ShardSpec::Pointer() const {
+  return active() ? "latest.shard-" + std::to_string(index) + "-of-" + std::to_string(count) : "latest";
+}
+
+ShardSpec ShardSpec::Parse(const std::string& text) {
+  ShardSpec s;
+  const size_t slash = text.find('/');
+  auto i = slash == std::string::npos ? std::nullopt : ParseInt(text.substr(0, slash));
+  auto n = slash == std::string::npos ? std::nullopt : ParseInt(text.substr(slash + 1));
+  if (!i || !n || *n < 1 || *n > 100000 || *i < 0 || *i >= *n)
+    throw UsageError("--shard must be i/N with 0 <= i < N (e.g. 0/3, 1/3, 2/3), got '" + text + "'");
+  s.index = int(*i);
+  s.count = int(*n);
+  return s;
 }
 
 int ResolveThreads(int requested) {

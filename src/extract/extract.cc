@@ -234,9 +234,14 @@ void ExtractOptions::Validate() const {
 StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
   o.Validate();
   auto t0 = std::chrono::steady_clock::now();
-  Artifact pre = o.preprocess.empty() ? OpenLatest(ctx.workdir, "preprocess") : OpenArtifact(o.preprocess);
+  Artifact pre = o.preprocess.empty() ? OpenLatest(ctx.workdir, "preprocess", VerifyLevel::kCheap, ctx.shard.Pointer())
+                                      : OpenArtifact(o.preprocess);
   if (pre.stage != "preprocess")
     throw ArtifactError("extract: '" + pre.dir.string() + "' is a " + pre.stage + " artifact, expected preprocess");
+  if (pre.manifest["params"].value("shard", "") != (ctx.shard.active() ? ctx.shard.Text() : ""))
+    throw UsageError("extract: the preprocess artifact " + pre.dir.string() + " is shard '" +
+                     pre.manifest["params"].value("shard", "none") + "' but this extract runs shard '" +
+                     (ctx.shard.active() ? ctx.shard.Text() : "none") + "'; give both stages the same --shard");
   const json& pp = pre.manifest["params"];
   const int crop = pp.at("crop").get<int>();
   std::array<double, 3> mean = pp.at("mean").get<std::array<double, 3>>();
@@ -326,7 +331,7 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
   std::map<std::string, int64_t> prev_row;
   NpyArray<float> prev_feat;
   try {
-    Artifact prev = OpenLatest(ctx.workdir, kStage);
+    Artifact prev = OpenLatest(ctx.workdir, kStage, VerifyLevel::kCheap, ctx.shard.Pointer());
     json pk = prev.manifest["params"];
     bool same_model = true, same_pixels = false;
     for (const auto& in : prev.manifest["inputs"]) {
@@ -443,6 +448,7 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
   std::map<std::string, std::vector<int64_t>> rows_of;
   for (int64_t i = 0; i < n; ++i) rows_of[images.rows[size_t(i)][size_t(c_item)]].push_back(i);
   ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+  b.set_pointer(ctx.shard.Pointer());
   b.producer()["libtorch"] = TorchVersion();
   b.producer()["device"] = device.str();
   b.producer()["threads"] = threads;

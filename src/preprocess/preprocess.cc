@@ -87,9 +87,10 @@ Processed ProcessOne(const std::string& bytes, const PreprocessOptions& o) {
 // Pixels of an earlier artifact, to reuse photos whose source bytes and parameters are unchanged.
 class PreviousPixels {
  public:
-  PreviousPixels(const fs::path& workdir, const json& params, int crop) : row_bytes_(size_t(crop) * crop * 3) {
+  PreviousPixels(const fs::path& workdir, const json& params, int crop, const std::string& pointer)
+      : row_bytes_(size_t(crop) * crop * 3) {
     try {
-      Artifact prev = OpenLatest(workdir, kStage);
+      Artifact prev = OpenLatest(workdir, kStage, VerifyLevel::kCheap, pointer);
       if (prev.manifest["params"] != params) return;
       CsvTable t = ReadCsv(prev.File("images.csv"));
       int sha = t.Column("sha256"), shard = t.Column("shard"), row = t.Column("shard_row");
@@ -190,6 +191,14 @@ StageResult Run(const PreprocessOptions& o, const RunContext& ctx) {
   auto t0 = std::chrono::steady_clock::now();
   const int threads = ResolveThreads(ctx.threads);
   Catalog cat = ReadCatalog(o.catalog, o.bad_rows);
+  if (ctx.shard.active()) {  // only this shard's items (stable by id hash), in catalog order
+    cat.photos.erase(std::remove_if(cat.photos.begin(), cat.photos.end(),
+                                    [&](const CatalogPhoto& p) { return !ctx.shard.Owns(p.item_id); }),
+                     cat.photos.end());
+    cat.item_ids.erase(std::remove_if(cat.item_ids.begin(), cat.item_ids.end(),
+                                      [&](const std::string& id) { return !ctx.shard.Owns(id); }),
+                       cat.item_ids.end());
+  }
   const size_t n = cat.photos.size();
 
   // Digest every source file: the key depends on the bytes, not on names or dates.
@@ -211,15 +220,17 @@ StageResult Run(const PreprocessOptions& o, const RunContext& ctx) {
   std::vector<ArtifactInput> inputs{
       {"catalog", "file", fs::absolute(o.catalog).lexically_normal().string(), Sha256File(o.catalog)},
       {"images", "fileset", fs::absolute(o.catalog).lexically_normal().parent_path().string(), FileSetDigest(names)}};
-  const json params = CanonicalParams(o);
+  json params = CanonicalParams(o);
+  if (ctx.shard.active()) params["shard"] = ctx.shard.Text();
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
 
   ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+  b.set_pointer(ctx.shard.Pointer());
   b.producer()["opencv"] = OpenCvVersion();
   if (!std::getenv("OPENCV_IO_MAX_IMAGE_PIXELS"))
     setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(std::max<int64_t>(o.max_pixels, 1)).c_str(), 0);
-  PreviousPixels previous(ctx.workdir, params, o.crop);
+  PreviousPixels previous(ctx.workdir, params, o.crop, ctx.shard.Pointer());
 
   std::string images_csv = "row,item_id,image,sha256,width,height,shard,shard_row\n";
   std::map<std::string, int> good_per_item;

@@ -1,4 +1,5 @@
 #include "visrec/core/artifact.h"
+#include "visrec/core/stage.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -207,6 +208,29 @@ TEST(Artifact, LatestPointerDamaged) {
   testing::WriteText(d / "demo" / "latest", "../../etc\n");
   EXPECT_THROW(OpenLatest(d.path(), "demo"), ArtifactError);
   EXPECT_THROW(OpenLatest(d.path(), "nostage"), ArtifactError);
+}
+
+TEST(Shards, ParseAndAStablePartitionById) {
+  EXPECT_EQ(ShardSpec::Parse("1/3").Text(), "1/3");
+  EXPECT_EQ(ShardSpec::Parse("1/3").Pointer(), "latest.shard-1-of-3");
+  EXPECT_EQ(ShardSpec{}.Pointer(), "latest");
+  for (const char* bad : {"3/3", "-1/3", "1/0", "a/b", "1", "", "1/3/4"}) EXPECT_THROW(ShardSpec::Parse(bad), UsageError) << bad;
+  // Pinned against Python: int(hashlib.sha256(id.encode()).hexdigest()[:16], 16) % N.
+  const std::vector<std::tuple<std::string, int, int>> pinned{
+      {"P0001", 1, 3}, {"P0002", 1, 3}, {"item with space", 0, 0}, {"\xc3\xa9", 0, 3}};
+  for (const auto& [id, of3, of7] : pinned) {
+    EXPECT_TRUE((ShardSpec{of3, 3}.Owns(id))) << id;
+    EXPECT_TRUE((ShardSpec{of7, 7}.Owns(id))) << id;
+  }
+  // Every id in exactly one shard, and no shard empty on 300 ids.
+  std::vector<int> sizes(5, 0);
+  for (int i = 0; i < 300; ++i) {
+    int owners = 0;
+    for (int k = 0; k < 5; ++k)
+      if (ShardSpec{k, 5}.Owns("item-" + std::to_string(i))) { ++owners; ++sizes[size_t(k)]; }
+    EXPECT_EQ(owners, 1);
+  }
+  for (int n : sizes) EXPECT_GT(n, 30);
 }
 
 }  // namespace

@@ -61,13 +61,14 @@ enum class VerifyLevel {
 // with a message saying what is wrong and what to do.
 Artifact OpenArtifact(const fs::path& path, VerifyLevel level = VerifyLevel::kCheap);
 // The artifact of `stage` that `latest` points to, in WORKDIR.
+// `pointer` names the pointer file: "latest", or a shard's own ("latest.shard-1-of-3").
 Artifact OpenLatest(const fs::path& workdir, const std::string& stage,
-                    VerifyLevel level = VerifyLevel::kCheap);
+                    VerifyLevel level = VerifyLevel::kCheap, const std::string& pointer = "latest");
 // An existing, valid artifact with this key, if any (the up-to-date check).
 std::optional<Artifact> FindArtifact(const fs::path& workdir, const std::string& stage,
                                      const std::string& key);
 // Points WORKDIR/<stage>/latest at the artifact (atomic replace).
-void SetLatest(const Artifact& artifact);
+void SetLatest(const Artifact& artifact, const std::string& pointer = "latest");
 
 class ArtifactBuilder {
  public:
@@ -93,9 +94,12 @@ class ArtifactBuilder {
   void SetTiming(const std::string& name, double seconds) { timings_[name] = seconds; }
 
   // fsync, manifest last, rename into place, update `latest`. Returns the opened artifact.
+  // Which pointer Commit() moves to the new artifact ("latest" unless a shard writes it).
+  void set_pointer(std::string pointer) { pointer_ = std::move(pointer); }
   Artifact Commit();
 
  private:
+  std::string pointer_ = "latest";
   fs::path workdir_;
   std::string stage_;
   int stage_version_;

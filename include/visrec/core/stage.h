@@ -10,10 +10,22 @@
 
 namespace visrec {
 
+// A stable partition of items for runs spread over machines: item i belongs to shard
+// (first 8 bytes of sha256(item id), big-endian) mod count. Independent of catalog order and size.
+struct ShardSpec {
+  int index = 0, count = 1;
+  bool active() const { return count > 1; }
+  bool Owns(const std::string& item_id) const;
+  std::string Text() const;     // "1/3"
+  std::string Pointer() const;  // "latest" or "latest.shard-1-of-3"
+  static ShardSpec Parse(const std::string& text);  // "i/N", 0 <= i < N; UsageError otherwise
+};
+
 struct RunContext {
   std::filesystem::path workdir;  // artifacts go to WORKDIR/<stage>/<key>/
   bool force = false;             // recompute even when an up-to-date artifact exists
   int threads = 0;                // 0 = all cores
+  ShardSpec shard;                // sharded stages read and write the shard's own pointer
 };
 
 int ResolveThreads(int requested);  // 0 -> hardware concurrency, at least 1

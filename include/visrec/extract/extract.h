@@ -29,6 +29,13 @@ struct ExtractOptions {
 
 StageResult Run(const ExtractOptions& options, const RunContext& context);
 
+// Combines the extract artifacts of shards 0..N-1 (`extract --shard i/N`, found through their
+// shard pointers) into one extract artifact equal to an unsharded run's: items in sorted id order,
+// photos in catalog order. Checks that every shard exists, shares the model and parameters and
+// comes from the same catalog, and that no item appears twice. Moves `latest`, so the next stage
+// (`reduce`) reads the merged result.
+StageResult MergeShards(int shards, const RunContext& context);
+
 // The model of an extract artifact, rebuilt from its manifest (same built-in model and seed or
 // weights, or the same TorchScript file, precision and normalization; files must still match their
 // recorded digests). Turns one preprocessed photo into the feature the stage would have computed.

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Sharded preprocess + extract equal one unsharded run (issue: nightly runs, pictures and sharding).
+
+  shards_test.py VISREC
+
+Runs the cluster example scripts as separate, concurrent processes, the way a Kubernetes Indexed
+Job (JOB_COMPLETION_INDEX) or a Slurm array (SLURM_ARRAY_TASK_ID) would start them: 3 copies of
+tools/cluster/shard-worker.sh into one workdir, then tools/cluster/merge.sh. Compares the merged
+extract outputs and the reduce/recommend results byte for byte with an unsharded run.
+Both sides use --batch-size 1 and one thread per process, so a photo's feature does not depend on
+which other photos share its batch or on the thread count (float summation order).
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARDS = 3
+
+
+def main(argv):
+    visrec = os.path.abspath(argv[1])
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="visrec-shards.") as tmp:
+        def run(args, env=None, check=True):
+            p = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
+            if check and p.returncode != 0:
+                raise SystemExit(f"{' '.join(args)} exited {p.returncode}:\n{p.stderr[-1500:]}")
+            return p
+
+        run([visrec, "sample", "--out", f"{tmp}/cat", "--items", "30", "--users", "40", "--min-side", "64",
+             "--max-side", "96", "-q"])
+        catalog, interactions = f"{tmp}/cat/catalog.csv", f"{tmp}/cat/interactions.csv"
+        pre_args = ["--resize", "40", "--crop", "32", "--max-failed-fraction", "0.5", "--threads", "1", "-q"]
+        ex_args = ["--batch-size", "1", "--max-failed-fraction", "0.5", "--threads", "1", "-q"]
+        red_args = ["--dims", "6", "-q"]
+        rec_args = ["-q"]
+
+        # Unsharded reference.
+        one = f"{tmp}/one"
+        run([visrec, "preprocess", "--catalog", catalog, "--workdir", one] + pre_args)
+        run([visrec, "extract", "--workdir", one] + ex_args)
+        run([visrec, "reduce", "--workdir", one] + red_args)
+        run([visrec, "recommend", "--workdir", one, "--interactions", interactions, "--catalog", catalog] + rec_args)
+
+        # Sharded: concurrent workers through the example scripts.
+        many = f"{tmp}/many"
+        env = dict(os.environ, VISREC=visrec, VISREC_PREPROCESS_ARGS=" ".join(pre_args),
+                   VISREC_EXTRACT_ARGS=" ".join(ex_args), VISREC_REDUCE_ARGS=" ".join(red_args),
+                   VISREC_RECOMMEND_ARGS=" ".join(rec_args))
+        procs = []
+        for i in range(SHARDS):
+            e = dict(env)
+            e["SLURM_ARRAY_TASK_ID" if i == SHARDS - 1 else "JOB_COMPLETION_INDEX"] = str(i)
+            procs.append(subprocess.Popen([f"{ROOT}/tools/cluster/shard-worker.sh", str(SHARDS), catalog, many], env=e,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        for i, p in enumerate(procs):
+            out, err = p.communicate(timeout=900)
+            if p.returncode != 0:
+                raise SystemExit(f"shard {i} exited {p.returncode}:\n{err[-1500:]}")
+
+        def latest(workdir, stage, pointer="latest"):
+            d = os.path.join(workdir, stage)
+            return os.path.join(d, open(os.path.join(d, pointer)).read().strip())
+
+        sizes = []
+        for i in range(SHARDS):
+            ids = open(os.path.join(latest(many, "extract", f"latest.shard-{i}-of-{SHARDS}"), "ids.txt")).read().split()
+            sizes.append(len(ids))
+        total = len(open(os.path.join(latest(one, "extract"), "ids.txt")).read().split())
+        if sum(sizes) != total or min(sizes) == 0:
+            failures.append(f"shard sizes {sizes} do not partition the {total} items")
+        if os.path.exists(os.path.join(many, "extract", "latest")):
+            failures.append("a shard moved the unsharded 'latest' pointer")
+
+        run([f"{ROOT}/tools/cluster/merge.sh", str(SHARDS), catalog, interactions, many], env=env)
+        for stage, files in (("extract", ["features.npy", "ids.txt", "items_without_features.txt", "photo_features.npy",
+                                          "photos.csv"]),
+                             ("reduce", ["reduced.npy", "ids.txt"]),
+                             ("recommend", ["recommendations.csv", "similar_items.csv"])):
+            for f in files:
+                a = open(os.path.join(latest(one, stage), f), "rb").read()
+                b = open(os.path.join(latest(many, stage), f), "rb").read()
+                if a != b:
+                    failures.append(f"{stage}/{f} differs between the unsharded run and the merged shards")
+
+        # A second merge is up to date; a merge asking for a shard that never ran names it.
+        p = run([visrec, "extract", "--workdir", many, "--merge-shards", str(SHARDS)])
+        if "up to date" not in p.stderr:
+            failures.append("a repeated merge was not up to date")
+        p = run([visrec, "extract", "--workdir", many, "--merge-shards", str(SHARDS + 1)], check=False)
+        if p.returncode != 4 or f"latest.shard-0-of-{SHARDS + 1}" not in p.stderr:
+            failures.append(f"merge of missing shards: exit {p.returncode}, {p.stderr[-300:]}")
+        p = run([visrec, "preprocess", "--catalog", catalog, "--workdir", many, "--shard", "3/3"], check=False)
+        if p.returncode != 2 or "--shard" not in p.stderr:
+            failures.append(f"--shard 3/3 was not a usage error: exit {p.returncode}")
+
+    for f in failures:
+        print("FAIL", f)
+    print(f"sharding: {SHARDS} concurrent shards of sizes {sizes}, merged; {len(failures)} problem(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
