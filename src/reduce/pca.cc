@@ -1,5 +1,7 @@
 #include "visrec/reduce/pca.h"
 
+#include <dlfcn.h>
+
 #include <cmath>
 #include <random>
 
@@ -29,6 +31,32 @@ Eigen::MatrixXd Gaussian(Eigen::Index rows, Eigen::Index cols, uint64_t seed) {
 }
 
 
+// The big products below are split over our own threads, each calling BLAS on its block. A
+// multithreaded BLAS (OpenBLAS's default) would start its own threads inside each call; two levels
+// of threads on two cores measured slower (and OpenBLAS serializes concurrent callers), so while a
+// fit runs the BLAS is asked for one thread when it offers a way to (OpenBLAS, found at run time:
+// the binary links the generic libblas and Debian's alternatives pick the implementation).
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() {
+    set_ = reinterpret_cast<void (*)(int)>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    auto get = reinterpret_cast<int (*)()>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    if (set_ && get) {
+      before_ = get();
+      set_(1);
+    }
+  }
+  ~SingleThreadedBlas() {
+    if (set_ && before_ > 0) set_(before_);
+  }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  void (*set_)(int) = nullptr;
+  int before_ = 0;
+};
+
 // Y = (X - 1 mu^T) W without forming the centred X: rows split across threads, then Y -= 1 (mu^T W).
 Eigen::MatrixXf MulCentred(const MatrixF& x, const Eigen::RowVectorXf& mu, const Eigen::MatrixXf& w, int threads) {
   Eigen::MatrixXf y(x.rows(), w.cols());
@@ -56,22 +84,47 @@ Eigen::MatrixXf TMulCentred(const MatrixF& x, const Eigen::RowVectorXf& mu, cons
   return part[0];
 }
 
-// Orthonormal basis of A's columns by CholeskyQR2 (two passes of Gram -> Cholesky -> A R^-1, Gram in
-// double): for tall-skinny A this is a few BLAS products instead of a Householder sweep. Falls back
-// to Householder QR when the Gram matrix is not numerically positive definite.
-Eigen::MatrixXf Orthonormalize(const Eigen::MatrixXf& a) {
-  Eigen::MatrixXd q = a.cast<double>();
+// Orthonormal basis of A's columns by CholeskyQR2 (two passes of Gram -> Cholesky -> A R^-1, in
+// double): for tall-skinny A this is a few products over row blocks instead of a Householder sweep,
+// split over `threads` like the big products. Falls back to Householder QR when the Gram matrix is
+// not numerically positive definite.
+Eigen::MatrixXf Orthonormalize(const Eigen::MatrixXf& a, int threads) {
+  const Eigen::Index n = a.rows(), l = a.cols();
+  const Eigen::Index block = (n + threads - 1) / threads;
+  Eigen::MatrixXd q(n, l);
+  ParallelFor(threads, threads, [&](int64_t t) {
+    const Eigen::Index r0 = t * block, r1 = std::min<Eigen::Index>(n, r0 + block);
+    if (r1 > r0) q.middleRows(r0, r1 - r0) = a.middleRows(r0, r1 - r0).cast<double>();
+  });
   for (int pass = 0; pass < 2; ++pass) {
-    Eigen::MatrixXd gram = q.transpose() * q;
-    Eigen::LLT<Eigen::MatrixXd> llt(gram);
+    std::vector<Eigen::MatrixXd> part(size_t(threads), Eigen::MatrixXd::Zero(l, l));
+    ParallelFor(threads, threads, [&](int64_t t) {
+      const Eigen::Index r0 = t * block, r1 = std::min<Eigen::Index>(n, r0 + block);
+      if (r1 > r0) part[size_t(t)].noalias() = q.middleRows(r0, r1 - r0).transpose() * q.middleRows(r0, r1 - r0);
+    });
+    for (int t = 1; t < threads; ++t) part[0] += part[size_t(t)];
+    Eigen::LLT<Eigen::MatrixXd> llt(part[0]);
     if (llt.info() != Eigen::Success) {
       Eigen::HouseholderQR<Eigen::MatrixXf> qr(a);
       return qr.householderQ() * Eigen::MatrixXf::Identity(a.rows(), a.cols());
     }
-    // Q <- Q R^-1 with R = U (Gram = U^T U), i.e. solve X U = Q for X.
-    llt.matrixU().solveInPlace<Eigen::OnTheRight>(q);
+    // Q <- Q R^-1 with R = U (Gram = U^T U): solve X U = Q block by block.
+    const Eigen::MatrixXd u = llt.matrixU();
+    ParallelFor(threads, threads, [&](int64_t t) {
+      const Eigen::Index r0 = t * block, r1 = std::min<Eigen::Index>(n, r0 + block);
+      if (r1 > r0) {
+        Eigen::MatrixXd rows = q.middleRows(r0, r1 - r0);
+        u.triangularView<Eigen::Upper>().solveInPlace<Eigen::OnTheRight>(rows);
+        q.middleRows(r0, r1 - r0) = rows;
+      }
+    });
   }
-  return q.cast<float>();
+  Eigen::MatrixXf out(n, l);
+  ParallelFor(threads, threads, [&](int64_t t) {
+    const Eigen::Index r0 = t * block, r1 = std::min<Eigen::Index>(n, r0 + block);
+    if (r1 > r0) out.middleRows(r0, r1 - r0) = q.middleRows(r0, r1 - r0).cast<float>();
+  });
+  return out;
 }
 
 }  // namespace
@@ -146,11 +199,12 @@ PcaModel FitPca(const MatrixF& x, const PcaFitOptions& o) {
     m.components = vecs.leftCols(k).transpose();
   } else {
     // Randomized range finder (Halko et al.) with QR-stabilized subspace iterations.
+    SingleThreadedBlas blas_guard;  // our threads split the products (see above)
     const Eigen::Index l = std::min<Eigen::Index>(d, k + o.oversample);
-    Eigen::MatrixXf q = Orthonormalize(MulCentred(x, mean_f, Gaussian(d, l, o.seed).cast<float>(), threads));
+    Eigen::MatrixXf q = Orthonormalize(MulCentred(x, mean_f, Gaussian(d, l, o.seed).cast<float>(), threads), threads);
     for (int it = 0; it < o.power_iterations; ++it) {
-      Eigen::MatrixXf z = Orthonormalize(TMulCentred(x, mean_f, q, threads));
-      q = Orthonormalize(MulCentred(x, mean_f, z, threads));
+      Eigen::MatrixXf z = Orthonormalize(TMulCentred(x, mean_f, q, threads), threads);
+      q = Orthonormalize(MulCentred(x, mean_f, z, threads), threads);
     }
     Eigen::MatrixXd bt = TMulCentred(x, mean_f, q, threads).cast<double>();  // d x l = (Q^T Xc)^T
     // Eigen of the small l x l Gram matrix gives the right singular vectors cheaply.
