@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): PCA N x D -> K, visrec (Eigen, randomized) vs scikit-learn PCA(K) on the same
-# matrix in one run. scikit-learn gets a fair BLAS: Debian's OpenBLAS (libopenblas0-pthread, as a pip
-# numpy would bundle) is the system libblas here; OPENBLAS_CORETYPE/L2_SIZE overrides are unset for
-# the reference only. Needs python3-sklearn and a build with -DVISREC_BUILD_BENCHMARKS=ON.
+# matrix in one run. Both get the same BLAS: Debian's OpenBLAS (libopenblas0-pthread, as a pip numpy
+# would bundle) is the system libblas here, with its own CPU detection: this machine's environment
+# pins OPENBLAS_CORETYPE=Haswell (AVX2 kernels) and OPENBLAS_L2_SIZE, so both sides run with those
+# unset (AVX-512 kernels); visrec is also shown with the pinned environment.
+# Needs python3-sklearn and a build with -DVISREC_BUILD_BENCHMARKS=ON.
 # Usage: tools/bench-reduce.sh [N=100000] [D=2048] [K=64]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +37,10 @@ read -r ref_s ref_ev ref_solver <<<"$ref"
 printf '%-52s %8s %12s\n' configuration seconds "expl. var."
 printf '%-52s %8.2f %12.6f\n' "scikit-learn PCA($k) [$ref_solver, OpenBLAS, 2 cores]" "$ref_s" "$ref_ev"
 for it in 2 4; do
-  read -r s ev <<<"$("$bench" "$work/x.npy" "$k" randomized "$it" 0)"
+  read -r s ev <<<"$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bench" "$work/x.npy" "$k" randomized "$it" 0)"
   printf '%-52s %8.2f %12.6f   %.2fx sklearn time\n' "visrec randomized, $it power iterations, 2 threads" "$s" "$ev" \
     "$(/usr/bin/python3 -c "print($s/$ref_s)")"
 done
+read -r s ev <<<"$("$bench" "$work/x.npy" "$k" randomized 4 0)"
+printf '%-52s %8.2f %12.6f   %.2fx sklearn time\n' "visrec, 4 iterations, machine env (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})" \
+  "$s" "$ev" "$(/usr/bin/python3 -c "print($s/$ref_s)")"

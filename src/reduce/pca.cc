@@ -58,8 +58,10 @@ class SingleThreadedBlas {
 };
 
 // Y = (X - 1 mu^T) W without forming the centred X: rows split across threads, then Y -= 1 (mu^T W).
-Eigen::MatrixXf MulCentred(const MatrixF& x, const Eigen::RowVectorXf& mu, const Eigen::MatrixXf& w, int threads) {
-  Eigen::MatrixXf y(x.rows(), w.cols());
+// Y is preallocated by the caller and reused across iterations (fresh multi-MB buffers each time
+// cost page faults that measured as a fifth of the fit on this VM).
+void MulCentred(const MatrixRef& x, const Eigen::RowVectorXf& mu, const Eigen::MatrixXf& w, int threads, Eigen::MatrixXf& y) {
+  y.resize(x.rows(), w.cols());
   const Eigen::Index block = (x.rows() + threads - 1) / threads;
   const Eigen::RowVectorXf shift = mu * w;
   ParallelFor(threads, threads, [&](int64_t t) {
@@ -68,11 +70,10 @@ Eigen::MatrixXf MulCentred(const MatrixF& x, const Eigen::RowVectorXf& mu, const
     y.middleRows(r0, r1 - r0).noalias() = x.middleRows(r0, r1 - r0) * w;
     y.middleRows(r0, r1 - r0).rowwise() -= shift;
   });
-  return y;
 }
 
 // (X - 1 mu^T)^T Q = X^T Q - mu (1^T Q), as a sum over row blocks added in a fixed order.
-Eigen::MatrixXf TMulCentred(const MatrixF& x, const Eigen::RowVectorXf& mu, const Eigen::MatrixXf& q, int threads) {
+Eigen::MatrixXf TMulCentred(const MatrixRef& x, const Eigen::RowVectorXf& mu, const Eigen::MatrixXf& q, int threads) {
   std::vector<Eigen::MatrixXf> part(size_t(threads), Eigen::MatrixXf::Zero(x.cols(), q.cols()));
   const Eigen::Index block = (x.rows() + threads - 1) / threads;
   ParallelFor(threads, threads, [&](int64_t t) {
@@ -84,56 +85,50 @@ Eigen::MatrixXf TMulCentred(const MatrixF& x, const Eigen::RowVectorXf& mu, cons
   return part[0];
 }
 
-// Orthonormal basis of A's columns by CholeskyQR2 (two passes of Gram -> Cholesky -> A R^-1, in
-// double): for tall-skinny A this is a few products over row blocks instead of a Householder sweep,
-// split over `threads` like the big products. Falls back to Householder QR when the Gram matrix is
-// not numerically positive definite.
-Eigen::MatrixXf Orthonormalize(const Eigen::MatrixXf& a, int threads) {
+// Orthonormalizes A's columns in place by CholeskyQR2: two passes of Gram -> Cholesky -> A R^-1,
+// the Gram matrix and the solve in double, streamed over chunks of rows so no double copy of A is
+// made (A is n x l, tall and skinny). Row chunks are split over `threads`. Falls back to Householder
+// QR when the Gram matrix is not numerically positive definite.
+void Orthonormalize(Eigen::MatrixXf& a, int threads) {
   const Eigen::Index n = a.rows(), l = a.cols();
   const Eigen::Index block = (n + threads - 1) / threads;
-  Eigen::MatrixXd q(n, l);
-  ParallelFor(threads, threads, [&](int64_t t) {
-    const Eigen::Index r0 = t * block, r1 = std::min<Eigen::Index>(n, r0 + block);
-    if (r1 > r0) q.middleRows(r0, r1 - r0) = a.middleRows(r0, r1 - r0).cast<double>();
-  });
+  constexpr Eigen::Index kChunk = 2048;
   for (int pass = 0; pass < 2; ++pass) {
     std::vector<Eigen::MatrixXd> part(size_t(threads), Eigen::MatrixXd::Zero(l, l));
     ParallelFor(threads, threads, [&](int64_t t) {
-      const Eigen::Index r0 = t * block, r1 = std::min<Eigen::Index>(n, r0 + block);
-      if (r1 > r0) part[size_t(t)].noalias() = q.middleRows(r0, r1 - r0).transpose() * q.middleRows(r0, r1 - r0);
+      Eigen::MatrixXd c;
+      for (Eigen::Index r = t * block; r < std::min<Eigen::Index>(n, (t + 1) * block); r += kChunk) {
+        const Eigen::Index m = std::min<Eigen::Index>({kChunk, n - r, (t + 1) * block - r});
+        c = a.middleRows(r, m).cast<double>();
+        part[size_t(t)].noalias() += c.transpose() * c;
+      }
     });
     for (int t = 1; t < threads; ++t) part[0] += part[size_t(t)];
     Eigen::LLT<Eigen::MatrixXd> llt(part[0]);
     if (llt.info() != Eigen::Success) {
       Eigen::HouseholderQR<Eigen::MatrixXf> qr(a);
-      return qr.householderQ() * Eigen::MatrixXf::Identity(a.rows(), a.cols());
+      a = qr.householderQ() * Eigen::MatrixXf::Identity(n, l);
+      return;
     }
-    // Q <- Q R^-1 with R = U (Gram = U^T U): solve X U = Q block by block.
+    // A <- A R^-1 with R = U (Gram = U^T U): solve X U = A chunk by chunk.
     const Eigen::MatrixXd u = llt.matrixU();
     ParallelFor(threads, threads, [&](int64_t t) {
-      const Eigen::Index r0 = t * block, r1 = std::min<Eigen::Index>(n, r0 + block);
-      if (r1 > r0) {
-        Eigen::MatrixXd rows = q.middleRows(r0, r1 - r0);
-        u.triangularView<Eigen::Upper>().solveInPlace<Eigen::OnTheRight>(rows);
-        q.middleRows(r0, r1 - r0) = rows;
+      Eigen::MatrixXd c;
+      for (Eigen::Index r = t * block; r < std::min<Eigen::Index>(n, (t + 1) * block); r += kChunk) {
+        const Eigen::Index m = std::min<Eigen::Index>({kChunk, n - r, (t + 1) * block - r});
+        c = a.middleRows(r, m).cast<double>();
+        u.triangularView<Eigen::Upper>().solveInPlace<Eigen::OnTheRight>(c);
+        a.middleRows(r, m) = c.cast<float>();
       }
     });
   }
-  Eigen::MatrixXf out(n, l);
-  ParallelFor(threads, threads, [&](int64_t t) {
-    const Eigen::Index r0 = t * block, r1 = std::min<Eigen::Index>(n, r0 + block);
-    if (r1 > r0) out.middleRows(r0, r1 - r0) = q.middleRows(r0, r1 - r0).cast<float>();
-  });
-  return out;
 }
 
 }  // namespace
 
-PcaModel FitPca(const MatrixF& x, const PcaFitOptions& o) {
+PcaModel FitPca(const MatrixRef& x, const PcaFitOptions& o) {
   const Eigen::Index n = x.rows(), d = x.cols();
   if (n < 2) throw InputError("PCA needs at least 2 items, got " + std::to_string(n));
-  for (Eigen::Index i = 0; i < n; ++i)
-    if (!x.row(i).allFinite()) throw InputError("PCA input row " + std::to_string(i) + " contains NaN or Inf");
   int k = o.dims;
   if (o.variance_target <= 0) {
     if (k < 1) throw UsageError("reduce: --dims must be >= 1");
@@ -145,31 +140,41 @@ PcaModel FitPca(const MatrixF& x, const PcaFitOptions& o) {
   const int threads = ResolveThreads(o.threads);
   PcaModel m;
   m.whiten = o.whiten;
-  // Column means in double, summed row by row (row-major data: a column-wise pass would stride).
+  // One pass over the input (it can be GBs): column sums and the sum of squares in double, row by
+  // row (row-major data), and the NaN/Inf check. Total variance = (sum of squares - n |mean|^2)/(n-1);
+  // double accumulation keeps the cancellation harmless at these sizes. The centred matrix is never
+  // formed: the products below subtract the mean's contribution instead.
+  double sq = 0;
   {
     std::vector<Eigen::VectorXd> part(size_t(threads), Eigen::VectorXd::Zero(d));
+    std::vector<double> part_sq(size_t(threads), 0.0);
+    std::vector<Eigen::Index> bad(size_t(threads), -1);
     const Eigen::Index block = (n + threads - 1) / threads;
     ParallelFor(threads, threads, [&](int64_t t) {
-      for (Eigen::Index i = t * block; i < std::min<Eigen::Index>(n, (t + 1) * block); ++i)
-        part[size_t(t)] += x.row(i).transpose().cast<double>();
+      Eigen::VectorXd row(d);
+      for (Eigen::Index i = t * block; i < std::min<Eigen::Index>(n, (t + 1) * block); ++i) {
+        row = x.row(i).transpose().cast<double>();
+        const double rsq = row.squaredNorm();
+        if (!std::isfinite(rsq)) {  // NaN, or an Inf (whose square is Inf)
+          bad[size_t(t)] = i;
+          return;
+        }
+        part[size_t(t)] += row;
+        part_sq[size_t(t)] += rsq;
+      }
     });
+    for (Eigen::Index b : bad)
+      if (b >= 0) throw InputError("PCA input row " + std::to_string(b) + " contains NaN or Inf");
     m.mean = Eigen::VectorXd::Zero(d);
     for (auto& p : part) m.mean += p;
     m.mean /= double(n);
+    for (double p : part_sq) sq += p;
+    const double raw = sq;
+    sq -= double(n) * m.mean.squaredNorm();
+    // Identical rows leave only rounding of the subtraction; below float resolution it is zero.
+    if (sq <= 1e-13 * raw) sq = 0;
   }
-  // Total variance in double, row by row. The centred matrix is never formed: products below
-  // subtract the mean's contribution instead (saves a copy of the whole input).
   const Eigen::RowVectorXf mean_f = m.mean.transpose().cast<float>();
-  double sq = 0;
-  {
-    std::vector<double> part(size_t(threads), 0.0);
-    const Eigen::Index block = (n + threads - 1) / threads;
-    ParallelFor(threads, threads, [&](int64_t t) {
-      for (Eigen::Index i = t * block; i < std::min<Eigen::Index>(n, (t + 1) * block); ++i)
-        part[size_t(t)] += (x.row(i).cast<double>() - m.mean.transpose()).squaredNorm();
-    });
-    for (double p : part) sq += p;
-  }
   m.total_variance = sq / double(n - 1);
   if (!(m.total_variance > 0)) throw InputError("PCA input has zero variance (all items identical)");
 
@@ -201,10 +206,14 @@ PcaModel FitPca(const MatrixF& x, const PcaFitOptions& o) {
     // Randomized range finder (Halko et al.) with QR-stabilized subspace iterations.
     SingleThreadedBlas blas_guard;  // our threads split the products (see above)
     const Eigen::Index l = std::min<Eigen::Index>(d, k + o.oversample);
-    Eigen::MatrixXf q = Orthonormalize(MulCentred(x, mean_f, Gaussian(d, l, o.seed).cast<float>(), threads), threads);
+    Eigen::MatrixXf q;  // n x l, reused by every iteration
+    MulCentred(x, mean_f, Gaussian(d, l, o.seed).cast<float>(), threads, q);
+    Orthonormalize(q, threads);
     for (int it = 0; it < o.power_iterations; ++it) {
-      Eigen::MatrixXf z = Orthonormalize(TMulCentred(x, mean_f, q, threads), threads);
-      q = Orthonormalize(MulCentred(x, mean_f, z, threads), threads);
+      Eigen::MatrixXf z = TMulCentred(x, mean_f, q, threads);
+      Orthonormalize(z, threads);
+      MulCentred(x, mean_f, z, threads, q);
+      Orthonormalize(q, threads);
     }
     Eigen::MatrixXd bt = TMulCentred(x, mean_f, q, threads).cast<double>();  // d x l = (Q^T Xc)^T
     // Eigen of the small l x l Gram matrix gives the right singular vectors cheaply.
@@ -226,7 +235,7 @@ PcaModel FitPca(const MatrixF& x, const PcaFitOptions& o) {
   return m;
 }
 
-PcaModel FitLda(const MatrixF& x, const std::vector<int>& labels, int dims) {
+PcaModel FitLda(const MatrixRef& x, const std::vector<int>& labels, int dims) {
   const Eigen::Index d = x.cols();
   int classes = 0;
   for (int l : labels) classes = std::max(classes, l + 1);
@@ -279,7 +288,7 @@ PcaModel FitLda(const MatrixF& x, const std::vector<int>& labels, int dims) {
   return m;
 }
 
-MatrixF Project(const PcaModel& m, const MatrixF& x) {
+MatrixF Project(const PcaModel& m, const MatrixRef& x) {
   if (x.cols() != m.mean.size())
     throw InputError("PCA model expects " + std::to_string(m.mean.size()) + "-d features, got " + std::to_string(x.cols()));
   Eigen::MatrixXd xc = x.cast<double>();
@@ -290,7 +299,7 @@ MatrixF Project(const PcaModel& m, const MatrixF& x) {
   return p.cast<float>();
 }
 
-double ExplainedShare(const PcaModel& m, const MatrixF& x) {
+double ExplainedShare(const PcaModel& m, const MatrixRef& x) {
   Eigen::MatrixXd xc = x.cast<double>();
   xc.rowwise() -= m.mean.transpose();
   double total = xc.squaredNorm();

@@ -10,6 +10,9 @@
 namespace visrec::reduce {
 
 using MatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// Inputs are taken by reference to any row-major float matrix (a MatrixF or a Map over an npy
+// buffer) so that a multi-GB feature matrix is never copied to call these.
+using MatrixRef = Eigen::Ref<const MatrixF>;
 
 struct PcaModel {
   Eigen::VectorXd mean;         // d
@@ -26,22 +29,22 @@ struct PcaFitOptions {
   double variance_target = 0;   // e.g. 0.95: smallest K reaching it (uses the exact method)
   std::string method = "auto";  // auto | exact | randomized
   bool whiten = false;
-  int oversample = 16;          // randomized: extra columns in the range finder
+  int oversample = 10;          // randomized: extra columns in the range finder (as scikit-learn)
   int power_iterations = 4;     // randomized: subspace iterations (QR between them)
   uint64_t seed = 0;
   int threads = 0;              // 0 = all cores (the big products are split by rows)
 };
 
 // X: n x d, float. Throws visrec::InputError/UsageError on unusable input (named rows, K > D, ...).
-PcaModel FitPca(const MatrixF& x, const PcaFitOptions& options);
-MatrixF Project(const PcaModel& model, const MatrixF& x);  // n x k (whitened when the model is)
+PcaModel FitPca(const MatrixRef& x, const PcaFitOptions& options);
+MatrixF Project(const PcaModel& model, const MatrixRef& x);  // n x k (whitened when the model is)
 // Fisher LDA: directions maximizing between-class over within-class scatter, solved as the
 // generalized eigenproblem Sb v = l (Sw + r I) v with a small ridge r (features usually outnumber
 // items per class). labels[i] < 0 = unlabelled row: projected later, not used for the fit.
 // Returns at most (classes - 1) components in the same model form (variance = eigenvalues).
-PcaModel FitLda(const MatrixF& x, const std::vector<int>& labels, int dims);
+PcaModel FitLda(const MatrixRef& x, const std::vector<int>& labels, int dims);
 
 // Share of the (old-mean-centred) variance of X that the model's basis captures.
-double ExplainedShare(const PcaModel& model, const MatrixF& x);
+double ExplainedShare(const PcaModel& model, const MatrixRef& x);
 
 }  // namespace visrec::reduce
