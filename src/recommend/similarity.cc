@@ -1,13 +1,19 @@
 #include "visrec/recommend/similarity.h"
 
 #include <algorithm>
+#include <mutex>
 #include <cctype>
 #include <cmath>
 #include <map>
 
 #include <Eigen/Dense>
 
+#include "visrec/core/blas.h"
 #include "visrec/core/stage.h"
+
+extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
+                       const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
+                       const float* beta, float* c, const int* ldc);
 
 namespace visrec::recommend {
 
@@ -118,17 +124,37 @@ TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t bud
   const int64_t blocks = (n + block - 1) / block;
   Eigen::setNbThreads(1);
   const auto better = Better;
+  // One score buffer per worker, reused for every block (a fresh multi-MB buffer per block costs
+  // page faults).
+  std::vector<M> pool;
+  std::mutex pool_mu;
+  SingleThreadedBlas blas_guard;  // workers split the products (visrec/core/blas.h)
   ParallelFor(blocks, threads, [&](int64_t b) {
+    M s;
+    {
+      std::lock_guard<std::mutex> l(pool_mu);
+      if (!pool.empty()) {
+        s = std::move(pool.back());
+        pool.pop_back();
+      }
+    }
     const int64_t r0 = b * block, r1 = std::min(n, r0 + block);
-    M s = x.middleRows(r0, r1 - r0) * x.transpose();
+    s.resize(r1 - r0, n);
+    // S = X[r0:r1] X^T straight into the reused buffer (BLAS with beta = 0: no zero-fill pass over
+    // a block that does not fit in cache). Row-major S is column-major S^T = X X[r0:r1]^T.
+    {
+      const int m = int(n), cols = int(r1 - r0), kd = int(d), ld = int(d), ldc = int(n);
+      const float one = 1.f, zero_f = 0.f;
+      sgemm_("T", "N", &m, &cols, &kd, &one, rows, &ld, rows + r0 * d, &ld, &zero_f, s.data(), &ldc);
+    }
     std::vector<Neighbor> heap;  // the k best so far; heap.front() is the worst of them
     heap.reserve(size_t(k) + 1);
     for (int64_t i = r0; i < r1; ++i) {
       if (zero[size_t(i)]) continue;
       heap.clear();
       const float* sr = s.row(i - r0).data();
-      for (int64_t j = 0; j < n; ++j) {
-        if (j == i || zero[size_t(j)]) continue;
+      auto consider = [&](int64_t j) {
+        if (j == i || zero[size_t(j)]) return;
         const Neighbor c{int32_t(j), sr[j]};
         if (int(heap.size()) < k) {
           heap.push_back(c);
@@ -138,10 +164,25 @@ TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t bud
           heap.back() = c;
           std::push_heap(heap.begin(), heap.end(), better);
         }
+      };
+      int64_t j = 0;
+      for (; j < n && int(heap.size()) < k; ++j) consider(j);
+      // Once the heap is full, most scores lose to its worst: test 16 at a time (a vectorized
+      // compare) and look closer only at chunks holding a possible winner.
+      constexpr int64_t kLanes = 16;
+      for (; j + kLanes <= n; j += kLanes) {
+        const float thr = int(heap.size()) < k ? -INFINITY : heap.front().score;
+        bool any = false;
+        for (int64_t t = 0; t < kLanes; ++t) any |= sr[j + t] > thr;
+        if (!any) continue;
+        for (int64_t t = 0; t < kLanes; ++t) consider(j + t);
       }
+      for (; j < n; ++j) consider(j);
       std::sort(heap.begin(), heap.end(), better);
       out[size_t(i)] = heap;
     }
+    std::lock_guard<std::mutex> l(pool_mu);
+    pool.push_back(std::move(s));
   });
   return out;
 }

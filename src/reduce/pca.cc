@@ -1,10 +1,10 @@
 #include "visrec/reduce/pca.h"
 
-#include <dlfcn.h>
 
 #include <cmath>
 #include <random>
 
+#include "visrec/core/blas.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/stage.h"
 
@@ -30,32 +30,6 @@ Eigen::MatrixXd Gaussian(Eigen::Index rows, Eigen::Index cols, uint64_t seed) {
   return m;
 }
 
-
-// The big products below are split over our own threads, each calling BLAS on its block. A
-// multithreaded BLAS (OpenBLAS's default) would start its own threads inside each call; two levels
-// of threads on two cores measured slower (and OpenBLAS serializes concurrent callers), so while a
-// fit runs the BLAS is asked for one thread when it offers a way to (OpenBLAS, found at run time:
-// the binary links the generic libblas and Debian's alternatives pick the implementation).
-class SingleThreadedBlas {
- public:
-  SingleThreadedBlas() {
-    set_ = reinterpret_cast<void (*)(int)>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    auto get = reinterpret_cast<int (*)()>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    if (set_ && get) {
-      before_ = get();
-      set_(1);
-    }
-  }
-  ~SingleThreadedBlas() {
-    if (set_ && before_ > 0) set_(before_);
-  }
-  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
- private:
-  void (*set_)(int) = nullptr;
-  int before_ = 0;
-};
 
 // Y = (X - 1 mu^T) W without forming the centred X: rows split across threads, then Y -= 1 (mu^T W).
 // Y is preallocated by the caller and reused across iterations (fresh multi-MB buffers each time
@@ -204,7 +178,7 @@ PcaModel FitPca(const MatrixRef& x, const PcaFitOptions& o) {
     m.components = vecs.leftCols(k).transpose();
   } else {
     // Randomized range finder (Halko et al.) with QR-stabilized subspace iterations.
-    SingleThreadedBlas blas_guard;  // our threads split the products (see above)
+    SingleThreadedBlas blas_guard;  // our threads split the products (see visrec/core/blas.h)
     const Eigen::Index l = std::min<Eigen::Index>(d, k + o.oversample);
     Eigen::MatrixXf q;  // n x l, reused by every iteration
     MulCentred(x, mean_f, Gaussian(d, l, o.seed).cast<float>(), threads, q);
