@@ -27,8 +27,9 @@ np.save(f"{w}/x.npy", x)
 print(f"CF: {U} users x {I} items, {len(pairs)} distinct interactions; visual: {V} x 64")
 PY
 measure() { /usr/bin/time -f "%M" -o "$work/rss" "$@" > "$work/out" 2>/dev/null; echo "$(cat "$work/out") $(( $(cat "$work/rss") / 1024 ))"; }
-read -r cf_s cf_mb <<<"$(measure "$bench" cf "$work/pairs.npy" "$items" 20 0 "$work/cf.npy")"
-read -r vis_s vis_mb <<<"$(measure "$bench" dense "$work/x.npy" 20 0 "$work/vis.npy")"
+# Both sides with the same BLAS environment: this machine pins OPENBLAS_CORETYPE/L2_SIZE; unset for both.
+read -r cf_s cf_mb <<<"$(measure env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bench" cf "$work/pairs.npy" "$items" 20 0 "$work/cf.npy")"
+read -r vis_s vis_mb <<<"$(measure env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bench" dense "$work/x.npy" 20 0 "$work/vis.npy")"
 cat > "$work/ref.py" <<'PY'
 import sys, time, numpy as np, scipy.sparse as sp
 w, mode, I = sys.argv[1], sys.argv[2], int(sys.argv[3])
