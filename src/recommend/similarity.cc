@@ -59,6 +59,7 @@ TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support
   for (int32_t i = 0; i < n; ++i) norm[size_t(i)] = std::sqrt(norm2[size_t(i)]);
   TopK out(static_cast<size_t>(n));
   threads = ResolveThreads(threads);
+  const auto better = [](const Neighbor& a, const Neighbor& b) { return Better(a, b); };  // inlinable
   // One accumulator per worker; items are handed out in chunks.
   const int64_t chunk = 64;
   const int64_t chunks = (n + chunk - 1) / chunk;
@@ -92,18 +93,18 @@ TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support
             const Neighbor c{j, float(a[size_t(j)] / (ni * norm[size_t(j)] + shrink))};
             if (int(heap.size()) < k) {
               heap.push_back(c);
-              std::push_heap(heap.begin(), heap.end(), Better);
-            } else if (Better(c, heap.front())) {
-              std::pop_heap(heap.begin(), heap.end(), Better);
+              std::push_heap(heap.begin(), heap.end(), better);
+            } else if (better(c, heap.front())) {
+              std::pop_heap(heap.begin(), heap.end(), better);
               heap.back() = c;
-              std::push_heap(heap.begin(), heap.end(), Better);
+              std::push_heap(heap.begin(), heap.end(), better);
             }
           }
           a[size_t(j)] = 0;
           s[size_t(j)] = 0;
         }
         t.clear();
-        std::sort(heap.begin(), heap.end(), Better);
+        std::sort(heap.begin(), heap.end(), better);
       }
     }
   });
