@@ -156,14 +156,7 @@ PhotoEmbedder::PhotoEmbedder(const Artifact& ex, const std::string& device, int 
   m.dtype = precision == "bf16" ? torch::kBFloat16 : (precision == "fp16" ? torch::kHalf : torch::kFloat);
   m.channels_last = p.value("channels_last", true);
   // The crop size comes from the preprocess artifact the features were made from.
-  for (const auto& in : ex.manifest["inputs"])
-    if (in.value("role", "") == "preprocess") {
-      fs::path pre_dir = in.value("path", "");
-      std::error_code ec;
-      if (!fs::exists(pre_dir, ec)) pre_dir = ex.dir.parent_path().parent_path() / "preprocess" / pre_dir.filename();
-      m.crop = OpenArtifact(pre_dir).manifest["params"].at("crop").get<int>();
-    }
-  if (m.crop <= 0) throw ArtifactError(ex.dir.string() + ": cannot find the preprocess artifact it was made from");
+  m.crop = OpenParent(ex, "preprocess", "preprocess").manifest["params"].at("crop").get<int>();
   const auto mean = p.at("normalize_mean").get<std::array<double, 3>>();
   const auto stdv = p.at("normalize_std").get<std::array<double, 3>>();
   for (int k = 0; k < 3; ++k) {

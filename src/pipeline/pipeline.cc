@@ -53,17 +53,13 @@ StageResult Timed(const std::string& name, RunReport* rep, F&& f, std::string de
   rep->stages.push_back(line);
   return r;
 }
-// The parent artifact recorded under `role`, if it still opens.
-std::optional<Artifact> ParentOf(const Artifact& a, const std::string& role) {
-  for (const auto& in : a.manifest["inputs"])
-    if (in.value("role", "") == role) {
-      try {
-        return OpenArtifact(in.value("path", ""));
-      } catch (const Error&) {
-        return std::nullopt;
-      }
-    }
-  return std::nullopt;
+// The parent artifact recorded under `role`, if it still opens and still matches its digest.
+std::optional<Artifact> ParentOf(const Artifact& a, const std::string& role, const std::string& stage) {
+  try {
+    return OpenParent(a, role, stage);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
 }
 
 // The PCA fit the workdir's latest reduce artifact uses: itself when it is a fit, else the fit it applied.
@@ -71,7 +67,7 @@ std::optional<Artifact> FitInUse(const fs::path& workdir) {
   try {
     Artifact r = OpenLatest(workdir, "reduce");
     if (r.manifest["params"].value("mode", "") != "apply") return r;
-    return ParentOf(r, "pca_model");
+    return ParentOf(r, "pca_model", "reduce");
   } catch (const Error&) {
     return std::nullopt;
   }
@@ -88,7 +84,7 @@ bool SameFeatureSpace(const Artifact& a, const Artifact& b) {
     return m;
   };
   if (inputs(a) != inputs(b)) return false;
-  auto pa = ParentOf(a, "preprocess"), pb = ParentOf(b, "preprocess");
+  auto pa = ParentOf(a, "preprocess", "preprocess"), pb = ParentOf(b, "preprocess", "preprocess");
   return pa && pb && pa->manifest["params"] == pb->manifest["params"];
 }
 }  // namespace
@@ -112,7 +108,7 @@ RunReport Run(const RunOptions& o, const RunContext& ctx) {
   }
   StageResult red;
   std::optional<Artifact> fit = o.refit == "always" || !red_opts.apply.empty() ? std::nullopt : FitInUse(ctx.workdir);
-  std::optional<Artifact> fit_source = fit ? ParentOf(*fit, "extract") : std::nullopt;
+  std::optional<Artifact> fit_source = fit ? ParentOf(*fit, "extract", "extract") : std::nullopt;
   if (fit && fit_source && fit_source->content_digest != ex.artifact.content_digest &&
       fit->manifest["params"] == reduce::FitParams(red_opts) && SameFeatureSpace(*fit_source, ex.artifact)) {
     auto apply_opts = red_opts;
