@@ -30,6 +30,7 @@ void EvaluateOptions::Validate() const {
   if (test.empty()) throw UsageError("evaluate: --test is required (held-out interactions, e.g. from `run --split`)");
   if (k < 1) throw UsageError("evaluate: --k must be >= 1");
   if (!label_column.empty() && catalog.empty()) throw UsageError("evaluate: --label-column needs --catalog");
+  if (!label_items.empty() && label_column.empty()) throw UsageError("evaluate: --label-items needs --label-column");
   if (tolerance < 0) throw UsageError("evaluate: --tolerance must be >= 0");
 }
 
@@ -46,6 +47,13 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
                                     {"test", "file", fs::absolute(o.test).lexically_normal().string(), Sha256File(o.test)},
                                     {"train", "file", fs::absolute(train_path).lexically_normal().string(), Sha256File(train_path)}};
   if (!o.catalog.empty()) inputs.push_back({"catalog", "file", fs::absolute(o.catalog).string(), Sha256File(o.catalog)});
+  std::set<std::string> label_items;
+  if (!o.label_items.empty()) {
+    inputs.push_back({"label_items", "file", fs::absolute(o.label_items).string(), Sha256File(o.label_items)});
+    for (const auto& line : ReadLines(o.label_items))
+      if (!line.empty()) label_items.insert(line);
+    if (label_items.empty()) throw InputError(o.label_items.string() + ": no item ids (one per line expected) for --label-items");
+  }
   json params{{"k", o.k}, {"seed", o.seed}, {"label_column", o.label_column}};
   const std::string key = ComputeArtifactKey("evaluate", kEvaluateStageVersion, params, inputs);
   std::optional<Artifact> existing;
@@ -135,8 +143,11 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
         throw InputError(o.catalog.string() + ": no column '" + o.label_column + "' for --label-column");
       CsvTable st = ReadCsv(rec.File("similar_items.csv"));
       std::map<std::string, std::pair<double, double>> per_source;  // same-label hits, total
+      std::set<std::string> sources_seen;
       for (auto& r : st.rows) {
         if (std::stoi(r[1]) > k) continue;
+        if (!label_items.empty() && !label_items.count(r[0])) continue;
+        sources_seen.insert(r[0]);
         auto a = cat.metadata.find(r[0]), b = cat.metadata.find(r[2]);
         if (a == cat.metadata.end() || b == cat.metadata.end()) continue;
         auto& e = per_source[r[4]];
@@ -145,6 +156,13 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
       }
       for (auto& [src, e] : per_source) report["same_label_precision"][src] = e.second ? e.first / e.second : 0.0;
       report["label_column"] = o.label_column;
+      if (!label_items.empty()) {
+        report["label_items"] = {{"file", o.label_items.string()}, {"listed", label_items.size()},
+                                 {"found", sources_seen.size()}};
+        if (sources_seen.empty())
+          throw InputError(o.label_items.string() + ": none of its " + std::to_string(label_items.size()) +
+                           " item ids has similar items in " + rec.dir.string() + "; is it from another catalog?");
+      }
     }
     ArtifactBuilder b(ctx.workdir, "evaluate", kEvaluateStageVersion, params, inputs);
     WriteFileAtomic(b.Path("report.json"), report.dump(2) + "\n");
@@ -214,7 +232,8 @@ std::string FormatReport(const json& r) {
   row("cold-start: random", r["cold_start"]["random"]);
   s += "catalogue coverage (model): " + FormatFixed(r["model"].value("coverage", 0.0), 4) + "\n";
   if (r.contains("same_label_precision")) {
-    s += "same-" + r.value("label_column", std::string("label")) + " precision" + K + " of similar items:";
+    s += "same-" + r.value("label_column", std::string("label")) + " precision" + K + " of similar items" +
+         (r.contains("label_items") ? " (" + r["label_items"]["found"].dump() + " listed items)" : std::string()) + ":";
     for (auto& [src, v] : r["same_label_precision"].items()) s += " " + src + "=" + FormatFixed(v.get<double>(), 4);
     s += "\n";
   }

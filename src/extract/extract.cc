@@ -11,7 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "resnet.h"
+#include "visrec/model/resnet.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
@@ -23,6 +23,10 @@ namespace visrec::extract {
 namespace {
 
 constexpr const char* kStage = "extract";
+using model::ChooseDevice;
+using model::InitializeResNet;
+using model::LoadStateDict;
+using model::ResNet;
 
 // A model behind one interface: built-in ResNet or TorchScript.
 class FeatureModel {
@@ -69,16 +73,6 @@ class ScriptModel : public FeatureModel {
   torch::jit::script::Module m_;
 };
 
-torch::Device ChooseDevice(const std::string& want) {
-  if (want == "cpu") return torch::kCPU;
-  bool cuda = torch::cuda::is_available();
-  if (want == "cuda" && !cuda)
-    throw DeviceError(std::string("--device cuda requested, but CUDA is not available: ") +
-                      (CudaCompiledIn() ? "no usable GPU/driver was found" :
-                       "this visrec is built against a CPU-only LibTorch (Debian's libtorch-dev)") +
-                      "; use --device cpu or auto, or build with a CUDA LibTorch (tools/gpu-check.sh)");
-  return cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-}
 
 // Bounded producer/consumer: batch i+1 is read and normalized while batch i runs.
 struct Batch {
@@ -205,12 +199,6 @@ std::vector<float> PhotoEmbedder::Embed(const uint8_t* rgb) {
   return std::vector<float>(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
 }
 
-std::string TorchVersion() {
-  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
-         std::to_string(TORCH_VERSION_PATCH);
-}
-bool CudaCompiledIn() { return torch::cuda::is_available() || at::hasCUDA(); }
-bool CudaAvailableNow() { return torch::cuda::is_available(); }
 
 void ExtractOptions::Validate() const {
   if (model_file.empty() && model != "resnet18" && model != "resnet34" && model != "resnet50" && model != "resnet101")

@@ -16,6 +16,8 @@ void RunOptions::Validate() const {
   if (catalog.empty()) throw UsageError("run: --catalog is required");
   if (split != "none" && split != "leave-last-out" && split != "random")
     throw UsageError("run: --split must be none, leave-last-out or random");
+  if (!finetune.label_column.empty() && !extract.model_file.empty())
+    throw UsageError("run: --finetune-label trains a built-in --model; it cannot fine-tune a --model-file");
   if (split != "none" && interactions.empty()) throw UsageError("run: --split needs --interactions");
   if (refit != "auto" && refit != "always" && refit != "never") throw UsageError("run: --refit must be auto, always or never");
   if (!(refit_drop >= 0 && refit_drop <= 1)) throw UsageError("run: --refit-drop must be in [0, 1]");
@@ -33,6 +35,12 @@ StageResult Timed(const std::string& name, RunReport* rep, F&& f, std::string de
   if (name == "preprocess")
     line.detail = get("images_ok") + " images (" + get("images_computed") + " computed, " + get("images_reused") +
                   " reused), " + get("images_failed") + " failed";
+  else if (name == "finetune") {
+    const json& ex = r.artifact.manifest["extra"];
+    line.detail = get("classes") + " classes, " + get("items_train") + "/" + get("items_dev") + "/" + get("items_test") +
+                  " items train/dev/test, test accuracy " + FormatFixed(ex.value("test_accuracy", 0.0), 3) + " (epoch " +
+                  ex.value("best_epoch", json(0)).dump() + " of " + get("epochs_run") + ")";
+  }
   else if (name == "extract")
     line.detail = get("items") + " items x " + get("dim") + " (" + get("photos_computed") + " photos computed, " +
                   get("photos_reused") + " reused)";
@@ -97,6 +105,19 @@ RunReport Run(const RunOptions& o, const RunContext& ctx) {
   StageResult pre = Timed("preprocess", &rep, [&] { return preprocess::Run(pre_opts, ctx); });
   auto ex_opts = o.extract;
   ex_opts.preprocess = pre.artifact.dir;
+  std::optional<StageResult> ft;
+  if (!o.finetune.label_column.empty()) {
+    auto ft_opts = o.finetune;
+    ft_opts.preprocess = pre.artifact.dir;
+    ft_opts.catalog = o.catalog;
+    ft_opts.model = o.extract.model;
+    ft_opts.weights = o.extract.weights;
+    ft_opts.init_seed = o.extract.init_seed;
+    ft_opts.device = o.extract.device;
+    if (o.extract.precision != "fp32") ft_opts.precision = o.extract.precision;
+    ft = Timed("finetune", &rep, [&] { return finetune::Run(ft_opts, ctx); });
+    ex_opts.weights = ft->artifact.File("weights.pt");
+  }
   // One threshold for the run: the share of bad photos tolerated also bounds items left without one.
   ex_opts.max_failed_fraction = o.preprocess.max_failed_fraction;
   StageResult ex = Timed("extract", &rep, [&] { return extract::Run(ex_opts, ctx); });
@@ -151,6 +172,7 @@ RunReport Run(const RunOptions& o, const RunContext& ctx) {
     eo.test = split->artifact.File("test.csv");
     eo.train = split->artifact.File("train.csv");
     if (!eo.label_column.empty() && eo.catalog.empty()) eo.catalog = o.catalog;
+    if (ft && !eo.label_column.empty() && eo.label_items.empty()) eo.label_items = ft->artifact.File("test_items.txt");
     StageResult ev = Timed("evaluate", &rep, [&] { return evaluate::RunEvaluate(eo, ctx); });
     rep.report = ev.artifact.File("report.json").string();
   }

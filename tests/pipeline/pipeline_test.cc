@@ -76,6 +76,33 @@ TEST(Pipeline, SecondRunRecomputesNothingAndParamChangeRerunsDownstream) {
   EXPECT_EQ(testing::ReadText(other.recommendations), recs) << "deterministic across thread counts";
 }
 
+TEST(Pipeline, FinetuneRunsBeforeExtractWhichUsesItsWeightsAndEvaluateJudgesHeldOutItems) {
+  TinyRun t;
+  t.options.finetune.label_column = "category";
+  t.options.finetune.epochs = 2;
+  RunReport r = pipeline::Run(t.options, t.ctx);
+  ASSERT_GE(r.stages.size(), 3u);
+  EXPECT_EQ(r.stages[0].stage, "preprocess");
+  EXPECT_EQ(r.stages[1].stage, "finetune");
+  EXPECT_EQ(r.stages[2].stage, "extract");
+  Artifact ft = OpenArtifact(r.stages[1].dir), ex = OpenArtifact(r.stages[2].dir);
+  std::string weights_used;
+  for (const auto& in : ex.manifest["inputs"])
+    if (in["role"] == "weights") weights_used = in["path"].get<std::string>();
+  EXPECT_EQ(fs::path(weights_used), fs::absolute(ft.File("weights.pt")));
+  EXPECT_FALSE(ex.manifest["extra"]["untrained"].get<bool>());
+  // Same-label precision is computed over finetune's held-out test items only.
+  json report = json::parse(testing::ReadText(r.report));
+  ASSERT_TRUE(report.contains("label_items")) << report.dump();
+  EXPECT_EQ(report["label_items"]["listed"], ft.manifest["counts"]["items_test"]);
+  EXPECT_TRUE(report["same_label_precision"].contains("visual"));
+  // Rerun: every stage, finetune included, is up to date.
+  EXPECT_TRUE(AllReused(pipeline::Run(t.options, t.ctx)));
+  // A model file cannot be fine-tuned.
+  t.options.extract.model_file = t.dir / "model.pt";
+  EXPECT_THROW(pipeline::Run(t.options, t.ctx), UsageError);
+}
+
 TEST(Pipeline, OutputsFollowTheFixedFormatsAndAwkwardFilesAreReported) {
   TinyRun t;
   RunReport r = pipeline::Run(t.options, t.ctx);

@@ -221,6 +221,33 @@ def check(visrec, out):
     rc, _, err = r.run(["reduce", "--dims", "2"] + common)
     r.expect("reduce", rc == 0, f"exit {rc}: {err[-400:]}")
 
+    # Finetune on the decoded items, labels from separate catalogs (--catalog): bad labels and options.
+    with open(os.path.join(pre, "images.csv"), encoding="utf-8", newline="") as f:
+        items = sorted({row["item_id"] for row in csv.DictReader(f)})
+    def labels(name, rows):
+        with open(os.path.join(out, name), "w", encoding="utf-8", newline="") as f:
+            f.write("item_id,label\n" + "".join(f"{i},{l}\n" for i, l in rows))
+        return name
+    alternate = [(i, "ab"[k % 2]) for k, i in enumerate(items)]
+    ft = ["finetune", "--epochs", "1", "--batch-size", "4"] + common
+    r.expect_exit("finetune missing label column", ft + ["--label-column", "nope"], 3, ["no column 'nope'", "photos.csv"])
+    r.expect_exit("finetune one class", ft + ["--catalog", labels("one-class.csv", [(i, "x") for i in items]),
+                                               "--label-column", "label"], 3, ["'x'", "two classes"])
+    r.expect_exit("finetune single-item class",
+                  ft + ["--catalog", labels("single.csv", [(items[0], "rare")] + alternate[1:]), "--label-column", "label"],
+                  3, [f"'rare' ({items[0]})", "single item"])
+    r.expect_exit("finetune conflicting labels",
+                  ft + ["--catalog", labels("conflict.csv", [(items[0], "a"), (items[0], "b")] + alternate[1:]),
+                        "--label-column", "label"], 3, ["line 3", f"'{items[0]}'", "one label"])
+    r.expect_exit("finetune bad --train", ft + ["--label-column", "label", "--train", "everything"], 2, ["--train"])
+    good = labels("labels.csv", alternate)
+    rc, stdout, err = r.run(ft + ["--catalog", good, "--label-column", "label", "--train", "head"])
+    r.expect("finetune good labels", rc == 0 and stdout.strip().endswith("weights.pt"), f"exit {rc}: {err[-400:]}")
+    if rc == 0:
+        rc, _, err = r.run(["extract", "--preprocess", pre, "--weights", stdout.strip(), "--max-failed-fraction", "1",
+                            "--workdir", os.path.join(out, "work-ft"), "--threads", "2", "-q"])
+        r.expect("extract with finetune weights", rc == 0, f"exit {rc}: {err[-400:]}")
+
     # CSVs: catalogs through preprocess, interactions through recommend (on the artifacts above).
     for name, _, kind, extra, code, phrases in csv_cases():
         if kind == "catalog":

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "../../src/extract/resnet.h"
+#include "visrec/model/resnet.h"
 
 int main(int argc, char** argv) {
   if (argc < 6) {
@@ -18,8 +18,8 @@ int main(int argc, char** argv) {
   const double seconds = std::stod(argv[5]);
   const bool channels_last = argc < 7 || std::string(argv[6]) != "nchw";
   at::set_num_threads(threads);
-  visrec::extract::ResNet net(model);
-  visrec::extract::InitializeResNet(net, 0);
+  visrec::model::ResNet net(model);
+  visrec::model::InitializeResNet(net, 0);
   net->eval();
   const auto dtype = precision == "bf16" ? torch::kBFloat16 : torch::kFloat;
   net->to(dtype);

@@ -17,6 +17,7 @@ enum class ExitCode : int {
   kTooManyFailures = 7,  // per-item failures above --max-failed-fraction
   kRegression = 8,       // `evaluate --baseline` found a metric below tolerance
   kIo = 9,               // writing failed (disk full, permissions)
+  kTraining = 10,        // `finetune` diverged (NaN/Inf loss); no weights were kept
 };
 
 class Error : public std::runtime_error {
@@ -51,6 +52,10 @@ struct RegressionError : Error {
 };
 struct IoError : Error {
   explicit IoError(const std::string& m) : Error(ExitCode::kIo, m) {}
+};
+
+struct TrainingError : Error {
+  explicit TrainingError(const std::string& m) : Error(ExitCode::kTraining, m) {}
 };
 
 // "errno text" for the last failed system call, for messages.

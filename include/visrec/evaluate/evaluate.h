@@ -28,6 +28,9 @@ struct EvaluateOptions {
   std::filesystem::path train;       // training interactions; empty = the one recommend used
   std::filesystem::path catalog;     // optional: labels for same-label precision
   std::string label_column;          // e.g. "category"
+  // Optional: only these items (one id per line, e.g. finetune's test_items.txt) count as the
+  // source items of same-label precision, so a fine-tuned model is judged on items it never saw.
+  std::filesystem::path label_items;
   int k = 10;
   uint64_t seed = 0;                 // random baseline
   std::filesystem::path baseline;    // earlier report.json: exit 8 when a metric drops beyond tolerance

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "visrec/core/stage.h"
+#include "visrec/model/device.h"
 
 namespace visrec::extract {
 
@@ -56,8 +57,8 @@ class PhotoEmbedder {
   std::unique_ptr<Impl> impl_;
 };
 
-std::string TorchVersion();
-bool CudaCompiledIn();
-bool CudaAvailableNow();
+using model::CudaAvailableNow;
+using model::CudaCompiledIn;
+using model::TorchVersion;
 
 }  // namespace visrec::extract

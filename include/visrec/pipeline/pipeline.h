@@ -5,6 +5,7 @@
 
 #include "visrec/evaluate/evaluate.h"
 #include "visrec/extract/extract.h"
+#include "visrec/finetune/finetune.h"
 #include "visrec/preprocess/preprocess.h"
 #include "visrec/recommend/recommend.h"
 #include "visrec/reduce/reduce.h"
@@ -15,6 +16,11 @@ struct RunOptions {
   std::filesystem::path catalog;
   std::filesystem::path interactions;  // optional: without it the run stops after reduce
   preprocess::PreprocessOptions preprocess;
+  // Optional fine-tuning between preprocess and extract, on when finetune.label_column is set
+  // (`run --finetune-label COL`): it trains the extract model (same --model, --weights, --init-seed,
+  // --device, --precision) and extract then runs with the fine-tuned weights. With evaluation on,
+  // same-label precision is computed over finetune's held-out test items only.
+  finetune::FinetuneOptions finetune;
   extract::ExtractOptions extract;
   reduce::ReduceOptions reduce;
   recommend::RecommendOptions recommend;

@@ -1,4 +1,4 @@
-#include "resnet.h"
+#include "visrec/model/resnet.h"
 
 #include <fstream>
 #include <set>
@@ -7,7 +7,7 @@
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
 
-namespace visrec::extract {
+namespace visrec::model {
 
 namespace nn = torch::nn;
 
@@ -79,12 +79,15 @@ ResNetImpl::ResNetImpl(const std::string& name) {
   fc = register_module("fc", nn::Linear(feature_dim_, 1000));
 }
 
-torch::Tensor ResNetImpl::features(torch::Tensor x) {
+torch::Tensor ResNetImpl::trunk(torch::Tensor x) {
   x = torch::relu(bn1(conv1(x)));
   x = torch::max_pool2d(x, 3, 2, 1);
-  x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
-  return x.mean({2, 3});
+  return layer3->forward(layer2->forward(layer1->forward(x)));
 }
+
+torch::Tensor ResNetImpl::top(torch::Tensor x) { return layer4->forward(x).mean({2, 3}); }
+
+torch::Tensor ResNetImpl::features(torch::Tensor x) { return top(trunk(x)); }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) { return fc(features(x)); }
 
@@ -150,4 +153,17 @@ void LoadStateDict(ResNet& net, const std::string& path) {
                      " tensor(s) the model does not, e.g. '" + unexpected[0] + "' (another architecture?)");
 }
 
-}  // namespace visrec::extract
+void SaveBackboneStateDict(ResNet& net, const std::filesystem::path& path) {
+  c10::Dict<std::string, torch::Tensor> dict;
+  auto keep = [&](const std::string& name, const torch::Tensor& t) {
+    if (name.rfind("fc.", 0) == 0) return;
+    // Saved as float32, contiguous NCHW on the CPU whatever the training device and layout were.
+    dict.insert(name, t.detach().to(torch::kCPU, torch::kFloat).contiguous().clone());
+  };
+  for (const auto& p : net->named_parameters()) keep(p.key(), p.value());
+  for (const auto& b : net->named_buffers()) keep(b.key(), b.value());
+  std::vector<char> bytes = torch::pickle_save(torch::IValue(dict));
+  WriteFileAtomic(path, std::string(bytes.begin(), bytes.end()));
+}
+
+}  // namespace visrec::model

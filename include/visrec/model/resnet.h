@@ -1,10 +1,13 @@
-// Built-in ResNets with torchvision's parameter names, so torchvision weights load one-to-one.
+// Built-in ResNets with torchvision's parameter names, so torchvision weights load one-to-one,
+// shared by the stages that run them (extract, finetune). This header pulls in LibTorch: include it
+// only from those libraries' translation units.
 #pragma once
+#include <filesystem>
 #include <string>
 
 #include <torch/torch.h>
 
-namespace visrec::extract {
+namespace visrec::model {
 
 struct BasicBlockImpl : torch::nn::Module {
   static constexpr int kExpansion = 1;
@@ -29,7 +32,9 @@ TORCH_MODULE(Bottleneck);
 struct ResNetImpl : torch::nn::Module {
   explicit ResNetImpl(const std::string& name);  // resnet18 | resnet34 | resnet50 | resnet101
   torch::Tensor forward(torch::Tensor x);          // logits (fc), for weight checks
-  torch::Tensor features(torch::Tensor x);         // global-average-pooled last block
+  torch::Tensor features(torch::Tensor x);         // global-average-pooled last block = top(trunk(x))
+  torch::Tensor trunk(torch::Tensor x);            // stem .. layer3 (frozen and cached by finetune)
+  torch::Tensor top(torch::Tensor x);              // layer4 + global average pool
   int64_t feature_dim() const { return feature_dim_; }
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
@@ -46,5 +51,11 @@ void InitializeResNet(ResNet& net, uint64_t seed);
 // Loads a plain dict name -> tensor saved by torch.save; every parameter and buffer must be
 // present with the right shape (fc.* may be absent). Throws visrec::InputError naming what is off.
 void LoadStateDict(ResNet& net, const std::string& path);
+// The inverse: writes the backbone's parameters and buffers (fc.* left out: features never use the
+// classifier) as a plain dict that LoadStateDict and Python's torch.load both read, atomically.
+void SaveBackboneStateDict(ResNet& net, const std::filesystem::path& path);
 
-}  // namespace visrec::extract
+// --device auto|cpu|cuda resolved; an explicit cuda without a usable GPU is a DeviceError.
+torch::Device ChooseDevice(const std::string& want);
+
+}  // namespace visrec::model

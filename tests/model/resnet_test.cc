@@ -1,7 +1,7 @@
 // Built-in ResNets against torchvision: parameter names and shapes (all four models), and the
 // pooled features of resnet18/resnet50 with deterministic weights (fixtures from
 // tools/make-resnet-fixtures.py, which fills torchvision's tensors with the same generator).
-#include "../../src/extract/resnet.h"
+#include "visrec/model/resnet.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include "visrec/core/errors.h"
 #include "visrec/core/npy.h"
 
-namespace visrec::extract {
+namespace visrec::model {
 namespace {
 
 const std::string kDir = std::string(VISREC_FIXTURES_DIR) + "/extract/";
@@ -148,4 +148,4 @@ TEST(ResNet, FixedSeedInitialisationIsReproducible) {
 }
 
 }  // namespace
-}  // namespace visrec::extract
+}  // namespace visrec::model

@@ -1,0 +1,65 @@
+// `visrec finetune`: adapts a built-in ResNet to the catalog's own product classes, between
+// preprocess and extract. A new linear head is trained on the labelled items' preprocessed photos
+// (cross-entropy, Adam); the artifact's weights.pt loads into `extract --weights` like any
+// torchvision state dict. This header carries no LibTorch types.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "visrec/core/stage.h"
+
+namespace visrec::finetune {
+
+constexpr int kStageVersion = 1;
+
+struct FinetuneOptions {
+  std::filesystem::path preprocess;  // artifact dir; empty = WORKDIR/preprocess/latest
+  std::filesystem::path catalog;     // labels; empty = the catalog the preprocess artifact was made from
+  std::string label_column;          // required, e.g. "category"; items with an empty label are left out
+  std::string model = "resnet18";    // built-in: resnet18 | resnet34 | resnet50 | resnet101
+  std::filesystem::path weights;     // starting point (torchvision state dict); empty = fixed-seed init
+  uint64_t init_seed = 0;            // initialisation when no weights are given (as in extract)
+  // What trains: "head" (backbone frozen: its pooled features are computed once and cached),
+  // "last-block" (layer4 + head; the frozen stem..layer3 activations are cached), "all" (every
+  // layer, nothing cached: meant for GPUs).
+  std::string train = "last-block";
+  int epochs = 12;
+  int batch_size = 32;
+  double lr = 1e-3;                  // Adam; the head's rate, the backbone's is lr * backbone_lr_scale
+  double backbone_lr_scale = 0.1;    // pretrained layers move more slowly than the new head
+  double weight_decay = 1e-4;        // L2 through Adam's weight_decay
+  uint64_t seed = 0;                 // split, head initialisation, batch order, augmentation
+  double dev_fraction = 0.15;        // per class, by item (an item's photos never straddle parts)
+  double test_fraction = 0.15;
+  int patience = 3;                  // early stopping: epochs without a better dev accuracy
+  // Light augmentation. Cached modes ("head", "last-block") cache each photo as it is and mirrored
+  // and draw one of the two per step; "all" also takes a random 85-100% crop and +-10% brightness
+  // and contrast per step.
+  bool augment = true;
+  std::string device = "auto";       // auto | cpu | cuda
+  std::string precision = "fp32";    // fp32 | bf16 (autocast; CPUs with AVX-512-BF16/AMX, CUDA) | fp16 (CUDA)
+  int64_t cache_limit_mb = 8192;     // cached activations above this are an error naming what to change
+  void Validate() const;
+};
+
+StageResult Run(const FinetuneOptions& options, const RunContext& context);
+
+// The stratified split by item (split.cc; no LibTorch). Per class: items in id order, shuffled with
+// a seed derived from `seed` and the class name, then cut into test, dev and train with
+// round(n * fraction) items each, at least one test item, at least one dev item when the class has
+// three or more, and at least one training item. Fails with InputError for fewer than two classes
+// or a class with a single item, naming them.
+enum class Part { kTrain, kDev, kTest };
+struct ItemSplit {
+  std::vector<std::string> classes;     // sorted; class index = position
+  std::map<std::string, int> label_of;  // item id -> class index
+  std::map<std::string, Part> part_of;  // item id -> part
+};
+ItemSplit StratifiedSplit(const std::map<std::string, std::string>& label_of_item, double dev_fraction,
+                          double test_fraction, uint64_t seed, const std::string& what);
+const char* PartName(Part p);
+
+}  // namespace visrec::finetune
