@@ -23,7 +23,7 @@ rec_none=$(run untrained)
 split="$W/split/$(cat "$W/split/latest")"
 # The untrained run judged on the same held-out items as the fine-tuned ones.
 "$BIN" evaluate --workdir "$W" --recommend "$rec_none" --test "$split/test.csv" --train "$split/train.csv" \
-  --catalog sample-catalog/catalog.csv --label-column "$LABEL" --label-items "$ft_last/test_items.txt" -q
+  --catalog sample-catalog/catalog.csv --label-column "$LABEL" --label-items "$ft_last/test_items.txt" -q > /dev/null
 
 /usr/bin/python3 - "$W" "$rec_none" "$rec_head" "$rec_last" "$LABEL" <<'PY'
 import glob, json, os, sys
