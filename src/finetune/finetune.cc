@@ -565,7 +565,7 @@ StageResult Run(const FinetuneOptions& o, const RunContext& ctx) {
   b.extra()["stopped_early"] = stopped_early;
   b.extra()["dev_accuracy"] = best_dev < 0 ? json(nullptr) : json(best_dev);
   b.extra()["test_accuracy"] = test_accuracy;
-  b.extra()["test_accuracy_unit"] = "items (softmax averaged over an item's photos)";
+  b.extra()["test_accuracy_unit"] = "per item: softmax averaged over its photos";
   b.extra()["per_class"] = per_class;
   b.extra()["untrained_start"] = o.weights.empty();
   b.extra()["feature_dim"] = net->feature_dim();

@@ -36,6 +36,28 @@ std::string Inspect(const std::filesystem::path& path) {
     for (size_t i = 0; i < r.size(); ++i)
       s << "  " << (i + 1) << ": " << FormatFixed(r[i].get<double>(), 4) << "  " << FormatFixed(c[i].get<double>(), 4) << "\n";
   }
+  if (a.stage == "finetune" && m["extra"].contains("history")) {
+    const json& x = m["extra"];
+    s << "training   best epoch " << x.value("best_epoch", json(0)).dump() << " of " << x["history"].size()
+      << (x.value("stopped_early", false) ? " (stopped early)" : "") << ", dev accuracy "
+      << (x["dev_accuracy"].is_number() ? FormatFixed(x["dev_accuracy"].get<double>(), 3) : std::string("-"))
+      << ", test accuracy " << FormatFixed(x.value("test_accuracy", 0.0), 3) << " (" << x.value("test_accuracy_unit", "")
+      << ")" << (x.value("untrained_start", false) ? "; started from an UNTRAINED model" : "") << "\n";
+    s << "epochs     (epoch: train loss, train accuracy, dev accuracy, images/s)\n";
+    for (const auto& e : x["history"])
+      s << "  " << e["epoch"].dump() << ": " << FormatFixed(e["train_loss"].get<double>(), 4) << "  "
+        << FormatFixed(e["train_accuracy"].get<double>(), 3) << "  "
+        << (e["dev_accuracy"].is_number() ? FormatFixed(e["dev_accuracy"].get<double>(), 3) : std::string("-")) << "  "
+        << FormatFixed(e["images_per_second"].get<double>(), 1) << "\n";
+    s << "test per class (class: correct/items, most confused with)\n";
+    for (const auto& c : x["per_class"])
+      s << "  " << c["class"].get<std::string>() << ": " << c["correct"].dump() << "/" << c["test_items"].dump()
+        << (c["most_confused_with"].is_string() ? ", " + c["most_confused_with"].get<std::string>() + " (" +
+                                                      c["most_confused_items"].dump() + ")"
+                                                : std::string())
+        << "\n";
+    if (x.contains("use")) s << "use        " << x["use"].get<std::string>() << "\n";
+  }
   if (m["extra"].contains("drift")) s << "drift      " << m["extra"]["drift"].dump() << "\n";
   const auto& f = m["failures"];
   s << "failures   " << f.size() << "\n";

@@ -96,6 +96,10 @@ TEST(Pipeline, FinetuneRunsBeforeExtractWhichUsesItsWeightsAndEvaluateJudgesHeld
   ASSERT_TRUE(report.contains("label_items")) << report.dump();
   EXPECT_EQ(report["label_items"]["listed"], ft.manifest["counts"]["items_test"]);
   EXPECT_TRUE(report["same_label_precision"].contains("visual"));
+  // inspect shows the training summary.
+  const std::string shown = Inspect(ft.dir);
+  EXPECT_NE(shown.find("test accuracy"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("test per class"), std::string::npos) << shown;
   // Rerun: every stage, finetune included, is up to date.
   EXPECT_TRUE(AllReused(pipeline::Run(t.options, t.ctx)));
   // A model file cannot be fine-tuned.
