@@ -88,6 +88,8 @@ void BindRecommend(CLI::App* c, recommend::RecommendOptions& o) {
   c->add_option("--min-support", o.min_support, "CF least co-occurring users")->capture_default_str();
   c->add_option("--half-life-days", o.half_life_days, "recency decay of history (0 = off)")->capture_default_str();
   c->add_option("--memory-budget-mb", o.memory_budget_mb, "visual kNN block memory")->capture_default_str();
+  c->add_option("--store-scoring", o.store_scoring, "keep the scoring neighbour lists (for `visrec explain`)")
+      ->capture_default_str();
 }
 
 void BindEvaluate(CLI::App* c, evaluate::EvaluateOptions& o, bool with_k) {
@@ -253,6 +255,18 @@ int main(int argc, char** argv) {
   c_query->add_option("--device", qo.device, "photo queries: auto | cpu | cuda")->capture_default_str();
   c_query->add_option("--threads", qo.threads, "threads for the model (0 = all cores)")->capture_default_str();
 
+  // explain
+  std::string x_user, x_item;
+  fs::path x_recommend;
+  fs::path x_workdir = "visrec-work";
+  bool x_json = false;
+  auto* c_explain = app.add_subcommand("explain", "why an item scores what it does for a user, source by source");
+  c_explain->add_option("--user", x_user, "user id")->required();
+  c_explain->add_option("--item", x_item, "item id")->required();
+  c_explain->add_option("--workdir,-w", x_workdir, "where artifacts live")->capture_default_str();
+  c_explain->add_option("--recommend", x_recommend, "recommend artifact (default: latest in workdir)");
+  c_explain->add_flag("--json", x_json, "one JSON object");
+
   // report
   report::ReportOptions rpo;
   auto* c_report = app.add_subcommand("report", "PNG contact sheets, users' histories, a catalog map and index.html");
@@ -374,6 +388,12 @@ int main(int argc, char** argv) {
         query::WriteContactSheet(engine, r, q_png);
         spdlog::info("query: contact sheet written to {}", q_png);
       }
+      return 0;
+    }
+    if (*c_explain) {
+      const fs::path rec = x_recommend.empty() ? OpenLatest(x_workdir, "recommend").dir : x_recommend;
+      auto e = recommend::Explain(rec, x_user, x_item);
+      std::cout << (x_json ? recommend::ExplanationJson(e) + "\n" : recommend::FormatExplanation(e));
       return 0;
     }
     if (*c_report) {

@@ -13,6 +13,7 @@
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
+#include "visrec/core/npy.h"
 #include "visrec/core/numfmt.h"
 #include "visrec/core/sha256.h"
 #include "visrec/recommend/similarity.h"
@@ -33,6 +34,24 @@ std::vector<std::string> SplitComma(const std::string& s) {
   }
   if (!cur.empty()) out.push_back(cur);
   return out;
+}
+
+// A user's history: item -> (summed weight, latest timestamp). Interactions naming unknown items
+// are skipped (counted by the caller); the user still exists.
+using History = std::map<int32_t, std::pair<double, double>>;
+
+// The weight a history item carries in the user's scores: its summed weight, decayed by its age
+// relative to the user's latest interaction when a half-life is set.
+double HistoryWeight(const std::pair<double, double>& weight_ts, double t_last, double half_life_days) {
+  double weight = weight_ts.first;
+  if (half_life_days > 0) weight *= std::pow(0.5, (t_last - weight_ts.second) / (86400.0 * half_life_days));
+  return weight;
+}
+
+double LatestTimestamp(const History& h) {
+  double t = 0;
+  for (auto& [i, wt] : h) t = std::max(t, wt.second);
+  return t;
 }
 
 struct Contribution {
@@ -69,7 +88,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
     inputs.push_back({"catalog", "file", fs::absolute(o.catalog).lexically_normal().string(), Sha256File(o.catalog)});
   json params{{"k", o.k}, {"similar_k", o.similar_k}, {"neighbors", o.neighbors}, {"w_cf", o.w_cf},
               {"w_visual", o.w_visual}, {"w_text", o.w_text}, {"shrink", o.shrink}, {"min_support", o.min_support},
-              {"half_life_days", o.half_life_days}, {"text_columns", o.catalog.empty() ? "" : o.text_columns},
+              {"half_life_days", o.half_life_days}, {"store_scoring", o.store_scoring}, {"text_columns", o.catalog.empty() ? "" : o.text_columns},
               {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"},
               {"duplicates", "same (user, item) rows: weights summed, latest timestamp kept"}};
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
@@ -92,7 +111,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   Interactions inter = ReadInteractions(o.interactions, o.bad_rows);
   int64_t unknown_items = 0;
   std::vector<std::string> unknown_examples;
-  std::map<std::string, std::map<int32_t, std::pair<double, double>>> hist;  // user -> item -> (weight, ts)
+  std::map<std::string, History> hist;  // user -> item -> (weight, ts)
   for (const auto& x : inter.rows) {
     auto it = index.find(x.item_id);
     if (it == index.end()) {
@@ -186,12 +205,10 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   std::vector<char> fallback_user(users.size(), 0);
   ParallelFor(int64_t(users.size()), threads, [&](int64_t ui_) {
     const auto& h = hist.at(users[size_t(ui_)]);  // read-only lookup: safe across workers
-    double t_last = 0;
-    for (auto& [i, wt] : h) t_last = std::max(t_last, wt.second);
+    const double t_last = LatestTimestamp(h);
     std::unordered_map<int32_t, Contribution> cand;
     for (auto& [hi, wt] : h) {
-      double weight = wt.first;
-      if (o.half_life_days > 0) weight *= std::pow(0.5, (t_last - wt.second) / (86400.0 * o.half_life_days));
+      const double weight = HistoryWeight(wt, t_last, o.half_life_days);
       for (const auto& nb : hybrid[size_t(hi)]) {
         if (h.count(nb.item)) continue;  // seen items are never recommended
         auto& c = cand[nb.item];
@@ -278,6 +295,23 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   for (const char* f : {"recommendations.csv", "rec_items.npy", "rec_scores.npy", "similar_items.csv", "similar_items.npy",
                         "similar_scores.npy", "ids.txt", "users.txt"})
     b.AddOutput(f);
+  if (o.store_scoring) {
+    // The exact neighbour lists the scores were summed over (hybrid, up to --neighbors per item) with
+    // each source's weighted, normalized part: what `visrec explain` reads.
+    const int nb = o.neighbors;
+    std::vector<int32_t> nb_idx(size_t(n) * size_t(nb), -1);
+    std::vector<float> nb_part(size_t(n) * size_t(nb) * 3, 0.f);
+    for (int32_t i = 0; i < n; ++i)
+      for (size_t r = 0; r < hybrid[size_t(i)].size(); ++r) {
+        const auto& x = hybrid[size_t(i)][r];
+        nb_idx[size_t(i) * size_t(nb) + r] = x.item;
+        for (int s = 0; s < 3; ++s) nb_part[(size_t(i) * size_t(nb) + r) * 3 + size_t(s)] = x.part[s];
+      }
+    WriteNpy(b.Path("scoring_neighbors.npy"), DType::kI32, {n, nb}, nb_idx.data());
+    WriteNpy(b.Path("scoring_parts.npy"), DType::kF32, {n, nb, 3}, nb_part.data());
+    b.AddOutput("scoring_neighbors.npy");
+    b.AddOutput("scoring_parts.npy");
+  }
   int64_t fallback = 0, cold_items = 0, cold_recommended = 0;
   std::set<int32_t> recommended;
   for (size_t u = 0; u < users.size(); ++u) {
@@ -298,6 +332,148 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   spdlog::info("recommend: {} users x top-{} over {} items ({} cold items, {} of them recommended; {} users on "
                "popularity fallback) -> {}", users.size(), k, n, cold_items, cold_recommended, fallback, a.dir.string());
   return StageResult{a, false, secs, a.manifest["counts"]};
+}
+
+Explanation Explain(const fs::path& recommend_artifact, const std::string& user, const std::string& item) {
+  Artifact a = OpenArtifact(recommend_artifact);
+  if (a.stage != kStage) throw ArtifactError("explain: '" + a.dir.string() + "' is a " + a.stage + " artifact, expected recommend");
+  bool stored = false;
+  for (const auto& out : a.manifest["outputs"]) stored |= out.value("file", "") == "scoring_neighbors.npy";
+  if (!stored)
+    throw ArtifactError("explain: " + a.dir.string() + " holds no scoring neighbour lists (made with --store-scoring false "
+                        "or by a visrec before recommend stage version 2); rerun recommend");
+  const json& p = a.manifest["params"];
+  Explanation e;
+  e.user = user;
+  e.item = item;
+  e.blend[kCf] = p.value("w_cf", 1.0);
+  e.blend[kVisual] = p.value("w_visual", 1.0);
+  e.blend[kText] = p.value("w_text", 1.0);
+  const double half_life = p.value("half_life_days", 0.0);
+  fs::path interactions;
+  std::string digest;
+  for (const auto& in : a.manifest["inputs"])
+    if (in.value("role", "") == "interactions") {
+      interactions = in.value("path", "");
+      digest = in.value("digest", "");
+    }
+  std::error_code ec;
+  if (interactions.empty() || !fs::exists(interactions, ec))
+    throw ArtifactError("explain: the interactions file '" + interactions.string() + "' that made " + a.dir.string() +
+                        " is gone; restore it or rerun recommend");
+  if (Sha256File(interactions) != digest)
+    throw ArtifactError("explain: the interactions file '" + interactions.string() + "' changed since " + a.dir.string() +
+                        " was made; rerun recommend to explain its current recommendations");
+
+  const std::vector<std::string> ids = ReadLines(a.File("ids.txt"));
+  std::unordered_map<std::string, int32_t> index;
+  for (size_t i = 0; i < ids.size(); ++i) index[ids[i]] = int32_t(i);
+  auto target = index.find(item);
+  if (target == index.end()) throw InputError("explain: unknown item '" + item + "' (not in " + a.File("ids.txt").string() + ")");
+  {
+    bool known = false;
+    for (const auto& u : ReadLines(a.File("users.txt"))) known |= u == user;
+    if (!known) throw InputError("explain: unknown user '" + user + "' (not in " + a.File("users.txt").string() + ")");
+  }
+  // The user's history, by the stage's rule.
+  Interactions inter = ReadInteractions(interactions, p.value("bad_rows", "skip") == "fail" ? BadRowPolicy::kFail : BadRowPolicy::kSkip);
+  History h;
+  for (const auto& x : inter.rows) {
+    if (x.user_id != user) continue;
+    auto it = index.find(x.item_id);
+    if (it == index.end()) continue;
+    auto& wt = h[it->second];
+    wt.first += x.weight;
+    wt.second = std::max(wt.second, x.timestamp);
+  }
+  e.history_items = int(h.size());
+  e.seen = h.count(target->second) > 0;
+
+  MappedNpy nbs(a.File("scoring_neighbors.npy")), parts(a.File("scoring_parts.npy"));
+  const int64_t width = nbs.cols();
+  e.neighbors = int(width);
+  if (nbs.rows() != int64_t(ids.size()) || parts.rows() != nbs.rows() || parts.header().shape.size() != 3 ||
+      parts.header().shape[1] != width || parts.header().shape[2] != 3)
+    throw ArtifactError("explain: scoring_neighbors.npy and scoring_parts.npy of " + a.dir.string() + " disagree in shape");
+  const int32_t* nb = nbs.data<int32_t>();
+  const float* pt = parts.data<float>();
+  if (!e.seen) {
+    const double t_last = LatestTimestamp(h);
+    // Same order and arithmetic as the stage's scoring loop, so the total is the same double.
+    for (auto& [hi, wt] : h) {
+      const double weight = HistoryWeight(wt, t_last, half_life);
+      for (int64_t r = 0; r < width; ++r) {
+        const int32_t j = nb[hi * width + r];
+        if (j < 0) break;
+        if (j != target->second) continue;
+        const float* q = pt + (hi * width + r) * 3;
+        const float tot = q[0] + q[1] + q[2];
+        ExplainedPart x;
+        x.history_item = ids[size_t(hi)];
+        x.weight = weight;
+        for (int s = 0; s < 3; ++s) {
+          x.part[s] = q[s];
+          e.by_source[s] += weight * q[s];
+        }
+        x.contribution = weight * tot;
+        e.score += x.contribution;
+        e.parts.push_back(x);
+        break;
+      }
+    }
+    std::stable_sort(e.parts.begin(), e.parts.end(), [](const ExplainedPart& x, const ExplainedPart& y) {
+      return x.contribution > y.contribution || (x.contribution == y.contribution && x.history_item < y.history_item);
+    });
+  }
+  CsvTable recs = ReadCsv(a.File("recommendations.csv"));
+  for (const auto& row : recs.rows)
+    if (row.size() >= 5 && row[0] == user && row[2] == item) {
+      e.rank = std::stoi(row[1]);
+      e.reason = row[4];
+    }
+  return e;
+}
+
+std::string FormatExplanation(const Explanation& e) {
+  std::string s = "user " + e.user + ", item " + e.item + ": ";
+  if (e.seen) return s + "already in the user's history; seen items are never recommended\n";
+  s += (e.rank ? "rank " + std::to_string(e.rank) + " of the user's recommendations" : std::string("not in the user's top-K")) +
+       ", score " + FormatFixed(e.score, 6) + "\n";
+  if (!e.reason.empty()) s += "  reason: " + e.reason + "\n";
+  s += "score = sum over history items of weight x (collaborative + visual + text), each source's part being its\n"
+       "similarity divided by the history item's best of that source, times the blend weight (w_cf " +
+       FormatFixed(e.blend[0], 3) + ", w_visual " + FormatFixed(e.blend[1], 3) + ", w_text " + FormatFixed(e.blend[2], 3) + ")\n";
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-16s %9s %14s %9s %9s %13s\n", "history item", "weight", "collaborative", "visual", "text",
+                "contribution");
+  s += buf;
+  for (const auto& x : e.parts) {
+    std::snprintf(buf, sizeof buf, "%-16s %9s %14s %9s %9s %13s\n", x.history_item.c_str(), FormatFixed(x.weight, 4).c_str(),
+                  FormatFixed(x.part[0], 4).c_str(), FormatFixed(x.part[1], 4).c_str(), FormatFixed(x.part[2], 4).c_str(),
+                  FormatFixed(x.contribution, 6).c_str());
+    s += buf;
+  }
+  const double total = e.score > 0 ? e.score : 1;
+  std::snprintf(buf, sizeof buf, "%-16s %9s %13s%% %8s%% %8s%% %13s\n", "share of score", "",
+                FormatFixed(100 * e.by_source[0] / total, 1).c_str(), FormatFixed(100 * e.by_source[1] / total, 1).c_str(),
+                FormatFixed(100 * e.by_source[2] / total, 1).c_str(), FormatFixed(e.score, 6).c_str());
+  s += buf;
+  s += std::to_string(e.parts.size()) + " of the user's " + std::to_string(e.history_items) + " history items have " + e.item +
+       " among their " + std::to_string(e.neighbors) + " scoring neighbours" +
+       (e.parts.empty() ? "; the item gets no similarity-based score (it can still appear as a popular fill)" : "") + "\n";
+  return s;
+}
+
+std::string ExplanationJson(const Explanation& e) {
+  json j{{"user", e.user}, {"item", e.item}, {"seen", e.seen}, {"rank", e.rank}, {"reason", e.reason}, {"score", e.score},
+         {"by_source", {{"collaborative", e.by_source[0]}, {"visual", e.by_source[1]}, {"text", e.by_source[2]}}},
+         {"blend", {{"w_cf", e.blend[0]}, {"w_visual", e.blend[1]}, {"w_text", e.blend[2]}}},
+         {"history_items", e.history_items}, {"neighbors", e.neighbors}, {"contributions", json::array()}};
+  for (const auto& x : e.parts)
+    j["contributions"].push_back({{"history_item", x.history_item}, {"weight", x.weight},
+                                  {"collaborative", x.part[0]}, {"visual", x.part[1]}, {"text", x.part[2]},
+                                  {"contribution", x.contribution}});
+  return j.dump();
 }
 
 }  // namespace visrec::recommend

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <numeric>
 #include <random>
 
 #include "../test_util.h"
@@ -149,6 +151,76 @@ TEST(Recommend, EdgeCases) {
   // Bad option values are usage errors.
   o.k = 0;
   EXPECT_THROW(recommend::Run(o, c1), UsageError);
+}
+
+TEST(Recommend, ExplainDecomposesEveryRecommendedScoreExactly) {
+  std::mt19937 g(21);
+  testing::TempDir dir;
+  const int n = 30, d = 4, users = 25;
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) ids.push_back("item" + std::to_string(100 + i));
+  std::vector<float> v(size_t(n * d));
+  std::normal_distribution<float> gauss;
+  for (int i = 0; i < n; ++i) {
+    double nr = 0;
+    for (int c = 0; c < d; ++c) { v[size_t(i * d + c)] = gauss(g); nr += double(v[size_t(i * d + c)]) * v[size_t(i * d + c)]; }
+    for (int c = 0; c < d; ++c) v[size_t(i * d + c)] /= float(std::sqrt(nr));
+  }
+  Artifact red = FakeReduce(dir / "w", ids, v, d);
+  // Weights, timestamps and a duplicate row, so summing and recency decay are exercised.
+  std::string csv = "user_id,item_id,weight,timestamp\n";
+  for (int u = 0; u < users; ++u)
+    for (int i = 0; i < n; ++i)
+      if (g() % 5 == 0) csv += "u" + std::to_string(u) + "," + ids[size_t(i)] + "," + std::to_string(1 + g() % 3) + "," +
+                              std::to_string(1700000000 + int(g() % 5000000)) + "\n";
+  csv += "u0," + ids[0] + ",2,1700000001\nu0," + ids[0] + ",1,1700000002\n";
+  testing::WriteText(dir / "i.csv", csv);
+  RecommendOptions o;
+  o.reduce = red.dir;
+  o.interactions = dir / "i.csv";
+  o.neighbors = 8;  // truncated lists: an item can be a neighbour of some history items only
+  o.k = 5;
+  o.half_life_days = 20;
+  o.w_visual = 0.7;
+  RunContext ctx;
+  ctx.workdir = dir / "w";
+  Artifact a = recommend::Run(o, ctx).artifact;
+  CsvTable recs = ReadCsv(a.File("recommendations.csv"));
+  int explained = 0;
+  for (const auto& row : recs.rows) {
+    if (row[4].rfind("because of", 0) != 0) continue;  // popularity fills have no similarity score
+    Explanation e = Explain(a.dir, row[0], row[2]);
+    EXPECT_FALSE(e.seen);
+    EXPECT_EQ(e.rank, std::stoi(row[1]));
+    EXPECT_NEAR(e.score, std::stod(row[3]), 1e-6) << row[0] << " " << row[2];
+    double by_source = e.by_source[0] + e.by_source[1] + e.by_source[2];
+    EXPECT_NEAR(by_source, e.score, 1e-6 * e.score);  // the stage adds the three parts in float
+    ASSERT_FALSE(e.parts.empty());
+    // The reason's two named history items are the two largest contributions.
+    std::string named = "because of " + e.parts[0].history_item + (e.parts.size() > 1 ? "+" + e.parts[1].history_item : "");
+    EXPECT_EQ(row[4].substr(0, named.size()), named) << row[4];
+    // Its source shares are the explanation's, rounded.
+    for (int s = 0; s < 3; ++s) {
+      const char* name[3] = {"collaborative ", "visual ", "text "};
+      auto pos = row[4].find(name[s]);
+      if (pos == std::string::npos) continue;
+      EXPECT_EQ(std::stoi(row[4].substr(pos + std::strlen(name[s]))), int(std::lround(100 * e.by_source[s] / e.score)));
+    }
+    ++explained;
+  }
+  EXPECT_GT(explained, 20);
+  // A seen item, unknown ids, and an artifact without stored lists.
+  EXPECT_TRUE(Explain(a.dir, "u0", ids[0]).seen);
+  EXPECT_THROW(Explain(a.dir, "nobody", ids[1]), InputError);
+  EXPECT_THROW(Explain(a.dir, "u0", "no-such-item"), InputError);
+  RecommendOptions lean = o;
+  lean.store_scoring = false;
+  Artifact b = recommend::Run(lean, ctx).artifact;
+  EXPECT_FALSE(fs::exists(b.dir / "scoring_neighbors.npy"));
+  EXPECT_THROW(Explain(b.dir, "u0", ids[1]), ArtifactError);
+  // The interactions changed since: the explanation would not be of these recommendations.
+  testing::WriteText(dir / "i.csv", csv + "u1," + ids[2] + ",1,1700000003\n");
+  EXPECT_THROW(Explain(a.dir, "u0", ids[1]), ArtifactError);
 }
 
 }  // namespace

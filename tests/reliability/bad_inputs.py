@@ -263,6 +263,9 @@ def check(visrec, out):
     r.expect_exit("query unknown user", ["query", "--user", "nobody", "--workdir", work], 3, ["'nobody'"])
     r.expect_exit("query unreadable photo", ["query", "--image", "photos/text.jpg", "--workdir", work, "--device", "cpu"], 3,
                   ["photos/text.jpg", "not a decodable image"])
+    r.expect_exit("explain unknown user", ["explain", "--user", "nobody", "--item", "P06", "--workdir", work], 3, ["'nobody'"])
+    r.expect_exit("explain unknown item", ["explain", "--user", "u1", "--item", "NO-SUCH", "--workdir", work], 3,
+                  ["'NO-SUCH'"])
     r.expect_exit("query workdir without recommend", ["query", "--item", "P06", "--workdir", os.path.join(out, "empty")], 4,
                   ["recommend"])
     r.expect_exit("query batch with bad lines", ["query", "--batch", "queries.txt", "--workdir", work, "--device", "cpu"], 3,

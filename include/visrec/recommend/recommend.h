@@ -9,7 +9,7 @@
 
 namespace visrec::recommend {
 
-constexpr int kStageVersion = 1;
+constexpr int kStageVersion = 2;  // 2: scoring neighbour lists stored for `explain`
 
 struct RecommendOptions {
   std::filesystem::path reduce;        // artifact dir; empty = WORKDIR/reduce/latest
@@ -27,10 +27,40 @@ struct RecommendOptions {
   int min_support = 1;                 // CF: least co-occurring users for a pair
   double half_life_days = 0;           // recency decay of history weights; 0 = off
   int64_t memory_budget_mb = 512;      // visual kNN score blocks
+  // Store the hybrid neighbour lists scoring used (items x neighbors x (id + 3 parts), 16 bytes per
+  // entry: 32 MB for 20k items at 100) so `visrec explain` can decompose any score exactly.
+  bool store_scoring = true;
   BadRowPolicy bad_rows = BadRowPolicy::kSkip;
   void Validate() const;
 };
 
 StageResult Run(const RecommendOptions& options, const RunContext& context);
+
+// `visrec explain`: why an item got its score for a user, from a recommend artifact: every history
+// item whose scoring neighbours include the item, its weight (with recency decay), each source's
+// share, and the total, recomputed by the same rule as the stage (equal to the recommendation's
+// score when the item was recommended). Reads the interactions file the artifact was made from
+// (checked against its digest).
+struct ExplainedPart {
+  std::string history_item;
+  double weight = 0;           // summed interaction weight, decayed
+  double part[3] = {0, 0, 0};  // collaborative, visual, text: weighted normalized similarity
+  double contribution = 0;     // weight * (part sum)
+};
+struct Explanation {
+  std::string user, item;
+  bool seen = false;              // in the user's history: never recommended
+  int rank = 0;                   // 1-based rank in recommendations.csv, 0 when not in the top-K
+  std::string reason;             // the recommendation's reason, when recommended
+  double score = 0;               // sum of contributions
+  double by_source[3] = {0, 0, 0};
+  double blend[3] = {0, 0, 0};    // w_cf, w_visual, w_text of the run
+  int history_items = 0;
+  int neighbors = 0;
+  std::vector<ExplainedPart> parts;  // by contribution, descending
+};
+Explanation Explain(const std::filesystem::path& recommend_artifact, const std::string& user, const std::string& item);
+std::string FormatExplanation(const Explanation& e);
+std::string ExplanationJson(const Explanation& e);
 
 }  // namespace visrec::recommend
