@@ -10,6 +10,7 @@ packages=(
   libgtest-dev nlohmann-json3-dev
   # A real BLAS: Debian's default reference BLAS makes every GEMM (LibTorch linear, Eigen-free paths) crawl.
   libopenblas0-pthread libblas-dev
+  libfaiss-dev
   python3
 )
 # --test: what the test suite and CI need on top (real photos from opencv-doc, clang for libFuzzer).

@@ -88,6 +88,13 @@ void BindRecommend(CLI::App* c, recommend::RecommendOptions& o) {
   c->add_option("--min-support", o.min_support, "CF least co-occurring users")->capture_default_str();
   c->add_option("--half-life-days", o.half_life_days, "recency decay of history (0 = off)")->capture_default_str();
   c->add_option("--memory-budget-mb", o.memory_budget_mb, "visual kNN block memory")->capture_default_str();
+  c->add_option("--visual-index", o.visual_index, "exact | hnsw (Faiss, approximate; recall is checked)")
+      ->capture_default_str();
+  c->add_option("--hnsw-m", o.hnsw_m, "HNSW graph degree")->capture_default_str();
+  c->add_option("--hnsw-ef-construction", o.hnsw_ef_construction, "HNSW build candidates")->capture_default_str();
+  c->add_option("--hnsw-ef-search", o.hnsw_ef_search, "HNSW search candidates")->capture_default_str();
+  c->add_option("--recall-sample", o.recall_sample, "items checked against exact search (hnsw)")->capture_default_str();
+  c->add_option("--min-recall", o.min_recall, "hnsw: exit 7 below this recall (0 = report only)")->capture_default_str();
   c->add_option("--store-scoring", o.store_scoring, "keep the scoring neighbour lists (for `visrec explain`)")
       ->capture_default_str();
 }

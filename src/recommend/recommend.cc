@@ -73,6 +73,11 @@ void RecommendOptions::Validate() const {
   if (min_support < 1) throw UsageError("recommend: --min-support must be >= 1");
   if (half_life_days < 0) throw UsageError("recommend: --half-life-days must be >= 0");
   if (memory_budget_mb < 1) throw UsageError("recommend: --memory-budget-mb must be >= 1");
+  if (visual_index != "exact" && visual_index != "hnsw") throw UsageError("recommend: --visual-index must be exact|hnsw");
+  if (hnsw_m < 4 || hnsw_m > 256) throw UsageError("recommend: --hnsw-m must be in [4, 256]");
+  if (hnsw_ef_construction < 8 || hnsw_ef_search < 1) throw UsageError("recommend: --hnsw-ef-construction >= 8, --hnsw-ef-search >= 1");
+  if (recall_sample < 1) throw UsageError("recommend: --recall-sample must be >= 1");
+  if (!(min_recall >= 0 && min_recall <= 1)) throw UsageError("recommend: --min-recall must be in [0, 1]");
 }
 
 StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
@@ -90,7 +95,12 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
               {"w_visual", o.w_visual}, {"w_text", o.w_text}, {"shrink", o.shrink}, {"min_support", o.min_support},
               {"half_life_days", o.half_life_days}, {"store_scoring", o.store_scoring}, {"text_columns", o.catalog.empty() ? "" : o.text_columns},
               {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"},
-              {"duplicates", "same (user, item) rows: weights summed, latest timestamp kept"}};
+              {"duplicates", "same (user, item) rows: weights summed, latest timestamp kept"},
+              {"visual_index", o.visual_index}};
+  if (o.visual_index == "hnsw") {
+    params["hnsw"] = {{"m", o.hnsw_m}, {"ef_construction", o.hnsw_ef_construction}, {"ef_search", o.hnsw_ef_search}};
+    if (!HaveFaiss()) HnswCosineTopK(nullptr, 0, 0, 1, {}, 1);  // the clear "built without Faiss" error, before any work
+  }
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
 
@@ -141,8 +151,32 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   }
   TopK sims[3];
   sims[kCf] = SparseCosineTopK(ui, o.neighbors, o.shrink, o.min_support, threads);
+  json visual_index{{"kind", o.visual_index}};
   {
-    TopK v = DenseCosineTopK(vec.data.data(), vec.rows(), vec.cols(), o.neighbors, o.memory_budget_mb << 20, threads);
+    TopK v;
+    if (o.visual_index == "hnsw") {
+      auto tv = std::chrono::steady_clock::now();
+      HnswOptions h;
+      h.m = o.hnsw_m;
+      h.ef_construction = o.hnsw_ef_construction;
+      h.ef_search = o.hnsw_ef_search;
+      v = HnswCosineTopK(vec.data.data(), vec.rows(), vec.cols(), o.neighbors, h, threads);
+      const double build_search = std::chrono::duration<double>(std::chrono::steady_clock::now() - tv).count();
+      const int k_check = std::min<int64_t>(o.neighbors, std::max<int64_t>(1, vec.rows() - 1));
+      RecallCheck rc = RecallAgainstExact(v, vec.data.data(), vec.rows(), vec.cols(), k_check, o.recall_sample, 0);
+      visual_index["recall_at_k"] = rc.recall;
+      visual_index["k"] = k_check;
+      visual_index["recall_sample_rows"] = rc.rows;
+      visual_index["seconds"] = build_search;
+      spdlog::info("recommend: visual neighbours by HNSW (m {}, ef_search {}) in {:.2f} s; recall@{} against exact search "
+                   "on {} sampled items: {:.4f}", o.hnsw_m, o.hnsw_ef_search, build_search, k_check, rc.rows, rc.recall);
+      if (rc.recall < o.min_recall)
+        throw TooManyFailuresError("recommend: HNSW recall@" + std::to_string(k_check) + " " + FormatFixed(rc.recall, 4) +
+                                   " is below --min-recall " + FormatFixed(o.min_recall, 4) +
+                                   "; raise --hnsw-ef-search or --hnsw-m, or use --visual-index exact");
+    } else {
+      v = DenseCosineTopK(vec.data.data(), vec.rows(), vec.cols(), o.neighbors, o.memory_budget_mb << 20, threads);
+    }
     sims[kVisual].assign(size_t(n), {});
     for (size_t r = 0; r < v.size(); ++r) {
       auto& dst = sims[kVisual][size_t(index[vec_ids[r]])];
@@ -326,6 +360,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
                 {"items_without_interactions", cold_items}, {"cold_items_recommended", cold_recommended},
                 {"text_similarity", has_text}};
   for (auto& e : unknown_examples) b.extra()["unknown_item_examples"].push_back(e);
+  b.extra()["visual_index"] = visual_index;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   b.SetTiming("total", secs);
   Artifact a = b.Commit();

@@ -12,6 +12,7 @@
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
+#include "visrec/recommend/similarity.h"
 
 namespace visrec::recommend {
 namespace {
@@ -221,6 +222,43 @@ TEST(Recommend, ExplainDecomposesEveryRecommendedScoreExactly) {
   // The interactions changed since: the explanation would not be of these recommendations.
   testing::WriteText(dir / "i.csv", csv + "u1," + ids[2] + ",1,1700000003\n");
   EXPECT_THROW(Explain(a.dir, "u0", ids[1]), ArtifactError);
+}
+
+TEST(Recommend, HnswVisualIndexRecordsItsRecallAndEnforcesTheFloor) {
+  if (!HaveFaiss()) GTEST_SKIP() << "built without Faiss";
+  testing::TempDir dir;
+  const int n = 4000, d = 32;
+  std::mt19937 g(4);
+  std::normal_distribution<float> gauss;
+  std::vector<std::string> ids;
+  std::vector<float> v(size_t(n * d));
+  for (int i = 0; i < n; ++i) {
+    ids.push_back("it" + std::to_string(10000 + i));
+    double nr = 0;
+    for (int c = 0; c < d; ++c) { v[size_t(i * d + c)] = gauss(g); nr += double(v[size_t(i * d + c)]) * v[size_t(i * d + c)]; }
+    for (int c = 0; c < d; ++c) v[size_t(i * d + c)] /= float(std::sqrt(nr));
+  }
+  Artifact red = FakeReduce(dir / "w", ids, v, d);
+  testing::WriteText(dir / "i.csv", "user_id,item_id\nu1," + ids[0] + "\nu2," + ids[1] + "\n");
+  RecommendOptions o;
+  o.reduce = red.dir;
+  o.interactions = dir / "i.csv";
+  o.neighbors = 10;
+  o.visual_index = "hnsw";
+  o.recall_sample = 200;
+  RunContext ctx;
+  ctx.workdir = dir / "w";
+  Artifact a = recommend::Run(o, ctx).artifact;
+  const json& vi = a.manifest["extra"]["visual_index"];
+  EXPECT_EQ(vi["kind"], "hnsw");
+  EXPECT_EQ(vi["recall_sample_rows"], 200);
+  EXPECT_GE(vi["recall_at_k"].get<double>(), 0.9);
+  // A starved graph misses neighbours; a recall floor turns that into exit 7 with no artifact.
+  o.hnsw_m = 4;
+  o.hnsw_ef_construction = 8;
+  o.hnsw_ef_search = 1;
+  o.min_recall = 0.999;
+  EXPECT_THROW(recommend::Run(o, ctx), TooManyFailuresError);
 }
 
 }  // namespace

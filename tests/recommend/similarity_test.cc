@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <set>
+
+#include "visrec/core/errors.h"
 #include <random>
 
 namespace visrec::recommend {
@@ -115,6 +119,68 @@ TEST(Similarity, TfidfMatchesHandComputedCosine) {
   EXPECT_NEAR(t[0][1].score, sim01, 1e-6);
   EXPECT_EQ(t[0][0].item, 1);  // tie broken by index
   EXPECT_TRUE(t[3].empty());   // no text: no neighbours
+}
+
+std::vector<float> UnitRows(int64_t n, int64_t d, uint64_t seed, int zero_every = 0) {
+  std::mt19937 g(static_cast<uint32_t>(seed));
+  std::normal_distribution<float> gauss;
+  std::vector<float> x(size_t(n * d));
+  for (int64_t i = 0; i < n; ++i) {
+    if (zero_every && i % zero_every == 3) continue;  // some all-zero rows
+    double nr = 0;
+    for (int64_t c = 0; c < d; ++c) { x[size_t(i * d + c)] = gauss(g); nr += double(x[size_t(i * d + c)]) * x[size_t(i * d + c)]; }
+    for (int64_t c = 0; c < d; ++c) x[size_t(i * d + c)] /= float(std::sqrt(nr));
+  }
+  return x;
+}
+
+TEST(Similarity, HnswFindsTheExactNeighboursAndKeepsTheContract) {
+  if (!HaveFaiss()) {
+    EXPECT_THROW(HnswCosineTopK(nullptr, 0, 0, 1, {}, 1), NotImplementedError);
+    GTEST_SKIP() << "built without Faiss";
+  }
+  const int64_t n = 3000, d = 12;
+  const int k = 10;
+  auto x = UnitRows(n, d, 5, 97);
+  TopK approx = HnswCosineTopK(x.data(), n, d, k, HnswOptions{}, 2);
+  TopK exact = DenseCosineTopK(x.data(), n, d, k, int64_t(64) << 20, 2);
+  ASSERT_EQ(approx.size(), size_t(n));
+  int64_t same = 0, total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const bool zero = i % 97 == 3;
+    if (zero) {
+      EXPECT_TRUE(approx[size_t(i)].empty()) << "zero rows get no neighbours";
+      continue;
+    }
+    ASSERT_EQ(approx[size_t(i)].size(), size_t(k));
+    std::set<int32_t> e;
+    for (auto nb : exact[size_t(i)]) e.insert(nb.item);
+    for (size_t r = 0; r < approx[size_t(i)].size(); ++r) {
+      const Neighbor nb = approx[size_t(i)][r];
+      EXPECT_NE(nb.item, i) << "no self";
+      EXPECT_NE(nb.item % 97, 3) << "zero rows are nobody's neighbour";
+      if (r > 0) EXPECT_GE(approx[size_t(i)][r - 1].score, nb.score);
+      same += e.count(nb.item);
+    }
+    total += k;
+  }
+  EXPECT_GE(double(same) / double(total), 0.95);
+  // The recall check agrees: close to 1 for HNSW, exactly 1 for exact search.
+  RecallCheck rc = RecallAgainstExact(approx, x.data(), n, d, k, 500, 1);
+  EXPECT_GT(rc.rows, 480);  // 500 sampled, the few zero rows among them skipped
+  EXPECT_LE(rc.rows, 500);
+  EXPECT_GE(rc.recall, 0.95);
+  EXPECT_DOUBLE_EQ(RecallAgainstExact(exact, x.data(), n, d, k, 500, 1).recall, 1.0);
+}
+
+TEST(Similarity, RecallCheckSeesWrongNeighbours) {
+  const int64_t n = 400, d = 8;
+  const int k = 5;
+  auto x = UnitRows(n, d, 6);
+  TopK wrong(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    for (int r = 0; r < k; ++r) wrong[size_t(i)].push_back({int32_t((i + 1 + r * 37) % n), 0.f});  // arbitrary items
+  EXPECT_LT(RecallAgainstExact(wrong, x.data(), n, d, k, 100, 2).recall, 0.3);
 }
 
 }  // namespace

@@ -27,6 +27,15 @@ struct RecommendOptions {
   int min_support = 1;                 // CF: least co-occurring users for a pair
   double half_life_days = 0;           // recency decay of history weights; 0 = off
   int64_t memory_budget_mb = 512;      // visual kNN score blocks
+  // Visual neighbours: "exact" (blocked matrix products) or "hnsw" (Faiss HNSW graph, approximate,
+  // for very large catalogs; its recall@neighbors against exact search on recall_sample items is
+  // printed and recorded in the manifest).
+  std::string visual_index = "exact";
+  int hnsw_m = 32;
+  int hnsw_ef_construction = 80;
+  int hnsw_ef_search = 128;
+  int64_t recall_sample = 1000;
+  double min_recall = 0.0;             // hnsw: exit 7 below this recall (0 = report only)
   // Store the hybrid neighbour lists scoring used (items x neighbors x (id + 3 parts), 16 bytes per
   // entry: 32 MB for 20k items at 100) so `visrec explain` can decompose any score exactly.
   bool store_scoring = true;

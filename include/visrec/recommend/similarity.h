@@ -31,6 +31,25 @@ TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support
 // score block stays under `memory_budget_bytes`. Zero rows get no neighbours.
 TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t memory_budget_bytes, int threads);
 
+// Approximate top-k cosine over L2-normalized rows with Faiss's HNSW graph (inner product), for
+// catalogs where exact search is too slow. Same output contract as DenseCosineTopK. Builds with
+// several threads are not bit-reproducible (graph insertion order); --threads 1 is.
+struct HnswOptions {
+  int m = 32;                 // graph degree
+  int ef_construction = 80;   // build-time candidate list
+  int ef_search = 128;        // query-time candidate list (raised to k + 1 when smaller)
+};
+bool HaveFaiss();  // false: HnswCosineTopK throws NotImplementedError (exit 5) naming the fix
+TopK HnswCosineTopK(const float* rows, int64_t n, int64_t d, int k, const HnswOptions& options, int threads);
+// recall@k of `approx` against exact search on `sample` rows drawn with `seed` (exact ties at the
+// k-th score count as found).
+struct RecallCheck {
+  double recall = 1;
+  int64_t rows = 0;
+};
+RecallCheck RecallAgainstExact(const TopK& approx, const float* rows, int64_t n, int64_t d, int k, int64_t sample,
+                               uint64_t seed);
+
 // TF-IDF (smooth idf, L2-normalized) of lowercase alphanumeric tokens, as a term x item matrix.
 SparseRows TfidfMatrix(const std::vector<std::string>& texts);
 
