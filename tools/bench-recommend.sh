@@ -3,20 +3,26 @@
 # the same data in one run, with identical top-K checked and peak memory (max RSS) reported.
 #  CF:     item-item cosine top-20, USERS x ITEMS, NNZ implicit interactions; reference: scipy sparse
 #          X^T X + per-row top-K (the sklearn/scipy approach), OpenBLAS, 2 cores.
-#  Visual: exact cosine top-20 over N x 64 unit vectors; reference: numpy blocked X @ X^T + argpartition.
-# Needs python3-scipy/numpy and a build with -DVISREC_BUILD_BENCHMARKS=ON.
-# Usage: tools/bench-recommend.sh [USERS=100000] [ITEMS=20000] [NNZ=1000000] [N_VISUAL=20000]
+#  Visual: exact cosine top-20 over N x 64 unit vectors, N = N_VISUAL and N_LARGE; references: numpy
+#          blocked X @ X^T + argpartition, and Faiss IndexFlatIP (exact, BLAS + heaps, 2 OpenMP threads).
+#          At N_LARGE numpy is timed on the first N_VISUAL query rows (against all N_LARGE) and scaled by
+#          N_LARGE / N_VISUAL (marked "est."): the full run takes many minutes and scales linearly in rows.
+#          visrec's approximate --visual-index hnsw runs on N_LARGE clustered vectors (2000 Gaussian
+#          clusters, the kind of structure real reduced image features have), timed and recall-checked
+#          against visrec exact on the same vectors; uniformly random vectors are graph search's worst case.
+# Needs python3-scipy/numpy/faiss and a build with -DVISREC_BUILD_BENCHMARKS=ON.
+# Usage: tools/bench-recommend.sh [USERS=100000] [ITEMS=20000] [NNZ=1000000] [N_VISUAL=20000] [N_LARGE=200000]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-users=${1:-100000}; items=${2:-20000}; nnz=${3:-1000000}; nvis=${4:-20000}
+users=${1:-100000}; items=${2:-20000}; nnz=${3:-1000000}; nvis=${4:-20000}; nlarge=${5:-200000}
 bench="$root/build/knn_bench"
 [ -x "$bench" ] || { echo "build with: cmake -S . -B build -DVISREC_BUILD_BENCHMARKS=ON && ninja -C build" >&2; exit 2; }
 work=$(mktemp -d /tmp/visrec-bench-rec.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 py=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3)
-"${py[@]}" - "$work" "$users" "$items" "$nnz" "$nvis" <<'PY'
+"${py[@]}" - "$work" "$users" "$items" "$nnz" "$nvis" "$nlarge" <<'PY'
 import sys, numpy as np
-w, U, I, N, V = sys.argv[1], *map(int, sys.argv[2:])
+w, U, I, N, V, L = sys.argv[1], *map(int, sys.argv[2:])
 rng = np.random.default_rng(0)
 pop = 1.0 / (1 + np.arange(I)) ** 0.8; pop /= pop.sum()          # popularity skew
 u = rng.integers(0, U, N); i = rng.choice(I, N, p=pop)
@@ -24,15 +30,26 @@ pairs = np.unique(np.stack([u, i], 1).astype(np.int32), axis=0)  # sorted by use
 np.save(f"{w}/pairs.npy", pairs)
 x = rng.standard_normal((V, 64)).astype(np.float32); x /= np.linalg.norm(x, axis=1, keepdims=True)
 np.save(f"{w}/x.npy", x)
-print(f"CF: {U} users x {I} items, {len(pairs)} distinct interactions; visual: {V} x 64")
+y = rng.standard_normal((L, 64)).astype(np.float32); y /= np.linalg.norm(y, axis=1, keepdims=True)
+np.save(f"{w}/y.npy", y)
+centres = rng.standard_normal((2000, 64)).astype(np.float32)
+z = centres[rng.integers(0, 2000, L)] + 0.35 * rng.standard_normal((L, 64)).astype(np.float32)
+z /= np.linalg.norm(z, axis=1, keepdims=True)
+np.save(f"{w}/z.npy", z.astype(np.float32))
+print(f"CF: {U} users x {I} items, {len(pairs)} distinct interactions; visual: {V} x 64 and {L} x 64")
 PY
 measure() { /usr/bin/time -f "%M" -o "$work/rss" "$@" > "$work/out" 2>/dev/null; echo "$(cat "$work/out") $(( $(cat "$work/rss") / 1024 ))"; }
 # Both sides with the same BLAS environment: this machine pins OPENBLAS_CORETYPE/L2_SIZE; unset for both.
 read -r cf_s cf_mb <<<"$(measure env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bench" cf "$work/pairs.npy" "$items" 20 0 "$work/cf.npy")"
-read -r vis_s vis_mb <<<"$(measure env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bench" dense "$work/x.npy" 20 0 "$work/vis.npy")"
+vis() { measure env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bench" "$1" "$work/$2.npy" 20 0 "$work/$3.npy"; }
+read -r vis_s vis_mb <<<"$(vis dense x vis)"
+read -r big_s big_mb <<<"$(vis dense y big)"
+read -r zex_s zex_mb <<<"$(vis dense z zexact)"
+read -r hnsw_s hnsw_mb <<<"$(vis hnsw z hnsw)"
 cat > "$work/ref.py" <<'PY'
 import sys, time, numpy as np, scipy.sparse as sp
 w, mode, I = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rows = int(sys.argv[4]) if len(sys.argv) > 4 else 0  # numpy: time only the first ROWS query rows
 t0 = time.perf_counter()
 if mode == "cf":
     p = np.load(f"{w}/pairs.npy")
@@ -47,9 +64,19 @@ if mode == "cf":
         v, c = S.data[a:b], S.indices[a:b]
         o = np.lexsort((c, -v))[:20]                    # score desc, index asc
         top[r, :len(o)] = c[o]
+elif mode.startswith("faiss"):
+    import faiss
+    faiss.omp_set_num_threads(2)
+    x = np.load(f"{w}/{mode.split('-')[1]}.npy"); n = len(x)
+    index = faiss.IndexFlatIP(x.shape[1]); index.add(x)
+    D, L = index.search(x, 21)
+    top = np.empty((n, 20), np.int32)
+    for r in range(n):                                   # drop self (usually first; not always on ties)
+        keep = L[r][L[r] != r][:20]
+        top[r] = keep
 else:
-    x = np.load(f"{w}/x.npy"); n = len(x); top = np.empty((n, 20), np.int32)
-    for s in range(0, n, 2048):
+    x = np.load(f"{w}/{mode.split('-')[1]}.npy"); n = len(x); top = np.empty((n, 20), np.int32)
+    for s in range(0, rows or n, 2048):
         S = x[s:s + 2048] @ x.T
         S[np.arange(S.shape[0]), np.arange(s, s + S.shape[0])] = -np.inf
         part = np.argpartition(-S, 20, axis=1)[:, :20]
@@ -59,16 +86,36 @@ print(time.perf_counter() - t0)
 np.save(f"{w}/ref-{mode}.npy", top)
 PY
 read -r rcf_s rcf_mb <<<"$(measure "${py[@]}" "$work/ref.py" "$work" cf "$items")"
-read -r rvis_s rvis_mb <<<"$(measure "${py[@]}" "$work/ref.py" "$work" dense "$items")"
-"${py[@]}" - "$work" "$cf_s" "$cf_mb" "$rcf_s" "$rcf_mb" "$vis_s" "$vis_mb" "$rvis_s" "$rvis_mb" <<'PY'
+read -r rvis_s rvis_mb <<<"$(measure "${py[@]}" "$work/ref.py" "$work" numpy-x "$items")"
+read -r fvis_s fvis_mb <<<"$(measure "${py[@]}" "$work/ref.py" "$work" faiss-x "$items")"
+read -r rbig_s rbig_mb <<<"$(measure "${py[@]}" "$work/ref.py" "$work" numpy-y "$items" "$nvis")"
+read -r fbig_s fbig_mb <<<"$(measure "${py[@]}" "$work/ref.py" "$work" faiss-y "$items")"
+"${py[@]}" - "$work" "$nvis" "$nlarge" "$cf_s" "$cf_mb" "$rcf_s" "$rcf_mb" "$vis_s" "$vis_mb" "$rvis_s" "$rvis_mb" "$fvis_s" "$fvis_mb" \
+  "$big_s" "$big_mb" "$rbig_s" "$rbig_mb" "$fbig_s" "$fbig_mb" "$zex_s" "$zex_mb" "$hnsw_s" "$hnsw_mb" <<'PY'
 import sys, numpy as np
-w = sys.argv[1]; cf_s, cf_mb, rcf_s, rcf_mb, vis_s, vis_mb, rvis_s, rvis_mb = map(float, sys.argv[2:])
-def same(a, b):  # identical top-K sets per row (order may differ only inside exact ties)
-    A, B = np.load(a), np.load(b)
+w = sys.argv[1]; V, L = int(sys.argv[2]), int(sys.argv[3])
+(cf_s, cf_mb, rcf_s, rcf_mb, vis_s, vis_mb, rvis_s, rvis_mb, fvis_s, fvis_mb,
+ big_s, big_mb, rbig_s, rbig_mb, fbig_s, fbig_mb, zex_s, zex_mb, hnsw_s, hnsw_mb) = map(float, sys.argv[4:])
+def same(a, b, rows=None):  # share of rows with identical top-K sets (order may differ only inside exact ties)
+    A, B = np.load(a)[:rows], np.load(b)[:rows]
     return np.mean([set(A[i][A[i] >= 0]) == set(B[i][B[i] >= 0]) for i in range(len(A))])
-print(f"{'':38s} {'seconds':>8s} {'max RSS MB':>11s}")
-print(f"{'CF top-20, scipy sparse (reference)':38s} {rcf_s:8.2f} {rcf_mb:11.0f}")
-print(f"{'CF top-20, visrec':38s} {cf_s:8.2f} {cf_mb:11.0f}   {rcf_s / cf_s:.1f}x faster; rows with identical top-20: {same(f'{w}/cf.npy', f'{w}/ref-cf.npy'):.4f}")
-print(f"{'visual top-20, numpy (reference)':38s} {rvis_s:8.2f} {rvis_mb:11.0f}")
-print(f"{'visual top-20, visrec':38s} {vis_s:8.2f} {vis_mb:11.0f}   {rvis_s / vis_s:.1f}x faster; rows with identical top-20: {same(f'{w}/vis.npy', f'{w}/ref-dense.npy'):.4f}")
+def recall(a, b):
+    A, B = np.load(a), np.load(b)
+    return np.mean([len(set(A[i]) & set(B[i])) / 20 for i in range(len(A))])
+row = lambda name, s, mb, tail="": print(f"{name:44s} {s:9.2f} {mb:11.0f}   {tail}")
+print(f"{'':44s} {'seconds':>9s} {'max RSS MB':>11s}")
+row("CF top-20, scipy sparse (reference)", rcf_s, rcf_mb)
+row("CF top-20, visrec", cf_s, cf_mb, f"{rcf_s / cf_s:.1f}x faster than scipy; rows with identical top-20: {same(f'{w}/cf.npy', f'{w}/ref-cf.npy'):.4f}")
+for n, s, mb, rs, rmb, fs, fmb, mine, est in ((V, vis_s, vis_mb, rvis_s, rvis_mb, fvis_s, fvis_mb, "vis", ""),
+                                             (L, big_s, big_mb, rbig_s * L / V, rbig_mb, fbig_s, fbig_mb, "big", " (est.)")):
+    x = "x" if mine == "vis" else "y"
+    row(f"visual top-20 {n} x 64, numpy{est}", rs, rmb)
+    row(f"visual top-20 {n} x 64, Faiss IndexFlatIP", fs, fmb)
+    row(f"visual top-20 {n} x 64, visrec exact", s, mb,
+        f"{rs / s:.1f}x faster than numpy, {s / fs:.2f}x Faiss's time; identical top-20 rows: "
+        f"numpy {same(f'{w}/{mine}.npy', f'{w}/ref-numpy-{x}.npy', None if not est else V):.4f}, "
+        f"Faiss {same(f'{w}/{mine}.npy', f'{w}/ref-faiss-{x}.npy'):.4f}")
+row(f"visual top-20 {L} x 64 clustered, visrec exact", zex_s, zex_mb)
+row(f"visual top-20 {L} x 64 clustered, visrec hnsw", hnsw_s, hnsw_mb,
+    f"{zex_s / hnsw_s:.2f}x visrec exact's speed; recall@20 vs exact {recall(f'{w}/hnsw.npy', f'{w}/zexact.npy'):.4f}")
 PY

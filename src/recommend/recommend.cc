@@ -143,6 +143,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   // ---- similarities ----
   SparseRows ui;
   ui.n_items = n;
+  ui.Reserve(int64_t(hist.size()), int64_t(inter.rows.size()));
   std::vector<double> popularity(size_t(n), 0.0);
   for (auto& [u, h] : hist) {
     std::vector<std::pair<int32_t, float>> e;

@@ -1,5 +1,6 @@
 // Timing of visrec's exact similarity kernels on data from .npy files (tools/bench-recommend.sh).
 //   knn_bench dense X.npy K THREADS OUT.npy         X: float32 n x d, L2-normalized rows
+//   knn_bench hnsw X.npy K THREADS OUT.npy [M EF_CONSTRUCTION EF_SEARCH]   approximate (Faiss HNSW)
 //   knn_bench cf PAIRS.npy N_ITEMS K THREADS OUT.npy PAIRS: int32 nnz x 2 (user, item), sorted by user
 // Prints seconds and writes the top-K neighbour indices (int32 n x K, -1 padded).
 #include <chrono>
@@ -30,12 +31,28 @@ int main(int argc, char** argv) {
     Write(t, k, argv[5]);
     return 0;
   }
+  if (mode == "hnsw" && argc >= 6) {
+    auto x = ReadNpy<float>(argv[2]);
+    int k = std::stoi(argv[3]), threads = std::stoi(argv[4]);
+    auto t0 = std::chrono::steady_clock::now();
+    HnswOptions h;
+    if (argc >= 9) {
+      h.m = std::stoi(argv[6]);
+      h.ef_construction = std::stoi(argv[7]);
+      h.ef_search = std::stoi(argv[8]);
+    }
+    TopK t = HnswCosineTopK(x.data.data(), x.rows(), x.cols(), k, h, threads);
+    std::printf("%.3f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    Write(t, k, argv[5]);
+    return 0;
+  }
   if (mode == "cf" && argc >= 7) {
     auto p = ReadNpy<int32_t>(argv[2]);
     int n_items = std::stoi(argv[3]), k = std::stoi(argv[4]), threads = std::stoi(argv[5]);
     auto t0 = std::chrono::steady_clock::now();
     SparseRows m;
     m.n_items = n_items;
+    m.Reserve(p.rows(), p.rows());  // at most one row per interaction
     std::vector<std::pair<int32_t, float>> row;
     for (int64_t i = 0; i < p.rows(); ++i) {
       if (i > 0 && p.data[size_t(2 * i)] != p.data[size_t(2 * i - 2)]) { m.AddRow(row); row.clear(); }

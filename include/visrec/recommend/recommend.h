@@ -31,9 +31,9 @@ struct RecommendOptions {
   // for very large catalogs; its recall@neighbors against exact search on recall_sample items is
   // printed and recorded in the manifest).
   std::string visual_index = "exact";
-  int hnsw_m = 32;
-  int hnsw_ef_construction = 80;
-  int hnsw_ef_search = 128;
+  int hnsw_m = 16;                     // defaults as HnswOptions (similarity.h)
+  int hnsw_ef_construction = 40;
+  int hnsw_ef_search = 64;
   int64_t recall_sample = 1000;
   double min_recall = 0.0;             // hnsw: exit 7 below this recall (0 = report only)
   // Store the hybrid neighbour lists scoring used (items x neighbors x (id + 3 parts), 16 bytes per
