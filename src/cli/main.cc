@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "bindings.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/log.h"
 #include "visrec/core/version.h"
@@ -35,36 +36,6 @@ void BindPreprocess(CLI::App* c, preprocess::PreprocessOptions& o, std::string& 
   c->add_option("--bad-rows", bad_rows, "skip | fail on malformed CSV rows")->capture_default_str();
 }
 
-void BindExtract(CLI::App* c, extract::ExtractOptions& o) {
-  c->add_option("--model", o.model, "resnet18 | resnet34 | resnet50 | resnet101")->capture_default_str();
-  c->add_option("--model-file", o.model_file, "TorchScript model (+ optional sidecar .json)");
-  c->add_option("--weights", o.weights, "torchvision weights as a plain dict (tools/convert-weights.py)");
-  c->add_option("--init-seed", o.init_seed, "seed of the untrained initialisation")->capture_default_str();
-  c->add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
-  c->add_option("--precision", o.precision, "fp32 | bf16 | fp16")->capture_default_str();
-  c->add_option("--channels-last", o.channels_last, "NHWC activations")->capture_default_str();
-  c->add_option("--batch-size", o.batch_size, "images per forward pass")->capture_default_str();
-}
-
-// Training options of finetune; `run` prefixes them with "finetune-" (its --model, --weights,
-// --device, --precision are extract's, shared with finetune).
-void BindFinetune(CLI::App* c, finetune::FinetuneOptions& o, const std::string& pre) {
-  c->add_option("--" + pre + "train", o.train, "what trains: head | last-block | all")->capture_default_str();
-  c->add_option("--" + pre + "epochs", o.epochs, "most epochs (early stopping may end sooner)")->capture_default_str();
-  c->add_option("--" + pre + "batch-size", o.batch_size, "photos per training step")->capture_default_str();
-  c->add_option("--" + pre + "lr", o.lr, "Adam learning rate of the new head")->capture_default_str();
-  c->add_option("--" + pre + "backbone-lr-scale", o.backbone_lr_scale, "trained backbone layers' rate = lr x this")
-      ->capture_default_str();
-  c->add_option("--" + pre + "weight-decay", o.weight_decay, "Adam weight decay")->capture_default_str();
-  c->add_option("--" + pre + "seed", o.seed, "split, head init, order, augmentation")->capture_default_str();
-  c->add_option("--" + pre + "dev-fraction", o.dev_fraction, "items per class for early stopping")->capture_default_str();
-  c->add_option("--" + pre + "test-fraction", o.test_fraction, "items per class held out for testing")->capture_default_str();
-  c->add_option("--" + pre + "patience", o.patience, "epochs without a better dev accuracy before stopping")
-      ->capture_default_str();
-  c->add_option("--" + pre + "augment", o.augment, "mirror (and crop/jitter with --train all)")->capture_default_str();
-  c->add_option("--" + pre + "cache-limit-mb", o.cache_limit_mb, "most memory for cached frozen-layer output")
-      ->capture_default_str();
-}
 
 void BindReduce(CLI::App* c, reduce::ReduceOptions& o) {
   c->add_option("--dims", o.pca.dims, "PCA components K")->capture_default_str();
@@ -162,7 +133,7 @@ int main(int argc, char** argv) {
   c_ex->add_option("--preprocess", eo.preprocess, "preprocess artifact (default: latest in workdir)");
   c_ex->add_option("--max-failed-fraction", eo.max_failed_fraction, "fail above this share of items without a usable photo")
       ->capture_default_str();
-  BindExtract(c_ex, eo);
+  cli::BindExtract(c_ex, eo);
   add_ctx(c_ex);
   auto* ex_shard = c_ex->add_option("--shard", shard_text, "i/N: the shard's own preprocess artifact in, a shard artifact out");
   c_ex->add_option("--merge-shards", merge_shards, "N: combine the extract artifacts of shards 0..N-1 into one")
@@ -171,15 +142,8 @@ int main(int argc, char** argv) {
   // finetune
   finetune::FinetuneOptions fto;
   auto* c_ft = app.add_subcommand("finetune", "train the ResNet on the catalog's classes (weights for extract)");
-  c_ft->add_option("--preprocess", fto.preprocess, "preprocess artifact (default: latest in workdir)");
-  c_ft->add_option("--catalog", fto.catalog, "catalog CSV with labels (default: the one preprocess read)");
-  c_ft->add_option("--label-column", fto.label_column, "catalog column holding each item's class")->required();
-  c_ft->add_option("--model", fto.model, "resnet18 | resnet34 | resnet50 | resnet101")->capture_default_str();
-  c_ft->add_option("--weights", fto.weights, "starting weights: torchvision state dict (tools/convert-weights.py)");
-  c_ft->add_option("--init-seed", fto.init_seed, "seed of the initialisation without --weights")->capture_default_str();
-  c_ft->add_option("--device", fto.device, "auto | cpu | cuda")->capture_default_str();
-  c_ft->add_option("--precision", fto.precision, "fp32 | bf16 | fp16 (autocast)")->capture_default_str();
-  BindFinetune(c_ft, fto, "");
+  cli::BindFinetuneInputs(c_ft, fto);
+  cli::BindFinetune(c_ft, fto, "");
   add_ctx(c_ft);
 
   // reduce
@@ -232,10 +196,10 @@ int main(int argc, char** argv) {
   c_run->add_option("--refit-drop", rno.refit_drop, "auto: refit when the basis explains this much less of the new data")
       ->capture_default_str();
   BindPreprocess(c_run, rno.preprocess, run_bad_rows);
-  BindExtract(c_run, rno.extract);
+  cli::BindExtract(c_run, rno.extract);
   c_run->add_option("--finetune-label", rno.finetune.label_column,
                     "fine-tune the model on this catalog column before extract (see `visrec finetune`)");
-  BindFinetune(c_run, rno.finetune, "finetune-");
+  cli::BindFinetune(c_run, rno.finetune, "finetune-");
   BindReduce(c_run, rno.reduce);
   BindRecommend(c_run, rno.recommend);
   BindEvaluate(c_run, rno.evaluate, false);
@@ -332,11 +296,6 @@ int main(int argc, char** argv) {
     if (*c_ex) {
       auto r = merge_shards ? extract::MergeShards(merge_shards, ctx) : extract::Run(eo, ctx);
       std::cout << r.artifact.dir.string() << "\n";
-      return 0;
-    }
-    if (*c_ft) {
-      auto r = finetune::Run(fto, ctx);
-      std::cout << r.artifact.File("weights.pt").string() << "\n";
       return 0;
     }
     if (*c_ft) {

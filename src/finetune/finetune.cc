@@ -37,6 +37,11 @@ class AutocastScope {
  public:
   AutocastScope(const torch::Device& d, torch::Dtype t) : on_(t != torch::kFloat), cuda_(d.is_cuda()) {
     if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)  // device-generic API
+    const auto type = cuda_ ? at::kCUDA : at::kCPU;
+    at::autocast::set_autocast_dtype(type, t);
+    at::autocast::set_autocast_enabled(type, true);
+#else
     if (cuda_) {
       at::autocast::set_autocast_gpu_dtype(t);
       at::autocast::set_enabled(true);
@@ -44,11 +49,16 @@ class AutocastScope {
       at::autocast::set_autocast_cpu_dtype(t);
       at::autocast::set_cpu_enabled(true);
     }
+#endif
   }
   ~AutocastScope() {
     if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(cuda_ ? at::kCUDA : at::kCPU, false);
+#else
     if (cuda_) at::autocast::set_enabled(false);
     else at::autocast::set_cpu_enabled(false);
+#endif
     at::autocast::clear_cache();
   }
 
