@@ -67,26 +67,41 @@ TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support
   TopK out(static_cast<size_t>(n));
   threads = ResolveThreads(threads);
   const auto better = [](const Neighbor& a, const Neighbor& b) { return Better(a, b); };  // inlinable
-  // One accumulator per worker; items are handed out in chunks.
+  // Per worker, one 16-byte slot per item holding its accumulator and norm: a candidate costs one
+  // random cache-line access instead of three. Items are handed out in chunks.
+  struct Slot {
+    double acc;
+    double norm;
+  };
   const int64_t chunk = 64;
   const int64_t chunks = (n + chunk - 1) / chunk;
-  std::vector<std::vector<double>> acc(size_t(threads), std::vector<double>(size_t(n), 0.0));
-  std::vector<std::vector<int32_t>> support(size_t(threads), std::vector<int32_t>(size_t(n), 0));
+  // Fast path: all values positive and min_support 1. Then an accumulator is zero exactly until its
+  // item's first touch, so "was zero" marks first touches and no support counts are needed.
+  bool positive = true;
+  for (float v : m.value) positive &= v > 0.f;
+  const bool fast = positive && min_support <= 1;
+  std::vector<std::vector<Slot>> slots(static_cast<size_t>(threads));
+  std::vector<std::vector<int32_t>> support(static_cast<size_t>(threads));
   // Touched items per worker, written without a branch: every item slot is written, the count only
   // moves on first touch (a data-dependent branch here mispredicts about half the time).
-  std::vector<std::vector<int32_t>> touched(size_t(threads), std::vector<int32_t>(size_t(n) + 1));
+  std::vector<std::vector<int32_t>> touched(static_cast<size_t>(threads));
   ParallelFor(threads, threads, [&](int64_t w) {
+    auto& sl = slots[size_t(w)];
+    sl.resize(size_t(n));
+    for (int32_t j = 0; j < n; ++j) sl[size_t(j)] = {0.0, norm[size_t(j)]};
+    auto& s = support[size_t(w)];
+    if (!fast) s.assign(size_t(n), 0);
+    auto& t = touched[size_t(w)];
+    t.resize(size_t(n) + 1);
+    int32_t* tp = t.data();
+    Slot* slot = sl.data();
+    const int32_t* items = m.item.data();
+    const float* values = m.value.data();
+    const int64_t* rs = m.row_start.data();
     for (int64_t c = w; c < chunks; c += threads) {
-      auto& a = acc[size_t(w)];
-      auto& s = support[size_t(w)];
-      auto& t = touched[size_t(w)];
-      int32_t* tp = t.data();
       for (int64_t i = c * chunk; i < std::min<int64_t>(n, (c + 1) * chunk); ++i) {
         if (norm2[size_t(i)] <= 0) continue;
         int64_t nt = 0;
-        const int32_t* items = m.item.data();
-        const float* values = m.value.data();
-        const int64_t* rs = m.row_start.data();
         const int64_t p_end = col_start[size_t(i) + 1];
         for (int64_t p = col_start[size_t(i)]; p < p_end; ++p) {
           // The users' rows lie scattered over the matrix: each visit is a cache miss, so fetch the
@@ -99,15 +114,25 @@ TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support
           }
           const int64_t r = col_row[size_t(p)];
           const double vi = col_val[size_t(p)];
-          for (int64_t q = rs[r]; q < rs[r + 1]; ++q) {
-            const int32_t j = items[q];
-            tp[nt] = j;
-            nt += s[size_t(j)]++ == 0;
-            a[size_t(j)] += vi * values[q];
+          if (fast) {
+            for (int64_t q = rs[r]; q < rs[r + 1]; ++q) {
+              const int32_t j = items[q];
+              tp[nt] = j;
+              nt += slot[j].acc == 0.0;
+              slot[j].acc += vi * values[q];
+            }
+          } else {
+            for (int64_t q = rs[r]; q < rs[r + 1]; ++q) {
+              const int32_t j = items[q];
+              tp[nt] = j;
+              nt += s[size_t(j)]++ == 0;
+              slot[j].acc += vi * values[q];
+            }
           }
         }
-        a[size_t(i)] = 0;
-        s[size_t(i)] = 0;
+        // Item i touched itself through each of its own contexts: forget it.
+        slot[i].acc = 0;
+        if (!fast) s[size_t(i)] = 0;
         // Bounded heap of the k best (front = worst kept): popular items touch most of the
         // catalog, so collecting every candidate first would dominate the run time.
         std::vector<Neighbor>& heap = out[size_t(i)];
@@ -116,33 +141,30 @@ TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support
         // Once the heap is full, a candidate must beat its worst score; rejecting by a multiplication
         // (with a margin, so nothing that could tie after float rounding is rejected) skips the
         // division and the exact comparison for most candidates.
-        double reject_below = -HUGE_VAL;  // a[j] < reject_below * (ni * nj + shrink) cannot enter
+        double reject_below = -HUGE_VAL;  // acc < reject_below * (ni * nj + shrink) cannot enter
         for (int64_t q = 0; q < nt; ++q) {
           const int32_t j = tp[q];
           if (j == i) continue;
-          const double den = ni * norm[size_t(j)] + shrink;
-          if (a[size_t(j)] < reject_below * den) {
-            a[size_t(j)] = 0;
-            s[size_t(j)] = 0;
-            continue;
+          Slot& x = slot[j];
+          const double a = x.acc;
+          x.acc = 0;
+          const bool supported = fast || s[size_t(j)] >= min_support;
+          if (!fast) s[size_t(j)] = 0;
+          const double den = ni * x.norm + shrink;
+          if (a < reject_below * den || !supported || a == 0.0) continue;
+          const Neighbor cand{j, float(a / den)};
+          if (int(heap.size()) < k) {
+            heap.push_back(cand);
+            std::push_heap(heap.begin(), heap.end(), better);
+          } else if (better(cand, heap.front())) {
+            std::pop_heap(heap.begin(), heap.end(), better);
+            heap.back() = cand;
+            std::push_heap(heap.begin(), heap.end(), better);
           }
-          if (s[size_t(j)] >= min_support && a[size_t(j)] != 0.0) {
-            const Neighbor c{j, float(a[size_t(j)] / den)};
-            if (int(heap.size()) < k) {
-              heap.push_back(c);
-              std::push_heap(heap.begin(), heap.end(), better);
-            } else if (better(c, heap.front())) {
-              std::pop_heap(heap.begin(), heap.end(), better);
-              heap.back() = c;
-              std::push_heap(heap.begin(), heap.end(), better);
-            }
-            if (int(heap.size()) == k) {
-              const double worst = heap.front().score;
-              reject_below = worst - std::abs(worst) * 1e-6;
-            }
+          if (int(heap.size()) == k) {
+            const double worst = heap.front().score;
+            reject_below = worst - std::abs(worst) * 1e-6;
           }
-          a[size_t(j)] = 0;
-          s[size_t(j)] = 0;
         }
         std::sort(heap.begin(), heap.end(), better);
       }
