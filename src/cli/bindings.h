@@ -3,12 +3,73 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
-#include <string>
+#include <spdlog/spdlog.h>
 
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "visrec/core/artifact.h"
+#include "visrec/core/errors.h"
 #include "visrec/extract/extract.h"
 #include "visrec/finetune/finetune.h"
 
 namespace visrec::cli {
+
+// -v/-q/--log-json, valid before or after the subcommand (app.fallthrough()).
+struct GlobalFlags {
+  int verbose = 0;
+  bool quiet = false;
+  std::string log_json;
+};
+inline void BindGlobal(CLI::App& app, GlobalFlags& g) {
+  app.add_flag("-v,--verbose", g.verbose, "more logging (-vv for trace)");
+  app.add_flag("-q,--quiet", g.quiet, "warnings and errors only");
+  app.add_option("--log-json", g.log_json, "also append JSON-lines logs to this file");
+}
+
+// --workdir, --force, --threads of a stage subcommand.
+inline void BindRunContext(CLI::App* c, RunContext& ctx) {
+  c->add_option("--workdir,-w", ctx.workdir, "where artifacts live")->capture_default_str();
+  c->add_flag("--force", ctx.force, "recompute even when up to date");
+  c->add_option("--threads", ctx.threads, "worker threads (0 = all cores)")->capture_default_str();
+}
+
+// extract's inputs; returns --shard (for options that exclude it).
+inline CLI::Option* BindExtractInputs(CLI::App* c, extract::ExtractOptions& o, std::string& shard_text) {
+  c->add_option("--preprocess", o.preprocess, "preprocess artifact (default: latest in workdir)");
+  c->add_option("--max-failed-fraction", o.max_failed_fraction, "fail above this share of items without a usable photo")
+      ->capture_default_str();
+  return c->add_option("--shard", shard_text, "i/N: the shard's own preprocess artifact in, a shard artifact out");
+}
+
+// `verify PATHS...`: prints what was checked and any problem; exit code 4 on a problem.
+inline int RunVerify(const std::vector<std::string>& paths) {
+  std::vector<std::string> checked;
+  auto issues = VerifyLineage(std::vector<fs::path>(paths.begin(), paths.end()), &checked);
+  for (auto& c : checked) std::cout << "checked " << c << "\n";
+  for (auto& i : issues) std::cout << "PROBLEM " << i.artifact << ": " << i.problem << "\n";
+  if (!issues.empty()) {
+    std::cerr << "verify: " << issues.size() << " problem(s) found\n";
+    return int(ExitCode::kArtifact);
+  }
+  std::cout << "verify: all digests match\n";
+  return 0;
+}
+
+// Runs a command body, mapping exceptions to the documented exit codes.
+template <class F>
+int WithExitCodes(F&& body) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return int(e.code());
+  } catch (const std::exception& e) {
+    spdlog::error("internal error (please report): {}", e.what());
+    return int(ExitCode::kInternal);
+  }
+}
 
 inline void BindExtract(CLI::App* c, extract::ExtractOptions& o) {
   c->add_option("--model", o.model, "resnet18 | resnet34 | resnet50 | resnet101")->capture_default_str();

@@ -88,19 +88,11 @@ int main(int argc, char** argv) {
   app.fallthrough();  // -v, -q, --log-json, --config also work after the subcommand
   // Config file (TOML/INI): options of `run` under a [run] section, global ones at the top.
   app.set_config("--config", "", "TOML/INI file holding the same options ([run] section for run)");
-  int verbose = 0;
-  bool quiet = false;
-  std::string log_json;
+  cli::GlobalFlags global;
+  cli::BindGlobal(app, global);
   RunContext ctx;
   ctx.workdir = "visrec-work";
-  app.add_flag("-v,--verbose", verbose, "more logging (-vv for trace)");
-  app.add_flag("-q,--quiet", quiet, "warnings and errors only");
-  app.add_option("--log-json", log_json, "also append JSON-lines logs to this file");
-  auto add_ctx = [&](CLI::App* c) {
-    c->add_option("--workdir,-w", ctx.workdir, "where artifacts live")->capture_default_str();
-    c->add_flag("--force", ctx.force, "recompute even when up to date");
-    c->add_option("--threads", ctx.threads, "worker threads (0 = all cores)")->capture_default_str();
-  };
+  auto add_ctx = [&](CLI::App* c) { cli::BindRunContext(c, ctx); };
 
   // sample
   sample::SampleOptions so;
@@ -130,12 +122,9 @@ int main(int argc, char** argv) {
   // extract
   extract::ExtractOptions eo;
   auto* c_ex = app.add_subcommand("extract", "CNN features per item (LibTorch)");
-  c_ex->add_option("--preprocess", eo.preprocess, "preprocess artifact (default: latest in workdir)");
-  c_ex->add_option("--max-failed-fraction", eo.max_failed_fraction, "fail above this share of items without a usable photo")
-      ->capture_default_str();
+  auto* ex_shard = cli::BindExtractInputs(c_ex, eo, shard_text);
   cli::BindExtract(c_ex, eo);
   add_ctx(c_ex);
-  auto* ex_shard = c_ex->add_option("--shard", shard_text, "i/N: the shard's own preprocess artifact in, a shard artifact out");
   c_ex->add_option("--merge-shards", merge_shards, "N: combine the extract artifacts of shards 0..N-1 into one")
       ->excludes(ex_shard);
 
@@ -268,8 +257,8 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : int(ExitCode::kUsage);
   }
 
-  try {
-    SetupLogging({quiet ? -1 : verbose, log_json});
+  return cli::WithExitCodes([&]() -> int {
+    SetupLogging({global.quiet ? -1 : global.verbose, global.log_json});
     if (!shard_text.empty()) ctx.shard = ShardSpec::Parse(shard_text);
     if (*c_version) {
       std::cout << "visrec " << VisrecVersion() << " (git " << GitSha() << ")\n"
@@ -368,24 +357,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*c_inspect) { std::cout << pipeline::Inspect(inspect_path); return 0; }
-    if (*c_verify) {
-      std::vector<std::string> checked;
-      auto issues = VerifyLineage(std::vector<fs::path>(verify_paths.begin(), verify_paths.end()), &checked);
-      for (auto& c : checked) std::cout << "checked " << c << "\n";
-      for (auto& i : issues) std::cout << "PROBLEM " << i.artifact << ": " << i.problem << "\n";
-      if (!issues.empty()) {
-        std::cerr << "verify: " << issues.size() << " problem(s) found\n";
-        return int(ExitCode::kArtifact);
-      }
-      std::cout << "verify: all digests match\n";
-      return 0;
-    }
-  } catch (const Error& e) {
-    spdlog::error("{}", e.what());
-    return int(e.code());
-  } catch (const std::exception& e) {
-    spdlog::error("internal error (please report): {}", e.what());
-    return int(ExitCode::kInternal);
-  }
-  return 0;
+    if (*c_verify) return cli::RunVerify(verify_paths);
+    return 0;
+  });
 }
