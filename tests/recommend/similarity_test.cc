@@ -159,7 +159,9 @@ TEST(Similarity, HnswFindsTheExactNeighboursAndKeepsTheContract) {
       const Neighbor nb = approx[size_t(i)][r];
       EXPECT_NE(nb.item, i) << "no self";
       EXPECT_NE(nb.item % 97, 3) << "zero rows are nobody's neighbour";
-      if (r > 0) EXPECT_GE(approx[size_t(i)][r - 1].score, nb.score);
+      if (r > 0) {
+        EXPECT_GE(approx[size_t(i)][r - 1].score, nb.score);
+      }
       same += e.count(nb.item);
     }
     total += k;
