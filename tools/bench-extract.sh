@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (not a test) of the extract stage, in one run on this machine:
-#  1. forward-only throughput of the model on random tensors (build/extract_forward) vs the whole
-#     stage on real preprocessed images (reading shards, normalizing, pooling, writing);
+#  1. forward-only throughput of the model on random tensors (build/extract_forward, the same oneDNN
+#     kernels and batch size the stage uses by default) vs the whole stage on real preprocessed
+#     images (reading shards, normalizing, pooling, writing); the stage with --cpu-kernels eager too;
 #  2. the plain Python pipeline a data scientist writes (PIL + torchvision, sequential) on the same photos;
 #  3. bf16 vs fp32: throughput, per-item feature cosine and neighbour overlap@10.
 # Needs python3-torchvision and a build with -DVISREC_BUILD_BENCHMARKS=ON.
@@ -16,15 +17,15 @@ trap 'rm -rf "$work"' EXIT
 "$visrec" sample --out "$work/cat" --items "$items" --users 10 --awkward false -q
 "$visrec" preprocess --catalog "$work/cat/catalog.csv" --workdir "$work/w" -q >/dev/null
 photos=$(($(wc -l < "$work/cat/catalog.csv") - 1))
-echo "model $model, $photos photos of $items items, 2 cores, batch 2, channels-last"
-stage() {  # precision -> seconds of the model loop (manifest timings), workdir
-  local wd="$work/w-$1"; rm -rf "$wd"; cp -r "$work/w" "$wd"
-  "$visrec" extract --workdir "$wd" --model "$model" --precision "$1" --batch-size 2 -q >/dev/null
+echo "model $model, $photos photos of $items items, 2 cores, default batch 8"
+stage() {  # precision [kernels] -> seconds of the model loop (manifest timings), workdir
+  local wd="$work/w-$1${2:+-$2}"; rm -rf "$wd"; cp -r "$work/w" "$wd"
+  "$visrec" extract --workdir "$wd" --model "$model" --precision "$1" --cpu-kernels "${2:-auto}" -q >/dev/null
   /usr/bin/python3 -c "import json,sys; m=json.load(open(sys.argv[1])); t=m['timings_s']; print(t['model'], t['total'])" \
     "$wd/extract/$(cat "$wd/extract/latest")/manifest.json"
 }
-f32=$("$fwd" "$model" 2 fp32 2 10); b16=$("$fwd" "$model" 2 bf16 2 10)
-read -r s32 t32 <<<"$(stage fp32)"; read -r s16 t16 <<<"$(stage bf16)"
+f32=$("$fwd" "$model" 8 fp32 2 10 fused); b16=$("$fwd" "$model" 8 bf16 2 10 fused)
+read -r s32 t32 <<<"$(stage fp32)"; read -r s16 t16 <<<"$(stage bf16)"; read -r se te <<<"$(stage fp32 eager)"
 py=$(/usr/bin/python3 - "$work/cat/catalog.csv" "$model" <<'PY'
 import sys, csv, os, time, torch, torchvision
 from PIL import Image
@@ -43,15 +44,17 @@ with torch.no_grad():
 print(len(rows) / (time.perf_counter() - t0))
 PY
 )
-/usr/bin/python3 - "$photos" "$f32" "$b16" "$s32" "$t32" "$s16" "$t16" "$py" "$work" <<'PY'
+/usr/bin/python3 - "$photos" "$f32" "$b16" "$s32" "$t32" "$s16" "$t16" "$py" "$se" "$work" <<'PY'
 import sys, glob, json, numpy as np
-n = int(sys.argv[1]); f32, b16, s32, t32, s16, t16, py = map(float, sys.argv[2:9]); work = sys.argv[9]
+n = int(sys.argv[1]); f32, b16, s32, t32, s16, t16, py, se = map(float, sys.argv[2:10]); work = sys.argv[10]
 print(f"{'':46s} {'img/s':>8s}")
 print(f"{'forward only, fp32 (random tensors)':46s} {f32:8.1f}")
 print(f"{'extract stage, fp32 (model loop)':46s} {n/s32:8.1f}   {100*n/s32/f32:5.1f}% of forward-only")
 print(f"{'extract stage, fp32 (whole stage incl. start)':46s} {n/t32:8.1f}")
+print(f"{'extract stage, fp32, --cpu-kernels eager':46s} {n/se:8.1f}   (oneDNN path {se/s32:.2f}x faster)")
 print(f"{'forward only, bf16':46s} {b16:8.1f}")
 print(f"{'extract stage, bf16 (model loop)':46s} {n/s16:8.1f}   {100*n/s16/b16:5.1f}% of forward-only")
+print(f"{'extract stage, bf16 (whole stage incl. start)':46s} {n/t16:8.1f}")
 print(f"{'Python PIL + torchvision, sequential, fp32':46s} {py:8.1f}")
 print(f"stage fp32 vs Python: {n/s32/py:.2f}x   stage bf16 vs Python: {n/s16/py:.2f}x   bf16 vs fp32 stage: {s32/s16:.2f}x")
 def feats(p):

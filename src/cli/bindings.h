@@ -78,8 +78,11 @@ inline void BindExtract(CLI::App* c, extract::ExtractOptions& o) {
   c->add_option("--init-seed", o.init_seed, "seed of the untrained initialisation")->capture_default_str();
   c->add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
   c->add_option("--precision", o.precision, "fp32 | bf16 | fp16")->capture_default_str();
-  c->add_option("--channels-last", o.channels_last, "NHWC activations")->capture_default_str();
-  c->add_option("--batch-size", o.batch_size, "images per forward pass")->capture_default_str();
+  c->add_option("--channels-last", o.channels_last, "NHWC activations (eager kernels)")->capture_default_str();
+  c->add_option("--cpu-kernels", o.cpu_kernels,
+                "auto | onednn (batch norm folded, oneDNN layout; CPU fp32/bf16) | eager")->capture_default_str();
+  c->add_option("--batch-size", o.batch_size, "images per forward pass (0: CPU 8, CUDA 64)")
+      ->capture_default_str();
 }
 
 // The finetune subcommand's own inputs and model (in `run` these are extract's).
@@ -94,9 +97,9 @@ inline void BindFinetuneInputs(CLI::App* c, finetune::FinetuneOptions& o) {
   c->add_option("--precision", o.precision, "fp32 | bf16 | fp16 (autocast)")->capture_default_str();
 }
 
-inline // Training options of finetune; `run` prefixes them with "finetune-" (its --model, --weights,
+// Training options of finetune; `run` prefixes them with "finetune-" (its --model, --weights,
 // --device, --precision are extract's, shared with finetune).
-void BindFinetune(CLI::App* c, finetune::FinetuneOptions& o, const std::string& pre) {
+inline void BindFinetune(CLI::App* c, finetune::FinetuneOptions& o, const std::string& pre) {
   c->add_option("--" + pre + "train", o.train, "what trains: head | last-block | all")->capture_default_str();
   c->add_option("--" + pre + "epochs", o.epochs, "most epochs (early stopping may end sooner)")->capture_default_str();
   c->add_option("--" + pre + "batch-size", o.batch_size, "photos per training step")->capture_default_str();

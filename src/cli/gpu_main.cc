@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "bindings.h"
+#include "visrec/core/allocator.h"
 #include "visrec/core/artifact.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/log.h"
@@ -16,6 +17,7 @@
 using namespace visrec;
 
 int main(int argc, char** argv) {
+  visrec::TuneAllocatorForBatchWork();  // before any large allocation
   CLI::App app{"visrec-gpu: the extract and finetune stages of visrec for GPU nodes. See README.md."};
   app.require_subcommand(1);
   app.fallthrough();

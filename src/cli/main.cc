@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "bindings.h"
+#include "visrec/core/allocator.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/log.h"
 #include "visrec/core/version.h"
@@ -83,6 +84,7 @@ void BindEvaluate(CLI::App* c, evaluate::EvaluateOptions& o, bool with_k) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  visrec::TuneAllocatorForBatchWork();  // before any large allocation
   CLI::App app{"visrec: visual product recommendation, batch pipeline. See README.md."};
   app.require_subcommand(1);
   app.fallthrough();  // -v, -q, --log-json, --config also work after the subcommand

@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "visrec/model/fused.h"
 #include "visrec/model/resnet.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
@@ -28,29 +29,50 @@ using model::InitializeResNet;
 using model::LoadStateDict;
 using model::ResNet;
 
+// Whether the oneDNN CPU kernels run, from --cpu-kernels, the device and the precision. An
+// explicit "onednn" that cannot apply is an error, not a silent fallback.
+bool UseOneDnn(const std::string& want, const torch::Device& d, torch::Dtype t, bool torchscript) {
+  if (want == "eager") return false;
+  std::string why;
+  if (!d.is_cpu()) why = "they are CPU kernels and this run uses " + d.str();
+  else if (!model::OneDnnAvailable()) why = "this LibTorch (" + model::TorchVersion() + ") has no oneDNN";
+  else if (t != torch::kFloat && !(t == torch::kBFloat16 && !torchscript))
+    why = torchscript ? "a TorchScript model runs them in fp32 only" : "they run fp32 or bf16";
+  if (why.empty()) return true;
+  if (want == "onednn") throw UsageError("extract: --cpu-kernels onednn cannot apply: " + why + "; use --cpu-kernels auto|eager");
+  return false;
+}
+
 // A model behind one interface: built-in ResNet or TorchScript.
 class FeatureModel {
  public:
   virtual ~FeatureModel() = default;
   virtual torch::Tensor Features(const torch::Tensor& x) = 0;
-  virtual void To(torch::Device d, torch::Dtype t, bool channels_last) = 0;
+  // Moves the model; returns the CPU kernels it runs with ("onednn" or "eager").
+  virtual std::string To(torch::Device d, torch::Dtype t, bool channels_last, const std::string& cpu_kernels) = 0;
 };
 
 class BuiltinModel : public FeatureModel {
  public:
   explicit BuiltinModel(ResNet n) : net_(std::move(n)) { net_->eval(); }
-  torch::Tensor Features(const torch::Tensor& x) override { return net_->features(x); }
-  void To(torch::Device d, torch::Dtype t, bool channels_last) override {
+  torch::Tensor Features(const torch::Tensor& x) override { return fused_ ? fused_->features(x) : net_->features(x); }
+  std::string To(torch::Device d, torch::Dtype t, bool channels_last, const std::string& cpu_kernels) override {
+    if (UseOneDnn(cpu_kernels, d, t, false)) {
+      fused_ = std::make_unique<model::FusedResNet>(net_, t);
+      return "onednn";
+    }
     net_->to(d, t);
     if (channels_last) {
       torch::NoGradGuard g;
       for (auto& p : net_->parameters())
         if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
     }
+    return "eager";
   }
 
  private:
   ResNet net_;
+  std::unique_ptr<model::FusedResNet> fused_;
 };
 
 class ScriptModel : public FeatureModel {
@@ -67,7 +89,20 @@ class ScriptModel : public FeatureModel {
     if (t.dim() != 2) throw InputError("--model: output must be [N, D] or [N, C, H, W], got " + std::to_string(t.dim()) + "-d");
     return t;
   }
-  void To(torch::Device d, torch::Dtype t, bool) override { m_.to(d, t); }
+  std::string To(torch::Device d, torch::Dtype t, bool, const std::string& cpu_kernels) override {
+    m_.to(d, t);
+    if (!UseOneDnn(cpu_kernels, d, t, true)) return "eager";
+    try {
+      m_ = torch::jit::optimize_for_inference(m_);  // freeze, fold batch norm, oneDNN layout
+      return "onednn";
+    } catch (const c10::Error& e) {
+      if (cpu_kernels == "onednn")
+        throw InputError("--model-file: torch::jit::optimize_for_inference failed (" +
+                         std::string(e.what_without_backtrace()).substr(0, 200) + "); use --cpu-kernels eager");
+      spdlog::warn("extract: the TorchScript model cannot be optimized for oneDNN; it runs eager");
+      return "eager";
+    }
+  }
 
  private:
   torch::jit::script::Module m_;
@@ -76,7 +111,7 @@ class ScriptModel : public FeatureModel {
 
 // Bounded producer/consumer: batch i+1 is read and normalized while batch i runs.
 struct Batch {
-  torch::Tensor input;  // float32 NCHW view over channels-last storage
+  torch::Tensor input;  // float32 NCHW (plain, or a view over channels-last storage)
   int64_t first = 0, count = 0;
 };
 
@@ -172,7 +207,9 @@ PhotoEmbedder::PhotoEmbedder(const Artifact& ex, const std::string& device, int 
     if (!w.empty()) LoadStateDict(net, w.string());
     m.model = std::make_unique<BuiltinModel>(net);
   }
-  m.model->To(m.device, m.dtype, m.channels_last);
+  // Same kernels as the stage that made the features; artifacts from before the option ran eager.
+  std::string kernels = p.value("cpu_kernels", "eager");
+  m.model->To(m.device, m.dtype, m.channels_last, kernels == "onednn" ? "auto" : kernels);
   m.dim = ex.manifest["counts"].value("dim", int64_t(0));
 }
 
@@ -208,7 +245,9 @@ void ExtractOptions::Validate() const {
   if (device != "auto" && device != "cpu" && device != "cuda") throw UsageError("extract: --device must be auto|cpu|cuda");
   if (precision != "fp32" && precision != "bf16" && precision != "fp16")
     throw UsageError("extract: --precision must be fp32|bf16|fp16");
-  if (batch_size < 1 || batch_size > 4096) throw UsageError("extract: --batch-size must be in [1, 4096]");
+  if (cpu_kernels != "auto" && cpu_kernels != "onednn" && cpu_kernels != "eager")
+    throw UsageError("extract: --cpu-kernels must be auto|onednn|eager");
+  if (batch_size < 0 || batch_size > 4096) throw UsageError("extract: --batch-size must be in [1, 4096], or 0 for the default");
   if (max_failed_fraction < 0 || max_failed_fraction > 1) throw UsageError("extract: --max-failed-fraction must be in [0, 1]");
 }
 
@@ -236,7 +275,8 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
 
   // Model and its identity (part of the key).
   std::vector<ArtifactInput> inputs{pre.AsInput("preprocess")};
-  json params{{"precision", o.precision}, {"channels_last", o.channels_last}, {"pooling", "mean of L2-normalized photo features"}};
+  json params{{"precision", o.precision}, {"channels_last", o.channels_last}, {"cpu_kernels", o.cpu_kernels},
+              {"pooling", "mean of L2-normalized photo features"}};
   std::unique_ptr<FeatureModel> model;
   int64_t dim = 0;
   bool untrained = false;
@@ -296,7 +336,8 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
     spdlog::warn("extract: NO WEIGHTS GIVEN - {} runs with a fixed-seed random initialisation; features are "
                  "UNTRAINED and only good for testing the pipeline. See README 'Pretrained weights'.", o.model);
   torch::Dtype dtype = o.precision == "bf16" ? torch::kBFloat16 : (o.precision == "fp16" ? torch::kHalf : torch::kFloat);
-  model->To(device, dtype, o.channels_last);
+  const std::string kernels = model->To(device, dtype, o.channels_last, o.cpu_kernels);
+  const int batch = o.batch_size > 0 ? o.batch_size : device.is_cuda() ? 64 : 8;
 
   // Image table of the preprocess artifact.
   CsvTable images = ReadCsv(pre.File("images.csv"));
@@ -349,7 +390,10 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
       todo.push_back(i);
   }
 
-  // Producer: reads uint8 rows from shards, normalizes into float NHWC.
+  // Producer: reads uint8 rows from shards, normalizes into float32: NCHW for the oneDNN kernels
+  // (which take fp32 and convert to their own layout and precision in one reorder) and for eager
+  // without channels-last; NHWC otherwise.
+  const bool planar = kernels == "onednn" || !o.channels_last;
   BatchQueue queue;
   const size_t px = size_t(crop) * size_t(crop) * 3;
   std::exception_ptr producer_error;
@@ -360,11 +404,22 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
       float scale[3], shift[3];
       for (int k = 0; k < 3; ++k) { scale[k] = float(1.0 / (255.0 * stdv[size_t(k)])); shift[k] = float(-mean[size_t(k)] / stdv[size_t(k)]); }
       std::vector<uint8_t> buf(px);
-      for (size_t s = 0; s < todo.size(); s += size_t(o.batch_size)) {
-        int64_t cnt = int64_t(std::min(todo.size() - s, size_t(o.batch_size)));
+      // Batch buffers are reused once the model is done with them: a fresh multi-megabyte buffer
+      // faults in every 4 KB page on first touch, which made filling a batch of 8 take 19 ms
+      // instead of 0.2 ms here, on a core the model needs. (On CUDA the consumer's blocking copy of
+      // the features back to the host orders the batch's upload before its buffer is released.)
+      std::vector<torch::Tensor> pool;
+      for (size_t s = 0; s < todo.size(); s += size_t(batch)) {
+        int64_t cnt = int64_t(std::min(todo.size() - s, size_t(batch)));
         auto opts = torch::TensorOptions().dtype(torch::kFloat).pinned_memory(pin);
-        torch::Tensor nhwc = torch::empty({cnt, crop, crop, 3}, opts);
-        float* dst = nhwc.data_ptr<float>();
+        torch::Tensor pixels;
+        for (auto& t : pool)  // a buffer no batch in flight holds any more
+          if (t.use_count() == 1 && t.size(0) == cnt) { pixels = t; break; }
+        if (!pixels.defined()) {
+          pixels = torch::empty({cnt, crop, crop, 3}, opts);
+          if (pool.size() < 4) pool.push_back(pixels);
+        }
+        float* dst = pixels.data_ptr<float>();
         for (int64_t j = 0; j < cnt; ++j) {
           const auto& r = images.rows[size_t(todo[s + size_t(j)])];
           const std::string shard = r[size_t(c_shard)];
@@ -380,15 +435,24 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
           if (std::fseek(f, off, SEEK_SET) != 0 || std::fread(buf.data(), 1, px, f) != px)
             throw ArtifactError("short read in pixels-" + shard + ".npy of " + pre.dir.string());
           float* d = dst + size_t(j) * px;
-          for (size_t q = 0; q < px; q += 3) {
-            d[q] = buf[q] * scale[0] + shift[0];
-            d[q + 1] = buf[q + 1] * scale[1] + shift[1];
-            d[q + 2] = buf[q + 2] * scale[2] + shift[2];
+          if (planar) {  // RGBRGB... -> RR..GG..BB..
+            const size_t plane = px / 3;
+            for (size_t q = 0; q < plane; ++q) {
+              d[q] = buf[3 * q] * scale[0] + shift[0];
+              d[plane + q] = buf[3 * q + 1] * scale[1] + shift[1];
+              d[2 * plane + q] = buf[3 * q + 2] * scale[2] + shift[2];
+            }
+          } else {
+            for (size_t q = 0; q < px; q += 3) {
+              d[q] = buf[q] * scale[0] + shift[0];
+              d[q + 1] = buf[q + 1] * scale[1] + shift[1];
+              d[q + 2] = buf[q + 2] * scale[2] + shift[2];
+            }
           }
         }
-        // NHWC storage viewed as NCHW = channels-last tensor, no copy.
-        torch::Tensor x = nhwc.permute({0, 3, 1, 2});
-        if (!o.channels_last) x = x.contiguous();
+        // Planar storage is a plain NCHW tensor; interleaved storage viewed as NCHW is a
+        // channels-last tensor, no copy either way.
+        torch::Tensor x = planar ? pixels.view({cnt, 3, crop, crop}) : pixels.permute({0, 3, 1, 2});
         queue.Push({x, int64_t(s), cnt});
       }
     } catch (...) {
@@ -402,7 +466,7 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
   try {
     Batch b;
     while (queue.Pop(&b)) {
-      torch::Tensor x = b.input.to(device, dtype, /*non_blocking=*/true);
+      torch::Tensor x = kernels == "onednn" ? b.input : b.input.to(device, dtype, /*non_blocking=*/true);
       torch::Tensor f = model->Features(x).to(torch::kCPU, torch::kFloat).contiguous();
       if (f.size(1) != dim) throw InputError("model produced " + std::to_string(f.size(1)) + "-d features, expected " + std::to_string(dim));
       f = f / f.norm(2, 1, true).clamp_min(1e-12);  // L2-normalize each photo's feature
@@ -433,6 +497,8 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
   b.producer()["libtorch"] = TorchVersion();
   b.producer()["device"] = device.str();
   b.producer()["threads"] = threads;
+  b.producer()["kernels"] = kernels;
+  b.producer()["batch_size"] = batch;
   std::vector<float> items_feat;
   std::string ids;
   for (const auto& [id, rows] : rows_of) {
@@ -473,8 +539,9 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
   b.SetTiming("total", secs);
   b.SetTiming("model", model_secs);
   Artifact a = b.Commit();
-  spdlog::info("extract: {} items x {} ({} photos computed at {:.1f} img/s, {} reused) on {} -> {}", items, dim,
-               computed, model_secs > 0 ? computed / model_secs : 0.0, n - computed, device.str(), a.dir.string());
+  spdlog::info("extract: {} items x {} ({} photos computed at {:.1f} img/s, {} reused) on {} ({} kernels) -> {}", items,
+               dim, computed, model_secs > 0 ? computed / model_secs : 0.0, n - computed, device.str(), kernels,
+               a.dir.string());
   return StageResult{a, false, secs, a.manifest["counts"]};
 }
 

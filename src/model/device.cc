@@ -1,5 +1,6 @@
 #include "visrec/model/device.h"
 
+#include <ATen/Config.h>
 #include <torch/torch.h>
 
 #include "visrec/core/errors.h"
@@ -13,6 +14,7 @@ std::string TorchVersion() {
 }
 bool CudaCompiledIn() { return torch::cuda::is_available() || at::hasCUDA(); }
 bool CudaAvailableNow() { return torch::cuda::is_available(); }
+bool OneDnnAvailable() { return AT_MKLDNN_ENABLED() != 0; }
 
 torch::Device ChooseDevice(const std::string& want) {
   if (want == "cpu") return torch::kCPU;

@@ -137,6 +137,40 @@ TEST(Extract, Bf16StaysCloseToFp32) {
   }
 }
 
+// --cpu-kernels: the oneDNN path (default on CPU) and the eager path give the same features, each
+// artifact says which ran, and an explicit onednn that cannot apply is refused, not ignored.
+TEST(Extract, OneDnnAndEagerKernelsAgree) {
+  Tiny t;
+  ExtractOptions o;
+  o.preprocess = t.pre.dir;
+  o.device = "cpu";
+  o.cpu_kernels = "eager";
+  Artifact eager = extract::Run(o, t.ctx).artifact;
+  EXPECT_EQ(eager.manifest["producer"]["kernels"], "eager");
+  o.cpu_kernels = "auto";
+  Artifact fused = extract::Run(o, t.ctx).artifact;
+  EXPECT_NE(eager.dir, fused.dir) << "the kernel choice is a parameter: changing it reruns the stage";
+  if (!OneDnnAvailable()) GTEST_SKIP() << "LibTorch without oneDNN";
+  EXPECT_EQ(fused.manifest["producer"]["kernels"], "onednn");
+  auto a = eager.ReadArray<float>("photo_features.npy");
+  auto b = fused.ReadArray<float>("photo_features.npy");
+  ASSERT_EQ(a.shape, b.shape);
+  double worst = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) worst = std::max(worst, double(std::abs(a.data[i] - b.data[i])));
+  EXPECT_LE(worst, 1e-5);  // unit-norm features
+  o.cpu_kernels = "onednn";
+  o.model_file = std::string(VISREC_FIXTURES_DIR) + "/extract/tiny.pt";
+  o.precision = "bf16";  // TorchScript models take the oneDNN path in fp32 only
+  try {
+    extract::Run(o, t.ctx);
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--cpu-kernels"), std::string::npos) << e.what();
+  }
+  o.cpu_kernels = "fast";
+  EXPECT_THROW(extract::Run(o, t.ctx), UsageError);
+}
+
 TEST(Extract, TorchScriptModelWithSidecar) {
   Tiny t;
   ExtractOptions o;

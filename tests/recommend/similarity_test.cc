@@ -32,7 +32,9 @@ void ExpectSame(const TopK& a, const TopK& b, float tol) {
     for (size_t r = 0; r < a[i].size(); ++r) {
       EXPECT_NEAR(a[i][r].score, b[i][r].score, tol) << "item " << i << " rank " << r;
       // Different neighbours are fine only when scores tie within tolerance.
-      if (a[i][r].item != b[i][r].item) EXPECT_NEAR(a[i][r].score, b[i][r].score, tol);
+      if (a[i][r].item != b[i][r].item) {
+        EXPECT_NEAR(a[i][r].score, b[i][r].score, tol);
+      }
     }
   }
 }

@@ -1,46 +1,54 @@
 // Forward-only throughput of a built-in ResNet on random tensors: the ceiling the extract stage is
 // measured against (tools/bench-extract.sh, tools/gpu-check.sh).
-// Usage: extract_forward MODEL BATCH fp32|bf16|fp16 THREADS SECONDS [cl|nchw] [cpu|cuda]
+// Usage: extract_forward MODEL BATCH fp32|bf16|fp16 THREADS SECONDS [cl|nchw|fused] [cpu|cuda]
+// (fused: the CPU oneDNN path of visrec/model/fused.h, the extract stage's CPU default)
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cstdio>
 #include <string>
 
+#include "visrec/core/allocator.h"
+#include "visrec/model/fused.h"
 #include "visrec/model/resnet.h"
 
 int main(int argc, char** argv) {
+  visrec::TuneAllocatorForBatchWork();  // same allocator settings as the stages run with
   if (argc < 6) {
-    std::fprintf(stderr, "usage: %s MODEL BATCH fp32|bf16|fp16 THREADS SECONDS [cl|nchw] [cpu|cuda]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MODEL BATCH fp32|bf16|fp16 THREADS SECONDS [cl|nchw|fused] [cpu|cuda]\n", argv[0]);
     return 2;
   }
   const std::string model = argv[1], precision = argv[3];
   const int batch = std::stoi(argv[2]), threads = std::stoi(argv[4]);
   const double seconds = std::stod(argv[5]);
-  const bool channels_last = argc < 7 || std::string(argv[6]) != "nchw";
+  const std::string layout = argc < 7 ? "cl" : argv[6];
+  const bool fused = layout == "fused", channels_last = layout != "nchw";
   const torch::Device device = visrec::model::ChooseDevice(argc < 8 ? "cpu" : argv[7]);
   at::set_num_threads(threads);
   visrec::model::ResNet net(model);
   visrec::model::InitializeResNet(net, 0);
   net->eval();
   const auto dtype = precision == "bf16" ? torch::kBFloat16 : (precision == "fp16" ? torch::kHalf : torch::kFloat);
-  net->to(device, dtype);
-  if (channels_last) {
+  std::unique_ptr<visrec::model::FusedResNet> fused_net;
+  if (fused) fused_net = std::make_unique<visrec::model::FusedResNet>(net, dtype);
+  else net->to(device, dtype);
+  if (channels_last && !fused) {
     torch::NoGradGuard g;
     for (auto& p : net->parameters())
       if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
   }
   torch::InferenceMode guard;
-  auto x = torch::randn({batch, 3, 224, 224}).to(device, dtype);
+  auto x = torch::randn({batch, 3, 224, 224}).to(device, fused ? torch::kFloat : dtype);
   if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  auto run = [&] { return fused ? fused_net->features(x) : net->features(x); };
   // Warm-up (oneDNN primitive creation, cuDNN algorithm choice); reading a value back waits for
   // the device, so the clock below measures finished work on CUDA too.
-  for (int i = 0; i < 3; ++i) net->features(x).sum().item<float>();
+  for (int i = 0; i < 3; ++i) run().sum().item<float>();
   int64_t images = 0;
   auto t0 = std::chrono::steady_clock::now();
   double el = 0;
   while (el < seconds) {
-    net->features(x).sum().item<float>();
+    run().sum().item<float>();
     images += batch;
     el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }

@@ -22,8 +22,15 @@ struct ExtractOptions {
   uint64_t init_seed = 0;             // fixed-seed initialisation when no weights are given
   std::string device = "auto";        // auto | cpu | cuda
   std::string precision = "fp32";     // fp32 | bf16 | fp16 (fp16 on CUDA only)
-  bool channels_last = true;          // NHWC activations (avoids oneDNN layout conversions)
-  int batch_size = 2;                 // small batches win on 2-core CPUs (L2; tools/bench-extract.sh); raise on GPUs
+  bool channels_last = true;          // NHWC activations (avoids oneDNN layout conversions; eager path)
+  // CPU kernels: "onednn" folds batch norm into the convolutions and keeps activations in oneDNN's
+  // layout (built-in models: visrec/model/fused.h; TorchScript: torch::jit::optimize_for_inference,
+  // fp32 only); "eager" runs LibTorch module by module; "auto" = onednn where it applies (CPU,
+  // fp32/bf16, a LibTorch with oneDNN), eager elsewhere. Features agree within float rounding.
+  std::string cpu_kernels = "auto";
+  // Images per forward pass; 0 = by device: CPU 8 (ResNet-50 on 2 cores, oneDNN kernels: batch
+  // 1/2/4/8 in fp32 29/33/34/35 img/s, README), CUDA 64. Not part of the artifact key.
+  int batch_size = 0;
   double max_failed_fraction = 0.1;   // items without a usable photo above this -> exit code 7
   void Validate() const;
 };
@@ -59,6 +66,7 @@ class PhotoEmbedder {
 
 using model::CudaAvailableNow;
 using model::CudaCompiledIn;
+using model::OneDnnAvailable;
 using model::TorchVersion;
 
 }  // namespace visrec::extract
