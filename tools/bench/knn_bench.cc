@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "visrec/core/allocator.h"
 #include "visrec/core/npy.h"
 #include "visrec/recommend/similarity.h"
 
@@ -21,6 +22,7 @@ static void Write(const TopK& t, int k, const char* path) {
 }
 
 int main(int argc, char** argv) {
+  TuneAllocatorForBatchWork();  // as in the visrec binary the stages run in
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "dense" && argc >= 6) {
     auto x = ReadNpy<float>(argv[2]);
