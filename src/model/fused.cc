@@ -31,7 +31,9 @@ FusedResNet::FusedResNet(ResNet& net, torch::Dtype dtype) : dtype_(dtype) {
     auto [w, b] = Fold(c, bn);
     Conv out;
     out.stride = c.options.stride()->at(0);
-    out.padding = c10::get<torch::ExpandingArray<2>>(c.options.padding())->at(0);
+    // torchvision's ResNets pad every convolution by half its kernel (7->3, 3->1, 1->0); reading
+    // it from the kernel avoids the options' variant type, which differs across LibTorch versions.
+    out.padding = c.options.kernel_size()->at(0) / 2;
     out.weight = at::mkldnn_reorder_conv2d_weight(w.to_mkldnn(dtype), {out.padding, out.padding}, {out.stride, out.stride}, {1, 1}, 1);
     out.bias = b.to_mkldnn();  // fp32 bias in both precisions
     return out;
