@@ -106,7 +106,53 @@ TEST(Similarity, DenseCosineEqualsBruteForceWithZerosAndTies) {
         if (std::abs(nb.score) < 1e-20) nb.score = 0;
     // A tiny budget forces many blocks; results must not change.
     for (int64_t budget : {int64_t(64), int64_t(1) << 20})
-      ExpectSame(DenseCosineTopK(x.data(), n, d, k, budget, 2), ref, 1e-5f);
+      for (DenseKernel kernel : {DenseKernel::kAuto, DenseKernel::kOneSided, DenseKernel::kBlas})
+        ExpectSame(DenseCosineTopK(x.data(), n, d, k, budget, 2, kernel), ref, 1e-5f);
+  }
+}
+
+// Sizes that cross the fused kernels' row blocks (128/256), column panels (512), 8-row groups and
+// 16-column tiles at odd places, an odd dimension, zero rows and duplicated rows (exact ties), with
+// 1 and 3 threads: every kernel equals a double-precision brute force.
+TEST(Similarity, DenseKernelsEqualBruteForceAcrossBlocks) {
+  std::mt19937 g(11);
+  std::normal_distribution<float> gauss;
+  const int64_t n = 1037, d = 13;
+  const int k = 9;
+  std::vector<float> x(size_t(n * d));
+  std::vector<bool> valid(size_t(n), true);
+  for (int64_t i = 0; i < n; ++i) {
+    if (i % 97 == 5) { valid[size_t(i)] = false; continue; }  // zero row
+    if (i % 61 == 7) {  // a copy of an earlier row: its neighbours tie exactly
+      std::copy_n(x.begin() + (i - 3) * d, d, x.begin() + i * d);
+      valid[size_t(i)] = valid[size_t(i - 3)];
+      continue;
+    }
+    double nrm = 0;
+    for (int64_t c = 0; c < d; ++c) nrm += std::pow(x[size_t(i * d + c)] = gauss(g), 2);
+    for (int64_t c = 0; c < d; ++c) x[size_t(i * d + c)] = float(x[size_t(i * d + c)] / std::sqrt(nrm));
+  }
+  std::vector<std::vector<double>> sim(size_t(n), std::vector<double>(size_t(n), 0));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (int64_t c = 0; c < d; ++c) s += double(x[size_t(i * d + c)]) * x[size_t(j * d + c)];
+      sim[size_t(i)][size_t(j)] = s;
+    }
+  const TopK ref = Reference(sim, k, valid);
+  for (int threads : {1, 3})
+    for (DenseKernel kernel : {DenseKernel::kAuto, DenseKernel::kOneSided, DenseKernel::kBlas})
+      ExpectSame(DenseCosineTopK(x.data(), n, d, k, int64_t(64) << 20, threads, kernel), ref, 1e-5f);
+  // The fused kernels are deterministic: the same neighbours and bit-identical scores whatever
+  // the threads.
+  const TopK a = DenseCosineTopK(x.data(), n, d, k, int64_t(64) << 20, 1);
+  const TopK b = DenseCosineTopK(x.data(), n, d, k, int64_t(64) << 20, 3);
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_EQ(a[size_t(i)].size(), b[size_t(i)].size());
+    for (size_t r = 0; r < a[size_t(i)].size(); ++r) {
+      EXPECT_EQ(a[size_t(i)][r].item, b[size_t(i)][r].item);
+      EXPECT_EQ(a[size_t(i)][r].score, b[size_t(i)][r].score);
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 // Timing of visrec's exact similarity kernels on data from .npy files (tools/bench-recommend.sh).
-//   knn_bench dense X.npy K THREADS OUT.npy         X: float32 n x d, L2-normalized rows
+//   knn_bench dense X.npy K THREADS OUT.npy [auto|onesided|blas]   X: float32 n x d, L2-normalized rows
 //   knn_bench hnsw X.npy K THREADS OUT.npy [M EF_CONSTRUCTION EF_SEARCH]   approximate (Faiss HNSW)
 //   knn_bench cf PAIRS.npy N_ITEMS K THREADS OUT.npy PAIRS: int32 nnz x 2 (user, item), sorted by user
 // Prints seconds and writes the top-K neighbour indices (int32 n x K, -1 padded).
@@ -28,7 +28,9 @@ int main(int argc, char** argv) {
     auto x = ReadNpy<float>(argv[2]);
     int k = std::stoi(argv[3]), threads = std::stoi(argv[4]);
     auto t0 = std::chrono::steady_clock::now();
-    TopK t = DenseCosineTopK(x.data.data(), x.rows(), x.cols(), k, int64_t(512) << 20, threads);
+    const std::string kern = argc > 6 ? argv[6] : "auto";
+    const DenseKernel kernel = kern == "blas" ? DenseKernel::kBlas : kern == "onesided" ? DenseKernel::kOneSided : DenseKernel::kAuto;
+    TopK t = DenseCosineTopK(x.data.data(), x.rows(), x.cols(), k, int64_t(512) << 20, threads, kernel);
     std::printf("%.3f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     Write(t, k, argv[5]);
     return 0;

@@ -31,6 +31,14 @@ TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support
 // Exact top-k cosine over L2-normalized rows (n x d, row-major), blocked matrix products whose
 // score block stays under `memory_budget_bytes`. Zero rows get no neighbours.
 TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t memory_budget_bytes, int threads);
+// kAuto: where the build has AVX-512, a fused kernel (scores and selection in registers, each pair
+// computed once and offered to both rows; per-thread heaps within the budget, else the one-sided
+// fused kernel); otherwise BLAS blocks under the budget. kOneSided and kBlas force those (tests
+// compare all three).
+enum class DenseKernel { kAuto, kOneSided, kBlas };
+TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t memory_budget_bytes, int threads,
+                     DenseKernel kernel);
+bool HaveFusedDenseKernel();
 
 // Approximate top-k cosine over L2-normalized rows with Faiss's HNSW graph (inner product), for
 // catalogs where exact search is too slow. Same output contract as DenseCosineTopK. Builds with
