@@ -4,10 +4,12 @@
 #include <cstdio>
 #include <string>
 
+#include "visrec/core/allocator.h"
 #include "visrec/core/npy.h"
 #include "visrec/reduce/pca.h"
 
 int main(int argc, char** argv) {
+  visrec::TuneAllocatorForBatchWork();  // as in the visrec binary the stages run in
   if (argc < 6) {
     std::fprintf(stderr, "usage: %s X.npy K METHOD POWER_ITERATIONS THREADS\n", argv[0]);
     return 2;
