@@ -38,7 +38,6 @@ TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t mem
 enum class DenseKernel { kAuto, kOneSided, kBlas };
 TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t memory_budget_bytes, int threads,
                      DenseKernel kernel);
-bool HaveFusedDenseKernel();
 
 // Approximate top-k cosine over L2-normalized rows with Faiss's HNSW graph (inner product), for
 // catalogs where exact search is too slow. Same output contract as DenseCosineTopK. Builds with
