@@ -73,24 +73,33 @@ TEST(ResNet, NamesAndShapesMatchTorchvision) {
   }
 }
 
-class FeatureParity : public ::testing::TestWithParam<std::string> {};
+// The model with the fixture weights, the fixture input and torchvision's features for it.
+class FeatureParity : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    net = ResNet(GetParam());
+    Fill(net);
+    net->eval();
+    auto in = ReadNpy<float>(kDir + "input.npy");
+    auto expected = ReadNpy<float>(kDir + "features-" + GetParam() + ".npy");
+    x = torch::from_blob(in.data.data(), {in.shape[0], in.shape[1], in.shape[2], in.shape[3]}).clone();
+    want = torch::from_blob(expected.data.data(), {expected.shape[0], expected.shape[1]}).clone();
+  }
+  ResNet net{nullptr};
+  torch::Tensor x, want;
+};
 
 TEST_P(FeatureParity, MatchesTorchvisionWithin1e4) {
-  ResNet net(GetParam());
-  Fill(net);
-  net->eval();
-  auto in = ReadNpy<float>(kDir + "input.npy");
-  auto expected = ReadNpy<float>(kDir + "features-" + GetParam() + ".npy");
-  torch::Tensor x = torch::from_blob(in.data.data(), {in.shape[0], in.shape[1], in.shape[2], in.shape[3]}).clone();
   torch::InferenceMode guard;
   torch::Tensor f = net->features(x).contiguous();
-  ASSERT_EQ(f.size(0), expected.shape[0]);
-  ASSERT_EQ(f.size(1), expected.shape[1]);
+  ASSERT_EQ(f.size(0), want.size(0));
+  ASSERT_EQ(f.size(1), want.size(1));
   double max_rel = 0;
   const float* p = f.data_ptr<float>();
+  const float* e = want.data_ptr<float>();
   float scale = 0;
-  for (float v : expected.data) scale = std::max(scale, std::abs(v));
-  for (size_t i = 0; i < expected.data.size(); ++i) max_rel = std::max(max_rel, double(std::abs(p[i] - expected.data[i])) / scale);
+  for (int64_t i = 0; i < want.numel(); ++i) scale = std::max(scale, std::abs(e[i]));
+  for (int64_t i = 0; i < want.numel(); ++i) max_rel = std::max(max_rel, double(std::abs(p[i] - e[i])) / scale);
   RecordProperty("max_abs_err_over_max", std::to_string(max_rel));
   EXPECT_LE(max_rel, 1e-4);
   // Channels-last storage gives the same features.
@@ -103,13 +112,6 @@ TEST_P(FeatureParity, MatchesTorchvisionWithin1e4) {
 // shows. bf16 is held to what neighbours need: cosine to the fp32 features per image.
 TEST_P(FeatureParity, FusedOneDnnPathMatchesTorchvisionWithin1e4) {
   if (!OneDnnAvailable()) GTEST_SKIP() << "LibTorch without oneDNN";
-  ResNet net(GetParam());
-  Fill(net);
-  net->eval();
-  auto in = ReadNpy<float>(kDir + "input.npy");
-  auto expected = ReadNpy<float>(kDir + "features-" + GetParam() + ".npy");
-  torch::Tensor x = torch::from_blob(in.data.data(), {in.shape[0], in.shape[1], in.shape[2], in.shape[3]}).clone();
-  torch::Tensor want = torch::from_blob(expected.data.data(), {expected.shape[0], expected.shape[1]}).clone();
   FusedResNet fused(net, torch::kFloat);
   torch::Tensor f = fused.features(x);
   ASSERT_EQ(f.sizes(), want.sizes());
