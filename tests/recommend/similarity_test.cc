@@ -39,43 +39,91 @@ void ExpectSame(const TopK& a, const TopK& b, float tol) {
   }
 }
 
+// Brute-force item-item cosine of a dense user x item matrix, under the same shrink and support rules.
+TopK CfReference(const std::vector<std::vector<double>>& r, int items, int k, double shrink, int min_support) {
+  std::vector<std::vector<double>> sim(size_t(items), std::vector<double>(size_t(items), 0));
+  for (int i = 0; i < items; ++i)
+    for (int j = 0; j < items; ++j) {
+      double dot = 0, ni = 0, nj = 0;
+      int support = 0;
+      for (const auto& u : r) {
+        dot += u[size_t(i)] * u[size_t(j)];
+        ni += u[size_t(i)] * u[size_t(i)];
+        nj += u[size_t(j)] * u[size_t(j)];
+        support += u[size_t(i)] > 0 && u[size_t(j)] > 0;
+      }
+      if (ni > 0 && nj > 0 && support >= min_support) sim[size_t(i)][size_t(j)] = float(dot / (std::sqrt(ni) * std::sqrt(nj) + shrink));
+    }
+  return Reference(sim, k, std::vector<bool>(size_t(items), true));
+}
+
+// A random user x item matrix: each cell stored with probability 1/density, its value from `value`.
+template <class ValueFn>
+SparseRows RandomInteractions(std::mt19937& g, int users, int items, int density, ValueFn value,
+                              std::vector<std::vector<double>>& dense) {
+  dense.assign(size_t(users), std::vector<double>(size_t(items), 0));
+  SparseRows m;
+  m.n_items = items;
+  for (int u = 0; u < users; ++u) {
+    std::vector<std::pair<int32_t, float>> e;
+    for (int i = 0; i < items; ++i)
+      if (g() % unsigned(density) == 0) {
+        const float w = value();
+        dense[size_t(u)][size_t(i)] = w;
+        e.push_back({i, w});
+      }
+    m.AddRow(e);
+  }
+  return m;
+}
+
 TEST(Similarity, SparseCosineEqualsBruteForce) {
   std::mt19937 g(3);
   for (int trial = 0; trial < 20; ++trial) {
     const int users = 1 + int(g() % 30), items = 2 + int(g() % 25), k = 1 + int(g() % 6);
     const double shrink = trial % 2 ? 0.0 : 2.5;
     const int min_support = 1 + trial % 3;
-    std::vector<std::vector<double>> r(size_t(users), std::vector<double>(size_t(items), 0));
-    SparseRows m;
-    m.n_items = items;
-    for (int u = 0; u < users; ++u) {
-      std::vector<std::pair<int32_t, float>> e;
-      for (int i = 0; i < items; ++i)
-        if (g() % 4 == 0) {
-          float w = float(1 + g() % 3);  // integer weights make ties common
-          r[size_t(u)][size_t(i)] = w;
-          e.push_back({i, w});
-        }
-      m.AddRow(e);
-    }
-    std::vector<std::vector<double>> sim(size_t(items), std::vector<double>(size_t(items), 0));
-    for (int i = 0; i < items; ++i)
-      for (int j = 0; j < items; ++j) {
-        double dot = 0, ni = 0, nj = 0;
-        int support = 0;
-        for (int u = 0; u < users; ++u) {
-          dot += r[size_t(u)][size_t(i)] * r[size_t(u)][size_t(j)];
-          ni += r[size_t(u)][size_t(i)] * r[size_t(u)][size_t(i)];
-          nj += r[size_t(u)][size_t(j)] * r[size_t(u)][size_t(j)];
-          support += r[size_t(u)][size_t(i)] > 0 && r[size_t(u)][size_t(j)] > 0;
-        }
-        if (ni > 0 && nj > 0 && support >= min_support) sim[size_t(i)][size_t(j)] = float(dot / (std::sqrt(ni) * std::sqrt(nj) + shrink));
-      }
+    std::vector<std::vector<double>> r;
+    // Integer weights make ties common.
+    SparseRows m = RandomInteractions(g, users, items, 4, [&] { return float(1 + g() % 3); }, r);
     for (int threads : {1, 3}) {
       TopK got = SparseCosineTopK(m, k, shrink, min_support, threads);
-      ExpectSame(got, Reference(sim, k, std::vector<bool>(size_t(items), true)), 1e-6f);
+      ExpectSame(got, CfReference(r, items, k, shrink, min_support), 1e-6f);
     }
   }
+}
+
+// The kernel specializes on its input: equal values everywhere (implicit feedback, no value loads),
+// positive values (no support counts), and the general case (zero weights, min_support > 1). Each
+// is checked here on catalogs large enough that the top-k selection cuts its candidate buffer many
+// times, with the many exact ties of 0/1 data.
+TEST(Similarity, SparseCosineEveryKernelEqualsBruteForceOnLargerCatalogs) {
+  std::mt19937 g(11);
+  struct Case {
+    const char* name;
+    float (*value)(std::mt19937&);
+    int min_support;
+  };
+  const Case cases[] = {
+      {"implicit 1.0", [](std::mt19937&) { return 1.f; }, 1},
+      {"uniform 2.5", [](std::mt19937&) { return 2.5f; }, 1},
+      {"uniform, min support 2", [](std::mt19937&) { return 1.f; }, 2},
+      {"positive weights", [](std::mt19937& r) { return float(1 + r() % 4) * 0.5f; }, 1},
+      {"zero weights present", [](std::mt19937& r) { return float(r() % 3); }, 1},
+  };
+  for (const Case& c : cases)
+    for (int trial = 0; trial < 2; ++trial) {
+      SCOPED_TRACE(std::string(c.name) + " trial " + std::to_string(trial));
+      const int users = 120 + int(g() % 80), items = 150 + int(g() % 100), k = 1 + int(g() % 4);
+      const double shrink = trial == 0 ? 0.0 : 1.5;
+      std::vector<std::vector<double>> r;
+      SparseRows m = RandomInteractions(g, users, items, 6, [&] { return c.value(g); }, r);
+      const TopK ref = CfReference(r, items, k, shrink, c.min_support);
+      size_t full = 0;
+      for (const auto& row : ref) full += row.size() == size_t(k);
+      ASSERT_GT(full, size_t(items) / 2) << "the case should fill most top-k lists";
+      for (int threads : {1, 3}) ExpectSame(SparseCosineTopK(m, k, shrink, c.min_support, threads), ref, 1e-6f);
+    }
 }
 
 TEST(Similarity, DenseCosineEqualsBruteForceWithZerosAndTies) {

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "visrec/core/allocator.h"
+
 namespace visrec::recommend {
 
 struct Neighbor {
@@ -16,9 +18,11 @@ using TopK = std::vector<std::vector<Neighbor>>;
 // A sparse matrix stored by rows ("contexts": users for CF, terms for text), columns = items.
 struct SparseRows {
   int32_t n_items = 0;
-  std::vector<int64_t> row_start{0};  // CSR
-  std::vector<int32_t> item;
-  std::vector<float> value;
+  // CSR, in huge-page-backed arrays: the kernel visits rows at random, and at 1M entries the
+  // page faults of ordinary 4 KiB pages cost more than the CSR's construction.
+  LargeVector<int64_t> row_start{0};
+  LargeVector<int32_t> item;
+  LargeVector<float> value;
   void AddRow(const std::vector<std::pair<int32_t, float>>& entries);  // entries: sorted, unique items
   void Reserve(int64_t rows, int64_t entries);  // capacity up front: no regrowth copies, fewer page faults
   int64_t rows() const { return int64_t(row_start.size()) - 1; }
