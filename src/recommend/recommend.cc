@@ -1,6 +1,8 @@
 #include "visrec/recommend/recommend.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -48,11 +50,31 @@ double HistoryWeight(const std::pair<double, double>& weight_ts, double t_last, 
   return weight;
 }
 
-double LatestTimestamp(const History& h) {
+template <class Entries>  // History, or a user's slice of the stage's flat histories
+double LatestTimestamp(const Entries& h) {
   double t = 0;
   for (auto& [i, wt] : h) t = std::max(t, wt.second);
   return t;
 }
+
+// All users' histories in one array, users in id order, each user's items ascending: what a
+// History per user holds, without a tree node per interaction (the map of maps took 1.8 s of the
+// stage for 877k interactions).
+struct FlatHistories {
+  using Entry = std::pair<int32_t, std::pair<double, double>>;  // item, (summed weight, latest ts)
+  struct Slice {
+    const Entry* first;
+    const Entry* last;
+    const Entry* begin() const { return first; }
+    const Entry* end() const { return last; }
+    bool empty() const { return first == last; }
+    size_t size() const { return size_t(last - first); }
+  };
+  std::vector<std::string> users;  // sorted
+  std::vector<int64_t> start{0};   // user u's entries: [start[u], start[u + 1])
+  std::vector<Entry> entries;
+  Slice operator[](size_t u) const { return {entries.data() + start[u], entries.data() + start[u + 1]}; }
+};
 
 struct Contribution {
   double total = 0;
@@ -83,6 +105,14 @@ void RecommendOptions::Validate() const {
 StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   o.Validate();
   auto t0 = std::chrono::steady_clock::now();
+  // Seconds per phase, into the manifest's timings and the debug log (-v): where a run's time went.
+  std::vector<std::pair<std::string, double>> phases;
+  auto lap_start = t0;
+  const auto lap = [&](const char* phase) {
+    const auto now = std::chrono::steady_clock::now();
+    phases.push_back({phase, std::chrono::duration<double>(now - lap_start).count()});
+    lap_start = now;
+  };
   const int threads = ResolveThreads(ctx.threads);
   Artifact red = o.reduce.empty() ? OpenLatest(ctx.workdir, "reduce") : OpenArtifact(o.reduce);
   if (red.stage != "reduce") throw ArtifactError("recommend: '" + red.dir.string() + "' is not a reduce artifact");
@@ -103,6 +133,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   }
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
+  lap("inputs");
 
   // ---- item universe: items with visual vectors, plus catalog items ----
   auto vec = red.ReadArray<float>("reduced_l2.npy");
@@ -117,41 +148,83 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   std::unordered_map<std::string, int32_t> index;
   for (int32_t i = 0; i < n; ++i) index[ids[size_t(i)]] = i;
 
+  lap("items");
   // ---- interactions ----
   Interactions inter = ReadInteractions(o.interactions, o.bad_rows);
+  lap("read_interactions");
   int64_t unknown_items = 0;
   std::vector<std::string> unknown_examples;
-  std::map<std::string, History> hist;  // user -> item -> (weight, ts)
-  for (const auto& x : inter.rows) {
-    auto it = index.find(x.item_id);
-    if (it == index.end()) {
-      ++unknown_items;
-      if (unknown_examples.size() < 3) unknown_examples.push_back("line " + std::to_string(x.line) + ": item '" + x.item_id + "'");
-      hist[x.user_id];  // the user still gets (fallback) recommendations
-      continue;
+  FlatHistories hist;
+  {
+    // Users numbered in order of first appearance, then renumbered in id order.
+    std::unordered_map<std::string, int32_t> user_number;
+    std::vector<std::string> seen_users;
+    struct Row {
+      int32_t user, item;
+      double weight, timestamp;
+    };
+    std::vector<Row> rows;
+    rows.reserve(inter.rows.size());
+    for (const auto& x : inter.rows) {
+      // A user whose rows all name unknown items still exists and gets (fallback) recommendations.
+      const auto [u, added] = user_number.try_emplace(x.user_id, int32_t(seen_users.size()));
+      if (added) seen_users.push_back(x.user_id);
+      auto it = index.find(x.item_id);
+      if (it == index.end()) {
+        ++unknown_items;
+        if (unknown_examples.size() < 3) unknown_examples.push_back("line " + std::to_string(x.line) + ": item '" + x.item_id + "'");
+        continue;
+      }
+      rows.push_back({u->second, it->second, x.weight, x.timestamp});
     }
-    auto& e = hist[x.user_id][it->second];
-    e.first += x.weight;
-    e.second = std::max(e.second, x.timestamp);
+    std::vector<int32_t> by_id(seen_users.size());
+    for (size_t u = 0; u < by_id.size(); ++u) by_id[u] = int32_t(u);
+    std::sort(by_id.begin(), by_id.end(), [&](int32_t a, int32_t b) { return seen_users[size_t(a)] < seen_users[size_t(b)]; });
+    std::vector<int32_t> rank(seen_users.size());
+    hist.users.reserve(seen_users.size());
+    for (size_t r = 0; r < by_id.size(); ++r) {
+      rank[size_t(by_id[r])] = int32_t(r);
+      hist.users.push_back(std::move(seen_users[size_t(by_id[r])]));
+    }
+    for (Row& r : rows) r.user = rank[size_t(r.user)];
+    // Stable: a (user, item) pair's duplicate rows stay in file order, so their weights are summed
+    // in the same order as ever (duplicates: weights summed, latest timestamp kept).
+    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+      return a.user < b.user || (a.user == b.user && a.item < b.item);
+    });
+    hist.start.assign(hist.users.size() + 1, 0);
+    hist.entries.reserve(rows.size());
+    for (size_t q = 0; q < rows.size(); ++q) {
+      const Row& r = rows[q];
+      if (q == 0 || r.user != rows[q - 1].user || r.item != rows[q - 1].item)
+        hist.entries.push_back({r.item, {0.0, 0.0}});
+      auto& wt = hist.entries.back().second;
+      wt.first += r.weight;
+      wt.second = std::max(wt.second, r.timestamp);
+      hist.start[size_t(r.user) + 1] = int64_t(hist.entries.size());
+    }
+    for (size_t u = 1; u < hist.start.size(); ++u) hist.start[u] = std::max(hist.start[u], hist.start[u - 1]);
   }
   if (unknown_items)
     spdlog::warn("recommend: {} interaction(s) name items not in the catalog/features and were skipped, e.g. {}",
                  unknown_items, [&] { std::string s; for (auto& e : unknown_examples) s += (s.empty() ? "" : "; ") + e; return s; }());
-  std::vector<std::string> users;
-  for (auto& [u, h] : hist) users.push_back(u);
+  const std::vector<std::string>& users = hist.users;
 
+  lap("histories");
   // ---- similarities ----
   SparseRows ui;
   ui.n_items = n;
-  ui.Reserve(int64_t(hist.size()), int64_t(inter.rows.size()));
+  ui.Reserve(int64_t(users.size()), int64_t(hist.entries.size()));
   std::vector<double> popularity(size_t(n), 0.0);
-  for (auto& [u, h] : hist) {
-    std::vector<std::pair<int32_t, float>> e;
-    for (auto& [i, wt] : h) { e.push_back({i, float(wt.first)}); popularity[size_t(i)] += 1; }
+  std::vector<std::pair<int32_t, float>> e;
+  for (size_t u = 0; u < users.size(); ++u) {
+    e.clear();
+    for (auto& [i, wt] : hist[u]) { e.push_back({i, float(wt.first)}); popularity[size_t(i)] += 1; }
     if (!e.empty()) ui.AddRow(e);
   }
   TopK sims[3];
   sims[kCf] = SparseCosineTopK(ui, o.neighbors, o.shrink, o.min_support, threads);
+  lap("collaborative");
   json visual_index{{"kind", o.visual_index}};
   {
     TopK v;
@@ -184,6 +257,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
       for (auto nb : v[r]) dst.push_back({index[vec_ids[size_t(nb.item)]], nb.score});
     }
   }
+  lap("visual");
   sims[kText].assign(size_t(n), {});
   bool has_text = false;
   if (cat) {
@@ -198,6 +272,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
     }
     if (has_text) sims[kText] = SparseCosineTopK(TfidfMatrix(texts), o.neighbors, 0.0, 1, threads);
   }
+  lap("text");
   const double w[3] = {o.w_cf, o.w_visual, has_text ? o.w_text : 0.0};
 
   // Hybrid neighbour lists: union of the sources' neighbours, blended scores, per-source parts kept.
@@ -233,63 +308,112 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   for (int32_t i = 0; i < n; ++i) by_pop[size_t(i)] = i;
   std::stable_sort(by_pop.begin(), by_pop.end(), [&](int32_t a, int32_t b) { return popularity[size_t(a)] > popularity[size_t(b)]; });
 
+  lap("hybrid");
   // ---- per-user recommendations ----
   const int k = std::min<int>(o.k, n);
   struct Rec { int32_t item; double score; std::string reason; };
   std::vector<std::vector<Rec>> recs(users.size());
   std::vector<char> fallback_user(users.size(), 0);
-  ParallelFor(int64_t(users.size()), threads, [&](int64_t ui_) {
-    const auto& h = hist.at(users[size_t(ui_)]);  // read-only lookup: safe across workers
-    const double t_last = LatestTimestamp(h);
-    std::unordered_map<int32_t, Contribution> cand;
-    for (auto& [hi, wt] : h) {
-      const double weight = HistoryWeight(wt, t_last, o.half_life_days);
-      for (const auto& nb : hybrid[size_t(hi)]) {
-        if (h.count(nb.item)) continue;  // seen items are never recommended
-        auto& c = cand[nb.item];
-        double contrib = weight * nb.score;
-        c.total += contrib;
-        for (int s = 0; s < 3; ++s) c.by_source[s] += weight * nb.part[s];
-        c.by_history.push_back({contrib, hi});
-      }
-    }
+  // Each worker keeps dense per-item accumulators, reset through a touched list; marks carry the
+  // user's number, so nothing is cleared between users. (A hash map of candidates per user, each
+  // with its own vector, spent most of the stage's time in malloc: 100k users x 20k items took 19 s.)
+  struct Scratch {
+    std::vector<double> total;
+    std::vector<std::array<double, 3>> by_source;
+    std::vector<int64_t> seen_by, touched_by;  // user number + 1 that saw / touched the item
+    std::vector<int32_t> rank;                  // the item's place among this user's top k, or -1
+    std::vector<int32_t> touched;
+  };
+  std::atomic<int64_t> next_user{0};
+  ParallelFor(threads, threads, [&](int64_t) {
+    Scratch z;
+    z.total.assign(size_t(n), 0.0);
+    z.by_source.assign(size_t(n), {0.0, 0.0, 0.0});
+    z.seen_by.assign(size_t(n), 0);
+    z.touched_by.assign(size_t(n), 0);
+    z.rank.assign(size_t(n), -1);
     std::vector<std::pair<double, int32_t>> order;
-    for (auto& [j, c] : cand) if (c.total > 0 && std::isfinite(c.total)) order.push_back({c.total, j});
-    std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
-    auto& out = recs[size_t(ui_)];
-    for (auto& [score, j] : order) {
-      if (int(out.size()) >= k) break;
-      auto& c = cand[j];
-      std::sort(c.by_history.begin(), c.by_history.end(), [&](auto& a, auto& b) {
-        return a.first > b.first || (a.first == b.first && ids[size_t(a.second)] < ids[size_t(b.second)]);
-      });
-      std::string reason = "because of ";
-      for (size_t q = 0; q < c.by_history.size() && q < 2; ++q) reason += (q ? "+" : "") + ids[size_t(c.by_history[q].second)];
-      reason += " (";
-      bool first = true;
-      for (int s = 0; s < 3; ++s) {
-        if (w[s] <= 0) continue;
-        reason += std::string(first ? "" : " ") + kSourceName[s] + " " + std::to_string(int(std::lround(100 * c.by_source[s] / c.total))) + "%";
-        first = false;
+    std::vector<std::vector<std::pair<double, int32_t>>> by_history(static_cast<size_t>(k));
+    for (int64_t ui_; (ui_ = next_user.fetch_add(1)) < int64_t(users.size());) {
+      const FlatHistories::Slice h = hist[size_t(ui_)];
+      const int64_t mark = ui_ + 1;
+      const double t_last = LatestTimestamp(h);
+      for (auto& [hi, wt] : h) z.seen_by[size_t(hi)] = mark;  // seen items are never recommended
+      z.touched.clear();
+      // History in ascending item order, neighbours in list order: each candidate's sums add the same
+      // terms in the same order as ever, so scores are unchanged to the bit.
+      for (auto& [hi, wt] : h) {
+        const double weight = HistoryWeight(wt, t_last, o.half_life_days);
+        for (const auto& nb : hybrid[size_t(hi)]) {
+          const size_t j = size_t(nb.item);
+          if (z.seen_by[j] == mark) continue;
+          if (z.touched_by[j] != mark) {
+            z.touched_by[j] = mark;
+            z.touched.push_back(nb.item);
+            z.total[j] = 0.0;
+            z.by_source[j] = {0.0, 0.0, 0.0};
+          }
+          z.total[j] += weight * nb.score;
+          for (int s = 0; s < 3; ++s) z.by_source[j][size_t(s)] += weight * nb.part[s];
+        }
       }
-      reason += ")";
-      out.push_back({j, score, reason});
-    }
-    if (int(out.size()) < k) {
-      if (out.empty()) fallback_user[size_t(ui_)] = 1;
-      std::set<int32_t> have;
-      for (auto& r : out) have.insert(r.item);
-      for (int32_t j : by_pop) {
-        if (int(out.size()) >= k) break;
-        if (h.count(j) || have.count(j)) continue;
-        const char* why = !fallback_user[size_t(ui_)] ? "popular (fill)"
-                          : h.empty()                  ? "popular (no usable history)"
-                                                       : "popular (no similar unseen items)";
-        out.push_back({j, 0.0, why});
+      order.clear();
+      for (int32_t j : z.touched)
+        if (z.total[size_t(j)] > 0 && std::isfinite(z.total[size_t(j)])) order.push_back({z.total[size_t(j)], j});
+      const auto ranked = [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+      const size_t winners = std::min(order.size(), size_t(k));
+      std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(winners), order.end(), ranked);
+      // The history items behind each winner, for its reason: a second pass over the same lists.
+      for (size_t r = 0; r < winners; ++r) {
+        z.rank[size_t(order[r].second)] = int32_t(r);
+        by_history[r].clear();
+      }
+      if (winners > 0)
+        for (auto& [hi, wt] : h) {
+          const double weight = HistoryWeight(wt, t_last, o.half_life_days);
+          for (const auto& nb : hybrid[size_t(hi)]) {
+            const int32_t r = z.rank[size_t(nb.item)];
+            if (r >= 0 && z.seen_by[size_t(nb.item)] != mark) by_history[size_t(r)].push_back({weight * nb.score, hi});
+          }
+        }
+      auto& out = recs[size_t(ui_)];
+      for (size_t r = 0; r < winners; ++r) {
+        const auto [score, j] = order[r];
+        z.rank[size_t(j)] = -1;
+        auto& contributors = by_history[r];
+        std::sort(contributors.begin(), contributors.end(), [&](auto& a, auto& b) {
+          return a.first > b.first || (a.first == b.first && ids[size_t(a.second)] < ids[size_t(b.second)]);
+        });
+        std::string reason = "because of ";
+        for (size_t q = 0; q < contributors.size() && q < 2; ++q) reason += (q ? "+" : "") + ids[size_t(contributors[q].second)];
+        reason += " (";
+        bool first = true;
+        for (int s = 0; s < 3; ++s) {
+          if (w[s] <= 0) continue;
+          reason += std::string(first ? "" : " ") + kSourceName[s] + " " +
+                    std::to_string(int(std::lround(100 * z.by_source[size_t(j)][size_t(s)] / score))) + "%";
+          first = false;
+        }
+        reason += ")";
+        out.push_back({j, score, reason});
+      }
+      if (int(out.size()) < k) {
+        if (out.empty()) fallback_user[size_t(ui_)] = 1;
+        std::set<int32_t> have;
+        for (auto& r : out) have.insert(r.item);
+        for (int32_t j : by_pop) {
+          if (int(out.size()) >= k) break;
+          if (z.seen_by[size_t(j)] == mark || have.count(j)) continue;
+          const char* why = !fallback_user[size_t(ui_)] ? "popular (fill)"
+                            : h.empty()                  ? "popular (no usable history)"
+                                                         : "popular (no similar unseen items)";
+          out.push_back({j, 0.0, why});
+        }
       }
     }
   });
 
+  lap("users");
   // ---- outputs ----
   ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
   std::string rc = "user_id,rank,item_id,score,reason\n";
@@ -362,8 +486,15 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
                 {"text_similarity", has_text}};
   for (auto& e : unknown_examples) b.extra()["unknown_item_examples"].push_back(e);
   b.extra()["visual_index"] = visual_index;
+  lap("outputs");
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   b.SetTiming("total", secs);
+  std::string by_phase;
+  for (const auto& [phase, seconds] : phases) {
+    b.SetTiming(phase, seconds);
+    by_phase += (by_phase.empty() ? "" : ", ") + phase + " " + FormatFixed(seconds, 2) + " s";
+  }
+  spdlog::debug("recommend: time by phase: {}", by_phase);
   Artifact a = b.Commit();
   spdlog::info("recommend: {} users x top-{} over {} items ({} cold items, {} of them recommended; {} users on "
                "popularity fallback) -> {}", users.size(), k, n, cold_items, cold_recommended, fallback, a.dir.string());

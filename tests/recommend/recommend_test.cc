@@ -3,15 +3,19 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <numeric>
+#include <set>
 #include <random>
 
 #include "../test_util.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
+#include "visrec/core/numfmt.h"
 #include "visrec/recommend/similarity.h"
 
 namespace visrec::recommend {
@@ -152,6 +156,67 @@ TEST(Recommend, EdgeCases) {
   // Bad option values are usage errors.
   o.k = 0;
   EXPECT_THROW(recommend::Run(o, c1), UsageError);
+}
+
+// The duplicate rule (weights summed, latest timestamp kept) and row order: a file with users'
+// rows interleaved and (user, item) pairs repeated gives the same recommendations, byte for byte, as
+// the same history written once per pair in user order. Recency decay is on, so timestamps count.
+TEST(Recommend, DuplicateRowsAndRowOrderFollowTheDocumentedRule) {
+  std::mt19937 g(33);
+  testing::TempDir dir;
+  const int n = 24, d = 3, users = 30;
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) ids.push_back("p" + std::to_string(100 + i));
+  std::vector<float> v(size_t(n * d));
+  for (auto& x : v) x = float(int(g() % 5) - 2);
+  for (int i = 0; i < n; ++i) {
+    double nr = 0;
+    for (int c = 0; c < d; ++c) nr += double(v[size_t(i * d + c)]) * v[size_t(i * d + c)];
+    for (int c = 0; c < d; ++c) if (nr > 0) v[size_t(i * d + c)] = float(v[size_t(i * d + c)] / std::sqrt(nr));
+  }
+  Artifact red = FakeReduce(dir / "w", ids, v, d);
+  struct Row { std::string user, item; double weight; int64_t ts; };
+  std::vector<Row> raw;
+  std::map<std::pair<std::string, std::string>, std::pair<double, int64_t>> merged;
+  for (int u = 0; u < users; ++u)
+    for (int i = 0; i < n; ++i) {
+      if (g() % 4 != 0) continue;
+      const int copies = 1 + int(g() % 3);
+      for (int c = 0; c < copies; ++c) {
+        Row r{"user" + std::to_string(u), ids[size_t(i)], 0.5 * double(1 + g() % 4), int64_t(1700000000 + g() % 5000000)};
+        auto& m = merged[{r.user, r.item}];
+        m.first += r.weight;
+        m.second = std::max(m.second, r.ts);
+        raw.push_back(r);
+      }
+    }
+  raw.push_back({"user7", "unknown-item", 1.0, 1700000000});
+  raw.push_back({"only-unknown", "unknown-item", 1.0, 1700000000});
+  std::shuffle(raw.begin(), raw.end(), g);
+  std::string shuffled = "user_id,item_id,weight,timestamp\n", canonical = shuffled;
+  for (const auto& r : raw) shuffled += r.user + "," + r.item + "," + FormatShortest(r.weight) + "," + std::to_string(r.ts) + "\n";
+  for (const auto& [key, wt] : merged)
+    canonical += key.first + "," + key.second + "," + FormatShortest(wt.first) + "," + std::to_string(wt.second) + "\n";
+  canonical += "user7,unknown-item,1,1700000000\nonly-unknown,unknown-item,1,1700000000\n";
+  testing::WriteText(dir / "shuffled.csv", shuffled);
+  testing::WriteText(dir / "canonical.csv", canonical);
+  RecommendOptions o;
+  o.reduce = red.dir;
+  o.half_life_days = 20;
+  o.k = 5;
+  RunContext ctx;
+  ctx.workdir = dir / "w";
+  o.interactions = dir / "shuffled.csv";
+  Artifact a = recommend::Run(o, ctx).artifact;
+  o.interactions = dir / "canonical.csv";
+  Artifact b = recommend::Run(o, ctx).artifact;
+  ASSERT_NE(a.dir, b.dir);
+  EXPECT_EQ(testing::ReadText(a.File("recommendations.csv")), testing::ReadText(b.File("recommendations.csv")));
+  EXPECT_EQ(testing::ReadText(a.File("users.txt")), testing::ReadText(b.File("users.txt")));
+  std::set<std::string> with_rows;
+  for (const auto& r : raw) with_rows.insert(r.user);
+  EXPECT_EQ(a.manifest["counts"]["users"], with_rows.size());  // "only-unknown" included
+  EXPECT_EQ(a.manifest["counts"]["interactions_unknown_item"], 2);
 }
 
 TEST(Recommend, ExplainDecomposesEveryRecommendedScoreExactly) {
