@@ -91,22 +91,40 @@ CsvTable ReadCsv(const std::filesystem::path& path) {
   return ParseCsv(ReadFileBytes(path), path.string());
 }
 
-std::string CsvEscape(const std::string& f) {
-  if (f.find_first_of(",\"\r\n") == std::string::npos) return f;
-  std::string out = "\"";
+void AppendCsvField(std::string& out, std::string_view f) {
+  if (f.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out += f;
+    return;
+  }
+  out.push_back('"');
   for (char c : f) {
     if (c == '"') out += "\"\"";
     else out.push_back(c);
   }
   out.push_back('"');
+}
+
+std::string CsvEscape(const std::string& f) {
+  std::string out;
+  AppendCsvField(out, f);
   return out;
+}
+
+void AppendCsvLine(std::string& out, std::initializer_list<std::string_view> fields) {
+  bool first = true;
+  for (std::string_view f : fields) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendCsvField(out, f);
+  }
+  out.push_back('\n');
 }
 
 std::string CsvLine(const std::vector<std::string>& fields) {
   std::string s;
   for (size_t i = 0; i < fields.size(); ++i) {
     if (i) s.push_back(',');
-    s += CsvEscape(fields[i]);
+    AppendCsvField(s, fields[i]);
   }
   s.push_back('\n');
   return s;

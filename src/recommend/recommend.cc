@@ -282,7 +282,13 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   struct HybridNb { int32_t item; float score; float part[3]; };
   std::vector<std::vector<HybridNb>> hybrid(static_cast<size_t>(n));
   ParallelFor(n, threads, [&](int64_t i) {
-    std::map<int32_t, std::array<float, 3>> parts;
+    // (neighbour, source, part), then merged by neighbour: a sorted vector, not a tree per item.
+    struct Part {
+      int32_t item;
+      int source;
+      float value;
+    };
+    std::vector<Part> parts;
     for (int s = 0; s < 3; ++s) {
       if (w[s] <= 0 || sims[s][size_t(i)].empty()) continue;
       // Similarities at or below kNoise are rounding noise (e.g. orthogonal vectors), not signal:
@@ -291,10 +297,14 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
       const float top = sims[s][size_t(i)].front().score;
       if (!(top > kNoise)) continue;
       for (auto nb : sims[s][size_t(i)])
-        if (nb.score > kNoise) parts[nb.item][size_t(s)] = float(w[s] * nb.score / top);
+        if (nb.score > kNoise) parts.push_back({nb.item, s, float(w[s] * nb.score / top)});
     }
+    std::sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.item < b.item || (a.item == b.item && a.source < b.source); });
     std::vector<HybridNb> v;
-    for (auto& [j, p] : parts) {
+    for (size_t q = 0; q < parts.size();) {
+      float p[3] = {0.f, 0.f, 0.f};
+      const int32_t j = parts[q].item;
+      for (; q < parts.size() && parts[q].item == j; ++q) p[parts[q].source] = parts[q].value;
       float tot = p[0] + p[1] + p[2];
       if (tot > 0) v.push_back({j, tot, {p[0], p[1], p[2]}});
     }
@@ -422,7 +432,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   for (size_t u = 0; u < users.size(); ++u)
     for (size_t r = 0; r < recs[u].size(); ++r) {
       const auto& x = recs[u][r];
-      rc += CsvLine({users[u], std::to_string(r + 1), ids[size_t(x.item)], FormatFixed(x.score, 6), x.reason});
+      AppendCsvLine(rc, {users[u], std::to_string(r + 1), ids[size_t(x.item)], FormatFixed(x.score, 6), x.reason});
       rec_idx[u * size_t(k) + r] = x.item;
       rec_score[u * size_t(k) + r] = float(x.score);
     }
@@ -436,14 +446,14 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   for (int32_t i = 0; i < n; ++i) {
     for (size_t r = 0; r < hybrid[size_t(i)].size() && int(r) < sk; ++r) {
       const auto& nb = hybrid[size_t(i)][r];
-      sc += CsvLine({ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), "hybrid"});
+      AppendCsvLine(sc, {ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), "hybrid"});
       sim_idx[size_t(i) * size_t(sk) + r] = nb.item;
       sim_score[size_t(i) * size_t(sk) + r] = nb.score;
     }
     for (int s = 0; s < 3; ++s)
       for (size_t r = 0; r < sims[s][size_t(i)].size() && int(r) < sk; ++r) {
         const auto& nb = sims[s][size_t(i)][r];
-        sc += CsvLine({ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), kSourceName[s]});
+        AppendCsvLine(sc, {ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), kSourceName[s]});
       }
   }
   WriteFileAtomic(b.Path("similar_items.csv"), sc);

@@ -2,7 +2,9 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace visrec {
@@ -23,5 +25,8 @@ CsvTable ParseCsv(const std::string& text, const std::string& name_for_errors);
 
 std::string CsvEscape(const std::string& field);
 std::string CsvLine(const std::vector<std::string>& fields);  // with trailing '\n'
+// The same, appended to `out` without temporaries (for files of millions of lines).
+void AppendCsvField(std::string& out, std::string_view field);
+void AppendCsvLine(std::string& out, std::initializer_list<std::string_view> fields);
 
 }  // namespace visrec
