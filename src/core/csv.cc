@@ -11,9 +11,8 @@ int CsvTable::Column(const std::string& name) const {
   return -1;
 }
 
-CsvTable ParseCsv(const std::string& text, const std::string& name) {
-  CsvTable t;
-  t.path = name;
+void StreamCsv(const std::string& text, const std::string& name, const CsvHeaderFn& on_header, const CsvRowFn& on_row) {
+  bool have_header = false;
   size_t i = 0, n = text.size();
   if (n >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;  // UTF-8 BOM
   int64_t line = 1;
@@ -26,11 +25,15 @@ CsvTable ParseCsv(const std::string& text, const std::string& name) {
     field.clear();
     bool blank = row.size() == 1 && row[0].empty();
     if (!blank) {
-      if (t.header.empty()) {
-        t.header = std::move(row);
+      if (!have_header) {
+        have_header = true;
+        for (auto& h : row) {
+          while (!h.empty() && (h.back() == ' ' || h.back() == '\t')) h.pop_back();
+          while (!h.empty() && (h.front() == ' ' || h.front() == '\t')) h.erase(0, 1);
+        }
+        on_header(row);
       } else {
-        t.rows.push_back(std::move(row));
-        t.lines.push_back(row_line);
+        on_row(row, row_line);
       }
     }
     row.clear();
@@ -75,20 +78,35 @@ CsvTable ParseCsv(const std::string& text, const std::string& name) {
     ++i;
   }
   if (row_started || !field.empty() || !row.empty()) end_row();
-  if (t.header.empty())
+  if (!have_header)
     throw InputError(name + ": the file is empty; expected a header line");
-  for (auto& h : t.header) {
-    while (!h.empty() && (h.back() == ' ' || h.back() == '\t')) h.pop_back();
-    while (!h.empty() && (h.front() == ' ' || h.front() == '\t')) h.erase(0, 1);
-  }
+}
+
+CsvTable ParseCsv(const std::string& text, const std::string& name) {
+  CsvTable t;
+  t.path = name;
+  StreamCsv(
+      text, name, [&](std::vector<std::string>& header) { t.header = std::move(header); },
+      [&](std::vector<std::string>& row, int64_t line) {
+        t.rows.push_back(std::move(row));
+        t.lines.push_back(line);
+      });
   return t;
 }
 
-CsvTable ReadCsv(const std::filesystem::path& path) {
+namespace {
+std::string ReadCsvText(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw InputError("'" + path.string() + "' does not exist or is not a file; check the path");
-  return ParseCsv(ReadFileBytes(path), path.string());
+  return ReadFileBytes(path);
+}
+}  // namespace
+
+CsvTable ReadCsv(const std::filesystem::path& path) { return ParseCsv(ReadCsvText(path), path.string()); }
+
+void StreamCsvFile(const std::filesystem::path& path, const CsvHeaderFn& on_header, const CsvRowFn& on_row) {
+  StreamCsv(ReadCsvText(path), path.string(), on_header, on_row);
 }
 
 void AppendCsvField(std::string& out, std::string_view f) {

@@ -168,47 +168,62 @@ Catalog ReadCatalog(const std::filesystem::path& path, BadRowPolicy policy) {
   return c;
 }
 
-Interactions ReadInteractions(const std::filesystem::path& path, BadRowPolicy policy) {
-  CsvTable t = ReadCsv(path);
-  RequireColumns(t, {"user_id", "item_id"}, "interactions");
+Interactions StreamInteractions(const std::filesystem::path& path, BadRowPolicy policy,
+                                const std::function<void(Interaction&)>& fn) {
   Interactions out;
   out.path = path.string();
-  const int u_col = t.Column("user_id"), i_col = t.Column("item_id");
-  const int w_col = t.Column("weight"), ts_col = t.Column("timestamp");
-  out.has_weight = w_col >= 0;
-  out.has_timestamp = ts_col >= 0;
-  out.rows.reserve(t.rows.size());
-  for (size_t r = 0; r < t.rows.size(); ++r) {
-    const auto& row = t.rows[r];
-    const int64_t line = t.lines[r];
-    if (row.size() != t.header.size()) {
+  CsvTable head;  // the header only, for the column checks
+  head.path = out.path;
+  int u_col = -1, i_col = -1, w_col = -1, ts_col = -1;
+  const auto on_header = [&](std::vector<std::string>& header) {
+    head.header = header;
+    RequireColumns(head, {"user_id", "item_id"}, "interactions");
+    u_col = head.Column("user_id");
+    i_col = head.Column("item_id");
+    w_col = head.Column("weight");
+    ts_col = head.Column("timestamp");
+    out.has_weight = w_col >= 0;
+    out.has_timestamp = ts_col >= 0;
+  };
+  Interaction x;
+  const auto on_row = [&](std::vector<std::string>& row, int64_t line) {
+    if (row.size() != head.header.size()) {
       Handle(policy, out.path, line,
-             "expected " + std::to_string(t.header.size()) + " fields, found " + std::to_string(row.size()),
+             "expected " + std::to_string(head.header.size()) + " fields, found " + std::to_string(row.size()),
              &out.issues);
-      continue;
+      return;
     }
-    Interaction x;
-    x.user_id = row[size_t(u_col)];
-    x.item_id = row[size_t(i_col)];
+    x = Interaction{};
+    x.user_id = std::move(row[size_t(u_col)]);
+    x.item_id = std::move(row[size_t(i_col)]);
     x.line = line;
-    if (auto why = BadId(x.user_id, "user_id"); !why.empty()) { Handle(policy, out.path, line, why, &out.issues); continue; }
-    if (auto why = BadId(x.item_id, "item_id"); !why.empty()) { Handle(policy, out.path, line, why, &out.issues); continue; }
+    if (auto why = BadId(x.user_id, "user_id"); !why.empty()) { Handle(policy, out.path, line, why, &out.issues); return; }
+    if (auto why = BadId(x.item_id, "item_id"); !why.empty()) { Handle(policy, out.path, line, why, &out.issues); return; }
     if (w_col >= 0) {
       auto w = ParseDouble(row[size_t(w_col)]);
       if (!w || *w < 0) {
         Handle(policy, out.path, line, "weight '" + row[size_t(w_col)] + "' is not a finite number >= 0", &out.issues);
-        continue;
+        return;
       }
       x.weight = *w;
     }
     if (ts_col >= 0 && !ParseTimestamp(row[size_t(ts_col)], &x.timestamp)) {
       Handle(policy, out.path, line,
              "timestamp '" + row[size_t(ts_col)] + "' is neither ISO-8601 nor Unix seconds", &out.issues);
-      continue;
+      return;
     }
-    out.rows.push_back(std::move(x));
-  }
+    ++out.accepted;
+    fn(x);
+  };
+  StreamCsvFile(path, on_header, on_row);
   if (!out.issues.empty()) spdlog::warn("{}", SummarizeIssues(out.path, out.issues));
+  return out;
+}
+
+Interactions ReadInteractions(const std::filesystem::path& path, BadRowPolicy policy) {
+  std::vector<Interaction> rows;
+  Interactions out = StreamInteractions(path, policy, [&](Interaction& x) { rows.push_back(std::move(x)); });
+  out.rows = std::move(rows);
   return out;
 }
 

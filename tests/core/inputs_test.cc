@@ -86,6 +86,42 @@ TEST(Interactions, WeightsTimestampsAndBadRows) {
   EXPECT_THROW(ReadInteractions(d / "i.csv", BadRowPolicy::kFail), InputError);
 }
 
+TEST(Interactions, StreamingGivesTheSameRowsAndIssuesAndKeepsNone) {
+  testing::TempDir d;
+  testing::WriteText(d / "i.csv",
+                     "\xEF\xBB\xBF user_id ,item_id,weight,timestamp\r\n"
+                     "u1,A,2,2024-01-01\r\n"
+                     "\r\n"
+                     "u1,B,x,2024-01-02\r\n"
+                     "\"u,2\",\"B\"\"q\",1,1700000000\r\n"
+                     "u2,B,1\r\n"
+                     "u3,C,0.5,1700000001");
+  const Interactions read = ReadInteractions(d / "i.csv");
+  std::vector<Interaction> streamed;
+  const Interactions summary =
+      StreamInteractions(d / "i.csv", BadRowPolicy::kSkip, [&](Interaction& x) { streamed.push_back(std::move(x)); });
+  EXPECT_TRUE(summary.rows.empty());
+  EXPECT_EQ(summary.accepted, 3);
+  EXPECT_EQ(read.accepted, 3);
+  ASSERT_EQ(streamed.size(), read.rows.size());
+  for (size_t r = 0; r < streamed.size(); ++r) {
+    EXPECT_EQ(streamed[r].user_id, read.rows[r].user_id);
+    EXPECT_EQ(streamed[r].item_id, read.rows[r].item_id);
+    EXPECT_EQ(streamed[r].weight, read.rows[r].weight);
+    EXPECT_EQ(streamed[r].timestamp, read.rows[r].timestamp);
+    EXPECT_EQ(streamed[r].line, read.rows[r].line);
+  }
+  EXPECT_EQ(streamed[1].user_id, "u,2");
+  EXPECT_EQ(streamed[1].item_id, "B\"q");
+  EXPECT_EQ(streamed[2].line, 7);  // the blank line counts
+  ASSERT_EQ(summary.issues.size(), 2u);
+  EXPECT_EQ(summary.issues[0].line, 4);
+  EXPECT_EQ(summary.issues[1].line, 6);
+  EXPECT_THROW(StreamInteractions(d / "i.csv", BadRowPolicy::kFail, [](Interaction&) {}), InputError);
+  testing::WriteText(d / "h.csv", "user,item\nu1,A\n");
+  EXPECT_THROW(StreamInteractions(d / "h.csv", BadRowPolicy::kSkip, [](Interaction&) {}), InputError);
+}
+
 TEST(Interactions, WriteReadRoundTrip) {
   testing::TempDir d;
   std::vector<Interaction> rows{{"u,1", "A", 1.5, 1700000000.0, 0}, {"u2", "B\"x", 1, 5, 0}};

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -22,6 +23,14 @@ struct CsvTable {
 // from the header are kept as they are: the typed readers decide whether to skip or fail.
 CsvTable ReadCsv(const std::filesystem::path& path);
 CsvTable ParseCsv(const std::string& text, const std::string& name_for_errors);
+// The same parse, row by row, keeping no table: for files of millions of rows, where a string per
+// field of every row costs far more memory than the file. `on_header` gets the first non-blank row
+// (fields trimmed), `on_row` each later one with the line it starts on; both may move from the row.
+using CsvHeaderFn = std::function<void(std::vector<std::string>& header)>;
+using CsvRowFn = std::function<void(std::vector<std::string>& row, int64_t line)>;
+void StreamCsv(const std::string& text, const std::string& name_for_errors, const CsvHeaderFn& on_header,
+               const CsvRowFn& on_row);
+void StreamCsvFile(const std::filesystem::path& path, const CsvHeaderFn& on_header, const CsvRowFn& on_row);
 
 std::string CsvEscape(const std::string& field);
 std::string CsvLine(const std::vector<std::string>& fields);  // with trailing '\n'

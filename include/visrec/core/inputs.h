@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -51,12 +52,17 @@ struct Interactions {
   std::string path;
   bool has_weight = false;
   bool has_timestamp = false;
-  std::vector<Interaction> rows;  // file order
+  std::vector<Interaction> rows;  // file order (empty from StreamInteractions)
   std::vector<RowIssue> issues;
+  int64_t accepted = 0;           // rows that passed the checks
 };
 
 Interactions ReadInteractions(const std::filesystem::path& path,
                               BadRowPolicy policy = BadRowPolicy::kSkip);
+// The same checks, handing each accepted row to `fn` in file order (which may move from it) and
+// keeping none: memory stays near the file's size for any number of rows. The result has no rows.
+Interactions StreamInteractions(const std::filesystem::path& path, BadRowPolicy policy,
+                                const std::function<void(Interaction&)>& fn);
 void WriteInteractions(const std::filesystem::path& path, const std::vector<Interaction>& rows,
                        bool with_weight, bool with_timestamp);
 
