@@ -482,13 +482,13 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
     b.AddOutput("scoring_parts.npy");
   }
   int64_t fallback = 0, cold_items = 0, cold_recommended = 0;
-  std::set<int32_t> recommended;
+  std::vector<char> recommended(size_t(n), 0);
   for (size_t u = 0; u < users.size(); ++u) {
     fallback += fallback_user[u];
-    for (auto& r : recs[u]) recommended.insert(r.item);
+    for (auto& r : recs[u]) recommended[size_t(r.item)] = 1;
   }
   for (int32_t i = 0; i < n; ++i)
-    if (popularity[size_t(i)] == 0) { ++cold_items; cold_recommended += recommended.count(i); }
+    if (popularity[size_t(i)] == 0) { ++cold_items; cold_recommended += recommended[size_t(i)]; }
   b.counts() = {{"users", users.size()}, {"items", n}, {"items_with_vectors", vec_ids.size()},
                 {"interactions", inter.accepted}, {"interactions_unknown_item", unknown_items},
                 {"interaction_rows_skipped", inter.issues.size()}, {"users_popularity_fallback", fallback},

@@ -142,6 +142,8 @@ TEST(Recommend, EdgeCases) {
   EXPECT_TRUE(u3_fallback);
   EXPECT_TRUE(u1_fallback);
   EXPECT_EQ(a.manifest["counts"]["users_popularity_fallback"], 2);
+  EXPECT_EQ(a.manifest["counts"]["items_without_interactions"], 1);  // c
+  EXPECT_EQ(a.manifest["counts"]["cold_items_recommended"], 1);      // c, to u1 (and u3) as a fill
 
   // A single-item catalog: nothing to recommend, no crash.
   Artifact one = FakeReduce(dir / "w1", {"solo"}, {1.f, 0.f}, 2);
