@@ -33,6 +33,20 @@ Artifact FakeReduce(const fs::path& workdir, const std::vector<std::string>& ids
   return b.Commit();
 }
 
+// n x d vectors drawn in order from `draw`, each row scaled to unit length (zero rows stay zero).
+template <class Draw>
+std::vector<float> UnitRows(int n, int d, Draw draw) {
+  std::vector<float> v(size_t(n) * size_t(d));
+  for (auto& x : v) x = draw();
+  for (int i = 0; i < n; ++i) {
+    double nr = 0;
+    for (int c = 0; c < d; ++c) nr += double(v[size_t(i * d + c)]) * v[size_t(i * d + c)];
+    if (nr > 0)
+      for (int c = 0; c < d; ++c) v[size_t(i * d + c)] /= float(std::sqrt(nr));
+  }
+  return v;
+}
+
 TEST(Recommend, EqualsBruteForceOnRandomSmallCases) {
   std::mt19937 g(9);
   for (int trial = 0; trial < 8; ++trial) {
@@ -40,12 +54,7 @@ TEST(Recommend, EqualsBruteForceOnRandomSmallCases) {
     const int n = 3 + int(g() % 12), d = 1 + int(g() % 3), users = 2 + int(g() % 10);
     std::vector<std::string> ids;
     for (int i = 0; i < n; ++i) ids.push_back("i" + std::to_string(10 + i));
-    std::vector<float> v(size_t(n * d));
-    for (int i = 0; i < n; ++i) {
-      double nr = 0;
-      for (int c = 0; c < d; ++c) { v[size_t(i * d + c)] = float(int(g() % 3) - 1); nr += v[size_t(i * d + c)] * v[size_t(i * d + c)]; }
-      for (int c = 0; c < d; ++c) if (nr > 0) v[size_t(i * d + c)] /= float(std::sqrt(nr));  // zero rows stay zero
-    }
+    const std::vector<float> v = UnitRows(n, d, [&] { return float(int(g() % 3) - 1); });
     Artifact red = FakeReduce(dir / "w", ids, v, d);
     std::vector<std::vector<double>> r(size_t(users), std::vector<double>(size_t(n), 0));
     std::string csv = "user_id,item_id\n";
@@ -169,13 +178,7 @@ TEST(Recommend, DuplicateRowsAndRowOrderFollowTheDocumentedRule) {
   const int n = 24, d = 3, users = 30;
   std::vector<std::string> ids;
   for (int i = 0; i < n; ++i) ids.push_back("p" + std::to_string(100 + i));
-  std::vector<float> v(size_t(n * d));
-  for (auto& x : v) x = float(int(g() % 5) - 2);
-  for (int i = 0; i < n; ++i) {
-    double nr = 0;
-    for (int c = 0; c < d; ++c) nr += double(v[size_t(i * d + c)]) * v[size_t(i * d + c)];
-    for (int c = 0; c < d; ++c) if (nr > 0) v[size_t(i * d + c)] = float(v[size_t(i * d + c)] / std::sqrt(nr));
-  }
+  const std::vector<float> v = UnitRows(n, d, [&] { return float(int(g() % 5) - 2); });
   Artifact red = FakeReduce(dir / "w", ids, v, d);
   struct Row { std::string user, item; double weight; int64_t ts; };
   std::vector<Row> raw;
@@ -227,13 +230,8 @@ TEST(Recommend, ExplainDecomposesEveryRecommendedScoreExactly) {
   const int n = 30, d = 4, users = 25;
   std::vector<std::string> ids;
   for (int i = 0; i < n; ++i) ids.push_back("item" + std::to_string(100 + i));
-  std::vector<float> v(size_t(n * d));
   std::normal_distribution<float> gauss;
-  for (int i = 0; i < n; ++i) {
-    double nr = 0;
-    for (int c = 0; c < d; ++c) { v[size_t(i * d + c)] = gauss(g); nr += double(v[size_t(i * d + c)]) * v[size_t(i * d + c)]; }
-    for (int c = 0; c < d; ++c) v[size_t(i * d + c)] /= float(std::sqrt(nr));
-  }
+  const std::vector<float> v = UnitRows(n, d, [&] { return gauss(g); });
   Artifact red = FakeReduce(dir / "w", ids, v, d);
   // Weights, timestamps and a duplicate row, so summing and recency decay are exercised.
   std::string csv = "user_id,item_id,weight,timestamp\n";
@@ -298,13 +296,8 @@ TEST(Recommend, HnswVisualIndexRecordsItsRecallAndEnforcesTheFloor) {
   std::mt19937 g(4);
   std::normal_distribution<float> gauss;
   std::vector<std::string> ids;
-  std::vector<float> v(size_t(n * d));
-  for (int i = 0; i < n; ++i) {
-    ids.push_back("it" + std::to_string(10000 + i));
-    double nr = 0;
-    for (int c = 0; c < d; ++c) { v[size_t(i * d + c)] = gauss(g); nr += double(v[size_t(i * d + c)]) * v[size_t(i * d + c)]; }
-    for (int c = 0; c < d; ++c) v[size_t(i * d + c)] /= float(std::sqrt(nr));
-  }
+  for (int i = 0; i < n; ++i) ids.push_back("it" + std::to_string(10000 + i));
+  const std::vector<float> v = UnitRows(n, d, [&] { return gauss(g); });
   Artifact red = FakeReduce(dir / "w", ids, v, d);
   testing::WriteText(dir / "i.csv", "user_id,item_id\nu1," + ids[0] + "\nu2," + ids[1] + "\n");
   RecommendOptions o;

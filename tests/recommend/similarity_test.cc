@@ -126,6 +126,15 @@ TEST(Similarity, SparseCosineEveryKernelEqualsBruteForceOnLargerCatalogs) {
     }
 }
 
+// All pairwise dot products of the n rows of x (n x d), in double: the dense brute force.
+std::vector<std::vector<double>> DotProducts(const std::vector<float>& x, int64_t n, int64_t d) {
+  std::vector<std::vector<double>> dot(size_t(n), std::vector<double>(size_t(n), 0));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t c = 0; c < d; ++c) dot[size_t(i)][size_t(j)] += double(x[size_t(i * d + c)]) * x[size_t(j * d + c)];
+  return dot;
+}
+
 TEST(Similarity, DenseCosineEqualsBruteForceWithZerosAndTies) {
   std::mt19937 g(5);
   for (int trial = 0; trial < 10; ++trial) {
@@ -141,12 +150,12 @@ TEST(Similarity, DenseCosineEqualsBruteForceWithZerosAndTies) {
       if (nrm == 0) { valid[size_t(i)] = false; continue; }
       for (int c = 0; c < d; ++c) x[size_t(i * d + c)] = float(x[size_t(i * d + c)] / std::sqrt(nrm));
     }
-    std::vector<std::vector<double>> sim(size_t(n), std::vector<double>(size_t(n), 0));
+    // Zero rows get no neighbours; an exact zero between valid rows stays a (tiny) candidate.
+    std::vector<std::vector<double>> sim = DotProducts(x, n, d);
     for (int i = 0; i < n; ++i)
       for (int j = 0; j < n; ++j) {
-        double s = 0;
-        for (int c = 0; c < d; ++c) s += double(x[size_t(i * d + c)]) * x[size_t(j * d + c)];
-        sim[size_t(i)][size_t(j)] = valid[size_t(i)] && valid[size_t(j)] ? (s == 0 ? 1e-30 : s) : 0;
+        double& s = sim[size_t(i)][size_t(j)];
+        s = valid[size_t(i)] && valid[size_t(j)] ? (s == 0 ? 1e-30 : s) : 0;
       }
     TopK ref = Reference(sim, k, valid);
     for (auto& row : ref)
@@ -180,14 +189,7 @@ TEST(Similarity, DenseKernelsEqualBruteForceAcrossBlocks) {
     for (int64_t c = 0; c < d; ++c) nrm += std::pow(x[size_t(i * d + c)] = gauss(g), 2);
     for (int64_t c = 0; c < d; ++c) x[size_t(i * d + c)] = float(x[size_t(i * d + c)] / std::sqrt(nrm));
   }
-  std::vector<std::vector<double>> sim(size_t(n), std::vector<double>(size_t(n), 0));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      double s = 0;
-      for (int64_t c = 0; c < d; ++c) s += double(x[size_t(i * d + c)]) * x[size_t(j * d + c)];
-      sim[size_t(i)][size_t(j)] = s;
-    }
-  const TopK ref = Reference(sim, k, valid);
+  const TopK ref = Reference(DotProducts(x, n, d), k, valid);
   for (int threads : {1, 3})
     for (DenseKernel kernel : {DenseKernel::kAuto, DenseKernel::kOneSided, DenseKernel::kBlas})
       ExpectSame(DenseCosineTopK(x.data(), n, d, k, int64_t(64) << 20, threads, kernel), ref, 1e-5f);
