@@ -34,17 +34,7 @@ print("  photo queries: %d; p50 total %.1f ms (preprocess %.1f, model %.1f, proj
 EOF
 
 echo "== B: $items items, small photos, tiny TorchScript model (3x3 conv + pooling, 256-d)"
-/usr/bin/python3 - "$work/tiny.pt" <<'EOF'
-import sys, torch
-torch.manual_seed(0)
-class Tiny(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(3, 256, 3, stride=2)
-    def forward(self, x):
-        return torch.relu(self.conv(x)).mean(dim=(2, 3))
-torch.jit.trace(Tiny().eval(), torch.zeros(1, 3, 32, 32)).save(sys.argv[1])
-EOF
+/usr/bin/python3 "$root/tools/bench/tiny_model.py" "$work/tiny.pt"
 t0=$(date +%s)
 "$visrec" sample --out "$work/b" --items "$items" --users $((items / 5)) --min-side 32 --max-side 48 --threads 2 -q >/dev/null
 "$visrec" run --catalog "$work/b/catalog.csv" --interactions "$work/b/interactions.csv" --workdir "$work/wb" \

@@ -11,17 +11,7 @@ items=${1:-20000}; users=${2:-100000}; runs=${3:-2}
 visrec="$root/build/visrec"
 work=$(mktemp -d /tmp/visrec-bench-recstage.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-/usr/bin/python3 - "$work/tiny.pt" <<'PY'
-import sys, torch
-torch.manual_seed(0)
-class Tiny(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(3, 256, 3, stride=2)
-    def forward(self, x):
-        return torch.relu(self.conv(x)).mean(dim=(2, 3))
-torch.jit.trace(Tiny().eval(), torch.zeros(1, 3, 32, 32)).save(sys.argv[1])
-PY
+/usr/bin/python3 "$root/tools/bench/tiny_model.py" "$work/tiny.pt"
 "$visrec" sample --out "$work/b" --items "$items" --users "$users" --min-side 32 --max-side 48 --threads 2 -q >/dev/null
 "$visrec" run --catalog "$work/b/catalog.csv" --interactions "$work/b/interactions.csv" --workdir "$work/w" \
   --resize 32 --crop 32 --model-file "$work/tiny.pt" --batch-size 64 --dims 64 --threads 2 -q >/dev/null 2>&1
