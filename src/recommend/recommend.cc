@@ -343,17 +343,23 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
     z.touched_by.assign(size_t(n), 0);
     z.rank.assign(size_t(n), -1);
     std::vector<std::pair<double, int32_t>> order;
+    std::vector<double> weights;  // per history entry, computed once per user (a pow() with decay)
     std::vector<std::vector<std::pair<double, int32_t>>> by_history(static_cast<size_t>(k));
     for (int64_t ui_; (ui_ = next_user.fetch_add(1)) < int64_t(users.size());) {
       const FlatHistories::Slice h = hist[size_t(ui_)];
       const int64_t mark = ui_ + 1;
       const double t_last = LatestTimestamp(h);
-      for (auto& [hi, wt] : h) z.seen_by[size_t(hi)] = mark;  // seen items are never recommended
+      weights.clear();
+      for (auto& [hi, wt] : h) {
+        z.seen_by[size_t(hi)] = mark;  // seen items are never recommended
+        weights.push_back(HistoryWeight(wt, t_last, o.half_life_days));
+      }
       z.touched.clear();
       // History in ascending item order, neighbours in list order: each candidate's sums add the same
       // terms in the same order as ever, so scores are unchanged to the bit.
-      for (auto& [hi, wt] : h) {
-        const double weight = HistoryWeight(wt, t_last, o.half_life_days);
+      for (size_t e = 0; e < h.size(); ++e) {
+        const int32_t hi = h.begin()[e].first;
+        const double weight = weights[e];
         for (const auto& nb : hybrid[size_t(hi)]) {
           const size_t j = size_t(nb.item);
           if (z.seen_by[j] == mark) continue;
@@ -379,8 +385,9 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
         by_history[r].clear();
       }
       if (winners > 0)
-        for (auto& [hi, wt] : h) {
-          const double weight = HistoryWeight(wt, t_last, o.half_life_days);
+        for (size_t e = 0; e < h.size(); ++e) {
+          const int32_t hi = h.begin()[e].first;
+          const double weight = weights[e];
           for (const auto& nb : hybrid[size_t(hi)]) {
             const int32_t r = z.rank[size_t(nb.item)];
             if (r >= 0 && z.seen_by[size_t(nb.item)] != mark) by_history[size_t(r)].push_back({weight * nb.score, hi});
