@@ -5,9 +5,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
+#include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include "visrec/core/config_check.h"
+#include "visrec/core/fs.h"
+#include "visrec/core/numfmt.h"
 
 #include "visrec/core/artifact.h"
 #include "visrec/core/errors.h"
@@ -26,6 +33,84 @@ inline void BindGlobal(CLI::App& app, GlobalFlags& g) {
   app.add_flag("-v,--verbose", g.verbose, "more logging (-vv for trace)");
   app.add_flag("-q,--quiet", g.quiet, "warnings and errors only");
   app.add_option("--log-json", g.log_json, "also append JSON-lines logs to this file");
+}
+
+// Every floating-point option of every command, bound before this call, rejects NaN and inf with
+// exit 2 naming the flag: one validator for all of them (ranges are each stage's Validate()).
+inline void RequireFiniteFloats(CLI::App& app) {
+  const CLI::Validator finite(
+      [](std::string& v) -> std::string {
+        const auto d = ParseDouble(v);
+        if (d) return "";
+        std::string low;
+        for (char c : v) low.push_back(char(std::tolower(static_cast<unsigned char>(c))));
+        const bool non_finite = low.find("nan") != std::string::npos || low.find("inf") != std::string::npos;
+        return non_finite ? "must be a finite number, got '" + v + "'" : "";  // other text: CLI11's own conversion error
+      },
+      "FINITE");
+  std::function<void(CLI::App*)> walk = [&](CLI::App* a) {
+    for (CLI::Option* opt : a->get_options())
+      if (opt->get_type_name().find("FLOAT") != std::string::npos) opt->check(finite);
+    for (CLI::App* sub : a->get_subcommands({})) walk(sub);
+  };
+  walk(&app);
+}
+
+// `--config FILE`: checked before the command line is parsed, so a syntax error names its line
+// and an unknown key names the nearest valid one (the parser would ignore the key, or report an
+// unrelated missing flag).
+inline void CheckConfigFile(CLI::App& app, int argc, char** argv) {
+  std::string file;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) file = argv[i + 1];
+    else if (a.rfind("--config=", 0) == 0) file = a.substr(9);
+  }
+  if (file.empty()) return;
+  std::string text;
+  try {
+    text = ReadRegularFile(file, 16 << 20);
+  } catch (const Error& e) {
+    throw UsageError(std::string("--config: ") + e.what());
+  }
+  const auto names_of = [](CLI::App* a) {
+    std::vector<std::string> names;
+    for (CLI::Option* opt : a->get_options())
+      for (const auto& n : opt->get_lnames()) names.push_back(n);
+    return names;
+  };
+  const std::vector<std::string> global = names_of(&app);
+  for (const ConfigEntry& e : CheckConfigSyntax(text, file)) {
+    std::string section = e.section, key = e.key;
+    if (section.empty() && key.find('.') != std::string::npos) {
+      section = key.substr(0, key.rfind('.'));
+      key = key.substr(key.rfind('.') + 1);
+    }
+    std::vector<std::string> names = global;
+    if (!section.empty()) {
+      CLI::App* sub = nullptr;
+      for (CLI::App* s : app.get_subcommands({}))
+        if (s->get_name() == section) sub = s;
+      if (!sub)
+        throw UsageError(file + ":" + std::to_string(e.line) + ": unknown section [" + section + "]" +
+                         [&] {
+                           std::vector<std::string> subs;
+                           for (CLI::App* s : app.get_subcommands({})) subs.push_back(s->get_name());
+                           const std::string near = NearestName(section, subs);
+                           return near.empty() ? std::string() : "; did you mean [" + near + "]?";
+                         }());
+      for (auto& n : names_of(sub)) names.push_back(n);
+    }
+    bool known = false;
+    for (const auto& n : names) known |= n == key;
+    if (!known) {
+      const std::string near = NearestName(key, names);
+      throw UsageError(file + ":" + std::to_string(e.line) + ": unknown key '" + key + "'" +
+                       (section.empty() ? "" : " in [" + section + "]") +
+                       (near.empty() ? "; see `visrec " + section + " --help` for the valid names"
+                                     : "; did you mean '" + near + "'?"));
+    }
+  }
 }
 
 // --workdir, --force, --threads of a stage subcommand.
@@ -65,6 +150,11 @@ int WithExitCodes(F&& body) {
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return int(e.code());
+  } catch (const std::filesystem::filesystem_error& e) {
+    // Creating, renaming or removing a path failed (permissions, a file in the way, disk full):
+    // the documented "writing failed", not a bug.
+    spdlog::error("file system: {} (check the permissions and free space of that path)", e.what());
+    return int(ExitCode::kIo);
   } catch (const std::exception& e) {
     spdlog::error("internal error (please report): {}", e.what());
     return int(ExitCode::kInternal);

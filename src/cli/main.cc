@@ -27,9 +27,12 @@ void BindPreprocess(CLI::App* c, preprocess::PreprocessOptions& o, std::string& 
   c->add_option("--trim", o.trim, "auto | off: crop near-uniform margins")->capture_default_str();
   c->add_option("--trim-tolerance", o.trim_tolerance, "0-255 border colour tolerance")->capture_default_str();
   c->add_option("--trim-padding", o.trim_padding, "fraction kept around the content box")->capture_default_str();
-  c->add_option("--background", o.background, "R G B for alpha and letterbox")->expected(3);
-  c->add_option("--mean", o.mean, "per-channel mean (applied in extract)")->expected(3);
-  c->add_option("--std", o.std, "per-channel std (applied in extract)")->expected(3);
+  // Three values each (`--mean 0.5 0.5 0.5`, or `mean = [0.5, 0.5, 0.5]` in a --config file).
+  c->add_option("--background", o.background, "R G B for alpha and letterbox")->capture_default_str();
+  c->add_option("--mean", o.mean, "per-channel mean (applied in extract)")->capture_default_str();
+  c->add_option("--std", o.std, "per-channel std (applied in extract)")->capture_default_str();
+  c->add_option("--max-file-mb", o.max_file_mb, "larger photo files are per-photo failures (checked before reading)")
+      ->capture_default_str();
   c->add_option("--max-pixels", o.max_pixels, "decompression-bomb guard")->capture_default_str();
   c->add_option("--reduced-decode", o.reduced_decode, "auto | off")->capture_default_str();
   c->add_option("--shard-size", o.shard_size, "images per pixel shard")->capture_default_str();
@@ -69,15 +72,21 @@ void BindRecommend(CLI::App* c, recommend::RecommendOptions& o) {
   c->add_option("--min-recall", o.min_recall, "hnsw: exit 7 below this recall (0 = report only)")->capture_default_str();
   c->add_option("--store-scoring", o.store_scoring, "keep the scoring neighbour lists (for `visrec explain`)")
       ->capture_default_str();
+  c->add_option("--max-bad-rows-fraction", o.max_bad_rows_fraction,
+                "exit 3 when more interaction rows than this share are malformed or name unknown items")
+      ->capture_default_str();
 }
 
-void BindEvaluate(CLI::App* c, evaluate::EvaluateOptions& o, bool with_k) {
-  if (with_k) c->add_option("--k", o.k, "cut-off K")->capture_default_str();
+void BindEvaluate(CLI::App* c, evaluate::EvaluateOptions& o, std::vector<int>* cutoffs) {
+  if (cutoffs)
+    c->add_option("--k", *cutoffs, "cut-off K, or several: 5,10,20 (the first is the headline and the --baseline gate)")
+        ->delimiter(',')
+        ->default_str("10");
   c->add_option("--label-column", o.label_column, "catalog column for same-label precision of similar items");
   c->add_option("--baseline", o.baseline, "earlier report.json; exit 8 on a drop beyond --tolerance");
   c->add_option("--tolerance", o.tolerance, "allowed absolute drop per metric")->capture_default_str();
   c->add_option("--eval-seed", o.seed, "seed of the random baseline")->capture_default_str();
-  if (with_k)
+  if (cutoffs)
     c->add_option("--label-items", o.label_items, "same-label precision over these items only (ids, one per line)");
 }
 
@@ -151,7 +160,7 @@ int main(int argc, char** argv) {
   std::string rec_bad_rows = "skip";
   auto* c_rec = app.add_subcommand("recommend", "similar items and top-K recommendations");
   c_rec->add_option("--reduce", rco.reduce, "reduce artifact (default: latest in workdir)");
-  c_rec->add_option("--interactions", rco.interactions, "interactions CSV")->required();
+  c_rec->add_option("--interactions", rco.interactions, "interactions CSV (leave out: similar items only)");
   c_rec->add_option("--catalog", rco.catalog, "catalog CSV (item universe, text)");
   c_rec->add_option("--bad-rows", rec_bad_rows, "skip | fail")->capture_default_str();
   BindRecommend(c_rec, rco);
@@ -170,7 +179,10 @@ int main(int argc, char** argv) {
   c_ev->add_option("--interactions", spo.interactions, "interactions CSV to split");
   c_ev->add_option("--test-fraction", spo.test_fraction, "random split share")->capture_default_str();
   c_ev->add_option("--split-seed", spo.seed, "random split seed")->capture_default_str();
-  BindEvaluate(c_ev, evo, true);
+  c_ev->add_option("--max-bad-rows-fraction", spo.max_bad_rows_fraction,
+                   "exit 3 when more rows than this share are malformed")->capture_default_str();
+  std::vector<int> eval_cutoffs;
+  BindEvaluate(c_ev, evo, &eval_cutoffs);
   add_ctx(c_ev);
 
   // run
@@ -193,7 +205,7 @@ int main(int argc, char** argv) {
   cli::BindFinetune(c_run, rno.finetune, "finetune-");
   BindReduce(c_run, rno.reduce);
   BindRecommend(c_run, rno.recommend);
-  BindEvaluate(c_run, rno.evaluate, false);
+  BindEvaluate(c_run, rno.evaluate, nullptr);
   add_ctx(c_run);
 
   // query
@@ -252,6 +264,13 @@ int main(int argc, char** argv) {
   c_verify->add_option("paths", verify_paths, "artifact paths (stage dir or artifact dir)")->required();
   auto* c_version = app.add_subcommand("version", "versions, CUDA, CPU features");
 
+  cli::RequireFiniteFloats(app);
+  try {
+    cli::CheckConfigFile(app, argc, argv);
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return int(e.code());
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -298,8 +317,8 @@ int main(int argc, char** argv) {
     if (*c_rec) {
       rco.bad_rows = ParseBadRowPolicy(rec_bad_rows);
       auto r = recommend::Run(rco, ctx);
-      std::cout << r.artifact.File("recommendations.csv").string() << "\n"
-                << r.artifact.File("similar_items.csv").string() << "\n";
+      if (!rco.interactions.empty()) std::cout << r.artifact.File("recommendations.csv").string() << "\n";
+      std::cout << r.artifact.File("similar_items.csv").string() << "\n";
       return 0;
     }
     if (*c_ev) {
@@ -309,6 +328,10 @@ int main(int argc, char** argv) {
         std::cout << r.artifact.File("train.csv").string() << "\n" << r.artifact.File("test.csv").string() << "\n";
         return 0;
       }
+      if (!eval_cutoffs.empty()) {
+        evo.k = eval_cutoffs[0];
+        evo.more_k.assign(eval_cutoffs.begin() + 1, eval_cutoffs.end());
+      }
       evaluate::RunEvaluate(evo, ctx);
       return 0;
     }
@@ -316,6 +339,7 @@ int main(int argc, char** argv) {
       rno.preprocess.bad_rows = ParseBadRowPolicy(run_bad_rows);
       rno.recommend.bad_rows = rno.preprocess.bad_rows;
       rno.split_options.bad_rows = rno.preprocess.bad_rows;
+      rno.split_options.max_bad_rows_fraction = rno.recommend.max_bad_rows_fraction;
       auto rep = pipeline::Run(rno, ctx);
       std::cout << pipeline::FormatRunReport(rep);
       return 0;
@@ -324,6 +348,8 @@ int main(int argc, char** argv) {
       if (q_item.empty() && q_user.empty() && q_image.empty() && q_batch.empty())
         throw UsageError("query: give --item, --user, --image or --batch");
       if (!q_png.empty() && !q_batch.empty()) throw UsageError("query: --png draws one query; drop it with --batch");
+      if (!q_png.empty() && fs::path(q_png).extension() != ".png" && fs::path(q_png).extension() != ".PNG")
+        throw UsageError("query: --png writes PNG bytes; give a file name ending in .png, not '" + q_png + "'");
       query::QueryEngine engine(qo);
       if (!q_batch.empty()) {
         query::BatchSummary sum;

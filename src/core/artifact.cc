@@ -322,7 +322,7 @@ Artifact ArtifactBuilder::Commit() {
 
   for (const auto& o : outputs_) FsyncFile(staging_ / o["file"].get<std::string>());
   MaybeInjectFailure("before-manifest");
-  WriteFileAtomic(staging_ / kManifest, m.dump(2) + "\n");
+  WriteFileAtomic(staging_ / kManifest, m.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
   FsyncDir(staging_);
   MaybeInjectFailure("before-rename");
 

@@ -2,6 +2,7 @@
 
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
+#include "visrec/core/numfmt.h"
 
 namespace visrec {
 
@@ -30,7 +31,15 @@ void StreamCsv(const std::string& text, const std::string& name, const CsvHeader
         for (auto& h : row) {
           while (!h.empty() && (h.back() == ' ' || h.back() == '\t')) h.pop_back();
           while (!h.empty() && (h.front() == ' ' || h.front() == '\t')) h.erase(0, 1);
+          h = ToValidUtf8(h);
         }
+        // A repeated column name would be read first-wins by one reader and last-wins by another.
+        for (size_t a = 0; a < row.size(); ++a)
+          for (size_t b = a + 1; b < row.size(); ++b)
+            if (!row[a].empty() && row[a] == row[b])
+              throw InputError(name + ":" + std::to_string(row_line) + ": the header names column '" + row[a] +
+                               "' twice (columns " + std::to_string(a + 1) + " and " + std::to_string(b + 1) +
+                               "); rename or drop one");
         on_header(row);
       } else {
         on_row(row, row_line);

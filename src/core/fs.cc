@@ -1,7 +1,10 @@
 #include "visrec/core/fs.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <cstdlib>
@@ -13,14 +16,91 @@
 
 namespace visrec {
 
-std::string ReadFileBytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("cannot open '" + path.string() + "': " + ErrnoText());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw InputError("error while reading '" + path.string() + "'");
-  return ss.str();
+namespace {
+
+std::string FileTypeProblem(mode_t mode) {
+  if (S_ISREG(mode)) return "";
+  if (S_ISDIR(mode)) return "not a regular file (a directory)";
+  if (S_ISFIFO(mode)) return "not a regular file (a FIFO)";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "not a regular file (a device)";
+  if (S_ISSOCK(mode)) return "not a regular file (a socket)";
+  return "not a regular file";
 }
+
+std::string StatProblem(int err) {
+  if (err == ENOENT || err == ENOTDIR) return "file not found";
+  if (err == ELOOP) return "symbolic link loop";
+  if (err == EACCES) return "file cannot be read (permissions)";
+  return std::string("file cannot be read (") + std::strerror(err) + ")";
+}
+
+std::string SizeProblem(int64_t size, int64_t max_bytes, const char* limit_flag) {
+  if (max_bytes < 0 || size <= max_bytes) return "";
+  const auto mb = [](int64_t b) { return std::to_string((b + (1 << 20) - 1) >> 20); };
+  return "larger than " + mb(max_bytes) + " MB (" + mb(size) + " MB" +
+         (limit_flag && *limit_flag ? std::string("; raise ") + limit_flag + " to read it" : std::string()) + ")";
+}
+
+}  // namespace
+
+std::string RegularFileProblem(const fs::path& path, int64_t max_bytes, const char* limit_flag) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return StatProblem(errno);
+  if (auto why = FileTypeProblem(st.st_mode); !why.empty()) return why;
+  return SizeProblem(int64_t(st.st_size), max_bytes, limit_flag);
+}
+
+int OpenRegularFileFd(const fs::path& path, std::string* why) {
+  // O_NONBLOCK: opening a FIFO with no writer would otherwise block in open(2) itself.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    *why = StatProblem(errno);
+    return -1;
+  }
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || !(*why = FileTypeProblem(st.st_mode)).empty()) {
+    if (why->empty()) *why = StatProblem(errno);
+    ::close(fd);
+    return -1;
+  }
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  return fd;
+}
+
+std::string ReadRegularFile(const fs::path& path, int64_t max_bytes, const char* limit_flag) {
+  std::string why;
+  const int fd = OpenRegularFileFd(path, &why);
+  if (fd < 0) throw InputError("cannot read '" + path.string() + "': " + why);
+  struct stat st{};
+  ::fstat(fd, &st);
+  if (auto big = SizeProblem(int64_t(st.st_size), max_bytes, limit_flag); !big.empty()) {
+    ::close(fd);
+    throw InputError("cannot read '" + path.string() + "': " + big);
+  }
+  std::string out;
+  out.reserve(size_t(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string e = ErrnoText();
+      ::close(fd);
+      throw InputError("error while reading '" + path.string() + "': " + e);
+    }
+    if (n == 0) break;
+    out.append(buf, size_t(n));
+    if (max_bytes >= 0 && int64_t(out.size()) > max_bytes) {  // grew while being read
+      ::close(fd);
+      throw InputError("cannot read '" + path.string() + "': " + SizeProblem(int64_t(out.size()), max_bytes, limit_flag));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+std::string ReadFileBytes(const fs::path& path) { return ReadRegularFile(path); }
 
 std::vector<std::string> ReadLines(const fs::path& path) {
   std::vector<std::string> lines;

@@ -22,7 +22,16 @@ std::string BadId(const std::string& id, const char* what) {
   if (id.size() > kMaxIdBytes) return std::string(what) + " longer than 512 bytes";
   for (unsigned char c : id)
     if (c < 0x20 || c == 0x7f) return std::string(what) + " contains a control character";
+  if (!IsValidUtf8(id)) return std::string(what) + " is not valid UTF-8 (re-export the file as UTF-8)";
   return "";
+}
+
+bool IsBlank(const std::string& s) { return s.find_first_not_of(" \t") == std::string::npos; }
+
+int DaysInMonth(int y, int m) {
+  static const int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : kDays[m - 1];
 }
 
 void Handle(BadRowPolicy policy, const std::string& file, int64_t line, const std::string& reason,
@@ -82,7 +91,7 @@ bool ParseTimestamp(const std::string& raw, double* out) {
   if (!digits(0, 4, &Y) || s.size() < 10 || s[4] != '-' || !digits(5, 2, &M) || s[7] != '-' ||
       !digits(8, 2, &D))
     return false;
-  if (M < 1 || M > 12 || D < 1 || D > 31) return false;
+  if (M < 1 || M > 12 || D < 1 || D > DaysInMonth(Y, M)) return false;
   size_t p = 10;
   double frac = 0;
   if (p < s.size() && (s[p] == 'T' || s[p] == ' ')) {
@@ -114,6 +123,7 @@ bool ParseTimestamp(const std::string& raw, double* out) {
       if (q < s.size() && !digits(q, 2, &om)) return false;
       if (q < s.size()) q += 2;
       if (q != s.size()) return false;
+      if (oh > 18 || om > 59 || oh * 60 + om > 18 * 60) return false;  // real offsets are within +-18:00
       offset = (s[p] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
       p = q;
     } else {
@@ -147,6 +157,10 @@ Catalog ReadCatalog(const std::filesystem::path& path, BadRowPolicy policy) {
     const std::string& img = row[size_t(img_col)];
     if (auto why = BadId(id, "item_id"); !why.empty()) { Handle(policy, c.path, line, why, &c.issues); continue; }
     if (img.empty()) { Handle(policy, c.path, line, "empty image path", &c.issues); continue; }
+    if (!IsValidUtf8(img)) {
+      Handle(policy, c.path, line, "image path is not valid UTF-8 (rename the file or re-export the catalog as UTF-8)", &c.issues);
+      continue;
+    }
     if (!seen.insert({id, img}).second) { ++c.duplicate_photo_rows; continue; }
     CatalogPhoto p;
     p.item_id = id;
@@ -158,7 +172,7 @@ Catalog ReadCatalog(const std::filesystem::path& path, BadRowPolicy policy) {
     if (items.insert(id).second) {
       auto& meta = c.metadata[id];
       for (size_t k = 0; k < t.header.size(); ++k)
-        if (int(k) != id_col && int(k) != img_col) meta[t.header[k]] = row[k];
+        if (int(k) != id_col && int(k) != img_col) meta[t.header[k]] = ToValidUtf8(row[k]);
     }
   }
   c.item_ids.assign(items.begin(), items.end());
@@ -187,6 +201,7 @@ Interactions StreamInteractions(const std::filesystem::path& path, BadRowPolicy 
   };
   Interaction x;
   const auto on_row = [&](std::vector<std::string>& row, int64_t line) {
+    ++out.data_rows;
     if (row.size() != head.header.size()) {
       Handle(policy, out.path, line,
              "expected " + std::to_string(head.header.size()) + " fields, found " + std::to_string(row.size()),
@@ -199,18 +214,30 @@ Interactions StreamInteractions(const std::filesystem::path& path, BadRowPolicy 
     x.line = line;
     if (auto why = BadId(x.user_id, "user_id"); !why.empty()) { Handle(policy, out.path, line, why, &out.issues); return; }
     if (auto why = BadId(x.item_id, "item_id"); !why.empty()) { Handle(policy, out.path, line, why, &out.issues); return; }
-    if (w_col >= 0) {
+    // An empty optional cell means "absent": weight 1, no timestamp.
+    if (w_col >= 0 && !IsBlank(row[size_t(w_col)])) {
       auto w = ParseDouble(row[size_t(w_col)]);
       if (!w || *w < 0) {
-        Handle(policy, out.path, line, "weight '" + row[size_t(w_col)] + "' is not a finite number >= 0", &out.issues);
+        Handle(policy, out.path, line, "weight '" + ToValidUtf8(row[size_t(w_col)]) + "' is not a finite number >= 0", &out.issues);
+        return;
+      }
+      if (*w > kMaxInteractionWeight) {
+        Handle(policy, out.path, line, "weight '" + row[size_t(w_col)] + "' is above the maximum 1e9 (rescale the weights)",
+               &out.issues);
         return;
       }
       x.weight = *w;
     }
-    if (ts_col >= 0 && !ParseTimestamp(row[size_t(ts_col)], &x.timestamp)) {
-      Handle(policy, out.path, line,
-             "timestamp '" + row[size_t(ts_col)] + "' is neither ISO-8601 nor Unix seconds", &out.issues);
-      return;
+    if (ts_col >= 0 && !IsBlank(row[size_t(ts_col)])) {
+      if (!ParseTimestamp(row[size_t(ts_col)], &x.timestamp)) {
+        Handle(policy, out.path, line,
+               "timestamp '" + ToValidUtf8(row[size_t(ts_col)]) + "' is neither a valid ISO-8601 date/time nor Unix seconds",
+               &out.issues);
+        return;
+      }
+      x.has_timestamp = true;
+    } else if (out.first_without_timestamp == 0) {
+      out.first_without_timestamp = line;
     }
     ++out.accepted;
     fn(x);
@@ -236,10 +263,37 @@ void WriteInteractions(const std::filesystem::path& path, const std::vector<Inte
   for (const auto& r : rows) {
     std::vector<std::string> f{r.user_id, r.item_id};
     if (with_weight) f.push_back(FormatShortest(r.weight));
-    if (with_timestamp) f.push_back(FormatShortest(r.timestamp));
+    if (with_timestamp) f.push_back(r.has_timestamp ? FormatShortest(r.timestamp) : std::string());
     s += CsvLine(f);
   }
   WriteFileAtomic(path, s);
+}
+
+std::vector<std::string> IssueExamples(const std::vector<RowIssue>& issues, size_t most) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < issues.size() && i < most; ++i)
+    out.push_back("line " + std::to_string(issues[i].line) + ": " + issues[i].reason);
+  return out;
+}
+
+std::vector<std::string> IssueList(const std::vector<RowIssue>& issues, size_t most) {
+  std::vector<std::string> out = IssueExamples(issues, most);
+  if (issues.size() > most) out.push_back("... and " + std::to_string(issues.size() - most) + " more");
+  return out;
+}
+
+void RequireUsableShare(const std::string& file, int64_t data_rows, int64_t unusable,
+                        const std::vector<std::string>& examples, double max_fraction) {
+  if (data_rows <= 0 || unusable <= 0) return;
+  const bool all = unusable >= data_rows;
+  if (!all && double(unusable) <= max_fraction * double(data_rows)) return;
+  std::string s = file + ": " + std::to_string(unusable) + " of " + std::to_string(data_rows) +
+                  " rows are unusable (malformed, or naming items not in the catalog/features)";
+  for (size_t i = 0; i < examples.size() && i < 3; ++i) s += (i ? "; " : ", e.g. ") + examples[i];
+  s += all ? "; nothing would be left to recommend from. Fix the file (see the README's input formats)"
+           : "; that is more than --max-bad-rows-fraction " + FormatShortest(max_fraction) +
+                 ". Fix the file, or raise --max-bad-rows-fraction to go on without those rows";
+  throw InputError(s);
 }
 
 std::string SummarizeIssues(const std::string& file, const std::vector<RowIssue>& issues) {

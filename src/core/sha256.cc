@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+#include <unistd.h>
 
 namespace visrec {
 namespace {
@@ -85,8 +87,14 @@ std::string Sha256Hex(std::string_view data) {
 }
 
 std::string Sha256File(const std::filesystem::path& path) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) throw InputError("cannot read '" + path.string() + "': " + ErrnoText());
+  std::string why;
+  const int fd = OpenRegularFileFd(path, &why);  // never blocks on a FIFO or reads a device forever
+  if (fd < 0) throw InputError("cannot read '" + path.string() + "': " + why);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(::fdopen(fd, "rb"), &std::fclose);
+  if (!f) {
+    ::close(fd);
+    throw InputError("cannot read '" + path.string() + "': " + ErrnoText());
+  }
   Sha256 h;
   std::vector<char> buf(1 << 16);
   size_t n;

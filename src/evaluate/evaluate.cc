@@ -13,6 +13,7 @@
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/numfmt.h"
+#include "visrec/core/options.h"
 #include "visrec/core/sha256.h"
 #include "visrec/evaluate/metrics.h"
 
@@ -24,14 +25,62 @@ json ToJson(const RankingMetrics& m) {
           {"users", m.users}};
 }
 
+// --baseline: exit 8 when a metric dropped more than the tolerance. A baseline made at another K
+// measures something else, so it is refused rather than compared; a malformed one is bad input.
+void CheckBaseline(const EvaluateOptions& o, const json& report) {
+  json base;
+  try {
+    base = json::parse(ReadFileBytes(o.baseline));
+  } catch (const json::exception& e) {
+    throw InputError("--baseline '" + o.baseline.string() + "' is not valid JSON: " + e.what());
+  }
+  std::vector<std::string> drops;
+  try {
+    if (!base.is_object() || !base.contains("model") || !base["model"].is_object())
+      throw InputError("--baseline '" + o.baseline.string() + "' is not an evaluate report.json (no \"model\" metrics)");
+    const int base_k = base.value("k", 0);
+    if (base_k != report.value("k", 0))
+      throw UsageError("--baseline '" + o.baseline.string() + "' was made at K=" + std::to_string(base_k) +
+                       " and this report at K=" + std::to_string(report.value("k", 0)) +
+                       "; compare reports made at the same --k (or make a new baseline)");
+    auto check = [&](const std::string& path, const json& now, const json& was) {
+      if (!was.is_number() || !now.is_number())
+        throw InputError("--baseline '" + o.baseline.string() + "': " + path + " is not a number");
+      std::string line = path + " " + FormatFixed(was.get<double>(), 4) + " -> " + FormatFixed(now.get<double>(), 4);
+      if (now.get<double>() < was.get<double>() - o.tolerance) drops.push_back(line);
+    };
+    for (const char* m : {"hr", "ndcg", "precision", "recall", "map"}) {
+      if (base["model"].contains(m)) check(std::string("model.") + m, report["model"][m], base["model"][m]);
+      if (base.contains("cold_start") && base["cold_start"].is_object() && base["cold_start"].contains("model") &&
+          base["cold_start"]["model"].contains(m))
+        check(std::string("cold_start.model.") + m, report["cold_start"]["model"][m], base["cold_start"]["model"][m]);
+    }
+    if (base.contains("same_label_precision") && report.contains("same_label_precision"))
+      for (auto& [src, v] : base["same_label_precision"].items())
+        if (report["same_label_precision"].contains(src))
+          check("same_label_precision." + src, report["same_label_precision"][src], v);
+  } catch (const json::exception& e) {
+    throw InputError("--baseline '" + o.baseline.string() + "' is not a well-formed report.json: " + e.what());
+  }
+  if (!drops.empty()) {
+    std::string msg = "evaluate: " + std::to_string(drops.size()) + " metric(s) dropped more than --tolerance " +
+                      FormatFixed(o.tolerance, 4) + " below " + o.baseline.string() + ": ";
+    for (size_t i = 0; i < drops.size(); ++i) msg += (i ? "; " : "") + drops[i];
+    throw RegressionError(msg);
+  }
+  spdlog::info("evaluate: no metric dropped more than {} below the baseline {}", o.tolerance, o.baseline.string());
+}
+
 }  // namespace
 
 void EvaluateOptions::Validate() const {
   if (test.empty()) throw UsageError("evaluate: --test is required (held-out interactions, e.g. from `run --split`)");
-  if (k < 1) throw UsageError("evaluate: --k must be >= 1");
+  if (k < 1 || k > 10000) throw UsageError("evaluate: --k must be in [1, 10000]");
+  for (int x : more_k)
+    if (x < 1 || x > 10000) throw UsageError("evaluate: every --k cut-off must be in [1, 10000]");
   if (!label_column.empty() && catalog.empty()) throw UsageError("evaluate: --label-column needs --catalog");
   if (!label_items.empty() && label_column.empty()) throw UsageError("evaluate: --label-items needs --label-column");
-  if (tolerance < 0) throw UsageError("evaluate: --tolerance must be >= 0");
+  CheckRange("evaluate: --tolerance", tolerance, 0, 1);
 }
 
 StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
@@ -54,7 +103,26 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
       if (!line.empty()) label_items.insert(line);
     if (label_items.empty()) throw InputError(o.label_items.string() + ": no item ids (one per line expected) for --label-items");
   }
+  // Cut-offs: the first is the headline; none may exceed the lists recommend wrote, or the model
+  // would be scored @K on a shorter list while the baselines get K items.
+  std::vector<int> cutoffs{o.k};
+  for (int x : o.more_k)
+    if (std::find(cutoffs.begin(), cutoffs.end(), x) == cutoffs.end()) cutoffs.push_back(x);
+  const int k_max = *std::max_element(cutoffs.begin(), cutoffs.end());
+  {
+    bool has_recs = false;
+    for (const auto& f : rec.manifest["outputs"]) has_recs |= f.value("file", "") == "recommendations.csv";
+    if (!has_recs)
+      throw InputError("evaluate: " + rec.dir.string() + " has no recommendations (recommend ran without --interactions); "
+                       "nothing to evaluate");
+    const int rec_k = rec.manifest["params"].value("k", 0);
+    if (rec_k > 0 && k_max > rec_k)
+      throw UsageError("evaluate: --k " + std::to_string(k_max) + " is larger than the " + std::to_string(rec_k) +
+                       " recommendations per user in " + rec.dir.string() + "; evaluate at --k <= " + std::to_string(rec_k) +
+                       " or rerun recommend with --k " + std::to_string(k_max));
+  }
   json params{{"k", o.k}, {"seed", o.seed}, {"label_column", o.label_column}};
+  if (cutoffs.size() > 1) params["more_k"] = std::vector<int>(cutoffs.begin() + 1, cutoffs.end());
   const std::string key = ComputeArtifactKey("evaluate", kEvaluateStageVersion, params, inputs);
   std::optional<Artifact> existing;
   if (!ctx.force) existing = FindArtifact(ctx.workdir, "evaluate", key);
@@ -81,21 +149,23 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
     std::map<std::string, std::vector<std::string>> recs;
     CsvTable rt = ReadCsv(rec.File("recommendations.csv"));
     for (auto& r : rt.rows) recs[r[0]].push_back(r[2]);
-    int k = o.k;
+    const int k = k_max;  // lists are built at the largest cut-off, scored at each
     // Baselines from the same training data.
     std::vector<std::string> by_pop(items.begin(), items.end());
     auto pop_of = [&](const std::string& i) { auto it = pop.find(i); return it == pop.end() ? 0.0 : it->second; };
     std::stable_sort(by_pop.begin(), by_pop.end(), [&](auto& a, auto& b) { return pop_of(a) > pop_of(b); });
     std::mt19937_64 g(o.seed);
-    RankingMetrics s_model, s_pop, s_rand, c_model, c_pop, c_rand;
-    std::set<std::string> covered;
+    struct AtK {
+      RankingMetrics s_model, s_pop, s_rand, c_model, c_pop, c_rand;
+      std::set<std::string> covered;
+    };
+    std::vector<AtK> at(cutoffs.size());
     int64_t users_without_recs = 0;
     for (auto& [u, rel] : relevant) {
       const auto& hist = seen[u];
       std::vector<std::string> model = recs.count(u) ? recs[u] : std::vector<std::string>{};
       if (model.empty()) ++users_without_recs;
       if (int(model.size()) > k) model.resize(size_t(k));
-      for (auto& i : model) covered.insert(i);
       std::vector<std::string> popl, randl;
       for (auto& i : by_pop) { if (int(popl.size()) >= k) break; if (!hist.count(i)) popl.push_back(i); }
       // Random baseline: k distinct unseen items. Rejection sampling keeps this O(k) per user; a
@@ -117,26 +187,42 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
           pool.pop_back();
         }
       }
-      Accumulate(model, rel, k, &s_model);
-      Accumulate(popl, rel, k, &s_pop);
-      Accumulate(randl, rel, k, &s_rand);
       std::set<std::string> cold;
       for (auto& i : rel) if (!pop.count(i)) cold.insert(i);
-      Accumulate(model, cold, k, &c_model);
-      Accumulate(popl, cold, k, &c_pop);
-      Accumulate(randl, cold, k, &c_rand);
+      for (size_t c = 0; c < cutoffs.size(); ++c) {
+        const int kc = cutoffs[c];
+        AtK& a = at[c];
+        for (size_t q = 0; q < model.size() && int(q) < kc; ++q) a.covered.insert(model[q]);
+        Accumulate(model, rel, kc, &a.s_model);
+        Accumulate(popl, rel, kc, &a.s_pop);
+        Accumulate(randl, rel, kc, &a.s_rand);
+        Accumulate(model, cold, kc, &a.c_model);
+        Accumulate(popl, cold, kc, &a.c_pop);
+        Accumulate(randl, cold, kc, &a.c_rand);
+      }
     }
-    report["k"] = k;
-    report["users_evaluated"] = s_model.users;
+    if (at[0].s_model.users == 0)
+      throw InputError("evaluate: no test user to evaluate: " + o.test.string() + " has " + std::to_string(test.rows.size()) +
+                       " usable rows, " + std::to_string(test_unknown) + " of them naming items outside " + rec.dir.string() +
+                       ", the rest already in the users' training history; metrics over 0 users would read 0.0000");
+    const auto metrics_at = [&](const AtK& a) {
+      json m;
+      m["model"] = ToJson(Finish(a.s_model));
+      m["model"]["coverage"] = items.empty() ? 0.0 : double(a.covered.size()) / double(items.size());
+      m["popularity"] = ToJson(Finish(a.s_pop));
+      m["random"] = ToJson(Finish(a.s_rand));
+      m["cold_start"] = {{"model", ToJson(Finish(a.c_model))}, {"popularity", ToJson(Finish(a.c_pop))},
+                         {"random", ToJson(Finish(a.c_rand))},
+                         {"note", "test items with no training interaction"}};
+      return m;
+    };
+    report = metrics_at(at[0]);
+    report["k"] = o.k;
+    report["users_evaluated"] = at[0].s_model.users;
     report["users_without_recommendations"] = users_without_recs;
     report["test_rows_unknown_item"] = test_unknown;
-    report["model"] = ToJson(Finish(s_model));
-    report["model"]["coverage"] = items.empty() ? 0.0 : double(covered.size()) / double(items.size());
-    report["popularity"] = ToJson(Finish(s_pop));
-    report["random"] = ToJson(Finish(s_rand));
-    report["cold_start"] = {{"model", ToJson(Finish(c_model))}, {"popularity", ToJson(Finish(c_pop))},
-                            {"random", ToJson(Finish(c_rand))},
-                            {"note", "test items with no training interaction"}};
+    if (cutoffs.size() > 1)
+      for (size_t c = 0; c < cutoffs.size(); ++c) report["at_k"][std::to_string(cutoffs[c])] = metrics_at(at[c]);
     if (!o.label_column.empty()) {
       Catalog cat = ReadCatalog(o.catalog);
       if (std::find(cat.columns.begin(), cat.columns.end(), o.label_column) == cat.columns.end())
@@ -145,7 +231,7 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
       std::map<std::string, std::pair<double, double>> per_source;  // same-label hits, total
       std::set<std::string> sources_seen;
       for (auto& r : st.rows) {
-        if (std::stoi(r[1]) > k) continue;
+        if (r.size() < 5 || std::atoi(r[1].c_str()) > o.k) continue;
         if (!label_items.empty() && !label_items.count(r[0])) continue;
         sources_seen.insert(r[0]);
         auto a = cat.metadata.find(r[0]), b = cat.metadata.find(r[2]);
@@ -169,42 +255,14 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
     WriteFileAtomic(b.Path("report.txt"), FormatReport(report));
     b.AddOutput("report.json");
     b.AddOutput("report.txt");
-    b.counts() = {{"users_evaluated", s_model.users}};
+    b.counts() = {{"users_evaluated", at[0].s_model.users}};
     b.SetTiming("total", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     out = b.Commit();
   }
   spdlog::info("evaluate: report in {}", out->File("report.json").string());
   std::fputs(FormatReport(report).c_str(), stdout);
 
-  if (!o.baseline.empty()) {
-    json base;
-    try {
-      base = json::parse(ReadFileBytes(o.baseline));
-    } catch (const json::exception& e) {
-      throw InputError("--baseline '" + o.baseline.string() + "' is not valid JSON: " + e.what());
-    }
-    std::vector<std::string> drops;
-    auto check = [&](const std::string& path, double now, double was) {
-      std::string line = path + " " + FormatFixed(was, 4) + " -> " + FormatFixed(now, 4);
-      if (now < was - o.tolerance) drops.push_back(line);
-    };
-    for (const char* m : {"hr", "ndcg", "precision", "recall", "map"}) {
-      if (base.contains("model") && base["model"].contains(m)) check(std::string("model.") + m, report["model"][m], base["model"][m]);
-      if (base.contains("cold_start") && base["cold_start"]["model"].contains(m))
-        check(std::string("cold_start.model.") + m, report["cold_start"]["model"][m], base["cold_start"]["model"][m]);
-    }
-    if (base.contains("same_label_precision") && report.contains("same_label_precision"))
-      for (auto& [src, v] : base["same_label_precision"].items())
-        if (report["same_label_precision"].contains(src))
-          check("same_label_precision." + src, report["same_label_precision"][src], v);
-    if (!drops.empty()) {
-      std::string msg = "evaluate: " + std::to_string(drops.size()) + " metric(s) dropped more than --tolerance " +
-                        FormatFixed(o.tolerance, 4) + " below " + o.baseline.string() + ": ";
-      for (size_t i = 0; i < drops.size(); ++i) msg += (i ? "; " : "") + drops[i];
-      throw RegressionError(msg);
-    }
-    spdlog::info("evaluate: no metric dropped more than {} below the baseline {}", o.tolerance, o.baseline.string());
-  }
+  if (!o.baseline.empty()) CheckBaseline(o, report);
   return StageResult{*out, existing.has_value(), 0, report};
 }
 
@@ -231,6 +289,11 @@ std::string FormatReport(const json& r) {
   row("cold-start: popularity", r["cold_start"]["popularity"]);
   row("cold-start: random", r["cold_start"]["random"]);
   s += "catalogue coverage (model): " + FormatFixed(r["model"].value("coverage", 0.0), 4) + "\n";
+  if (r.contains("at_k"))
+    for (auto& [kk, m] : r["at_k"].items())
+      s += "model @" + kk + ": HR " + FormatFixed(m["model"].value("hr", 0.0), 4) + "  NDCG " +
+           FormatFixed(m["model"].value("ndcg", 0.0), 4) + "  (popularity HR " + FormatFixed(m["popularity"].value("hr", 0.0), 4) +
+           ", NDCG " + FormatFixed(m["popularity"].value("ndcg", 0.0), 4) + ")\n";
   if (r.contains("same_label_precision")) {
     s += "same-" + r.value("label_column", std::string("label")) + " precision" + K + " of similar items" +
          (r.contains("label_items") ? " (" + r["label_items"]["found"].dump() + " listed items)" : std::string()) + ":";

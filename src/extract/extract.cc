@@ -11,12 +11,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "visrec/model/device.h"
 #include "visrec/model/fused.h"
 #include "visrec/model/resnet.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/progress.h"
+#include "visrec/core/options.h"
 #include "visrec/core/sha256.h"
 #include "visrec/core/version.h"
 
@@ -182,6 +184,7 @@ PhotoEmbedder::PhotoEmbedder(const Artifact& ex, const std::string& device, int 
   const std::string precision = p.value("precision", "fp32");
   if (precision == "fp16" && !m.device.is_cuda())
     throw UsageError("the extract artifact ran in fp16, which needs CUDA; this query runs on " + m.device.str());
+  model::RequireCpuBf16("query", m.device.is_cpu(), precision);
   m.dtype = precision == "bf16" ? torch::kBFloat16 : (precision == "fp16" ? torch::kHalf : torch::kFloat);
   m.channels_last = p.value("channels_last", true);
   // The crop size comes from the preprocess artifact the features were made from.
@@ -248,10 +251,10 @@ void ExtractOptions::Validate() const {
   if (cpu_kernels != "auto" && cpu_kernels != "onednn" && cpu_kernels != "eager")
     throw UsageError("extract: --cpu-kernels must be auto|onednn|eager");
   if (batch_size < 0 || batch_size > 4096) throw UsageError("extract: --batch-size must be in [1, 4096], or 0 for the default");
-  if (max_failed_fraction < 0 || max_failed_fraction > 1) throw UsageError("extract: --max-failed-fraction must be in [0, 1]");
+  CheckRange("extract: --max-failed-fraction", max_failed_fraction, 0, 1);
 }
 
-StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
+static StageResult RunUnguarded(const ExtractOptions& o, const RunContext& ctx) {
   o.Validate();
   auto t0 = std::chrono::steady_clock::now();
   Artifact pre = o.preprocess.empty() ? OpenLatest(ctx.workdir, "preprocess", VerifyLevel::kCheap, ctx.shard.Pointer())
@@ -270,6 +273,7 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
   const torch::Device device = ChooseDevice(o.device);
   if (o.precision == "fp16" && !device.is_cuda())
     throw UsageError("extract: --precision fp16 runs on CUDA only; on CPU use bf16 (AMX/AVX-512-BF16) or fp32");
+  model::RequireCpuBf16("extract", device.is_cpu(), o.precision);
   const int threads = ResolveThreads(ctx.threads);
   at::set_num_threads(threads);  // Debian's LibTorch defaults to one thread
 
@@ -543,6 +547,10 @@ StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
                dim, computed, model_secs > 0 ? computed / model_secs : 0.0, n - computed, device.str(), kernels,
                a.dir.string());
   return StageResult{a, false, secs, a.manifest["counts"]};
+}
+
+StageResult Run(const ExtractOptions& o, const RunContext& ctx) {
+  return model::GuardTorch("extract", [&] { return RunUnguarded(o, ctx); });
 }
 
 }  // namespace visrec::extract

@@ -16,6 +16,7 @@
 #include "visrec/core/numfmt.h"
 #include "visrec/core/progress.h"
 #include "visrec/core/sha256.h"
+#include "visrec/core/options.h"
 #include "visrec/model/device.h"
 #include "visrec/model/resnet.h"
 
@@ -149,9 +150,13 @@ void FinetuneOptions::Validate() const {
     throw UsageError("finetune: --train must be head|last-block|all");
   if (epochs < 1 || epochs > 10000) throw UsageError("finetune: --epochs must be in [1, 10000]");
   if (batch_size < 1 || batch_size > 4096) throw UsageError("finetune: --batch-size must be in [1, 4096]");
+  CheckRange("finetune: --lr", lr, 0, 10);
   if (!(lr > 0 && lr < 10)) throw UsageError("finetune: --lr must be in (0, 10)");
-  if (!(backbone_lr_scale >= 0 && backbone_lr_scale <= 10)) throw UsageError("finetune: --backbone-lr-scale must be in [0, 10]");
-  if (!(weight_decay >= 0 && weight_decay < 1)) throw UsageError("finetune: --weight-decay must be in [0, 1)");
+  CheckRange("finetune: --backbone-lr-scale", backbone_lr_scale, 0, 10);
+  CheckRange("finetune: --weight-decay", weight_decay, 0, 1);
+  if (!(weight_decay < 1)) throw UsageError("finetune: --weight-decay must be in [0, 1)");
+  CheckRange("finetune: --dev-fraction", dev_fraction, 0, 1);
+  CheckRange("finetune: --test-fraction", test_fraction, 0, 1);
   if (!(dev_fraction >= 0 && test_fraction > 0 && dev_fraction + test_fraction < 0.9))
     throw UsageError("finetune: --dev-fraction >= 0, --test-fraction > 0 and their sum below 0.9");
   if (patience < 1) throw UsageError("finetune: --patience must be at least 1");
@@ -161,7 +166,7 @@ void FinetuneOptions::Validate() const {
   if (cache_limit_mb < 1) throw UsageError("finetune: --cache-limit-mb must be positive");
 }
 
-StageResult Run(const FinetuneOptions& o, const RunContext& ctx) {
+static StageResult RunUnguarded(const FinetuneOptions& o, const RunContext& ctx) {
   o.Validate();
   const auto t0 = std::chrono::steady_clock::now();
   Artifact pre = o.preprocess.empty() ? OpenLatest(ctx.workdir, "preprocess") : OpenArtifact(o.preprocess);
@@ -272,6 +277,7 @@ StageResult Run(const FinetuneOptions& o, const RunContext& ctx) {
   const torch::Device device = model::ChooseDevice(o.device);
   if (o.precision == "fp16" && !device.is_cuda())
     throw UsageError("finetune: --precision fp16 runs on CUDA only; on CPU use bf16 (AMX/AVX-512-BF16) or fp32");
+  model::RequireCpuBf16("finetune", device.is_cpu(), o.precision);
   const torch::Dtype autocast_dtype =
       o.precision == "bf16" ? torch::kBFloat16 : (o.precision == "fp16" ? torch::kHalf : torch::kFloat);
   const int threads = ResolveThreads(ctx.threads);
@@ -591,6 +597,10 @@ StageResult Run(const FinetuneOptions& o, const RunContext& ctx) {
                best_epoch, history.size(), best_dev < 0 ? std::string("-") : FormatFixed(best_dev, 3),
                FormatFixed(test_accuracy, 3), a.dir.string(), o.model, a.File("weights.pt").string());
   return StageResult{a, false, secs, a.manifest["counts"]};
+}
+
+StageResult Run(const FinetuneOptions& o, const RunContext& ctx) {
+  return model::GuardTorch("finetune", [&] { return RunUnguarded(o, ctx); });
 }
 
 }  // namespace visrec::finetune

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "visrec/core/errors.h"
+#include "visrec/core/version.h"
 #include "visrec/model/resnet.h"
 
 namespace visrec::model {
@@ -15,6 +16,22 @@ std::string TorchVersion() {
 bool CudaCompiledIn() { return torch::cuda::is_available() || at::hasCUDA(); }
 bool CudaAvailableNow() { return torch::cuda::is_available(); }
 bool OneDnnAvailable() { return AT_MKLDNN_ENABLED() != 0; }
+
+void RequireCpuBf16(const std::string& stage, bool on_cpu, const std::string& precision) {
+  if (!on_cpu || precision != "bf16") return;
+  std::string missing;
+  const CpuFeatures f = EffectiveCpuFeatures();
+  if (CpuCanRunBf16(f, &missing)) return;
+  throw DeviceError(stage + ": --precision bf16 on the CPU needs AVX-512 (missing here: " + missing +
+                    "; this CPU: " + CpuFeaturesText(f) + "). Use --precision fp32 on this machine");
+}
+
+void RethrowTorchError(const std::string& stage, const std::exception& e) {
+  if (dynamic_cast<const c10::Error*>(&e) == nullptr) throw;  // not LibTorch's: let the caller see it as it is
+  std::string msg = dynamic_cast<const c10::Error&>(e).what_without_backtrace();
+  if (const size_t nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+  throw DeviceError(stage + ": LibTorch failed: " + msg + " (check --device, --precision and --cpu-kernels)");
+}
 
 torch::Device ChooseDevice(const std::string& want) {
   if (want == "cpu") return torch::kCPU;

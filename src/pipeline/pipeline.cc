@@ -8,6 +8,7 @@
 
 #include "visrec/core/errors.h"
 #include "visrec/core/numfmt.h"
+#include "visrec/core/options.h"
 #include "visrec/core/artifact.h"
 
 namespace visrec::pipeline {
@@ -20,7 +21,7 @@ void RunOptions::Validate() const {
     throw UsageError("run: --finetune-label trains a built-in --model; it cannot fine-tune a --model-file");
   if (split != "none" && interactions.empty()) throw UsageError("run: --split needs --interactions");
   if (refit != "auto" && refit != "always" && refit != "never") throw UsageError("run: --refit must be auto, always or never");
-  if (!(refit_drop >= 0 && refit_drop <= 1)) throw UsageError("run: --refit-drop must be in [0, 1]");
+  CheckRange("run: --refit-drop", refit_drop, 0, 1);
 }
 
 namespace {
@@ -55,7 +56,10 @@ StageResult Timed(const std::string& name, RunReport* rep, F&& f, std::string de
   else if (name == "split")
     line.detail = get("train") + " train / " + get("test") + " test";
   else if (name == "recommend")
-    line.detail = get("users") + " users, " + get("items") + " items, " + get("cold_items_recommended") + " cold items recommended";
+    line.detail = c.value("has_recommendations", true)
+                      ? get("users") + " users, " + get("items") + " items, " + get("cold_items_recommended") +
+                            " cold items recommended"
+                      : get("items") + " items: similar items only (no interactions, so no recommendations.csv)";
   else if (name == "evaluate")
     line.detail = get("users_evaluated") + " users evaluated";
   rep->stages.push_back(line);
@@ -147,10 +151,8 @@ RunReport Run(const RunOptions& o, const RunContext& ctx) {
   } else {
     red = Timed("reduce", &rep, [&] { return reduce::Run(red_opts, ctx); });
   }
-  if (o.interactions.empty()) {
-    spdlog::warn("run: no --interactions given; stopping after reduce (no recommendations)");
-    return rep;
-  }
+  if (o.interactions.empty())
+    spdlog::info("run: no --interactions given: similar items from the visual and text sources only, no recommendations");
   auto rec_opts = o.recommend;
   rec_opts.reduce = red.artifact.dir;
   rec_opts.catalog = o.catalog;
@@ -164,10 +166,11 @@ RunReport Run(const RunOptions& o, const RunContext& ctx) {
     rec_opts.interactions = split->artifact.File("train.csv");
   }
   StageResult rec = Timed("recommend", &rep, [&] { return recommend::Run(rec_opts, ctx); });
-  rep.recommendations = rec.artifact.File("recommendations.csv").string();
+  if (!o.interactions.empty()) rep.recommendations = rec.artifact.File("recommendations.csv").string();
   rep.similar_items = rec.artifact.File("similar_items.csv").string();
   if (split) {
     auto eo = o.evaluate;
+    eo.k = o.recommend.k;  // scored at the length of the lists recommend wrote
     eo.recommend = rec.artifact.dir;
     eo.test = split->artifact.File("test.csv");
     eo.train = split->artifact.File("train.csv");
@@ -189,8 +192,12 @@ std::string FormatRunReport(const RunReport& r) {
   }
   double total = 0;
   for (const auto& l : r.stages) total += l.seconds;
-  s += "total                    " + FormatFixed(total, 1) + "s\n";
-  if (!r.recommendations.empty()) s += "\nrecommendations: " + r.recommendations + "\nsimilar items:   " + r.similar_items + "\n";
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%-12s %-11s %7ss\n", "total", "", FormatFixed(total, 1).c_str());
+  s += buf;
+  if (!r.recommendations.empty()) s += "\nrecommendations: " + r.recommendations + "\n";
+  else if (!r.similar_items.empty()) s += "\nrecommendations: none (no --interactions given)\n";
+  if (!r.similar_items.empty()) s += "similar items:   " + r.similar_items + "\n";
   if (!r.report.empty()) s += "evaluation:      " + r.report + "\n";
   return s;
 }

@@ -12,6 +12,7 @@
 
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
+#include "visrec/core/options.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/numfmt.h"
 #include "visrec/core/progress.h"
@@ -27,7 +28,7 @@ json CanonicalParams(const PreprocessOptions& o) {
   return {{"resize", o.resize}, {"crop", o.crop}, {"mode", o.mode}, {"trim", o.trim},
           {"trim_tolerance", o.trim_tolerance}, {"trim_padding", o.trim_padding},
           {"background", o.background}, {"mean", o.mean}, {"std", o.std},
-          {"max_pixels", o.max_pixels}, {"reduced_decode", o.reduced_decode},
+          {"max_pixels", o.max_pixels}, {"max_file_mb", o.max_file_mb}, {"reduced_decode", o.reduced_decode},
           {"shard_size", o.shard_size},
           {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"},
           {"pixel_layout", "uint8 NHWC RGB; normalize (x/255-mean)/std at tensor conversion"}};
@@ -152,6 +153,7 @@ PreprocessOptions OptionsFromParams(const json& p) {
     o.mean = p.at("mean").get<std::array<double, 3>>();
     o.std = p.at("std").get<std::array<double, 3>>();
     o.max_pixels = p.at("max_pixels").get<int64_t>();
+    o.max_file_mb = p.value("max_file_mb", o.max_file_mb);  // artifacts made before the option: the default
     o.reduced_decode = p.at("reduced_decode").get<std::string>();
     o.shard_size = p.at("shard_size").get<int>();
   } catch (const json::exception& e) {
@@ -174,16 +176,20 @@ void PreprocessOptions::Validate() const {
   if (mode == "crop" && resize < crop) throw UsageError("preprocess: --resize must be >= --crop");
   if (trim != "auto" && trim != "off") throw UsageError("preprocess: --trim must be auto or off");
   if (trim_tolerance < 0 || trim_tolerance > 255) throw UsageError("preprocess: --trim-tolerance must be in [0, 255]");
-  if (trim_padding < 0 || trim_padding > 1) throw UsageError("preprocess: --trim-padding must be in [0, 1]");
+  CheckRange("preprocess: --trim-padding", trim_padding, 0, 1);
   for (int b : background)
     if (b < 0 || b > 255) throw UsageError("preprocess: --background values must be in [0, 255]");
-  for (double s : std) if (!(s > 0)) throw UsageError("preprocess: --std values must be > 0");
+  for (double m : mean) CheckRange("preprocess: --mean values", m, -1e6, 1e6);
+  for (double s : std) {
+    CheckRange("preprocess: --std values", s, 0, 1e6);
+    if (!(s > 0)) throw UsageError("preprocess: --std values must be > 0");
+  }
+  if (max_file_mb < 1 || max_file_mb > (int64_t(1) << 20)) throw UsageError("preprocess: --max-file-mb must be in [1, 1048576]");
   if (max_pixels < 1) throw UsageError("preprocess: --max-pixels must be positive");
   if (reduced_decode != "auto" && reduced_decode != "off")
     throw UsageError("preprocess: --reduced-decode must be auto or off");
   if (shard_size < 1) throw UsageError("preprocess: --shard-size must be >= 1");
-  if (max_failed_fraction < 0 || max_failed_fraction > 1)
-    throw UsageError("preprocess: --max-failed-fraction must be in [0, 1]");
+  CheckRange("preprocess: --max-failed-fraction", max_failed_fraction, 0, 1);
 }
 
 StageResult Run(const PreprocessOptions& o, const RunContext& ctx) {
@@ -204,16 +210,17 @@ StageResult Run(const PreprocessOptions& o, const RunContext& ctx) {
   // Digest every source file: the key depends on the bytes, not on names or dates.
   std::vector<std::string> sha(n), read_error(n);
   ParallelFor(int64_t(n), threads, [&](int64_t i) {
-    try {
-      sha[size_t(i)] = Sha256File(cat.photos[size_t(i)].resolved);
-    } catch (const Error&) {
-      std::error_code ec;
-      const fs::path& p = cat.photos[size_t(i)].resolved;
-      read_error[size_t(i)] = !fs::exists(p, ec)              ? "file not found"
-                              : !fs::is_regular_file(p, ec) ? "not a regular file (a directory?)"
-                                                            : "file cannot be read (permissions?)";
-      sha[size_t(i)] = "missing";
+    // Only regular files within --max-file-mb are read: a FIFO would block, /dev/zero never ends.
+    const fs::path& p = cat.photos[size_t(i)].resolved;
+    read_error[size_t(i)] = RegularFileProblem(p, o.max_file_mb << 20, "--max-file-mb");
+    if (read_error[size_t(i)].empty()) {
+      try {
+        sha[size_t(i)] = Sha256File(p);
+      } catch (const Error& e) {
+        read_error[size_t(i)] = "file cannot be read (permissions?)";
+      }
     }
+    if (!read_error[size_t(i)].empty()) sha[size_t(i)] = "missing";
   });
   std::vector<std::pair<std::string, std::string>> names;
   for (size_t i = 0; i < n; ++i) names.push_back({cat.photos[i].item_id + "\x1f" + cat.photos[i].image, sha[i]});
@@ -251,7 +258,7 @@ StageResult Run(const PreprocessOptions& o, const RunContext& ctx) {
         was_reused[size_t(j)] = 1;
       } else {
         try {
-          p = ProcessOne(ReadFileBytes(cat.photos[i].resolved), o);
+          p = ProcessOne(ReadRegularFile(cat.photos[i].resolved, o.max_file_mb << 20, "--max-file-mb"), o);
         } catch (const Error& e) {
           p.failure = e.what();
         }

@@ -197,7 +197,7 @@ QueryResult QueryEngine::Image(const fs::path& photo, int k) {
   auto t0 = Clock::now();
   std::vector<uint8_t> px;
   try {
-    px = preprocess::PreprocessPhoto(ReadFileBytes(photo), m.pre_opts);
+    px = preprocess::PreprocessPhoto(ReadRegularFile(photo, m.pre_opts.max_file_mb << 20, "--max-file-mb of preprocess"), m.pre_opts);
   } catch (const InputError& e) {
     throw InputError("query photo '" + photo.string() + "': " + e.what());
   }
@@ -248,11 +248,12 @@ std::vector<uint8_t> QueryEngine::ItemPixels(const std::string& id) {
 
 std::vector<uint8_t> QueryEngine::PhotoPixels(const fs::path& photo) {
   Impl& m = *impl_;
-  return preprocess::PreprocessPhoto(ReadFileBytes(photo), preprocess::OptionsFromParams(m.pre.manifest["params"]));
+  const auto opts = preprocess::OptionsFromParams(m.pre.manifest["params"]);
+  return preprocess::PreprocessPhoto(ReadRegularFile(photo, opts.max_file_mb << 20, "--max-file-mb of preprocess"), opts);
 }
 
 std::string FormatTable(const QueryResult& r) {
-  std::string s = r.kind + " " + r.query + ": " + std::to_string(r.answers.size()) + " answer(s)\n";
+  std::string s = r.kind + " " + EscapeControl(r.query) + ": " + std::to_string(r.answers.size()) + " answer(s)\n";
   s += "rank  item_id               score     reason\n";
   for (size_t i = 0; i < r.answers.size(); ++i) {
     char buf[96];
@@ -271,7 +272,7 @@ std::string FormatJson(const QueryResult& r) {
   j["answers"] = a;
   j["ms"] = {{"total", r.ms.total}, {"preprocess", r.ms.preprocess}, {"model", r.ms.model}, {"project", r.ms.project},
              {"search", r.ms.search}, {"lookup", r.ms.lookup}};
-  return j.dump();
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string RenderSheetPng(const std::vector<std::vector<Tile>>& rows, int crop, const SheetLayout& L) {
@@ -345,27 +346,49 @@ std::string BatchSummary::Format() const {
   return s;
 }
 
+bool ParseBatchLine(const std::string& raw, std::string* kind, std::string* arg) {
+  std::string line = raw;
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+  const size_t start = line.find_first_not_of(" \t");
+  if (start == std::string::npos || line[start] == '#') return false;
+  const size_t sp = line.find_first_of(" \t", start);
+  *kind = line.substr(start, sp == std::string::npos ? std::string::npos : sp - start);
+  const size_t at = sp == std::string::npos ? std::string::npos : line.find_first_not_of(" \t", sp);
+  *arg = at == std::string::npos ? "" : line.substr(at);
+  return true;
+}
+
+std::string EscapeControl(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out.push_back(char(c));
+    }
+  }
+  return out;
+}
+
 BatchSummary RunBatch(QueryEngine& engine, std::istream& in, const std::string& name, int k, bool as_json, std::ostream& out) {
   BatchSummary sum;
   std::string line;
   for (int64_t no = 1; std::getline(in, line); ++no) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    const size_t sp = line.find_first_of(" \t");
-    const std::string kind = line.substr(0, sp);
-    const size_t at = sp == std::string::npos ? std::string::npos : line.find_first_not_of(" \t", sp);
-    const std::string arg = at == std::string::npos ? "" : line.substr(at);
+    std::string kind, arg;
+    if (!ParseBatchLine(line, &kind, &arg)) continue;
     QueryResult r;
     try {
       if (kind == "item" && !arg.empty()) r = engine.Item(arg, k);
       else if (kind == "user" && !arg.empty()) r = engine.User(arg, k);
       else if (kind == "image" && !arg.empty()) r = engine.Image(arg, k);
-      else throw InputError("expected 'item ID', 'user ID' or 'image PATH', got '" + line.substr(0, 80) + "'");
+      else throw InputError("expected 'item ID', 'user ID' or 'image PATH', got '" + ToValidUtf8(line.substr(0, 80)) + "'");
     } catch (const InputError& e) {
       ++sum.failed;
       const std::string msg = name + ":" + std::to_string(no) + ": " + e.what();
-      if (as_json) out << json{{"kind", kind}, {"query", arg}, {"error", msg}}.dump() << "\n";
-      else out << kind << " " << arg << ": ERROR " << msg << "\n\n";
+      if (as_json) out << json{{"kind", kind}, {"query", arg}, {"error", msg}}.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+      else out << EscapeControl(kind) << " " << EscapeControl(arg) << ": ERROR " << EscapeControl(msg) << "\n\n";
       out.flush();
       continue;
     }

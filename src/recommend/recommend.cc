@@ -17,6 +17,7 @@
 #include "visrec/core/fs.h"
 #include "visrec/core/npy.h"
 #include "visrec/core/numfmt.h"
+#include "visrec/core/options.h"
 #include "visrec/core/sha256.h"
 #include "visrec/recommend/similarity.h"
 
@@ -85,21 +86,23 @@ struct Contribution {
 }  // namespace
 
 void RecommendOptions::Validate() const {
-  if (interactions.empty()) throw UsageError("recommend: --interactions is required");
   if (k < 1 || k > 10000) throw UsageError("recommend: --k must be in [1, 10000]");
   if (similar_k < 1 || similar_k > 10000) throw UsageError("recommend: --similar-k must be in [1, 10000]");
   if (neighbors < 1 || neighbors > 100000) throw UsageError("recommend: --neighbors must be in [1, 100000]");
-  if (w_cf < 0 || w_visual < 0 || w_text < 0 || w_cf + w_visual + w_text <= 0)
-    throw UsageError("recommend: blend weights must be >= 0 and not all zero");
-  if (shrink < 0) throw UsageError("recommend: --shrink must be >= 0");
+  CheckRange("recommend: --w-cf", w_cf, 0, 1e6);
+  CheckRange("recommend: --w-visual", w_visual, 0, 1e6);
+  CheckRange("recommend: --w-text", w_text, 0, 1e6);
+  if (w_cf + w_visual + w_text <= 0) throw UsageError("recommend: blend weights must not all be zero");
+  CheckRange("recommend: --shrink", shrink, 0, 1e12);
   if (min_support < 1) throw UsageError("recommend: --min-support must be >= 1");
-  if (half_life_days < 0) throw UsageError("recommend: --half-life-days must be >= 0");
+  CheckRange("recommend: --half-life-days", half_life_days, 0, 1e7);
   if (memory_budget_mb < 1) throw UsageError("recommend: --memory-budget-mb must be >= 1");
   if (visual_index != "exact" && visual_index != "hnsw") throw UsageError("recommend: --visual-index must be exact|hnsw");
   if (hnsw_m < 4 || hnsw_m > 256) throw UsageError("recommend: --hnsw-m must be in [4, 256]");
   if (hnsw_ef_construction < 8 || hnsw_ef_search < 1) throw UsageError("recommend: --hnsw-ef-construction >= 8, --hnsw-ef-search >= 1");
   if (recall_sample < 1) throw UsageError("recommend: --recall-sample must be >= 1");
-  if (!(min_recall >= 0 && min_recall <= 1)) throw UsageError("recommend: --min-recall must be in [0, 1]");
+  CheckRange("recommend: --min-recall", min_recall, 0, 1);
+  CheckRange("recommend: --max-bad-rows-fraction", max_bad_rows_fraction, 0, 1);
 }
 
 StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
@@ -116,9 +119,11 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   const int threads = ResolveThreads(ctx.threads);
   Artifact red = o.reduce.empty() ? OpenLatest(ctx.workdir, "reduce") : OpenArtifact(o.reduce);
   if (red.stage != "reduce") throw ArtifactError("recommend: '" + red.dir.string() + "' is not a reduce artifact");
-  std::vector<ArtifactInput> inputs{red.AsInput("reduce"),
-                                    {"interactions", "file", fs::absolute(o.interactions).lexically_normal().string(),
-                                     Sha256File(o.interactions)}};
+  const bool have_interactions = !o.interactions.empty();
+  std::vector<ArtifactInput> inputs{red.AsInput("reduce")};
+  if (have_interactions)
+    inputs.push_back({"interactions", "file", fs::absolute(o.interactions).lexically_normal().string(),
+                      Sha256File(o.interactions)});
   if (!o.catalog.empty())
     inputs.push_back({"catalog", "file", fs::absolute(o.catalog).lexically_normal().string(), Sha256File(o.catalog)});
   json params{{"k", o.k}, {"similar_k", o.similar_k}, {"neighbors", o.neighbors}, {"w_cf", o.w_cf},
@@ -127,6 +132,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
               {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"},
               {"duplicates", "same (user, item) rows: weights summed, latest timestamp kept"},
               {"visual_index", o.visual_index}};
+  if (!have_interactions) params["interactions"] = "none: similar items only";
   if (o.visual_index == "hnsw") {
     params["hnsw"] = {{"m", o.hnsw_m}, {"ef_construction", o.hnsw_ef_construction}, {"ef_search", o.hnsw_ef_search}};
     if (!HaveFaiss()) HnswCosineTopK(nullptr, 0, 0, 1, {}, 1);  // the clear "built without Faiss" error, before any work
@@ -141,6 +147,22 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   if (int64_t(vec_ids.size()) != vec.rows()) throw ArtifactError("recommend: ids.txt and reduced_l2.npy disagree in " + red.dir.string());
   std::optional<Catalog> cat;
   if (!o.catalog.empty()) cat = ReadCatalog(o.catalog, o.bad_rows);
+  // Text columns named on purpose must exist; the default "title" quietly drops out without one.
+  std::vector<std::string> text_columns;
+  if (cat) {
+    for (const auto& c : SplitComma(o.text_columns)) {
+      if (std::find(cat->columns.begin(), cat->columns.end(), c) != cat->columns.end()) {
+        text_columns.push_back(c);
+      } else if (o.text_columns != RecommendOptions{}.text_columns) {
+        std::string known;
+        for (const auto& k : cat->columns) known += (known.empty() ? "" : ", ") + k;
+        throw UsageError("recommend: --text-columns names '" + c + "', which " + o.catalog.string() +
+                         " does not have (its columns: " + known + ")");
+      } else {
+        spdlog::info("recommend: the catalog has no '{}' column; no text similarity", c);
+      }
+    }
+  }
   std::set<std::string> uni(vec_ids.begin(), vec_ids.end());
   if (cat) uni.insert(cat->item_ids.begin(), cat->item_ids.end());
   std::vector<std::string> ids(uni.begin(), uni.end());
@@ -163,7 +185,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
       double weight, timestamp;
     };
     std::vector<Row> rows;
-    inter = StreamInteractions(o.interactions, o.bad_rows, [&](Interaction& x) {
+    if (have_interactions) inter = StreamInteractions(o.interactions, o.bad_rows, [&](Interaction& x) {
       // A user whose rows all name unknown items still exists and gets (fallback) recommendations.
       const auto [u, added] = user_number.try_emplace(x.user_id, int32_t(seen_users.size()));
       if (added) seen_users.push_back(x.user_id);
@@ -175,6 +197,20 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
       }
       rows.push_back({u->second, it->second, x.weight, x.timestamp});
     });
+    if (have_interactions) {
+      // "Zero is suspicious": a file whose rows are all (or mostly) unusable is an error, not 0 users.
+      std::vector<std::string> examples = IssueExamples(inter.issues, 3);
+      for (auto& e : unknown_examples) examples.push_back(e);
+      RequireUsableShare(o.interactions.string(), inter.data_rows, int64_t(inter.issues.size()) + unknown_items, examples,
+                         o.max_bad_rows_fraction);
+      if (inter.data_rows == 0)
+        throw InputError(o.interactions.string() + ": no interaction rows after the header; give a file with "
+                         "user_id,item_id rows, or leave out --interactions for similar items only");
+      if (o.half_life_days > 0 && inter.first_without_timestamp > 0)
+        throw InputError(o.interactions.string() + ":" + std::to_string(inter.first_without_timestamp) +
+                         ": --half-life-days needs a timestamp on every row, and this one has none; fill the "
+                         "timestamps or drop --half-life-days");
+    }
     lap("read_interactions");
     std::vector<int32_t> by_id(seen_users.size());
     for (size_t u = 0; u < by_id.size(); ++u) by_id[u] = int32_t(u);
@@ -264,7 +300,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
     for (int32_t i = 0; i < n; ++i) {
       auto m = cat->metadata.find(ids[size_t(i)]);
       if (m == cat->metadata.end()) continue;
-      for (auto& c : SplitComma(o.text_columns)) {
+      for (auto& c : text_columns) {
         auto f = m->second.find(c);
         if (f != m->second.end() && !f->second.empty()) { texts[size_t(i)] += f->second + " "; has_text = true; }
       }
@@ -443,7 +479,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
       rec_idx[u * size_t(k) + r] = x.item;
       rec_score[u * size_t(k) + r] = float(x.score);
     }
-  WriteFileAtomic(b.Path("recommendations.csv"), rc);
+  if (have_interactions) WriteFileAtomic(b.Path("recommendations.csv"), rc);
   WriteNpy(b.Path("rec_items.npy"), DType::kI32, {int64_t(users.size()), k}, rec_idx.data());
   WriteNpy(b.Path("rec_scores.npy"), DType::kF32, {int64_t(users.size()), k}, rec_score.data());
   std::string sc = "item_id,rank,neighbor_id,score,source\n";
@@ -468,9 +504,10 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   WriteNpy(b.Path("similar_scores.npy"), DType::kF32, {n, sk}, sim_score.data());
   WriteLines(b.Path("ids.txt"), ids);
   WriteLines(b.Path("users.txt"), users);
-  for (const char* f : {"recommendations.csv", "rec_items.npy", "rec_scores.npy", "similar_items.csv", "similar_items.npy",
+  for (const char* f : {"rec_items.npy", "rec_scores.npy", "similar_items.csv", "similar_items.npy",
                         "similar_scores.npy", "ids.txt", "users.txt"})
     b.AddOutput(f);
+  if (have_interactions) b.AddOutput("recommendations.csv");
   if (o.store_scoring) {
     // The exact neighbour lists the scores were summed over (hybrid, up to --neighbors per item) with
     // each source's weighted, normalized part: what `visrec explain` reads.
@@ -500,8 +537,11 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
                 {"interactions", inter.accepted}, {"interactions_unknown_item", unknown_items},
                 {"interaction_rows_skipped", inter.issues.size()}, {"users_popularity_fallback", fallback},
                 {"items_without_interactions", cold_items}, {"cold_items_recommended", cold_recommended},
-                {"text_similarity", has_text}};
+                {"text_similarity", has_text}, {"interaction_rows", inter.data_rows},
+                {"has_recommendations", have_interactions}};
   for (auto& e : unknown_examples) b.extra()["unknown_item_examples"].push_back(e);
+  // Every skipped row (capped), not only the three the log quotes.
+  if (!inter.issues.empty()) b.extra()["skipped_rows"] = IssueList(inter.issues);
   b.extra()["visual_index"] = visual_index;
   lap("outputs");
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -657,7 +697,7 @@ std::string ExplanationJson(const Explanation& e) {
     j["contributions"].push_back({{"history_item", x.history_item}, {"weight", x.weight},
                                   {"collaborative", x.part[0]}, {"visual", x.part[1]}, {"text", x.part[2]},
                                   {"contribution", x.contribution}});
-  return j.dump();
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace visrec::recommend

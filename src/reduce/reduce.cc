@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "visrec/core/errors.h"
+#include "visrec/core/options.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/inputs.h"
 #include "visrec/core/sha256.h"
@@ -54,7 +55,9 @@ void ReduceOptions::Validate() const {
     throw UsageError("reduce: --method must be auto|exact|randomized|lda");
   if (p.method == "lda" && (label_column.empty() || catalog.empty()))
     throw UsageError("reduce: --method lda needs --label-column and --catalog");
-  if (p.variance_target < 0 || p.variance_target > 1) throw UsageError("reduce: --variance must be in (0, 1]");
+  CheckRange("reduce: --variance", p.variance_target, 0, 1);
+  if (p.variance_target > 0 && p.dims != PcaFitOptions{}.dims)
+    throw UsageError("reduce: give --dims or --variance, not both (--variance picks the number of dimensions)");
   if (p.variance_target == 0 && p.dims < 1) throw UsageError("reduce: --dims must be >= 1");
   if (p.power_iterations < 0 || p.power_iterations > 50) throw UsageError("reduce: --power-iterations must be in [0, 50]");
 }

@@ -10,6 +10,7 @@
 
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
+#include "visrec/core/sha256.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/inputs.h"
 #include "visrec/core/numfmt.h"
@@ -20,10 +21,12 @@ namespace visrec::report {
 namespace {
 
 // A file-name-safe form of an id (ids may hold any printable character).
+// A file-name-safe form of an id that stays distinct for distinct ids: a readable prefix plus a
+// short digest of the whole id ("x,1", "x 1" and "x_1" would otherwise share "x_1").
 std::string Slug(const std::string& id) {
   std::string s;
-  for (unsigned char c : id) s += (std::isalnum(c) || c == '-' || c == '_') ? char(c) : '_';
-  return s.substr(0, 60);
+  for (unsigned char c : id) s += (c < 0x80 && (std::isalnum(c) || c == '-' || c == '_')) ? char(c) : '_';
+  return s.substr(0, 40) + "-" + Sha256Hex(id).substr(0, 10);
 }
 
 std::string HtmlEscape(const std::string& s) {
@@ -81,7 +84,13 @@ ReportResult WriteReport(const ReportOptions& o) {
   const Artifact ex = OpenParent(red, "extract", "extract");
   const Artifact pre = OpenParent(ex, "preprocess", "preprocess");
   const fs::path out = o.out.empty() ? o.workdir / "report" : o.out;
-  fs::create_directories(out);
+  {
+    std::error_code ec;
+    fs::create_directories(out, ec);
+    if (ec || !fs::is_directory(out, ec))
+      throw IoError("report: cannot create the output folder '" + out.string() + "': " +
+                    (ec ? ec.message() : std::string("a file of that name is in the way")) + "; choose another --out");
+  }
   const int crop = engine.crop();
 
   ReportResult res;
@@ -254,7 +263,7 @@ ReportResult WriteReport(const ReportOptions& o) {
             HtmlEscape(o.label_column) + "</code>.</p>\n<img src=\"catalog-map.png\" alt=\"catalog map\">\n";
   }
 
-  WriteFileAtomic(out / "report.json", res.pictured.dump(1) + "\n");
+  WriteFileAtomic(out / "report.json", res.pictured.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
   html += "</body></html>\n";
   res.index = out / "index.html";
   WriteFileAtomic(res.index, html);

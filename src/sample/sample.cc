@@ -17,6 +17,7 @@
 
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
+#include "visrec/core/options.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/inputs.h"
 #include "visrec/core/numfmt.h"
@@ -235,7 +236,9 @@ void SampleOptions::Validate() const {
   if (users < 1) throw UsageError("sample: --users must be at least 1");
   if (min_side < 32 || max_side < min_side || max_side > 8000)
     throw UsageError("sample: need 32 <= --min-side <= --max-side <= 8000");
-  if (cold_fraction < 0 || new_fraction < 0 || cold_fraction + new_fraction > 0.5)
+  CheckRange("sample: --cold-fraction", cold_fraction, 0, 0.5);
+  CheckRange("sample: --new-fraction", new_fraction, 0, 0.5);
+  if (cold_fraction + new_fraction > 0.5)
     throw UsageError("sample: --cold-fraction and --new-fraction must be >= 0 and sum to <= 0.5");
 }
 

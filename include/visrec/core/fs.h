@@ -9,6 +9,16 @@ namespace visrec {
 namespace fs = std::filesystem;
 
 std::string ReadFileBytes(const fs::path& path);  // InputError naming the path when unreadable
+
+// Why `path` cannot be read as a photo or input file, or "" when it can: only regular files are
+// read (a FIFO would block forever, /dev/zero never ends), and none above `max_bytes` (< 0: no
+// limit), decided from stat() before a byte is read. Reasons: "file not found", "not a regular
+// file (a directory)", "not a regular file (a FIFO)", "symbolic link loop", "larger than ...".
+std::string RegularFileProblem(const fs::path& path, int64_t max_bytes = -1, const char* limit_flag = "");
+// Reads a regular file whole; any problem above (or a read error) is an InputError naming the path.
+std::string ReadRegularFile(const fs::path& path, int64_t max_bytes = -1, const char* limit_flag = "");
+// open(2) of a regular file for reading, without blocking on FIFOs; -1 with the reason in *why.
+int OpenRegularFileFd(const fs::path& path, std::string* why);
 // One string per line (the ids.txt files of artifacts); WriteLines writes atomically, '\n' after each.
 std::vector<std::string> ReadLines(const fs::path& path);
 void WriteLines(const fs::path& path, const std::vector<std::string>& lines);

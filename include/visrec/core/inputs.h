@@ -40,11 +40,16 @@ struct Catalog {
 
 Catalog ReadCatalog(const std::filesystem::path& path, BadRowPolicy policy = BadRowPolicy::kSkip);
 
+// The largest interaction weight accepted: far above any count or rating, and small enough that
+// sums over millions of rows stay exact-ish and finite. A larger value is a malformed row.
+constexpr double kMaxInteractionWeight = 1e9;
+
 struct Interaction {
   std::string user_id;
   std::string item_id;
-  double weight = 1.0;
-  double timestamp = 0.0;  // Unix seconds; 0 when the file has no timestamp column
+  double weight = 1.0;     // 1 when the file has no weight column or the cell is empty
+  double timestamp = 0.0;  // Unix seconds; 0 when absent (no column, or an empty cell)
+  bool has_timestamp = false;
   int64_t line = 0;
 };
 
@@ -55,7 +60,18 @@ struct Interactions {
   std::vector<Interaction> rows;  // file order (empty from StreamInteractions)
   std::vector<RowIssue> issues;
   int64_t accepted = 0;           // rows that passed the checks
+  int64_t data_rows = 0;          // rows after the header (accepted + issues)
+  int64_t first_without_timestamp = 0;  // line of the first accepted row lacking a timestamp (0: none)
 };
+
+// "Zero is suspicious": stops with exit 3 when the unusable rows of an interactions file (malformed,
+// or naming unknown items) are all of its rows or more than `max_fraction` of them, naming the
+// count, the first examples and the flag. `examples` are "line N: why" strings.
+void RequireUsableShare(const std::string& file, int64_t data_rows, int64_t unusable,
+                        const std::vector<std::string>& examples, double max_fraction);
+std::vector<std::string> IssueExamples(const std::vector<RowIssue>& issues, size_t most);
+// Every issue as "line N: why", at most `most` of them (for manifests), plus a note of the rest.
+std::vector<std::string> IssueList(const std::vector<RowIssue>& issues, size_t most = 1000);
 
 Interactions ReadInteractions(const std::filesystem::path& path,
                               BadRowPolicy policy = BadRowPolicy::kSkip);

@@ -17,6 +17,7 @@ struct SplitOptions {
   double test_fraction = 0.2;             // random
   uint64_t seed = 0;
   BadRowPolicy bad_rows = BadRowPolicy::kSkip;
+  double max_bad_rows_fraction = 0.5;     // as recommend's: exit 3 above this share of malformed rows
   void Validate() const;
 };
 // Writes a "split" artifact: train.csv, test.csv.
@@ -32,6 +33,9 @@ struct EvaluateOptions {
   // source items of same-label precision, so a fine-tuned model is judged on items it never saw.
   std::filesystem::path label_items;
   int k = 10;
+  // More cut-offs in one call (`--k 5,10,20`): the first is `k` (the report's headline metrics and
+  // the --baseline gate), all of them are in report.json's "at_k". Empty: just k.
+  std::vector<int> more_k;
   uint64_t seed = 0;                 // random baseline
   std::filesystem::path baseline;    // earlier report.json: exit 8 when a metric drops beyond tolerance
   double tolerance = 0.02;           // absolute drop allowed per metric

@@ -25,6 +25,7 @@ struct PreprocessOptions {
   std::array<double, 3> mean{0.485, 0.456, 0.406};
   std::array<double, 3> std{0.229, 0.224, 0.225};
   int64_t max_pixels = 100000000;        // decompression-bomb guard (from the header)
+  int64_t max_file_mb = 64;              // larger photo files fail before a byte is read
   std::string reduced_decode = "auto";   // "auto": JPEG DCT downscale when the source is >= 4x the need
   int shard_size = 1024;                 // images per pixels-NNNNN.npy
   double max_failed_fraction = 0.1;      // more failed photos than this -> exit code 7, no artifact

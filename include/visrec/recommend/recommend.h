@@ -13,7 +13,9 @@ constexpr int kStageVersion = 2;  // 2: scoring neighbour lists stored for `expl
 
 struct RecommendOptions {
   std::filesystem::path reduce;        // artifact dir; empty = WORKDIR/reduce/latest
-  std::filesystem::path interactions;  // required: user_id,item_id[,weight][,timestamp]
+  // user_id,item_id[,weight][,timestamp]; empty: a catalog without behaviour data yet. Then only
+  // similar items are written (visual and text sources), and no recommendations.csv.
+  std::filesystem::path interactions;
   std::filesystem::path catalog;       // optional: item universe and text columns
   std::string text_columns = "title";  // comma-separated catalog columns for TF-IDF ("" = no text)
   int k = 10;                          // recommendations per user
@@ -40,6 +42,9 @@ struct RecommendOptions {
   // entry: 32 MB for 20k items at 100) so `visrec explain` can decompose any score exactly.
   bool store_scoring = true;
   BadRowPolicy bad_rows = BadRowPolicy::kSkip;
+  // Exit 3 when more interaction rows than this share are malformed or name unknown items (and
+  // always when none is usable): "0 users" is not a result. Not part of the artifact key.
+  double max_bad_rows_fraction = 0.5;
   void Validate() const;
 };
 
