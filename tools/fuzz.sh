@@ -8,14 +8,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-30}
 out="$root/build-fuzz"
 mkdir -p "$out"
-core=(errors fs sha256 numfmt npy csv inputs artifact version)
+core=(errors fs sha256 numfmt npy csv inputs artifact version options config_check batch_line)
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -DVISREC_VERSION='"fuzz"' -DVISREC_GIT_SHA='"fuzz"' -DSPDLOG_FMT_EXTERNAL -I"$root/include")
 # The core sources are compiled once (two at a time), then linked into each target.
 mkdir -p "$out/obj"
 printf '%s\n' "${core[@]}" | xargs -P 2 -I{} clang++ "${flags[@]}" -c "$root/src/core/{}.cc" -o "$out/obj/{}.o"
 objs=(); for c in "${core[@]}"; do objs+=("$out/obj/$c.o"); done
-for target in csv npy manifest; do
+for target in csv npy manifest config batch; do
   upper=$(echo "$target" | tr a-z A-Z)
   clang++ "${flags[@]}" -fsanitize=fuzzer -DVISREC_FUZZ_"$upper" "$root/tests/fuzz/fuzz_targets.cc" "${objs[@]}" \
     -lspdlog -lfmt -o "$out/fuzz_$target"
@@ -25,6 +25,8 @@ for target in csv npy manifest; do
          printf 'user_id,item_id,weight,timestamp\nu,A,2,2024-01-01T00:00:00+02:00\n' > "$out/$target/corpus/seed2" ;;
     npy) /usr/bin/python3 -c "import numpy as np; np.save('$out/$target/corpus/seed.npy', np.ones((2,3), np.float32))" 2>/dev/null ||
          printf '\x93NUMPY\x01\x00\x76\x00{'"'"'descr'"'"': '"'"'<f4'"'"', '"'"'fortran_order'"'"': False, '"'"'shape'"'"': (1,), }' > "$out/$target/corpus/seed" ;;
+    config) printf '# c\n[run]\ncatalog = "a.csv"\nk = 10\nmean = [0.5, 0.5, 0.5] # x\nforce = true\n' > "$out/$target/corpus/seed" ;;
+    batch) printf 'item P0001  \r\n' > "$out/$target/corpus/seed1"; printf '  image a b.jpg\t\n' > "$out/$target/corpus/seed2" ;;
     manifest) printf '{"schema_version":1,"stage":"s","stage_version":1,"key":"k","params":{},"inputs":[],"outputs":[{"file":"a.npy","bytes":3,"sha256":"x","dtype":"float32","shape":[1]}]}' > "$out/$target/corpus/seed" ;;
   esac
   echo "== fuzz_$target for ${secs}s"

@@ -129,9 +129,22 @@ inline CLI::Option* BindExtractInputs(CLI::App* c, extract::ExtractOptions& o, s
 }
 
 // `verify PATHS...`: prints what was checked and any problem; exit code 4 on a problem.
-inline int RunVerify(const std::vector<std::string>& paths) {
+// A workdir (no manifest, no `latest`, stage folders inside) means each stage's latest, or every
+// version with --all.
+inline int RunVerify(const std::vector<std::string>& paths, bool all = false) {
   std::vector<std::string> checked;
-  auto issues = VerifyLineage(std::vector<fs::path>(paths.begin(), paths.end()), &checked);
+  std::vector<fs::path> targets;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec) && !fs::exists(fs::path(p) / "manifest.json", ec) && !fs::exists(fs::path(p) / "latest", ec)) {
+      auto in_workdir = WorkdirArtifacts(p, all);
+      if (in_workdir.empty()) throw ArtifactError("verify: '" + p + "' is neither an artifact, a stage folder nor a workdir with artifacts");
+      targets.insert(targets.end(), in_workdir.begin(), in_workdir.end());
+    } else {
+      targets.push_back(p);
+    }
+  }
+  auto issues = VerifyLineage(targets, &checked);
   for (auto& c : checked) std::cout << "checked " << c << "\n";
   for (auto& i : issues) std::cout << "PROBLEM " << i.artifact << ": " << i.problem << "\n";
   if (!issues.empty()) {

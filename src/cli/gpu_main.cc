@@ -37,9 +37,12 @@ int main(int argc, char** argv) {
   cli::BindFinetune(c_ft, fto, "");
   cli::BindRunContext(c_ft, ctx);
   std::vector<std::string> verify_paths;
+  bool verify_all = false;
   auto* c_verify = app.add_subcommand("verify", "recompute digests along an artifact's lineage");
-  c_verify->add_option("paths", verify_paths, "artifact paths (stage dir or artifact dir)")->required();
+  c_verify->add_option("paths", verify_paths, "artifact paths (artifact, stage dir, or a whole workdir)")->required();
+  c_verify->add_flag("--all", verify_all, "with a workdir: every version of every stage, not only each latest");
   auto* c_version = app.add_subcommand("version", "versions, CUDA, CPU features");
+  cli::RequireFiniteFloats(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -65,7 +68,7 @@ int main(int argc, char** argv) {
       std::cout << finetune::Run(fto, ctx).artifact.File("weights.pt").string() << "\n";
       return 0;
     }
-    if (*c_verify) return cli::RunVerify(verify_paths);
+    if (*c_verify) return cli::RunVerify(verify_paths, verify_all);
     return 0;
   });
 }

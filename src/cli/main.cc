@@ -258,17 +258,19 @@ int main(int argc, char** argv) {
 
   std::string inspect_path;
   std::vector<std::string> verify_paths;
+  bool verify_all = false;
   auto* c_inspect = app.add_subcommand("inspect", "describe an artifact (stage dir or artifact dir)");
   c_inspect->add_option("path", inspect_path, "artifact path")->required();
   auto* c_verify = app.add_subcommand("verify", "recompute digests along an artifact's lineage");
-  c_verify->add_option("paths", verify_paths, "artifact paths (stage dir or artifact dir)")->required();
+  c_verify->add_option("paths", verify_paths, "artifact paths (artifact, stage dir, or a whole workdir)")->required();
+  c_verify->add_flag("--all", verify_all, "with a workdir: every version of every stage, not only each latest");
   auto* c_version = app.add_subcommand("version", "versions, CUDA, CPU features");
 
   cli::RequireFiniteFloats(app);
   try {
     cli::CheckConfigFile(app, argc, argv);
   } catch (const Error& e) {
-    spdlog::error("{}", e.what());
+    std::cerr << "error: " << e.what() << "\n";  // logging is not set up yet (its flags are not parsed)
     return int(e.code());
   }
   try {
@@ -385,7 +387,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*c_inspect) { std::cout << pipeline::Inspect(inspect_path); return 0; }
-    if (*c_verify) return cli::RunVerify(verify_paths);
+    if (*c_verify) return cli::RunVerify(verify_paths, verify_all);
     return 0;
   });
 }

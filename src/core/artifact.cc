@@ -361,6 +361,45 @@ std::vector<VerifyIssue> VerifyLineage(const fs::path& path, std::vector<std::st
   return VerifyLineage(std::vector<fs::path>{path}, checked);
 }
 
+fs::path ResolveRecordedPath(const Artifact& child, const std::string& recorded, const std::string& kind, bool* inside) {
+  const fs::path p(recorded);
+  const fs::path workdir = child.dir.parent_path().parent_path();
+  fs::path local;
+  if (kind == "artifact") {
+    local = workdir / p.parent_path().filename() / p.filename();
+    local /= kManifest;
+  } else if (kind == "file" && !p.parent_path().empty()) {
+    local = workdir / p.parent_path().parent_path().filename() / p.parent_path().filename() / p.filename();
+  }
+  std::error_code ec;
+  const bool here = !local.empty() && fs::exists(local, ec) &&
+                    (kind == "artifact" || fs::exists(local.parent_path() / kManifest, ec));
+  if (inside) *inside = here;
+  if (!here) return p;
+  return kind == "artifact" ? local.parent_path() : local;
+}
+
+std::vector<fs::path> WorkdirArtifacts(const fs::path& workdir, bool all) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  std::vector<fs::path> stages;
+  for (const auto& e : fs::directory_iterator(workdir, ec))
+    if (e.is_directory(ec) && e.path().filename().string()[0] != '.') stages.push_back(e.path());
+  std::sort(stages.begin(), stages.end());
+  for (const auto& sd : stages) {
+    if (all) {
+      std::vector<fs::path> versions;
+      for (const auto& e : fs::directory_iterator(sd, ec))
+        if (e.is_directory(ec) && fs::exists(e.path() / kManifest, ec)) versions.push_back(e.path());
+      std::sort(versions.begin(), versions.end());
+      out.insert(out.end(), versions.begin(), versions.end());
+    } else if (fs::exists(sd / kLatest, ec)) {
+      out.push_back(sd);
+    }
+  }
+  return out;
+}
+
 std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::vector<std::string>* checked) {
   std::vector<VerifyIssue> issues;
   std::set<std::string> seen;  // shared ancestors are checked once
@@ -378,15 +417,43 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
       continue;
     }
     if (checked) checked->push_back(a.dir.string() + " (" + a.stage + ")");
+    // The manifest itself: its key must follow from its stage, parameters and inputs, its folder
+    // must be named after that key, and every data file in the folder must be listed.
+    try {
+      std::vector<ArtifactInput> recorded;
+      for (const auto& in : a.manifest.at("inputs"))
+        recorded.push_back({in.at("role").get<std::string>(), in.value("kind", ""), in.value("path", ""),
+                            in.at("digest").get<std::string>()});
+      const std::string key = ComputeArtifactKey(a.manifest.at("stage").get<std::string>(),
+                                                 a.manifest.at("stage_version").get<int>(), a.manifest.at("params"), recorded);
+      if (key != a.key)
+        issues.push_back({a.dir.string(), "manifest.json was edited: its key does not follow from its stage, "
+                                          "parameters and inputs; rerun the stage"});
+      if (a.dir.filename().string() != a.key.substr(0, 16))
+        issues.push_back({a.dir.string(), "the folder name does not match the manifest's key " + a.key.substr(0, 16)});
+      std::set<std::string> listed{kManifest};
+      for (const auto& o : a.manifest.at("outputs")) listed.insert(o.at("file").get<std::string>());
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(a.dir, ec))
+        if (!listed.count(e.path().filename().string()))
+          issues.push_back({a.dir.string(), "'" + e.path().filename().string() +
+                                                "' is not listed in the manifest's outputs (was an entry removed?)"});
+    } catch (const json::exception& e) {
+      issues.push_back({a.dir.string(), std::string("manifest.json is malformed: ") + e.what()});
+    }
     for (const auto& in : a.manifest["inputs"]) {
       std::string kind = in.value("kind", "");
-      std::string ip = in.value("path", "");
+      const std::string recorded = in.value("path", "");
+      bool inside = false;
+      const std::string ip = ResolveRecordedPath(a, recorded, kind, &inside).string();
       if (kind == "artifact") {
         std::error_code ec;
         if (!fs::exists(ip, ec)) {
           issues.push_back({a.dir.string(), "parent artifact '" + ip + "' is gone"});
           continue;
         }
+        if (checked && !inside)
+          checked->push_back("  parent " + ip + " taken from its recorded path (not inside this workdir)");
         try {
           Artifact parent = OpenArtifact(ip, VerifyLevel::kCheap);
           if (parent.content_digest != in.value("digest", ""))
@@ -412,7 +479,7 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
 Artifact OpenParent(const Artifact& child, const std::string& role, const std::string& stage) {
   for (const auto& in : child.manifest["inputs"])
     if (in.value("role", "") == role && in.value("kind", "") == "artifact") {
-      fs::path p = in.value("path", "");
+      fs::path p = ResolveRecordedPath(child, in.value("path", ""), "artifact");
       std::error_code ec;
       if (!fs::exists(p, ec)) p = child.dir.parent_path().parent_path() / stage / p.filename();
       Artifact a = OpenArtifact(p);

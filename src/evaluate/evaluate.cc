@@ -91,7 +91,7 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
   fs::path train_path = o.train;
   if (train_path.empty())
     for (const auto& in : rec.manifest["inputs"])
-      if (in["role"] == "interactions") train_path = in["path"].get<std::string>();
+      if (in["role"] == "interactions") train_path = ResolveRecordedPath(rec, in["path"].get<std::string>(), "file");
   std::vector<ArtifactInput> inputs{rec.AsInput("recommend"),
                                     {"test", "file", fs::absolute(o.test).lexically_normal().string(), Sha256File(o.test)},
                                     {"train", "file", fs::absolute(train_path).lexically_normal().string(), Sha256File(train_path)}};

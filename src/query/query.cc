@@ -11,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "visrec/core/batch_line.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
@@ -344,32 +345,6 @@ std::string BatchSummary::Format() const {
   if (!model_ms.empty())
     s += "; photo queries: model p50 " + pct(model_ms, 0.5) + " ms, search p50 " + pct(search_ms, 0.5) + " ms";
   return s;
-}
-
-bool ParseBatchLine(const std::string& raw, std::string* kind, std::string* arg) {
-  std::string line = raw;
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
-  const size_t start = line.find_first_not_of(" \t");
-  if (start == std::string::npos || line[start] == '#') return false;
-  const size_t sp = line.find_first_of(" \t", start);
-  *kind = line.substr(start, sp == std::string::npos ? std::string::npos : sp - start);
-  const size_t at = sp == std::string::npos ? std::string::npos : line.find_first_not_of(" \t", sp);
-  *arg = at == std::string::npos ? "" : line.substr(at);
-  return true;
-}
-
-std::string EscapeControl(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out.push_back(char(c));
-    }
-  }
-  return out;
 }
 
 BatchSummary RunBatch(QueryEngine& engine, std::istream& in, const std::string& name, int k, bool as_json, std::ostream& out) {

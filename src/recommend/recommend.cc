@@ -578,7 +578,7 @@ Explanation Explain(const fs::path& recommend_artifact, const std::string& user,
   std::string digest;
   for (const auto& in : a.manifest["inputs"])
     if (in.value("role", "") == "interactions") {
-      interactions = in.value("path", "");
+      interactions = ResolveRecordedPath(a, in.value("path", ""), "file");
       digest = in.value("digest", "");
     }
   std::error_code ec;

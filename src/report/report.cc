@@ -145,8 +145,9 @@ ReportResult WriteReport(const ReportOptions& o) {
   for (const auto& in : rec.manifest["inputs"])
     if (in.value("role", "") == "interactions") {
       std::error_code ec;
-      if (fs::exists(in.value("path", ""), ec))
-        for (auto& r : ReadInteractions(in.value("path", "")).rows) history[r.user_id].push_back(r);
+      const fs::path ip = ResolveRecordedPath(rec, in.value("path", ""), "file");
+      if (fs::exists(ip, ec))
+        for (auto& r : ReadInteractions(ip).rows) history[r.user_id].push_back(r);
     }
   std::vector<std::string> users = o.user_ids;
   if (users.empty())

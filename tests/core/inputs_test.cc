@@ -124,7 +124,7 @@ TEST(Interactions, StreamingGivesTheSameRowsAndIssuesAndKeepsNone) {
 
 TEST(Interactions, WriteReadRoundTrip) {
   testing::TempDir d;
-  std::vector<Interaction> rows{{"u,1", "A", 1.5, 1700000000.0, 0}, {"u2", "B\"x", 1, 5, 0}};
+  std::vector<Interaction> rows{{"u,1", "A", 1.5, 1700000000.0, 0, true}, {"u2", "B\"x", 1, 5, 0, true}};
   WriteInteractions(d / "o.csv", rows, true, true);
   Interactions in = ReadInteractions(d / "o.csv");
   ASSERT_EQ(in.rows.size(), 2u);

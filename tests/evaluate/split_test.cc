@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "../test_util.h"
 #include "visrec/core/errors.h"
 #include "visrec/evaluate/evaluate.h"
@@ -49,6 +51,42 @@ TEST(Split, RandomFractionIsSeededAndNeedsNoTimestamps) {
   EXPECT_NE(testing::ReadText(a.File("test.csv")), testing::ReadText(b.File("test.csv")));
   o.method = "leave-last-out";
   EXPECT_THROW(RunSplit(o, ctx), InputError) << "leave-last-out without timestamps";
+}
+
+}  // namespace
+}  // namespace visrec::evaluate
+
+namespace visrec::evaluate {
+namespace {
+
+// Red-team round 2: a split that leaves nobody to evaluate, or rows without timestamps under
+// leave-last-out, is an error naming the file (and row), not a report of 0.0000 metrics.
+TEST(Split, NothingToTestAndMissingTimestampsAreErrors) {
+  testing::TempDir d;
+  RunContext ctx;
+  ctx.workdir = d / "w";
+  SplitOptions o;
+  testing::WriteText(d / "single.csv", "user_id,item_id,timestamp\nu1,A,2024-01-01\nu2,B,2024-01-02\n");
+  o.interactions = d / "single.csv";
+  try {
+    RunSplit(o, ctx);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("no interaction to test"), std::string::npos) << e.what();
+  }
+  testing::WriteText(d / "gaps.csv", "user_id,item_id,timestamp\nu1,A,2024-01-01\nu1,B,\nu2,B,2024-01-02\n");
+  o.interactions = d / "gaps.csv";
+  try {
+    RunSplit(o, ctx);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("gaps.csv:3"), std::string::npos) << e.what();
+  }
+  o.method = "random";
+  o.test_fraction = 0.5;
+  EXPECT_NO_THROW(RunSplit(o, ctx));  // random needs no timestamps; the empty cell stays empty
+  o.test_fraction = std::nan("");
+  EXPECT_THROW(RunSplit(o, ctx), UsageError);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "../test_util.h"
 #include "visrec/core/errors.h"
+#include "visrec/core/version.h"
 #include "visrec/preprocess/preprocess.h"
 #include "visrec/sample/sample.h"
 
@@ -122,7 +123,11 @@ TEST(Extract, DeviceAndPrecisionErrors) {
   EXPECT_THROW(extract::Run(o, t.ctx), UsageError);
 }
 
+// bf16 on the CPU needs AVX-512 (oneDNN); on an AVX2-only CPU the stage refuses it (next test).
+bool CpuRunsBf16() { return CpuCanRunBf16(EffectiveCpuFeatures(), nullptr); }
+
 TEST(Extract, Bf16StaysCloseToFp32) {
+  if (!CpuRunsBf16()) GTEST_SKIP() << "this CPU has no AVX-512: bf16 is refused here (" << CpuFeaturesText(DetectCpuFeatures()) << ")";
   Tiny t;
   ExtractOptions o;
   o.preprocess = t.pre.dir;
@@ -135,6 +140,30 @@ TEST(Extract, Bf16StaysCloseToFp32) {
     for (int64_t k = 0; k < d; ++k) dot += double(f32.data[size_t(i * d + k)]) * b16.data[size_t(i * d + k)];
     EXPECT_GE(dot, 0.99) << "photo " << i;  // both unit-norm: dot = cosine
   }
+}
+
+// On a CPU without AVX-512 (played here by masking the features visrec decides by), bf16 is
+// refused with exit 6 naming the missing features, whatever --cpu-kernels says; fp32 still runs.
+TEST(Extract, Bf16WithoutAvx512IsRefusedNamingTheFeatures) {
+  Tiny t;
+  ExtractOptions o;
+  o.preprocess = t.pre.dir;
+  o.device = "cpu";
+  o.precision = "bf16";
+  SetCpuLevelForTesting("avx2");
+  for (const char* kernels : {"auto", "eager", "onednn"}) {
+    o.cpu_kernels = kernels;
+    try {
+      extract::Run(o, t.ctx);
+      ADD_FAILURE() << kernels << ": bf16 ran on a CPU without AVX-512";
+    } catch (const DeviceError& e) {
+      EXPECT_NE(std::string(e.what()).find("avx512bw avx512vl avx512dq"), std::string::npos) << e.what();
+    }
+  }
+  o.precision = "fp32";
+  o.cpu_kernels = "auto";
+  EXPECT_NO_THROW(extract::Run(o, t.ctx));
+  SetCpuLevelForTesting("");
 }
 
 // --cpu-kernels: the oneDNN path (default on CPU) and the eager path give the same features, each
@@ -161,11 +190,15 @@ TEST(Extract, OneDnnAndEagerKernelsAgree) {
   o.cpu_kernels = "onednn";
   o.model_file = std::string(VISREC_FIXTURES_DIR) + "/extract/tiny.pt";
   o.precision = "bf16";  // TorchScript models take the oneDNN path in fp32 only
-  try {
-    extract::Run(o, t.ctx);
-    FAIL();
-  } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("--cpu-kernels"), std::string::npos) << e.what();
+  if (CpuRunsBf16()) {
+    try {
+      extract::Run(o, t.ctx);
+      FAIL();
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("--cpu-kernels"), std::string::npos) << e.what();
+    }
+  } else {
+    EXPECT_THROW(extract::Run(o, t.ctx), DeviceError);  // bf16 itself is refused first on this CPU
   }
   o.cpu_kernels = "fast";
   EXPECT_THROW(extract::Run(o, t.ctx), UsageError);

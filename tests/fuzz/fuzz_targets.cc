@@ -1,5 +1,5 @@
 // libFuzzer targets for the readers that take untrusted bytes: CSV (catalog and interactions),
-// npy headers, and artifact manifests. Built and run by tools/fuzz.sh (clang -fsanitize=fuzzer).
+// npy headers, artifact manifests, --config files and `query --batch` lines. Built and run by tools/fuzz.sh (clang -fsanitize=fuzzer).
 // A target may throw visrec::Error (a clean, reported rejection); anything else is a finding.
 #include <unistd.h>
 
@@ -9,6 +9,9 @@
 #include <string>
 
 #include "visrec/core/artifact.h"
+#include "visrec/core/batch_line.h"
+#include "visrec/core/config_check.h"
+#include "visrec/core/numfmt.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/inputs.h"
@@ -57,8 +60,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::filesystem::create_directories(dir);
   Write(dir / "manifest.json", data, size);
   try { OpenArtifact(dir, VerifyLevel::kFull); } catch (const Error&) {}
+#elif defined(VISREC_FUZZ_CONFIG)
+  // The strict --config reader: a clean UsageError or a list of entries, each with a sane line.
+  std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    for (const ConfigEntry& e : CheckConfigSyntax(text, "fuzz.toml"))
+      if (e.line < 1 || e.key.empty()) __builtin_trap();
+  } catch (const Error&) {
+  }
+  (void)NearestName(text.substr(0, 64), {"neighbors", "catalog", "half-life-days"});
+#elif defined(VISREC_FUZZ_BATCH)
+  // `query --batch` lines: the parsed kind and argument never carry blanks at their ends, and the
+  // escaped echo holds no control byte.
+  std::string line(reinterpret_cast<const char*>(data), size);
+  std::string kind, arg;
+  if (ParseBatchLine(line, &kind, &arg)) {
+    if (kind.empty() || (!arg.empty() && (arg.back() == ' ' || arg.back() == '\t' || arg.front() == ' '))) __builtin_trap();
+  }
+  for (unsigned char c : EscapeControl(line))
+    if (c < 0x20 || c == 0x7f) __builtin_trap();
+  (void)ToValidUtf8(line);
+  if (!IsValidUtf8(ToValidUtf8(line))) __builtin_trap();
 #else
-#error "define one of VISREC_FUZZ_CSV, VISREC_FUZZ_NPY, VISREC_FUZZ_MANIFEST"
+#error "define one of VISREC_FUZZ_CSV, VISREC_FUZZ_NPY, VISREC_FUZZ_MANIFEST, VISREC_FUZZ_CONFIG, VISREC_FUZZ_BATCH"
 #endif
   return 0;
 }

@@ -169,6 +169,95 @@ TEST(Recommend, EdgeCases) {
   EXPECT_THROW(recommend::Run(o, c1), UsageError);
 }
 
+// Red-team round 2: a catalog without interactions still gets similar items (items 3); silent
+// drops and all-skipped files are errors (items 1, 2, 7); huge weights never print garbage (5).
+TEST(Recommend, HostileInputs) {
+  testing::TempDir dir;
+  RunContext ctx;
+  ctx.workdir = dir / "w";
+  Artifact red = FakeReduce(dir / "w", {"a", "b", "c"}, {1.f, 0.f, 0.8f, 0.6f, 0.f, 1.f}, 2);
+  testing::WriteText(dir / "cat.csv", "item_id,image,title\na,a.jpg,red shirt\nb,b.jpg,red dress\nc,c.jpg,blue hat\n");
+  RecommendOptions o;
+  o.reduce = red.dir;
+  o.catalog = dir / "cat.csv";
+
+  // No interactions: similar items from visual and text, no recommendations.csv.
+  Artifact only = recommend::Run(o, ctx).artifact;
+  EXPECT_FALSE(fs::exists(only.dir / "recommendations.csv"));
+  for (const auto& out : only.manifest["outputs"]) EXPECT_NE(out["file"], "recommendations.csv");
+  EXPECT_EQ(only.manifest["counts"]["has_recommendations"], false);
+  CsvTable sim = ReadCsv(only.File("similar_items.csv"));
+  std::set<std::string> sources;
+  for (auto& row : sim.rows) sources.insert(row[4]);
+  EXPECT_EQ(sources, (std::set<std::string>{"hybrid", "visual", "text"}));
+
+  // Text columns named on purpose must exist.
+  o.text_columns = "nosuch";
+  try {
+    recommend::Run(o, ctx);
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("its columns: item_id, image, title"), std::string::npos) << e.what();
+  }
+  o.text_columns = "title";
+
+  // Every row malformed (the exported timestamps are words): exit 3, not "0 users".
+  testing::WriteText(dir / "bad.csv", "user_id,item_id,timestamp\nu1,a,yesterday\nu2,b,today\n");
+  o.interactions = dir / "bad.csv";
+  try {
+    recommend::Run(o, ctx);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("2 of 2 rows"), std::string::npos) << e.what();
+  }
+  // Empty timestamp cells are absent timestamps: all rows count; decay then needs them.
+  testing::WriteText(dir / "empty-ts.csv", "user_id,item_id,weight,timestamp\nu1,a,,\nu1,b,,\nu2,b,3,\n");
+  o.interactions = dir / "empty-ts.csv";
+  Artifact ok = recommend::Run(o, ctx).artifact;
+  EXPECT_EQ(ok.manifest["counts"]["users"], 2);
+  EXPECT_EQ(ok.manifest["counts"]["interactions"], 3);
+  o.half_life_days = 30;
+  try {
+    recommend::Run(o, ctx);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("empty-ts.csv:2"), std::string::npos) << e.what();
+  }
+  o.half_life_days = 0;
+
+  // More than --max-bad-rows-fraction unusable (here unknown items): exit 3 naming the flag.
+  testing::WriteText(dir / "unknown.csv", "user_id,item_id\nu1,a\nu1,x\nu2,y\n");
+  o.interactions = dir / "unknown.csv";
+  try {
+    recommend::Run(o, ctx);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--max-bad-rows-fraction"), std::string::npos) << e.what();
+  }
+  o.max_bad_rows_fraction = 1;
+  EXPECT_NO_THROW(recommend::Run(o, ctx));
+
+  // The largest accepted weight: scores are plain digits, the same bytes on a forced rerun.
+  testing::WriteText(dir / "big.csv", "user_id,item_id,weight\nu1,a,1e9\nu1,b,1e9\nu2,a,1e9\n");
+  o.interactions = dir / "big.csv";
+  Artifact big = recommend::Run(o, ctx).artifact;
+  const std::string first = ReadFileBytes(big.File("recommendations.csv"));
+  for (auto& row : ReadCsv(big.File("recommendations.csv")).rows)
+    for (char c : row[3]) EXPECT_TRUE((c >= '0' && c <= '9') || c == '.') << row[3];
+  RunContext forced = ctx;
+  forced.force = true;
+  EXPECT_EQ(ReadFileBytes(recommend::Run(o, forced).artifact.File("recommendations.csv")), first);
+
+  // NaN options are refused by the shared check, naming the flag.
+  o.w_cf = std::nan("");
+  try {
+    recommend::Run(o, ctx);
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--w-cf"), std::string::npos) << e.what();
+  }
+}
+
 // The duplicate rule (weights summed, latest timestamp kept) and row order: a file with users'
 // rows interleaved and (user, item) pairs repeated gives the same recommendations, byte for byte, as
 // the same history written once per pair in user order. Recency decay is on, so timestamps count.

@@ -125,16 +125,37 @@ def csv_cases(big_line_mb=100):
          "interactions", [], 0, []),
         ("int-unknown-ids.csv", ih + "u1,P06,1,2024-01-01\nu1,NOPE,1,2024-01-02\nu2,P08,1,2024-01-01\n", "interactions",
          [], 0, ["not in the catalog", "line 3: item 'NOPE'"]),
-        ("int-odd-ids.csv", ih + "u1,P06,1,2024-01-01\n,P08,1,2024-01-01\nu\x01x,P08,1,2024-01-01\n", "interactions", [], 0,
+        ("int-odd-ids.csv", ih + "u1,P06,1,2024-01-01\n,P08,1,2024-01-01\nu\x01x,P08,1,2024-01-01\n", "interactions",
+         ["--max-bad-rows-fraction", "1"], 0,
          ["int-odd-ids.csv: 2 malformed row(s) skipped", "line 3: empty user_id", "line 4: user_id contains a control"]),
         ("int-bad-values.csv", ih + "u1,P06,abc,2024-01-01\nu1,P08,-2,2024-01-01\nu2,P06,1,yesterday\nu2,P08,1,2024-01-01\n",
-         "interactions", [], 0, ["int-bad-values.csv: 3 malformed", "line 2: weight 'abc'", "line 3: weight '-2'",
+         "interactions", ["--max-bad-rows-fraction", "1"], 0, ["int-bad-values.csv: 3 malformed", "line 2: weight 'abc'", "line 3: weight '-2'",
                                  "line 4: timestamp 'yesterday'"]),
         ("int-bad-values-fail.csv", ih + "u1,P06,abc,2024-01-01\n", "interactions", ["--bad-rows", "fail"], 3,
          ["int-bad-values-fail.csv:2"]),
         ("int-empty.csv", "", "interactions", [], 3, ["int-empty.csv", "empty"]),
         ("int-missing-column.csv", "user_id,weight\nu1,1\n", "interactions", [], 3, ["int-missing-column.csv:1", "item_id"]),
         ("int-100mb-line.csv", ih + "u1,P06,1,2024-01-01\nu2," + big + ",1,2024-01-01\n", "interactions", [], 0, []),
+        # Red-team round 2 (issue 18).
+        ("int-empty-optional-cells.csv", ih + "u1,P06,,\nu1,P08,,\nu2,P06,2,\n", "interactions", [], 0, []),
+        ("int-empty-ts-half-life.csv", ih + "u1,P06,1,\nu2,P08,1,2024-01-01\n", "interactions",
+         ["--half-life-days", "30"], 3, ["int-empty-ts-half-life.csv:2", "--half-life-days"]),
+        ("int-all-bad.csv", ih + "u1,P06,1,yesterday\nu2,P08,1,today\n", "interactions", [], 3,
+         ["2 of 2 rows are unusable", "line 2: timestamp 'yesterday'"]),
+        ("int-mostly-unknown.csv", ih + "u1,P06,1,2024-01-01\nu1,NO1,1,2024-01-01\nu2,NO2,1,2024-01-01\n", "interactions",
+         [], 3, ["2 of 3 rows", "--max-bad-rows-fraction"]),
+        ("int-huge-weight.csv", ih + "u1,P06,1e60,2024-01-01\nu1,P08,1,2024-01-01\nu2,P06,1e9,2024-01-01\n", "interactions",
+         [], 0, ["line 2: weight '1e60' is above the maximum 1e9"]),
+        ("int-impossible-dates.csv", ih + "u1,P06,1,2024-02-30\nu1,P08,1,2024-01-01T00:00+25:00\nu2,P06,1,2024-02-29\n",
+         "interactions", ["--max-bad-rows-fraction", "1"], 0, ["line 2: timestamp '2024-02-30'", "line 3: timestamp"]),
+        ("int-non-utf8.csv", ih + "u\udcff1,P06,1,2024-01-01\nu2,P08,1,2024-01-01\nu3,P06,1,2024-01-01\n", "interactions",
+         [], 0, ["line 2: user_id is not valid UTF-8"]),
+        ("int-duplicate-header.csv", "user_id,item_id,item_id\nu1,P06,P08\n", "interactions", [], 3,
+         ["int-duplicate-header.csv:1", "'item_id' twice"]),
+        ("cat-duplicate-header.csv", "item_id,image,title,title\nA,photos/exif-1.jpg,x,y\n", "catalog", [], 3,
+         ["cat-duplicate-header.csv:1", "'title' twice"]),
+        ("cat-non-utf8.csv", head + "A,photos/exif-1.jpg,caf\udce9,shirts\nB\udcff,photos/exif-2.jpg,x,shirts\n", "catalog",
+         [], 0, ["line 3: item_id is not valid UTF-8"]),
     ]
 
 
@@ -151,13 +172,31 @@ def make(out, big_line_mb=100):
         rows.append(f"P{i:02d},\"photos/{name}\",photo {name}\n")
     os.makedirs(os.path.join(out, "photos", "a-directory.jpg"), exist_ok=True)
     rows.append("PDIR,photos/a-directory.jpg,a directory named like a photo\n")
+    # Round 2: files that are not photos to read: a FIFO (blocks on open), a device (never ends), a
+    # symlink loop, and a sparse file above --max-file-mb (read whole before, 3 GB RSS for 1.5 GB).
+    for name, expected in special_photo_cases():
+        path = os.path.join(out, "photos", name)
+        if name == "fifo.jpg":
+            os.mkfifo(path)
+        elif name == "loop-a.jpg":
+            os.symlink("loop-b.jpg", path)
+            os.symlink("loop-a.jpg", os.path.join(out, "photos", "loop-b.jpg"))
+        elif name == "huge.jpg":
+            with open(path, "wb") as f:
+                f.truncate(65 * 1024 * 1024)
+        rows.append(f"S{len(rows):02d},{'/dev/zero' if name == 'dev-zero' else 'photos/' + name},{name}\n")
     with open(os.path.join(out, "photos.csv"), "w", encoding="utf-8", newline="") as f:
         f.write("item_id,image,title\n" + "".join(rows))
     for name, text, *_ in csv_cases(big_line_mb):
-        with open(os.path.join(out, name), "w", encoding="utf-8", newline="") as f:
+        with open(os.path.join(out, name), "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
             f.write(text)
     with open(os.path.join(out, "interactions.csv"), "w") as f:
         f.write("user_id,item_id\nu1,P06\nu1,P08\nu2,P06\n")
+
+
+def special_photo_cases():
+    return [("fifo.jpg", "not a regular file (a FIFO)"), ("dev-zero", "not a regular file (a device)"),
+            ("loop-a.jpg", "symbolic link loop"), ("huge.jpg", "larger than 64 MB")]
 
 
 class Runner:
@@ -203,8 +242,9 @@ def check(visrec, out):
     reasons = {f["file"]: f["reason"] for f in manifest["failures"] if f["file"]}
     with open(os.path.join(pre, "images.csv"), encoding="utf-8", newline="") as f:
         decoded = {row["image"] for row in csv.DictReader(f)}
-    for name, _, expected in photo_cases() + [("a-directory.jpg", None, "not a regular file")]:
-        image = "photos/" + name
+    specials = [(n, None, e) for n, e in special_photo_cases()]
+    for name, _, expected in photo_cases() + [("a-directory.jpg", None, "not a regular file")] + specials:
+        image = "/dev/zero" if name == "dev-zero" else "photos/" + name
         reason = reasons.get(image)
         if expected == "ok":
             r.expect(name, image in decoded and reason is None, f"expected decoded, got failure {reason!r}")
@@ -256,6 +296,8 @@ def check(visrec, out):
             args = ["recommend", "--interactions", name]
         r.expect_exit(name, args + extra + common[:2] + ["--threads", "2"], code, phrases)
 
+    check_round2(r, out, work, common)
+
     # Queries against the finished artifacts: unknown ids, unreadable photos, a workdir without a stage.
     with open(os.path.join(out, "queries.txt"), "w") as f:
         f.write("item P06\nitem NO-SUCH\nfrobnicate x\nimage photos/text.jpg\n")
@@ -299,6 +341,62 @@ def check(visrec, out):
     r.expect_exit("good artifact still verifies", ["verify", os.path.join(work, "recommend")], 0, [])
 
     return report(r)
+
+
+def check_round2(r, out, work, common):
+    """Red-team round 2 (issue 18): options, config files, K, no interactions, exit codes."""
+    rec = ["recommend", "--interactions", "interactions.csv"] + common
+    # Every float option rejects NaN/inf naming the flag (one validator for all).
+    for flag, value in [("--w-cf", "nan"), ("--shrink", "inf"), ("--half-life-days", "-inf"), ("--min-recall", "nan")]:
+        r.expect_exit(f"recommend {flag} {value}", rec + [flag, value], 2, [flag])
+    for args, flag in [(["preprocess", "--catalog", "photos.csv", "--trim-padding", "nan"], "--trim-padding"),
+                       (["preprocess", "--catalog", "photos.csv", "--max-failed-fraction", "inf"], "--max-failed-fraction"),
+                       (["reduce", "--variance", "nan"], "--variance"),
+                       (["evaluate", "--test", "interactions.csv", "--tolerance", "nan"], "--tolerance")]:
+        r.expect_exit(" ".join(args[:1] + args[-2:]), args + common, 2, [flag])
+    r.expect_exit("reduce --dims and --variance", ["reduce", "--dims", "4", "--variance", "0.9"] + common, 2, ["not both"])
+    r.expect_exit("recommend --text-columns nosuch", rec + ["--catalog", "photos.csv", "--text-columns", "nosuch"], 2,
+                  ["'nosuch'", "its columns: item_id, image, title"])
+    # --config: unknown keys name the nearest valid one; syntax errors name their line.
+    def config(name, text):
+        with open(os.path.join(out, name), "w") as f:
+            f.write(text)
+        return name
+    r.expect_exit("config unknown key", ["run", "--config", config("typo.toml", "[run]\ncatalog = \"photos.csv\"\nnieghbors = 5\n")],
+                  2, ["typo.toml:3", "did you mean 'neighbors'"])
+    r.expect_exit("config syntax error", ["run", "--config", config("broken.toml", "[run]\ncatalog = \"photos.csv\n")],
+                  2, ["broken.toml:2", "never closed"])
+    # --mean/--std/--background take three values, on the command line and as a TOML array.
+    small = ["--resize", "40", "--crop", "32", "--max-failed-fraction", "1"]
+    w_mean = ["--workdir", os.path.join(out, "work-mean"), "--threads", "2", "-q"]
+    r.expect_exit("preprocess --mean 3 values", ["preprocess", "--catalog", "photos.csv", "--mean", "0.5", "0.5", "0.5",
+                                                 "--std", "0.2", "0.2", "0.2"] + small + w_mean, 0, [])
+    r.expect_exit("config mean array", ["preprocess", "--catalog", "photos.csv", "--config",
+                                        config("mean.toml", "[preprocess]\nmean = [0.5, 0.5, 0.5]\n")] + small + w_mean, 0, [])
+    # A catalog without interactions: similar items, queries and report work; no recommendations.csv.
+    w3 = os.path.join(out, "work-no-interactions")
+    rc, stdout, err = r.run(["run", "--catalog", "photos.csv", "--workdir", w3, "--dims", "2", "--threads", "2", "-q"] + small)
+    r.expect("run without interactions", rc == 0 and "similar_items.csv" in stdout and "recommendations: none" in stdout,
+             f"exit {rc}: {stdout[-300:]} {err[-300:]}")
+    rc, stdout, err = r.run(["query", "--item", "P06", "--workdir", w3])
+    r.expect("query item without interactions", rc == 0 and "answer(s)" in stdout, f"exit {rc}: {err[-300:]}")
+    r.expect_exit("report without interactions", ["report", "--workdir", w3, "--items", "2", "-q"], 0, [])
+    # evaluate --k beyond the recommended list is refused; a malformed baseline is bad input.
+    with open(os.path.join(out, "test.csv"), "w") as f:
+        f.write("user_id,item_id\nu1,P06\nu9,P08\n")
+    r.expect_exit("evaluate --k above the list", ["evaluate", "--test", "test.csv", "--k", "20,5"] + common, 2,
+                  ["--k 20 is larger than the 10 recommendations"])
+    config("bad-baseline.json", '{"k": 10, "model": {"hr": "high"}}')
+    r.expect_exit("evaluate malformed baseline", ["evaluate", "--test", "test.csv", "--baseline", "bad-baseline.json"] + common,
+                  3, ["model.hr is not a number"])
+    # Photo queries never block on a FIFO or read a device; --png writes only .png names.
+    r.expect_exit("query --image FIFO", ["query", "--image", "photos/fifo.jpg", "--workdir", work], 3, ["a FIFO"])
+    r.expect_exit("query --image /dev/zero", ["query", "--image", "/dev/zero", "--workdir", work], 3, ["a device"])
+    r.expect_exit("query --image loop", ["query", "--image", "photos/loop-a.jpg", "--workdir", work], 3, ["symbolic link loop"])
+    r.expect_exit("query --png .jpg", ["query", "--item", "P06", "--workdir", work, "--png", "q.jpg"], 2, [".png"])
+    # Writing into a place that cannot hold a folder is exit 9, not an internal error.
+    config("not-a-folder", "x")
+    r.expect_exit("report into a file", ["report", "--workdir", work, "--out", "not-a-folder/sub"], 9, ["not-a-folder"])
 
 
 def report(r):

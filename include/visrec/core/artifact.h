@@ -121,6 +121,16 @@ class ArtifactBuilder {
 // directory under child's workdir is used.
 Artifact OpenParent(const Artifact& child, const std::string& role, const std::string& stage);
 
+// Where an input recorded in `child`'s manifest is now. A copied or moved workdir reads its own
+// parents: an artifact input (".../<stage>/<key16>") or a file inside one (".../<stage>/<key16>/f")
+// is taken from the workdir holding `child` when it is there; otherwise the recorded path. *inside
+// says which was used.
+fs::path ResolveRecordedPath(const Artifact& child, const std::string& recorded, const std::string& kind,
+                             bool* inside = nullptr);
+
+// The artifacts of a workdir: each stage's `latest` (all versions with `all`), for `verify W`.
+std::vector<fs::path> WorkdirArtifacts(const fs::path& workdir, bool all);
+
 struct VerifyIssue {
   std::string artifact;
   std::string problem;

@@ -49,8 +49,8 @@ struct Interaction {
   std::string item_id;
   double weight = 1.0;     // 1 when the file has no weight column or the cell is empty
   double timestamp = 0.0;  // Unix seconds; 0 when absent (no column, or an empty cell)
-  bool has_timestamp = false;
   int64_t line = 0;
+  bool has_timestamp = false;  // WriteInteractions leaves the cell empty when false
 };
 
 struct Interactions {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "visrec/core/batch_line.h"
 #include "visrec/core/stage.h"
 
 namespace visrec::query {
@@ -72,11 +73,6 @@ struct BatchSummary {
 // comment). Each answer is written and flushed as soon as it is ready, so a long-lived process
 // can serve a pipe (`visrec query --batch -`). A bad line or failing query is reported in place,
 // naming NAME:LINE, and the batch goes on.
-// One `--batch` line: "item ID", "user ID" or "image PATH" (kind, blanks, argument; blanks around
-// the argument are not part of it). False for a blank or comment line.
-bool ParseBatchLine(const std::string& line, std::string* kind, std::string* arg);
-// Text for a terminal: control bytes (escape sequences, NUL, CR...) as \xNN, nothing else changed.
-std::string EscapeControl(const std::string& s);
 BatchSummary RunBatch(QueryEngine& engine, std::istream& in, const std::string& name, int k, bool json, std::ostream& out);
 
 // One line per answer: "rank  item_id  score  reason".
