@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 
 #include "visrec/sample/sample.h"
@@ -44,6 +45,17 @@ inline void MakeTinyCatalog(const std::filesystem::path& out, int items, int use
   s.max_side = max_side;
   s.seed = seed;
   sample::GenerateSample(s);
+}
+
+// Runs `body` and expects an exception of type E whose message contains every fragment.
+template <class E, class F>
+void ExpectThrowWith(F&& body, std::initializer_list<const char*> fragments) {
+  try {
+    body();
+    ADD_FAILURE() << "expected an exception containing '" << (fragments.size() ? *fragments.begin() : "") << "'";
+  } catch (const E& e) {
+    for (const char* f : fragments) EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
+  }
 }
 
 inline std::string ReadText(const std::filesystem::path& p) {

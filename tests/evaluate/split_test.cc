@@ -68,20 +68,10 @@ TEST(Split, NothingToTestAndMissingTimestampsAreErrors) {
   SplitOptions o;
   testing::WriteText(d / "single.csv", "user_id,item_id,timestamp\nu1,A,2024-01-01\nu2,B,2024-01-02\n");
   o.interactions = d / "single.csv";
-  try {
-    RunSplit(o, ctx);
-    FAIL();
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("no interaction to test"), std::string::npos) << e.what();
-  }
+  testing::ExpectThrowWith<InputError>([&] { RunSplit(o, ctx); }, {"no interaction to test"});
   testing::WriteText(d / "gaps.csv", "user_id,item_id,timestamp\nu1,A,2024-01-01\nu1,B,\nu2,B,2024-01-02\n");
   o.interactions = d / "gaps.csv";
-  try {
-    RunSplit(o, ctx);
-    FAIL();
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("gaps.csv:3"), std::string::npos) << e.what();
-  }
+  testing::ExpectThrowWith<InputError>([&] { RunSplit(o, ctx); }, {"gaps.csv:3"});
   o.method = "random";
   o.test_fraction = 0.5;
   EXPECT_NO_THROW(RunSplit(o, ctx));  // random needs no timestamps; the empty cell stays empty

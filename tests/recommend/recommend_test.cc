@@ -193,23 +193,13 @@ TEST(Recommend, HostileInputs) {
 
   // Text columns named on purpose must exist.
   o.text_columns = "nosuch";
-  try {
-    recommend::Run(o, ctx);
-    FAIL();
-  } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("its columns: item_id, image, title"), std::string::npos) << e.what();
-  }
+  testing::ExpectThrowWith<UsageError>([&] { recommend::Run(o, ctx); }, {"its columns: item_id, image, title"});
   o.text_columns = "title";
 
   // Every row malformed (the exported timestamps are words): exit 3, not "0 users".
   testing::WriteText(dir / "bad.csv", "user_id,item_id,timestamp\nu1,a,yesterday\nu2,b,today\n");
   o.interactions = dir / "bad.csv";
-  try {
-    recommend::Run(o, ctx);
-    FAIL();
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("2 of 2 rows"), std::string::npos) << e.what();
-  }
+  testing::ExpectThrowWith<InputError>([&] { recommend::Run(o, ctx); }, {"2 of 2 rows"});
   // Empty timestamp cells are absent timestamps: all rows count; decay then needs them.
   testing::WriteText(dir / "empty-ts.csv", "user_id,item_id,weight,timestamp\nu1,a,,\nu1,b,,\nu2,b,3,\n");
   o.interactions = dir / "empty-ts.csv";
@@ -217,23 +207,13 @@ TEST(Recommend, HostileInputs) {
   EXPECT_EQ(ok.manifest["counts"]["users"], 2);
   EXPECT_EQ(ok.manifest["counts"]["interactions"], 3);
   o.half_life_days = 30;
-  try {
-    recommend::Run(o, ctx);
-    FAIL();
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("empty-ts.csv:2"), std::string::npos) << e.what();
-  }
+  testing::ExpectThrowWith<InputError>([&] { recommend::Run(o, ctx); }, {"empty-ts.csv:2"});
   o.half_life_days = 0;
 
   // More than --max-bad-rows-fraction unusable (here unknown items): exit 3 naming the flag.
   testing::WriteText(dir / "unknown.csv", "user_id,item_id\nu1,a\nu1,x\nu2,y\n");
   o.interactions = dir / "unknown.csv";
-  try {
-    recommend::Run(o, ctx);
-    FAIL();
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("--max-bad-rows-fraction"), std::string::npos) << e.what();
-  }
+  testing::ExpectThrowWith<InputError>([&] { recommend::Run(o, ctx); }, {"--max-bad-rows-fraction"});
   o.max_bad_rows_fraction = 1;
   EXPECT_NO_THROW(recommend::Run(o, ctx));
 
@@ -250,12 +230,7 @@ TEST(Recommend, HostileInputs) {
 
   // NaN options are refused by the shared check, naming the flag.
   o.w_cf = std::nan("");
-  try {
-    recommend::Run(o, ctx);
-    FAIL();
-  } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("--w-cf"), std::string::npos) << e.what();
-  }
+  testing::ExpectThrowWith<UsageError>([&] { recommend::Run(o, ctx); }, {"--w-cf"});
 }
 
 // The duplicate rule (weights summed, latest timestamp kept) and row order: a file with users'
