@@ -14,7 +14,6 @@
 
 #include "visrec/core/config_check.h"
 #include "visrec/core/fs.h"
-#include "visrec/core/numfmt.h"
 
 #include "visrec/core/artifact.h"
 #include "visrec/core/errors.h"
@@ -40,12 +39,11 @@ inline void BindGlobal(CLI::App& app, GlobalFlags& g) {
 inline void RequireFiniteFloats(CLI::App& app) {
   const CLI::Validator finite(
       [](std::string& v) -> std::string {
-        const auto d = ParseDouble(v);
-        if (d) return "";
-        std::string low;
-        for (char c : v) low.push_back(char(std::tolower(static_cast<unsigned char>(c))));
-        const bool non_finite = low.find("nan") != std::string::npos || low.find("inf") != std::string::npos;
-        return non_finite ? "must be a finite number, got '" + v + "'" : "";  // other text: CLI11's own conversion error
+        // strtod reads what CLI11 will convert ("nan", "inf", "1e999"); text that is no number at
+        // all is left to CLI11's own conversion error.
+        char* end = nullptr;
+        const double d = std::strtod(v.c_str(), &end);
+        return end != v.c_str() && !std::isfinite(d) ? "must be a finite number, got '" + v + "'" : "";
       },
       "FINITE");
   std::function<void(CLI::App*)> walk = [&](CLI::App* a) {
@@ -91,14 +89,13 @@ inline void CheckConfigFile(CLI::App& app, int argc, char** argv) {
       CLI::App* sub = nullptr;
       for (CLI::App* s : app.get_subcommands({}))
         if (s->get_name() == section) sub = s;
-      if (!sub)
+      if (!sub) {
+        std::vector<std::string> commands;
+        for (CLI::App* s : app.get_subcommands({})) commands.push_back(s->get_name());
+        const std::string near = NearestName(section, commands);
         throw UsageError(file + ":" + std::to_string(e.line) + ": unknown section [" + section + "]" +
-                         [&] {
-                           std::vector<std::string> subs;
-                           for (CLI::App* s : app.get_subcommands({})) subs.push_back(s->get_name());
-                           const std::string near = NearestName(section, subs);
-                           return near.empty() ? std::string() : "; did you mean [" + near + "]?";
-                         }());
+                         (near.empty() ? std::string() : "; did you mean [" + near + "]?"));
+      }
       for (auto& n : names_of(sub)) names.push_back(n);
     }
     bool known = false;
@@ -168,6 +165,12 @@ int WithExitCodes(F&& body) {
     // the documented "writing failed", not a bug.
     spdlog::error("file system: {} (check the permissions and free space of that path)", e.what());
     return int(ExitCode::kIo);
+  } catch (const nlohmann::json::exception& e) {
+    // visrec's JSON is its manifests (sidecars and baselines are checked where read): a value of the
+    // wrong type or a missing key means an edited or damaged artifact, the documented exit 4.
+    spdlog::error("an artifact's manifest.json holds a missing or wrongly typed value ({}); run `visrec verify` on "
+                  "the workdir and rerun the stage that made it", e.what());
+    return int(ExitCode::kArtifact);
   } catch (const std::exception& e) {
     spdlog::error("internal error (please report): {}", e.what());
     return int(ExitCode::kInternal);

@@ -1,6 +1,7 @@
 #include "visrec/core/artifact.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -9,6 +10,8 @@
 #include <cstdlib>
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <atomic>
 #include <chrono>
 #include <ctime>
@@ -196,21 +199,68 @@ template NpyArray<int32_t> Artifact::ReadArray<int32_t>(const std::string&) cons
 template NpyArray<int64_t> Artifact::ReadArray<int64_t>(const std::string&) const;
 
 ArtifactInput Artifact::AsInput(const std::string& role) const {
-  return {role, "artifact", fs::absolute(dir).lexically_normal().string(), content_digest};
+  return {role, "artifact", fs::absolute(dir).lexically_normal().string(), content_digest,
+          manifest.value("manifest_sha256", "")};
 }
+
+std::string ManifestBodyDigest(const json& manifest) {
+  json body = manifest;
+  body.erase("manifest_sha256");
+  return Sha256Hex(body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+namespace {
+std::mutex g_locks_mutex;
+std::map<std::string, int> g_locks;  // lock file -> fd held by this process
+}  // namespace
+
+void LockStageKey(const fs::path& workdir, const std::string& stage, const std::string& key) {
+  const fs::path dir = workdir / stage;
+  const std::string file = (dir / (".lock-" + key.substr(0, 16))).string();
+  std::lock_guard<std::mutex> guard(g_locks_mutex);
+  if (g_locks.count(file)) return;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    spdlog::debug("{}: no lock file ({}); running without the concurrent-run lock", stage, ErrnoText());
+    return;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    spdlog::info("{}: another visrec is computing this version ({}); waiting for it", stage, key.substr(0, 16));
+    while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  g_locks[file] = fd;
+}
+
+void UnlockStageKey(const fs::path& workdir, const std::string& stage, const std::string& key) {
+  const std::string file = (workdir / stage / (".lock-" + key.substr(0, 16))).string();
+  std::lock_guard<std::mutex> guard(g_locks_mutex);
+  auto it = g_locks.find(file);
+  if (it == g_locks.end()) return;
+  ::close(it->second);  // releases the flock
+  g_locks.erase(it);
+}
+
+namespace {
+// `path` itself, or for a stage folder (no manifest, a `latest` pointer) the version it points to.
+fs::path LatestDir(const fs::path& path) {
+  std::error_code ec;
+  if (fs::exists(path / kManifest, ec) || !fs::exists(path / kLatest, ec)) return path;
+  std::string key = ReadFileBytes(path / kLatest);
+  while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) key.pop_back();
+  if (key.empty() || key.find('/') != std::string::npos)
+    throw ArtifactError("'" + (path / kLatest).string() + "' is damaged; rerun the stage");
+  return path / key;
+}
+}  // namespace
 
 Artifact OpenArtifact(const fs::path& path, VerifyLevel level) {
   std::error_code ec;
   if (!fs::exists(path, ec))
     throw ArtifactError("'" + path.string() + "' does not exist; run the stage that produces it first");
-  fs::path dir = path;
-  if (!fs::exists(dir / kManifest, ec) && fs::exists(dir / kLatest, ec)) {
-    std::string key = ReadFileBytes(dir / kLatest);
-    while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) key.pop_back();
-    if (key.empty() || key.find('/') != std::string::npos)
-      throw ArtifactError("'" + (dir / kLatest).string() + "' is damaged; rerun the stage");
-    dir = dir / key;
-  }
+  const fs::path dir = LatestDir(path);
   Artifact a;
   a.dir = dir;
   a.manifest = ReadManifest(dir);
@@ -276,6 +326,7 @@ ArtifactBuilder::ArtifactBuilder(fs::path workdir, std::string stage, int stage_
 
 ArtifactBuilder::~ArtifactBuilder() {
   if (!committed_) RemoveAllQuiet(staging_);
+  UnlockStageKey(workdir_, stage_, key_);  // a failed stage lets a waiting run try
 }
 
 fs::path ArtifactBuilder::target_dir() const { return workdir_ / stage_ / key16(); }
@@ -307,8 +358,10 @@ Artifact ArtifactBuilder::Commit() {
   m["producer"] = producer_;
   m["params"] = params_;
   json in = json::array();
-  for (const auto& i : inputs_)
+  for (const auto& i : inputs_) {
     in.push_back({{"role", i.role}, {"kind", i.kind}, {"path", i.path}, {"digest", i.digest}});
+    if (!i.manifest_digest.empty()) in.back()["manifest_sha256"] = i.manifest_digest;
+  }
   m["inputs"] = in;
   m["outputs"] = outputs_;
   m["counts"] = counts_;
@@ -319,6 +372,7 @@ Artifact ArtifactBuilder::Commit() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   m["created_utc"] = buf;
+  m["manifest_sha256"] = ManifestBodyDigest(m);
 
   for (const auto& o : outputs_) FsyncFile(staging_ / o["file"].get<std::string>());
   MaybeInjectFailure("before-manifest");
@@ -354,6 +408,7 @@ Artifact ArtifactBuilder::Commit() {
   FsyncDir(target.parent_path());
   Artifact a = OpenArtifact(target, VerifyLevel::kCheap);
   SetLatest(a, pointer_);
+  UnlockStageKey(workdir_, stage_, key_);
   return a;
 }
 
@@ -407,10 +462,10 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
   while (!todo.empty()) {
     fs::path p = todo.back();
     todo.pop_back();
-    std::string canon = fs::weakly_canonical(p).string();
-    if (!seen.insert(canon).second) continue;
     Artifact a;
     try {
+      // A stage folder and its latest version are one artifact: checked and listed once.
+      if (!seen.insert(fs::weakly_canonical(LatestDir(p)).string()).second) continue;
       a = OpenArtifact(p, VerifyLevel::kFull);
     } catch (const Error& e) {
       issues.push_back({p.string(), e.what()});
@@ -431,6 +486,9 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
                                           "parameters and inputs; rerun the stage"});
       if (a.dir.filename().string() != a.key.substr(0, 16))
         issues.push_back({a.dir.string(), "the folder name does not match the manifest's key " + a.key.substr(0, 16)});
+      if (a.manifest.contains("manifest_sha256") && ManifestBodyDigest(a.manifest) != a.manifest["manifest_sha256"])
+        issues.push_back({a.dir.string(), "manifest.json was edited after it was written (its manifest_sha256 does not "
+                                          "match its content); rerun the stage"});
       std::set<std::string> listed{kManifest};
       for (const auto& o : a.manifest.at("outputs")) listed.insert(o.at("file").get<std::string>());
       std::error_code ec;
@@ -458,6 +516,8 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
           Artifact parent = OpenArtifact(ip, VerifyLevel::kCheap);
           if (parent.content_digest != in.value("digest", ""))
             issues.push_back({a.dir.string(), "parent '" + ip + "' changed since this artifact was built"});
+          else if (in.contains("manifest_sha256") && parent.manifest.value("manifest_sha256", "") != in["manifest_sha256"])
+            issues.push_back({a.dir.string(), "the manifest of parent '" + ip + "' was edited since this artifact was built"});
         } catch (const Error&) {
         }
         todo.push_back(ip);

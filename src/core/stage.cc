@@ -1,5 +1,6 @@
 #include "visrec/core/stage.h"
 
+#include "visrec/core/artifact.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/numfmt.h"
 #include "visrec/core/sha256.h"
@@ -11,10 +12,12 @@
 namespace visrec {
 
 std::optional<StageResult> FindUpToDate(const RunContext& ctx, const std::string& stage, const std::string& key) {
+  LockStageKey(ctx.workdir, stage, key);  // held until this key's artifact is committed
   if (ctx.force) return std::nullopt;
   std::optional<Artifact> a = FindArtifact(ctx.workdir, stage, key);
   if (!a) return std::nullopt;
   SetLatest(*a, ctx.shard.Pointer());
+  UnlockStageKey(ctx.workdir, stage, key);
   spdlog::info("{}: up to date ({}), nothing recomputed", stage, a->dir.string());
   return StageResult{*a, true, 0, a->manifest["counts"]};
 }

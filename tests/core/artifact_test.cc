@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <functional>
 
 #include "../test_util.h"
 #include "visrec/core/errors.h"
@@ -231,6 +234,111 @@ TEST(Shards, ParseAndAStablePartitionById) {
     EXPECT_EQ(owners, 1);
   }
   for (int n : sizes) EXPECT_GT(n, 30);
+}
+
+// A child artifact reading `parent` (as a stage would), in the same workdir.
+Artifact MakeChild(const fs::path& workdir, const Artifact& parent) {
+  ArtifactBuilder b(workdir, "child", 1, {{"p", 1}}, {parent.AsInput("demo")});
+  WriteFileAtomic(b.Path("out.txt"), "x\n");
+  b.AddOutput("out.txt");
+  return b.Commit();
+}
+
+void EditManifest(const fs::path& dir, const std::function<void(json&)>& edit) {
+  json m = json::parse(ReadFileBytes(dir / "manifest.json"));
+  edit(m);
+  WriteFileAtomic(dir / "manifest.json", m.dump(2));
+}
+
+std::string Problems(const fs::path& p) {
+  std::string all;
+  for (const auto& i : VerifyLineage(p, nullptr)) all += i.problem + "\n";
+  return all;
+}
+
+// Issue 18, item 8(a): verify covers the manifest itself, not only the data files.
+TEST(Verify, EditedManifestsAreFound) {
+  testing::TempDir d;
+  const fs::path w = d / "w";
+  Artifact parent = MakeArtifact(w, {{"dims", 4}});
+  Artifact child = MakeChild(w, parent);
+  EXPECT_EQ(Problems(child.dir), "");
+
+  // Counts edited: the manifest's own digest shows it.
+  EditManifest(parent.dir, [](json& m) { m["counts"]["rows"] = 99; });
+  EXPECT_NE(Problems(parent.dir).find("edited after it was written"), std::string::npos);
+  // ... and with that digest recomputed too, the child's record of it still shows it.
+  EditManifest(parent.dir, [](json& m) { m["manifest_sha256"] = ManifestBodyDigest(m); });
+  EXPECT_EQ(Problems(parent.dir), "");
+  EXPECT_NE(Problems(child.dir).find("manifest of parent"), std::string::npos);
+
+  // Params edited (digest recomputed): the key no longer follows from them.
+  Artifact other = MakeArtifact(d / "w2", {{"dims", 4}});
+  EditManifest(other.dir, [](json& m) {
+    m["params"]["dims"] = 8;
+    m["manifest_sha256"] = ManifestBodyDigest(m);
+  });
+  EXPECT_NE(Problems(other.dir).find("its key does not follow"), std::string::npos);
+
+  // An outputs entry removed (sizes then unchecked): the unlisted file shows.
+  Artifact third = MakeArtifact(d / "w3", {{"dims", 4}});
+  EditManifest(third.dir, [](json& m) {
+    m["outputs"].erase(1);  // ids.txt
+    m["manifest_sha256"] = ManifestBodyDigest(m);
+  });
+  EXPECT_NE(Problems(third.dir).find("'ids.txt' is not listed"), std::string::npos);
+}
+
+// Item 8(b, c): a copied workdir is checked on its own files; a workdir verifies stage by stage,
+// each artifact once.
+TEST(Verify, CopiedWorkdirsAndWholeWorkdirs) {
+  testing::TempDir d;
+  const fs::path w = d / "w", copy = d / "copy";
+  Artifact parent = MakeArtifact(w, {{"dims", 4}});
+  MakeArtifact(w, {{"dims", 5}});  // an older version beside the latest
+  MakeArtifact(w, {{"dims", 4}});  // latest again
+  Artifact child = MakeChild(w, parent);
+  fs::copy(w, copy, fs::copy_options::recursive);
+  const fs::path copied_child = copy / "child" / child.dir.filename();
+  const fs::path copied_parent = copy / "demo" / parent.dir.filename();
+  EXPECT_EQ(ResolveRecordedPath(OpenArtifact(copied_child), parent.dir.string(), "artifact"), copied_parent);
+  // Damage the copy's parent only: verify of the copy finds it, the original stays clean.
+  std::string ids = ReadFileBytes(copied_parent / "ids.txt");
+  ids[0] = 'z';
+  testing::WriteText(copied_parent / "ids.txt", ids);
+  EXPECT_NE(Problems(copied_child).find(copied_parent.string()), std::string::npos);
+  EXPECT_EQ(Problems(child.dir), "");
+
+  EXPECT_EQ(WorkdirArtifacts(w, false), (std::vector<fs::path>{w / "child", w / "demo"}));
+  EXPECT_EQ(WorkdirArtifacts(w, true).size(), 3u);
+  // The stage folder and its latest version, and the child's lineage, check each artifact once.
+  std::vector<std::string> checked;
+  EXPECT_TRUE(VerifyLineage(std::vector<fs::path>{w / "demo", parent.dir, w / "child"}, &checked).empty());
+  EXPECT_EQ(checked.size(), 2u);
+}
+
+// Also of issue 18: two concurrent writers of one (stage, key) take turns.
+TEST(StageLock, ASecondWriterWaitsForTheFirst) {
+  testing::TempDir d;
+  const fs::path w = d / "w";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    LockStageKey(w, "demo", "0123456789abcdef0123");
+    testing::WriteText(d / "locked", "1");
+    ::usleep(400 * 1000);
+    testing::WriteText(d / "released", "1");
+    UnlockStageKey(w, "demo", "0123456789abcdef0123");
+    ::_exit(0);
+  }
+  while (!fs::exists(d / "locked")) ::usleep(5 * 1000);
+  LockStageKey(w, "demo", "0123456789abcdef0123");
+  EXPECT_TRUE(fs::exists(d / "released")) << "the second writer got the lock while the first held it";
+  LockStageKey(w, "demo", "0123456789abcdef0123");  // re-entrant within a process: no self-deadlock
+  UnlockStageKey(w, "demo", "0123456789abcdef0123");
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_EQ(status, 0);
 }
 
 }  // namespace

@@ -394,6 +394,27 @@ def check_round2(r, out, work, common):
     r.expect_exit("query --image /dev/zero", ["query", "--image", "/dev/zero", "--workdir", work], 3, ["a device"])
     r.expect_exit("query --image loop", ["query", "--image", "photos/loop-a.jpg", "--workdir", work], 3, ["symbolic link loop"])
     r.expect_exit("query --png .jpg", ["query", "--item", "P06", "--workdir", work, "--png", "q.jpg"], 2, [".png"])
+    # A manifest value of the wrong type is a damaged artifact (exit 4), not an internal error.
+    pre_key = open(os.path.join(work, "preprocess", "latest")).read().strip()
+    typed = os.path.join(out, "typed", "preprocess", pre_key)
+    shutil.copytree(os.path.join(work, "preprocess", pre_key), typed)
+    m = json.load(open(os.path.join(typed, "manifest.json")))
+    m["params"]["crop"] = "big"
+    json.dump(m, open(os.path.join(typed, "manifest.json"), "w"))
+    r.expect_exit("manifest value of the wrong type", ["extract", "--preprocess", typed, "--workdir",
+                                                       os.path.join(out, "w-typed"), "-q"], 4, ["manifest"])
+    r.expect_exit("verify finds the edited manifest", ["verify", typed], 4, [])
+    # A copied workdir is verified on its own files; a whole workdir verifies stage by stage.
+    copy = os.path.join(out, "work-copy")
+    shutil.copytree(work, copy, symlinks=True)
+    red_key = open(os.path.join(copy, "reduce", "latest")).read().strip()
+    flip_last_byte(os.path.join(copy, "reduce", red_key, "reduced.npy"))
+    r.expect_exit("verify copied workdir checks the copy", ["verify", os.path.join(copy, "recommend")], 4, [])
+    rc, stdout, _ = r.run(["verify", os.path.join(copy, "recommend")])
+    r.expect("verify copied workdir names the copy", os.path.join(copy, "reduce") in stdout, stdout[-400:])
+    r.expect_exit("verify whole workdir", ["verify", w3], 0, [])
+    rc, stdout, _ = r.run(["verify", w3])
+    r.expect("verify lists each artifact once", stdout.count("(reduce)") == 1, stdout[-600:])
     # Writing into a place that cannot hold a folder is exit 9, not an internal error.
     config("not-a-folder", "x")
     r.expect_exit("report into a file", ["report", "--workdir", work, "--out", "not-a-folder/sub"], 9, ["not-a-folder"])

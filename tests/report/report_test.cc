@@ -18,10 +18,23 @@
 namespace visrec::report {
 namespace {
 
+// Replaces an id field everywhere in a CSV file (at a line's start or between commas).
+void RenameId(const fs::path& csv, const std::string& from, const std::string& to) {
+  std::string s = "\n" + testing::ReadText(csv);
+  for (const std::string lead : {"\n", ","})
+    for (size_t at; (at = s.find(lead + from + ",")) != std::string::npos;) s.replace(at + lead.size(), from.size(), to);
+  testing::WriteText(csv, s.substr(1));
+}
+
 struct TinyWorkdir {
   testing::TempDir dir;
-  TinyWorkdir() {
+  // `renames`: item ids replaced before the run (to try awkward ids).
+  explicit TinyWorkdir(const std::vector<std::pair<std::string, std::string>>& renames = {}) {
     testing::MakeTinyCatalog(dir / "catalog", 18, 25, 64, 96, 3);
+    for (const auto& [from, to] : renames) {
+      RenameId(dir / "catalog" / "catalog.csv", from, to);
+      RenameId(dir / "catalog" / "interactions.csv", from, to);
+    }
     pipeline::RunOptions o;
     o.catalog = dir / "catalog" / "catalog.csv";
     o.interactions = dir / "catalog" / "interactions.csv";
@@ -107,6 +120,25 @@ TEST(Report, PicturesShowTheRightIdsAtTheDocumentedSizes) {
   }
   EXPECT_EQ(items, 3);
   EXPECT_EQ(users, 2);
+}
+
+// Issue 18, item 15: ids that one file-name rule would merge ("x,1", "x 1", "x_1") get a picture
+// each, and report.json lists every one.
+TEST(Report, FileNamesStayDistinctForIdsThatLookAlike) {
+  TinyWorkdir t({{"P0001", "\"x,1\""}, {"P0002", "x 1"}, {"P0003", "x_1"}});
+  ReportOptions o;
+  o.workdir = t.dir / "work";
+  o.item_ids = {"x,1", "x 1", "x_1"};
+  o.users = 0;
+  ReportResult r = WriteReport(o);
+  std::set<std::string> files, items;
+  for (const auto& [file, what] : r.pictured.items())
+    if (what["kind"] == "item") {
+      files.insert(file);
+      items.insert(what["item"].get<std::string>());
+    }
+  EXPECT_EQ(files.size(), 3u);
+  EXPECT_EQ(items, (std::set<std::string>{"x,1", "x 1", "x_1"}));
 }
 
 TEST(Report, UnknownIdsAreClearErrors) {

@@ -30,7 +30,21 @@ struct ArtifactInput {
   std::string kind;    // "file" | "artifact" | "fileset"
   std::string path;    // informational; not part of the key
   std::string digest;  // sha256 of a file, content digest of an artifact, or of a file set
+  // Artifacts only: the parent's manifest digest (manifest_sha256) when it was read, so `verify`
+  // sees a parent manifest edited after the fact. Not part of the key.
+  std::string manifest_digest = {};
 };
+
+// sha256 of a manifest's canonical JSON without its own "manifest_sha256" field: written last by
+// ArtifactBuilder, checked by `verify` (an edited count or failure list shows).
+std::string ManifestBodyDigest(const json& manifest);
+
+// One writer per (stage, key) across processes: an advisory flock on WORKDIR/<stage>/.lock-<key16>,
+// taken by FindUpToDate and held until that key's artifact is committed (or the process ends), so a
+// second concurrent run waits, then finds the artifact up to date. Re-entrant within a process.
+// Best effort: where no lock file can be made (read-only or full disk) the stage runs unlocked.
+void LockStageKey(const fs::path& workdir, const std::string& stage, const std::string& key);
+void UnlockStageKey(const fs::path& workdir, const std::string& stage, const std::string& key);
 
 // Computes the key: sha256 of the canonical JSON of (stage, version, params, input roles+digests).
 // nlohmann::json keeps object keys sorted, so option order never matters.
