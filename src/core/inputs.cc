@@ -284,7 +284,9 @@ std::vector<std::string> IssueList(const std::vector<RowIssue>& issues, size_t m
 
 void RequireUsableShare(const std::string& file, int64_t data_rows, int64_t unusable,
                         const std::vector<std::string>& examples, double max_fraction) {
-  if (data_rows <= 0 || unusable <= 0) return;
+  if (data_rows <= 0)
+    throw InputError(file + ": no interaction rows after the header; nothing to recommend from or evaluate");
+  if (unusable <= 0) return;
   const bool all = unusable >= data_rows;
   if (!all && double(unusable) <= max_fraction * double(data_rows)) return;
   std::string s = file + ": " + std::to_string(unusable) + " of " + std::to_string(data_rows) +
@@ -294,6 +296,12 @@ void RequireUsableShare(const std::string& file, int64_t data_rows, int64_t unus
            : "; that is more than --max-bad-rows-fraction " + FormatShortest(max_fraction) +
                  ". Fix the file, or raise --max-bad-rows-fraction to go on without those rows";
   throw InputError(s);
+}
+
+void RequireTimestampOnEveryRow(const Interactions& in, const std::string& need, const std::string& instead) {
+  if (in.first_without_timestamp <= 0) return;
+  throw InputError(in.path + ":" + std::to_string(in.first_without_timestamp) + ": " + need +
+                   " needs a timestamp on every row, and this one has none; fill the timestamps or " + instead);
 }
 
 std::string SummarizeIssues(const std::string& file, const std::vector<RowIssue>& issues) {

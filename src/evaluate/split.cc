@@ -34,16 +34,11 @@ StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
   Interactions in = ReadInteractions(o.interactions, o.bad_rows);
   RequireUsableShare(o.interactions.string(), in.data_rows, int64_t(in.issues.size()), IssueExamples(in.issues, 3),
                      o.max_bad_rows_fraction);
-  if (in.rows.empty())
-    throw InputError(o.interactions.string() + ": no interaction rows after the header; nothing to split");
   std::vector<Interaction> train, test;
   if (o.method == "leave-last-out") {
     if (!in.has_timestamp)
       throw InputError(o.interactions.string() + ": leave-last-out needs a timestamp column; use --split random");
-    if (in.first_without_timestamp > 0)
-      throw InputError(o.interactions.string() + ":" + std::to_string(in.first_without_timestamp) +
-                       ": leave-last-out needs a timestamp on every row, and this one has none; fill the "
-                       "timestamps or use --split random");
+    RequireTimestampOnEveryRow(in, "leave-last-out", "use --split random");
     // Per user, every row of the latest (item) goes to test; users with a single item stay in train.
     std::map<std::string, std::vector<const Interaction*>> by_user;
     for (const auto& x : in.rows) by_user[x.user_id].push_back(&x);

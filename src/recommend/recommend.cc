@@ -203,13 +203,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
       for (auto& e : unknown_examples) examples.push_back(e);
       RequireUsableShare(o.interactions.string(), inter.data_rows, int64_t(inter.issues.size()) + unknown_items, examples,
                          o.max_bad_rows_fraction);
-      if (inter.data_rows == 0)
-        throw InputError(o.interactions.string() + ": no interaction rows after the header; give a file with "
-                         "user_id,item_id rows, or leave out --interactions for similar items only");
-      if (o.half_life_days > 0 && inter.first_without_timestamp > 0)
-        throw InputError(o.interactions.string() + ":" + std::to_string(inter.first_without_timestamp) +
-                         ": --half-life-days needs a timestamp on every row, and this one has none; fill the "
-                         "timestamps or drop --half-life-days");
+      if (o.half_life_days > 0) RequireTimestampOnEveryRow(inter, "--half-life-days", "drop --half-life-days");
     }
     lap("read_interactions");
     std::vector<int32_t> by_id(seen_users.size());

@@ -115,6 +115,7 @@ TEST(Csv, DuplicateHeaderNamesAreAnError) {
 TEST(Inputs, UnusableShareStopsLoudly) {
   EXPECT_NO_THROW(RequireUsableShare("f.csv", 10, 5, {"line 2: x"}, 0.5));
   EXPECT_NO_THROW(RequireUsableShare("f.csv", 10, 0, {}, 0.0));
+  EXPECT_THROW(RequireUsableShare("f.csv", 0, 0, {}, 0.5), InputError);  // a header and nothing else
   try {
     RequireUsableShare("f.csv", 10, 6, {"line 2: bad weight"}, 0.5);
     FAIL();

@@ -64,11 +64,15 @@ struct Interactions {
   int64_t first_without_timestamp = 0;  // line of the first accepted row lacking a timestamp (0: none)
 };
 
-// "Zero is suspicious": stops with exit 3 when the unusable rows of an interactions file (malformed,
-// or naming unknown items) are all of its rows or more than `max_fraction` of them, naming the
-// count, the first examples and the flag. `examples` are "line N: why" strings.
+// "Zero is suspicious": stops with exit 3 when an interactions file has no rows after its header, or
+// when its unusable rows (malformed, or naming unknown items) are all of its rows or more than
+// `max_fraction` of them, naming the count, the first examples and the flag. `examples` are
+// "line N: why" strings.
 void RequireUsableShare(const std::string& file, int64_t data_rows, int64_t unusable,
                         const std::vector<std::string>& examples, double max_fraction);
+// Exit 3 naming the first accepted row without a timestamp, when `need` (e.g. "--half-life-days")
+// needs one on every row; `instead` says what to do otherwise.
+void RequireTimestampOnEveryRow(const Interactions& in, const std::string& need, const std::string& instead);
 std::vector<std::string> IssueExamples(const std::vector<RowIssue>& issues, size_t most);
 // Every issue as "line N: why", at most `most` of them (for manifests), plus a note of the rest.
 std::vector<std::string> IssueList(const std::vector<RowIssue>& issues, size_t most = 1000);
