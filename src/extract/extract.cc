@@ -222,6 +222,10 @@ int64_t PhotoEmbedder::dim() const { return impl_->dim; }
 std::string PhotoEmbedder::device() const { return impl_->device.str(); }
 
 std::vector<float> PhotoEmbedder::Embed(const uint8_t* rgb) {
+  return model::GuardTorch("query", [&] { return EmbedUnguarded(rgb); });
+}
+
+std::vector<float> PhotoEmbedder::EmbedUnguarded(const uint8_t* rgb) {
   Impl& m = *impl_;
   torch::InferenceMode inference;
   const int64_t c = m.crop;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "visrec/core/allocator.h"
+#include "visrec/model/device.h"
 #include "visrec/model/fused.h"
 #include "visrec/model/resnet.h"
 
@@ -24,6 +25,12 @@ int main(int argc, char** argv) {
   const std::string layout = argc < 7 ? "cl" : argv[6];
   const bool fused = layout == "fused", channels_last = layout != "nchw";
   const torch::Device device = visrec::model::ChooseDevice(argc < 8 ? "cpu" : argv[7]);
+  try {
+    visrec::model::RequireCpuBf16("extract_forward", device.is_cpu(), precision);  // exit 6, as the stage
+  } catch (const visrec::Error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return int(e.code());
+  }
   at::set_num_threads(threads);
   visrec::model::ResNet net(model);
   visrec::model::InitializeResNet(net, 0);

@@ -57,9 +57,11 @@ class PhotoEmbedder {
   int64_t dim() const;
   std::string device() const;
   // rgb: crop x crop x 3 uint8 (preprocess output). Returns the L2-normalized feature.
+  // LibTorch failures come out as DeviceError (exit 6), not as LibTorch's own exception.
   std::vector<float> Embed(const uint8_t* rgb);
 
  private:
+  std::vector<float> EmbedUnguarded(const uint8_t* rgb);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
