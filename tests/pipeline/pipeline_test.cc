@@ -145,6 +145,25 @@ TEST(Pipeline, RegressionGateFailsOnADrop) {
   EXPECT_NO_THROW(pipeline::Run(t.options, t.ctx));
 }
 
+// Issue 18, item 16: the total row's time stands in the stages' time column; a run without
+// interactions says there are no recommendations.
+TEST(Pipeline, RunTableColumnsLineUp) {
+  RunReport r;
+  r.stages = {{"preprocess", false, 5.0, "10 images", "w/p"}, {"recommend", true, 12.0, "3 users", "w/r"}};
+  r.similar_items = "w/r/similar_items.csv";
+  const std::string table = FormatRunReport(r);
+  std::vector<std::string> lines;
+  for (size_t a = 0, b; (b = table.find('\n', a)) != std::string::npos; a = b + 1) lines.push_back(table.substr(a, b - a));
+  size_t pre = 0, total = 0;
+  for (const auto& l : lines) {
+    if (l.rfind("preprocess", 0) == 0) pre = l.find("5.0s") + 4;
+    if (l.rfind("total", 0) == 0) total = l.find("17.0s") + 5;
+  }
+  ASSERT_GT(pre, 4u);
+  EXPECT_EQ(total, pre) << table;
+  EXPECT_NE(table.find("recommendations: none (no --interactions given)"), std::string::npos) << table;
+}
+
 TEST(Pipeline, MissingCatalogIsAClearInputError) {
   TinyRun t;
   t.options.catalog = t.dir / "nope.csv";

@@ -216,6 +216,14 @@ TEST(Recommend, HostileInputs) {
   testing::ExpectThrowWith<InputError>([&] { recommend::Run(o, ctx); }, {"--max-bad-rows-fraction"});
   o.max_bad_rows_fraction = 1;
   EXPECT_NO_THROW(recommend::Run(o, ctx));
+  // Every skipped row is listed in the manifest, not only the three the log quotes.
+  std::string many = "user_id,item_id,weight\nu1,a,1\n";
+  for (int i = 0; i < 7; ++i) many += "u2,b,bad" + std::to_string(i) + "\n";
+  testing::WriteText(dir / "many-bad.csv", many);
+  o.interactions = dir / "many-bad.csv";
+  const json skipped = recommend::Run(o, ctx).artifact.manifest["extra"]["skipped_rows"];
+  ASSERT_EQ(skipped.size(), 7u);
+  EXPECT_NE(skipped[6].get<std::string>().find("line 9: weight 'bad6'"), std::string::npos) << skipped;
 
   // The largest accepted weight: scores are plain digits, the same bytes on a forced rerun.
   testing::WriteText(dir / "big.csv", "user_id,item_id,weight\nu1,a,1e9\nu1,b,1e9\nu2,a,1e9\n");
