@@ -6,9 +6,10 @@
 set -euo pipefail
 update=0
 if [ "${1:-}" = "--update" ]; then update=1; shift; fi
-visrec=$(realpath "$1"); scratch=$2
+visrec=$(realpath "$1"); scratch=$(realpath -m "$2")
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$scratch"
+cd "$root"  # data/demo.toml names the bundled model relative to the repository root
 [ -f "$scratch/catalog/catalog.csv" ] || "$visrec" sample --out "$scratch/catalog" -q
 args=(run --config "$root/data/demo.toml" --catalog "$scratch/catalog/catalog.csv"
       --interactions "$scratch/catalog/interactions.csv" --workdir "$scratch/work" -q)

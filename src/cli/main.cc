@@ -20,17 +20,29 @@ using namespace visrec;
 
 namespace {
 
-void BindPreprocess(CLI::App* c, preprocess::PreprocessOptions& o, std::string& bad_rows) {
-  c->add_option("--resize", o.resize, "shorter side before the centre crop")->capture_default_str();
-  c->add_option("--crop", o.crop, "model input size C (output C x C x 3)")->capture_default_str();
+// own_model_flags: the preprocess command's own --model-file/--model (in `run`, extract's say it).
+void BindPreprocess(CLI::App* c, preprocess::PreprocessOptions& o, std::string& bad_rows, bool own_model_flags) {
+  // Values not given on the command line or in a --config file follow what the model declares.
+  o.follow_model = {true, true, true, true};
+  auto given = [](bool& follow) { return [&follow](const std::string&) { follow = false; }; };
+  c->add_option("--resize", o.resize, "shorter side before the centre crop (default: the model's)")
+      ->capture_default_str()->each(given(o.follow_model.resize));
+  c->add_option("--crop", o.crop, "model input size C, output C x C x 3 (default: the model's)")
+      ->capture_default_str()->each(given(o.follow_model.crop));
+  if (own_model_flags) {
+    c->add_option("--model-file", o.model_file, "TorchScript model whose sidecar .json declares resize/crop/mean/std");
+    c->add_option("--model", o.model, "built-in model whose input (torchvision's) sets the defaults");
+  }
   c->add_option("--mode", o.mode, "crop | letterbox")->capture_default_str();
-  c->add_option("--trim", o.trim, "auto | off: crop near-uniform margins")->capture_default_str();
+  c->add_option("--trim", o.trim, "off | auto: crop near-uniform margins (see README)")->capture_default_str();
   c->add_option("--trim-tolerance", o.trim_tolerance, "0-255 border colour tolerance")->capture_default_str();
   c->add_option("--trim-padding", o.trim_padding, "fraction kept around the content box")->capture_default_str();
   // Three values each (`--mean 0.5 0.5 0.5`, or `mean = [0.5, 0.5, 0.5]` in a --config file).
   c->add_option("--background", o.background, "R G B for alpha and letterbox")->capture_default_str();
-  c->add_option("--mean", o.mean, "per-channel mean (applied in extract)")->capture_default_str();
-  c->add_option("--std", o.std, "per-channel std (applied in extract)")->capture_default_str();
+  c->add_option("--mean", o.mean, "per-channel mean, applied in extract (default: the model's)")
+      ->capture_default_str()->each(given(o.follow_model.mean));
+  c->add_option("--std", o.std, "per-channel std, applied in extract (default: the model's)")
+      ->capture_default_str()->each(given(o.follow_model.std));
   c->add_option("--max-file-mb", o.max_file_mb, "larger photo files are per-photo failures (checked before reading)")
       ->capture_default_str();
   c->add_option("--max-pixels", o.max_pixels, "decompression-bomb guard")->capture_default_str();
@@ -124,7 +136,7 @@ int main(int argc, char** argv) {
   std::string pre_bad_rows = "skip";
   auto* c_pre = app.add_subcommand("preprocess", "decode, orient, trim, resize/crop catalog photos");
   c_pre->add_option("--catalog", po.catalog, "catalog CSV (item_id,image,...)")->required();
-  BindPreprocess(c_pre, po, pre_bad_rows);
+  BindPreprocess(c_pre, po, pre_bad_rows, true);
   add_ctx(c_pre);
   std::string shard_text;
   int merge_shards = 0;
@@ -198,7 +210,7 @@ int main(int argc, char** argv) {
   c_run->add_option("--refit", rno.refit, "PCA on nightly runs: auto | always | never (see README)")->capture_default_str();
   c_run->add_option("--refit-drop", rno.refit_drop, "auto: refit when the basis explains this much less of the new data")
       ->capture_default_str();
-  BindPreprocess(c_run, rno.preprocess, run_bad_rows);
+  BindPreprocess(c_run, rno.preprocess, run_bad_rows, false);
   cli::BindExtract(c_run, rno.extract);
   c_run->add_option("--finetune-label", rno.finetune.label_column,
                     "fine-tune the model on this catalog column before extract (see `visrec finetune`)");

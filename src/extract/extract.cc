@@ -300,8 +300,10 @@ static StageResult RunUnguarded(const ExtractOptions& o, const RunContext& ctx) 
         sc = json::parse(ReadFileBytes(sidecar));
         if (sc.contains("input")) {
           const json& in = sc["input"];
-          if (in.contains("mean")) mean = in["mean"].get<std::array<double, 3>>();
-          if (in.contains("std")) stdv = in["std"].get<std::array<double, 3>>();
+          // The model's normalization, unless preprocess was explicitly given another one.
+          const json src = pre.manifest["extra"].value("input_source", json::object());
+          if (in.contains("mean") && src.value("mean", "") != "option") mean = in["mean"].get<std::array<double, 3>>();
+          if (in.contains("std") && src.value("std", "") != "option") stdv = in["std"].get<std::array<double, 3>>();
           if (in.contains("shape") && in["shape"].size() == 3 && in["shape"][1].get<int>() != crop)
             throw InputError("model sidecar '" + sidecar.string() + "' wants input " + std::to_string(in["shape"][1].get<int>()) +
                              " but the preprocess artifact has crop " + std::to_string(crop) + "; rerun preprocess with --crop " +

@@ -1,3 +1,4 @@
+#include <optional>
 #include <sstream>
 
 #include "visrec/core/artifact.h"
@@ -6,10 +7,39 @@
 
 namespace visrec::pipeline {
 
+namespace {
+// The extract artifact whose features this artifact's visual half stands on (itself, or up the
+// evaluate -> recommend -> reduce -> extract lineage); nullopt when there is none or it is gone.
+std::optional<Artifact> FeatureSource(const Artifact& a) {
+  if (a.stage == "extract") return a;
+  static const std::pair<const char*, const char*> kUp[] = {
+      {"evaluate", "recommend"}, {"recommend", "reduce"}, {"reduce", "extract"}};
+  for (const auto& [stage, parent] : kUp) {
+    if (a.stage != stage) continue;
+    try {
+      return FeatureSource(OpenParent(a, parent, parent));
+    } catch (const Error&) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+std::string UntrainedWarning(const Artifact& a) {
+  auto ex = FeatureSource(a);
+  if (!ex || !ex->manifest["extra"].value("untrained", false)) return "";
+  return "UNTRAINED model: the visual features come from a randomly initialised " +
+         ex->manifest["params"].value("model", std::string("model")) +
+         " (no --weights), so visual similarity is noise; use the bundled model or real weights "
+         "(README, 'Pretrained weights')";
+}
+
 std::string Inspect(const std::filesystem::path& path) {
   Artifact a = OpenArtifact(path, VerifyLevel::kCheap);
   const json& m = a.manifest;
   std::ostringstream s;
+  if (std::string w = UntrainedWarning(a); !w.empty()) s << "WARNING    " << w << "\n";
   s << "artifact   " << a.dir.string() << "\n";
   s << "stage      " << a.stage << " (stage version " << m["stage_version"] << ", schema " << m["schema_version"] << ")\n";
   s << "key        " << a.key << "\n";

@@ -42,9 +42,12 @@ StageResult Timed(const std::string& name, RunReport* rep, F&& f, std::string de
                   " items train/dev/test, test accuracy " + FormatFixed(ex.value("test_accuracy", 0.0), 3) + " (epoch " +
                   ex.value("best_epoch", json(0)).dump() + " of " + get("epochs_run") + ")";
   }
-  else if (name == "extract")
+  else if (name == "extract") {
     line.detail = get("items") + " items x " + get("dim") + " (" + get("photos_computed") + " photos computed, " +
                   get("photos_reused") + " reused)";
+    if (r.artifact.manifest["extra"].value("untrained", false))
+      line.detail += ", UNTRAINED model: visual similarity is noise (README 'Pretrained weights')";
+  }
   else if (name == "reduce") {
     line.detail = get("items") + " items -> " + get("dims") + " dims";
     const json& ex = r.artifact.manifest["extra"];
@@ -106,6 +109,9 @@ RunReport Run(const RunOptions& o, const RunContext& ctx) {
   RunReport rep;
   auto pre_opts = o.preprocess;
   pre_opts.catalog = o.catalog;
+  // The model extract will run declares the input preprocess makes (flags still win).
+  pre_opts.model_file = o.extract.model_file;
+  pre_opts.model = o.extract.model_file.empty() ? o.extract.model : "";
   StageResult pre = Timed("preprocess", &rep, [&] { return preprocess::Run(pre_opts, ctx); });
   auto ex_opts = o.extract;
   ex_opts.preprocess = pre.artifact.dir;

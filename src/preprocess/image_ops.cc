@@ -207,7 +207,7 @@ cv::Mat DecodeToRgb(const std::string& bytes, const DecodeOptions& o) {
   return rgb;
 }
 
-cv::Mat TrimMargins(const cv::Mat& rgb, int tol, double padding) {
+cv::Mat TrimMargins(const cv::Mat& rgb, int tol, double padding, double keep_fraction) {
   const int H = rgb.rows, W = rgb.cols;
   if (H < 8 || W < 8) return rgb;
   // Border colour: per-channel median of the outermost frame.
@@ -241,6 +241,10 @@ cv::Mat TrimMargins(const cv::Mat& rgb, int tol, double padding) {
   if (bw * int64_t(bh) > int64_t(W) * H * 96 / 100) return rgb;  // no real margin
   int pad = int(std::lround(padding * std::max(bw, bh)));
   int side = std::max(bw, bh) + 2 * pad;
+  // Grow the square so that, once a later centre crop keeps only `keep_fraction` of it, the padded
+  // content box is still whole: a few pixels of slack cover the off-by-one centring and the
+  // resampling filter's reach.
+  if (keep_fraction > 0 && keep_fraction < 1) side = int(std::ceil((side + 4) / keep_fraction));
   // Square box centred on the content; parts outside the image are filled with the border colour.
   int cx = x0 + bw / 2, cy = y0 + bh / 2;
   int sx = cx - side / 2, sy = cy - side / 2;

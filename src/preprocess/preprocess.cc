@@ -64,11 +64,12 @@ Processed ProcessOne(const std::string& bytes, const PreprocessOptions& o) {
     cv::Mat rgb = DecodeToRgb(bytes, d);
     if (!known) { p.width = rgb.cols; p.height = rgb.rows; }
     if (o.trim == "auto") {
-      cv::Mat t = TrimMargins(rgb, o.trim_tolerance, o.trim_padding);
+      const double keep = o.mode == "crop" ? double(o.crop) / o.resize : 1.0;
+      cv::Mat t = TrimMargins(rgb, o.trim_tolerance, o.trim_padding, keep);
       if (d.reduce_factor > 1 && std::min(t.rows, t.cols) < 2 * need) {
         d.reduce_factor = 1;
         rgb = DecodeToRgb(bytes, d);
-        t = TrimMargins(rgb, o.trim_tolerance, o.trim_padding);
+        t = TrimMargins(rgb, o.trim_tolerance, o.trim_padding, keep);
       }
       rgb = t;
     }
@@ -192,7 +193,9 @@ void PreprocessOptions::Validate() const {
   CheckRange("preprocess: --max-failed-fraction", max_failed_fraction, 0, 1);
 }
 
-StageResult Run(const PreprocessOptions& o, const RunContext& ctx) {
+StageResult Run(const PreprocessOptions& options, const RunContext& ctx) {
+  json input_source;
+  const PreprocessOptions o = ResolveModelInput(options, &input_source);
   o.Validate();
   auto t0 = std::chrono::steady_clock::now();
   const int threads = ResolveThreads(ctx.threads);
@@ -311,6 +314,7 @@ StageResult Run(const PreprocessOptions& o, const RunContext& ctx) {
                 {"items_without_photo", items_without_photo}, {"shards", shard},
                 {"catalog_rows_skipped", cat.issues.size()}, {"duplicate_photo_rows", cat.duplicate_photo_rows}};
   b.extra()["catalog_columns"] = cat.columns;
+  b.extra()["input_source"] = input_source;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   b.SetTiming("total", secs);
   Artifact a = b.Commit();

@@ -96,6 +96,9 @@ TEST(Pipeline, FinetuneRunsBeforeExtractWhichUsesItsWeightsAndEvaluateJudgesHeld
   ASSERT_TRUE(report.contains("label_items")) << report.dump();
   EXPECT_EQ(report["label_items"]["listed"], ft.manifest["counts"]["items_test"]);
   EXPECT_TRUE(report["same_label_precision"].contains("visual"));
+  // Trained weights: neither the run table nor inspect calls the features untrained.
+  EXPECT_EQ(FormatRunReport(r).find("UNTRAINED"), std::string::npos) << FormatRunReport(r);
+  EXPECT_EQ(Inspect(r.stages.back().dir).find("UNTRAINED"), std::string::npos);
   // inspect shows the training summary.
   const std::string shown = Inspect(ft.dir);
   EXPECT_NE(shown.find("test accuracy"), std::string::npos) << shown;
@@ -105,6 +108,57 @@ TEST(Pipeline, FinetuneRunsBeforeExtractWhichUsesItsWeightsAndEvaluateJudgesHeld
   // A model file cannot be fine-tuned.
   t.options.extract.model_file = t.dir / "model.pt";
   EXPECT_THROW(pipeline::Run(t.options, t.ctx), UsageError);
+}
+
+TEST(Pipeline, UntrainedFeaturesAreSaidLoudlyInTheRunTableAndInspect) {
+  TinyRun t;  // no weights: the built-in ResNet is randomly initialised
+  RunReport r = pipeline::Run(t.options, t.ctx);
+  const std::string table = FormatRunReport(r);
+  EXPECT_NE(table.find("UNTRAINED model"), std::string::npos) << table;
+  // inspect warns on the extract artifact and on everything built on its features.
+  for (const auto& line : r.stages) {
+    if (line.stage == "preprocess" || line.stage == "split") continue;
+    const std::string shown = Inspect(line.dir);
+    EXPECT_EQ(shown.rfind("WARNING    UNTRAINED model", 0), 0u) << line.stage << ":\n" << shown.substr(0, 300);
+  }
+  EXPECT_EQ(Inspect(r.stages[0].dir).find("UNTRAINED"), std::string::npos) << "preprocess has no features";
+}
+
+// The model's sidecar declares its input: preprocess follows it unless an option says otherwise,
+// records where each value came from, and extract normalizes as declared.
+TEST(Pipeline, ModelDeclaresThePreprocessingUnlessAnOptionSaysOtherwise) {
+  TinyRun t;
+  t.options.split = "none";
+  fs::copy_file(fs::path(VISREC_FIXTURES_DIR) / "extract" / "tiny.pt", t.dir / "m.pt");
+  testing::WriteText(t.dir / "m.json",
+                     R"({"input": {"resize": 44, "crop": 40, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.2, 0.2]}})");
+  t.options.extract.model_file = t.dir / "m.pt";
+  t.options.preprocess.follow_model = {true, true, true, true};  // what the CLI does for flags not given
+  t.options.reduce.pca.dims = 4;  // the tiny model has 6 features
+  RunReport r = pipeline::Run(t.options, t.ctx);
+  Artifact pre = OpenArtifact(r.stages[0].dir), ex = OpenArtifact(r.stages[1].dir);
+  EXPECT_EQ(pre.manifest["params"]["resize"], 44);
+  EXPECT_EQ(pre.manifest["params"]["crop"], 40);
+  const std::string declared = "model sidecar " + (t.dir / "m.json").string();
+  EXPECT_EQ(pre.manifest["extra"]["input_source"]["crop"], declared);
+  EXPECT_EQ(pre.manifest["extra"]["input_source"]["mean"], declared);
+  EXPECT_EQ(ex.manifest["params"]["normalize_mean"][1], 0.4);
+  // An explicit crop wins and is recorded as such; the rest still follows the model.
+  t.options.preprocess.follow_model.crop = false;
+  t.options.preprocess.crop = 36;
+  pre = OpenArtifact(pipeline::Run(t.options, t.ctx).stages[0].dir);
+  EXPECT_EQ(pre.manifest["params"]["crop"], 36);
+  EXPECT_EQ(pre.manifest["params"]["resize"], 44);
+  EXPECT_EQ(pre.manifest["extra"]["input_source"]["crop"], "option");
+  // A sidecar with a wrongly typed declaration is an input error naming the file and the field.
+  testing::WriteText(t.dir / "m.json", R"({"input": {"resize": "big"}})");
+  testing::ExpectThrowWith<InputError>([&] { pipeline::Run(t.options, t.ctx); }, {"m.json", "input.resize"});
+  // Built-in models declare torchvision's recipe.
+  auto builtin = preprocess::ReadModelInput("", "resnet50");
+  ASSERT_TRUE(builtin.has_value());
+  EXPECT_EQ(builtin->resize, 256);
+  EXPECT_EQ(builtin->crop, 224);
+  EXPECT_FALSE(preprocess::ReadModelInput("", "").has_value());
 }
 
 TEST(Pipeline, OutputsFollowTheFixedFormatsAndAwkwardFilesAreReported) {

@@ -54,5 +54,8 @@ std::string FormatRunReport(const RunReport& r);
 
 // `visrec inspect`: stage, parameters, shapes, lineage, failures of an artifact, human-readable.
 std::string Inspect(const std::filesystem::path& path);
+// A one-line warning when the artifact's visual features (its own, or its lineage's extract) come
+// from an untrained model; empty otherwise.
+std::string UntrainedWarning(const Artifact& artifact);
 
 }  // namespace visrec::pipeline

@@ -29,9 +29,11 @@ struct DecodeOptions {
 cv::Mat DecodeToRgb(const std::string& bytes, const DecodeOptions& options);
 
 // The content box: everything that differs from the border colour by more than `tolerance`,
-// grown by `padding` (fraction of the box's longer side), then squared so a centre crop keeps it.
+// grown by `padding` (fraction of the box's longer side), then squared. `keep_fraction` is the share
+// of each side a later centre crop keeps (crop / resize for Resize+CenterCrop, 1 for letterbox): the
+// square is enlarged so the padded content box survives that crop whole.
 // Returns the image unchanged when no clear border exists.
-cv::Mat TrimMargins(const cv::Mat& rgb, int tolerance, double padding);
+cv::Mat TrimMargins(const cv::Mat& rgb, int tolerance, double padding, double keep_fraction = 1.0);
 
 // Pillow-compatible bilinear resize with antialiasing (Pillow's fixed-point separable resampler),
 // so results match torchvision's Resize on PIL images.
