@@ -8,14 +8,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-30}
 out="$root/build-fuzz"
 mkdir -p "$out"
-core=(errors fs sha256 numfmt npy csv inputs artifact version options config_check batch_line)
+core=(errors fs sha256 numfmt npy csv inputs artifact version options config_check batch_line checkpoint)
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -DVISREC_VERSION='"fuzz"' -DVISREC_GIT_SHA='"fuzz"' -DSPDLOG_FMT_EXTERNAL -I"$root/include")
 # The core sources are compiled once (two at a time), then linked into each target.
 mkdir -p "$out/obj"
 printf '%s\n' "${core[@]}" | xargs -P 2 -I{} clang++ "${flags[@]}" -c "$root/src/core/{}.cc" -o "$out/obj/{}.o"
 objs=(); for c in "${core[@]}"; do objs+=("$out/obj/$c.o"); done
-for target in csv npy manifest config batch; do
+for target in csv npy manifest config batch checkpoint; do
   upper=$(echo "$target" | tr a-z A-Z)
   clang++ "${flags[@]}" -fsanitize=fuzzer -DVISREC_FUZZ_"$upper" "$root/tests/fuzz/fuzz_targets.cc" "${objs[@]}" \
     -lspdlog -lfmt -o "$out/fuzz_$target"
@@ -26,11 +26,12 @@ for target in csv npy manifest config batch; do
     npy) /usr/bin/python3 -c "import numpy as np; np.save('$out/$target/corpus/seed.npy', np.ones((2,3), np.float32))" 2>/dev/null ||
          printf '\x93NUMPY\x01\x00\x76\x00{'"'"'descr'"'"': '"'"'<f4'"'"', '"'"'fortran_order'"'"': False, '"'"'shape'"'"': (1,), }' > "$out/$target/corpus/seed" ;;
     config) printf '# c\n[run]\ncatalog = "a.csv"\nk = 10\nmean = [0.5, 0.5, 0.5] # x\nforce = true\n' > "$out/$target/corpus/seed" ;;
+    checkpoint) cp "$root"/tests/fixtures/checkpoint/{resnet18-tv.pth,resnet18-tv-legacy.pth,foreign-global.pth} "$out/$target/corpus/" ;;
     batch) printf 'item P0001  \r\n' > "$out/$target/corpus/seed1"; printf '  image a b.jpg\t\n' > "$out/$target/corpus/seed2" ;;
     manifest) printf '{"schema_version":1,"stage":"s","stage_version":1,"key":"k","params":{},"inputs":[],"outputs":[{"file":"a.npy","bytes":3,"sha256":"x","dtype":"float32","shape":[1]}]}' > "$out/$target/corpus/seed" ;;
   esac
   echo "== fuzz_$target for ${secs}s"
-  (cd "$out/$target" && "$out/fuzz_$target" -max_total_time="$secs" -max_len=4096 -print_final_stats=1 corpus 2>&1 |
+  (cd "$out/$target" && "$out/fuzz_$target" -max_total_time="$secs" -max_len="$([ "$target" = checkpoint ] && echo 65536 || echo 4096)" -print_final_stats=1 corpus 2>&1 |
      grep -aE "^stat::number_of_executed_units|^stat::peak_rss|ERROR|SUMMARY|crash-" || true)
   if ls "$out/$target"/crash-* >/dev/null 2>&1; then echo "finding in $out/$target"; exit 1; fi
 done

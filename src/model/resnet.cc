@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "visrec/core/checkpoint.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
 
@@ -104,24 +105,40 @@ void InitializeResNet(ResNet& net, uint64_t seed) {
   }
 }
 
+namespace {
+torch::Dtype TorchType(ElementType t) {
+  switch (t) {
+    case ElementType::kFloat: return torch::kFloat;
+    case ElementType::kDouble: return torch::kDouble;
+    case ElementType::kHalf: return torch::kHalf;
+    case ElementType::kBFloat16: return torch::kBFloat16;
+    case ElementType::kLong: return torch::kLong;
+    case ElementType::kInt: return torch::kInt;
+    case ElementType::kShort: return torch::kShort;
+    case ElementType::kChar: return torch::kChar;
+    case ElementType::kByte: return torch::kByte;
+    case ElementType::kBool: return torch::kBool;
+  }
+  return torch::kFloat;
+}
+
+}  // namespace
+
+std::map<std::string, torch::Tensor> ReadStateDict(const std::string& path) {
+  // Weights files are large (ResNet-101: 170 MB) but bounded.
+  const std::string bytes = ReadRegularFile(path, int64_t(4) << 30);
+  const Checkpoint c = ReadTorchCheckpoint(bytes, "--weights '" + path + "'");
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& t : c.tensors) {
+    const CheckpointStorage& s = c.storages[t.storage];
+    torch::Tensor flat = torch::from_blob(const_cast<char*>(s.bytes.data()), {s.numel}, TorchType(s.type));
+    out[t.name] = flat.as_strided(t.sizes, t.strides, t.offset).clone();  // owns its memory, contiguous
+  }
+  return out;
+}
+
 void LoadStateDict(ResNet& net, const std::string& path) {
-  std::string bytes = ReadFileBytes(path);
-  torch::IValue v;
-  try {
-    v = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
-  } catch (const std::exception& e) {
-    throw InputError("--weights '" + path + "' is not a tensor dict LibTorch can read (" +
-                     std::string(e.what()).substr(0, 200) +
-                     "). A torchvision state_dict must be re-saved as a plain dict: "
-                     "python3 tools/convert-weights.py IN.pth OUT.pt");
-  }
-  if (!v.isGenericDict())
-    throw InputError("--weights '" + path + "' holds no dict of tensors; convert it with tools/convert-weights.py");
-  std::map<std::string, torch::Tensor> given;
-  for (const auto& kv : v.toGenericDict()) {
-    if (!kv.key().isString() || !kv.value().isTensor()) continue;
-    given[kv.key().toStringRef()] = kv.value().toTensor();
-  }
+  std::map<std::string, torch::Tensor> given = ReadStateDict(path);
   torch::NoGradGuard g;
   std::set<std::string> used;
   std::vector<std::string> missing;

@@ -1,5 +1,5 @@
 // libFuzzer targets for the readers that take untrusted bytes: CSV (catalog and interactions),
-// npy headers, artifact manifests, --config files and `query --batch` lines. Built and run by tools/fuzz.sh (clang -fsanitize=fuzzer).
+// npy headers, artifact manifests, --config files, `query --batch` lines and torch.save weights files. Built and run by tools/fuzz.sh (clang -fsanitize=fuzzer).
 // A target may throw visrec::Error (a clean, reported rejection); anything else is a finding.
 #include <unistd.h>
 
@@ -10,6 +10,7 @@
 
 #include "visrec/core/artifact.h"
 #include "visrec/core/batch_line.h"
+#include "visrec/core/checkpoint.h"
 #include "visrec/core/config_check.h"
 #include "visrec/core/numfmt.h"
 #include "visrec/core/csv.h"
@@ -81,8 +82,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (c < 0x20 || c == 0x7f) __builtin_trap();
   (void)ToValidUtf8(line);
   if (!IsValidUtf8(ToValidUtf8(line))) __builtin_trap();
+#elif defined(VISREC_FUZZ_CHECKPOINT)
+  // torch.save files (--weights): a clean InputError or tensors whose views lie inside their storages.
+  try {
+    Checkpoint c = ReadTorchCheckpoint(std::string(reinterpret_cast<const char*>(data), size), "fuzz.pth");
+    for (const auto& t : c.tensors) {
+      if (t.storage >= c.storages.size() || t.sizes.size() != t.strides.size()) __builtin_trap();
+      const CheckpointStorage& st = c.storages[t.storage];
+      if (int64_t(st.bytes.size()) != st.numel * ElementSize(st.type)) __builtin_trap();
+      int64_t last = t.offset;
+      bool empty = false;
+      for (size_t d = 0; d < t.sizes.size(); ++d) {
+        if (t.sizes[d] == 0) empty = true;
+        else last += (t.sizes[d] - 1) * t.strides[d];
+      }
+      if (!empty && last >= st.numel) __builtin_trap();
+    }
+  } catch (const Error&) {
+  }
 #else
-#error "define one of VISREC_FUZZ_CSV, VISREC_FUZZ_NPY, VISREC_FUZZ_MANIFEST, VISREC_FUZZ_CONFIG, VISREC_FUZZ_BATCH"
+#error "define one of VISREC_FUZZ_CSV, VISREC_FUZZ_NPY, VISREC_FUZZ_MANIFEST, VISREC_FUZZ_CONFIG, VISREC_FUZZ_BATCH, VISREC_FUZZ_CHECKPOINT"
 #endif
   return 0;
 }

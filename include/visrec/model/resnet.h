@@ -3,6 +3,7 @@
 // only from those libraries' translation units.
 #pragma once
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include <torch/torch.h>
@@ -48,8 +49,13 @@ TORCH_MODULE(ResNet);
 
 // torchvision's initialisation (kaiming normal, fan_out) after torch::manual_seed(seed).
 void InitializeResNet(ResNet& net, uint64_t seed);
-// Loads a plain dict name -> tensor saved by torch.save; every parameter and buffer must be
-// present with the right shape (fc.* may be absent). Throws visrec::InputError naming what is off.
+// The tensors of a weights file, read by visrec/core/checkpoint.h without running any pickle code:
+// torchvision's .pth as downloaded (torch.save of an OrderedDict, zip or legacy format), a plain
+// dict saved by torch.save or LibTorch's pickle_save (finetune's weights.pt). InputError naming
+// what is off.
+std::map<std::string, torch::Tensor> ReadStateDict(const std::string& path);
+// Loads such a file into the net; every parameter and buffer must be present with the right shape
+// (fc.* may be absent). Throws visrec::InputError naming what is off.
 void LoadStateDict(ResNet& net, const std::string& path);
 // The inverse: writes the backbone's parameters and buffers (fc.* left out: features never use the
 // classifier) as a plain dict that LoadStateDict and Python's torch.load both read, atomically.
