@@ -8,6 +8,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libopencv-dev libtorch-dev libeigen3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev nlohmann-json3-dev
+  # `visrec weights fetch` downloads published weights.
+  libcurl4-openssl-dev
   # A real BLAS: Debian's default reference BLAS makes every GEMM (LibTorch linear, Eigen-free paths) crawl.
   libopenblas0-pthread libblas-dev
   libfaiss-dev

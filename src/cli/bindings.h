@@ -180,7 +180,7 @@ int WithExitCodes(F&& body) {
 inline void BindExtract(CLI::App* c, extract::ExtractOptions& o) {
   c->add_option("--model", o.model, "resnet18 | resnet34 | resnet50 | resnet101")->capture_default_str();
   c->add_option("--model-file", o.model_file, "TorchScript model (+ optional sidecar .json)");
-  c->add_option("--weights", o.weights, "torchvision weights as a plain dict (tools/convert-weights.py)");
+  c->add_option("--weights", o.weights, "torchvision .pth file, or resnet18|34|50|101 after `visrec weights fetch NAME`");
   c->add_option("--init-seed", o.init_seed, "seed of the untrained initialisation")->capture_default_str();
   c->add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
   c->add_option("--precision", o.precision, "fp32 | bf16 | fp16")->capture_default_str();
@@ -197,7 +197,7 @@ inline void BindFinetuneInputs(CLI::App* c, finetune::FinetuneOptions& o) {
   c->add_option("--catalog", o.catalog, "catalog CSV with labels (default: the one preprocess read)");
   c->add_option("--label-column", o.label_column, "catalog column holding each item's class")->required();
   c->add_option("--model", o.model, "resnet18 | resnet34 | resnet50 | resnet101")->capture_default_str();
-  c->add_option("--weights", o.weights, "starting weights: torchvision state dict (tools/convert-weights.py)");
+  c->add_option("--weights", o.weights, "starting weights: torchvision .pth file, or a name after `visrec weights fetch`");
   c->add_option("--init-seed", o.init_seed, "seed of the initialisation without --weights")->capture_default_str();
   c->add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
   c->add_option("--precision", o.precision, "fp32 | bf16 | fp16 (autocast)")->capture_default_str();

@@ -11,10 +11,12 @@
 #include "visrec/core/errors.h"
 #include "visrec/core/log.h"
 #include "visrec/core/version.h"
+#include "visrec/core/weights_cache.h"
 #include "visrec/pipeline/pipeline.h"
 #include "visrec/query/query.h"
 #include "visrec/report/report.h"
 #include "visrec/sample/sample.h"
+#include "visrec/weights/fetch.h"
 
 using namespace visrec;
 
@@ -276,6 +278,16 @@ int main(int argc, char** argv) {
   auto* c_verify = app.add_subcommand("verify", "recompute digests along an artifact's lineage");
   c_verify->add_option("paths", verify_paths, "artifact paths (artifact, stage dir, or a whole workdir)")->required();
   c_verify->add_flag("--all", verify_all, "with a workdir: every version of every stage, not only each latest");
+  // weights
+  auto* c_weights = app.add_subcommand("weights", "published ImageNet weights for the built-in ResNets");
+  c_weights->require_subcommand(1);
+  weights::FetchOptions fo;
+  auto* c_fetch = c_weights->add_subcommand("fetch", "download torchvision's weights into the cache (needs internet)");
+  c_fetch->add_option("name", fo.name, "resnet18 | resnet34 | resnet50 | resnet101")->required();
+  c_fetch->add_option("--dir", fo.dir, "store here instead of ${XDG_CACHE_HOME:-~/.cache}/visrec/weights");
+  c_fetch->add_option("--url", fo.url, "a mirror of the published file (same file name: it carries the hash)");
+  auto* c_wlist = c_weights->add_subcommand("list", "known names, their URLs and whether each is in the cache");
+
   auto* c_version = app.add_subcommand("version", "versions, CUDA, CPU features");
 
   cli::RequireFiniteFloats(app);
@@ -400,6 +412,23 @@ int main(int argc, char** argv) {
     }
     if (*c_inspect) { std::cout << pipeline::Inspect(inspect_path); return 0; }
     if (*c_verify) return cli::RunVerify(verify_paths, verify_all);
+    if (*c_fetch) {
+      weights::FetchResult r = weights::Fetch(fo);
+      std::cout << (r.already_there ? "already in the cache: " : "stored: ") << r.path.string() << " (" << r.bytes
+                << " bytes, sha256 " << r.sha256.substr(0, 16) << "...)\nuse it with: --model " << fo.name
+                << " --weights " << (fo.dir.empty() ? fo.name : r.path.string()) << "\n";
+      return 0;
+    }
+    if (*c_wlist) {
+      for (const auto& w : KnownWeights()) {
+        std::error_code ec;
+        const auto cached = WeightsCacheDir() / std::filesystem::path(w.url).filename();
+        std::cout << w.name << "  " << w.url << "  "
+                  << (std::filesystem::is_regular_file(cached, ec) ? "cached: " + cached.string() : std::string("not fetched"))
+                  << "\n";
+      }
+      return 0;
+    }
     return 0;
   });
 }

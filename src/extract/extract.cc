@@ -16,6 +16,7 @@
 #include "visrec/model/resnet.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
+#include "visrec/core/weights_cache.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/progress.h"
 #include "visrec/core/options.h"
@@ -258,8 +259,10 @@ void ExtractOptions::Validate() const {
   CheckRange("extract: --max-failed-fraction", max_failed_fraction, 0, 1);
 }
 
-static StageResult RunUnguarded(const ExtractOptions& o, const RunContext& ctx) {
-  o.Validate();
+static StageResult RunUnguarded(const ExtractOptions& options, const RunContext& ctx) {
+  options.Validate();
+  ExtractOptions o = options;
+  o.weights = WeightsByName(o.weights, o.model, "extract");
   auto t0 = std::chrono::steady_clock::now();
   Artifact pre = o.preprocess.empty() ? OpenLatest(ctx.workdir, "preprocess", VerifyLevel::kCheap, ctx.shard.Pointer())
                                       : OpenArtifact(o.preprocess);

@@ -11,6 +11,7 @@
 
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
+#include "visrec/core/weights_cache.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/npy.h"
 #include "visrec/core/numfmt.h"
@@ -162,8 +163,10 @@ void FinetuneOptions::Validate() const {
   if (cache_limit_mb < 1) throw UsageError("finetune: --cache-limit-mb must be positive");
 }
 
-static StageResult RunUnguarded(const FinetuneOptions& o, const RunContext& ctx) {
-  o.Validate();
+static StageResult RunUnguarded(const FinetuneOptions& options, const RunContext& ctx) {
+  options.Validate();
+  FinetuneOptions o = options;
+  o.weights = WeightsByName(o.weights, o.model, "finetune");
   const auto t0 = std::chrono::steady_clock::now();
   Artifact pre = o.preprocess.empty() ? OpenLatest(ctx.workdir, "preprocess") : OpenArtifact(o.preprocess);
   if (pre.stage != "preprocess")

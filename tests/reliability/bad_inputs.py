@@ -297,6 +297,7 @@ def check(visrec, out):
         r.expect_exit(name, args + extra + common[:2] + ["--threads", "2"], code, phrases)
 
     check_round2(r, out, work, common)
+    check_weights(r, out, common)
 
     # Queries against the finished artifacts: unknown ids, unreadable photos, a workdir without a stage.
     with open(os.path.join(out, "queries.txt"), "w") as f:
@@ -341,6 +342,33 @@ def check(visrec, out):
     r.expect_exit("good artifact still verifies", ["verify", os.path.join(work, "recommend")], 0, [])
 
     return report(r)
+
+
+def check_weights(r, out, common):
+    """Weights files and names (issue 19): torchvision checkpoints, the cache, `weights fetch` offline."""
+    ckpt = os.path.join(HERE, "..", "fixtures", "checkpoint")
+    cache_home = os.path.join(out, "xdg")
+    os.environ["XDG_CACHE_HOME"] = cache_home  # inherited by every visrec run below
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1"
+    ex = ["extract"] + common
+    r.expect_exit("weights torchvision .pth", ex + ["--weights", os.path.join(ckpt, "resnet18-tv.pth")], 0, [])
+    r.expect_exit("weights truncated .pth", ex + ["--weights", os.path.join(ckpt, "truncated.pth")], 3,
+                  ["truncated.pth", "truncated"])
+    r.expect_exit("weights foreign global", ex + ["--weights", os.path.join(ckpt, "foreign-global.pth")], 3,
+                  ["datetime.date", "refusing"])
+    r.expect_exit("weights short storage", ex + ["--weights", os.path.join(ckpt, "short-storage.pth")], 3, ["storage"])
+    r.expect_exit("weights name for another model", ex + ["--weights", "resnet50"], 2, ["--model resnet50"])
+    r.expect_exit("weights name not fetched", ex + ["--model", "resnet50", "--weights", "resnet50"], 3,
+                  ["visrec weights fetch resnet50"])
+    r.expect_exit("weights fetch unknown name", ["weights", "fetch", "nosuch"], 2, ["unknown name", "resnet50"])
+    r.expect_exit("weights fetch bad scheme", ["weights", "fetch", "resnet18", "--url", "ftp://x/resnet18-f37072fd.pth"], 2,
+                  ["--url"])
+    # Port 9 (discard) on loopback: refused, so the download fails at once and nothing is stored.
+    r.expect_exit("weights fetch refused", ["weights", "fetch", "resnet18", "--url",
+                                            "http://127.0.0.1:9/resnet18-f37072fd.pth"], 11, ["nothing was stored"])
+    cached = os.path.join(cache_home, "visrec", "weights")
+    left = os.listdir(cached) if os.path.isdir(cached) else []
+    r.expect("weights fetch leaves nothing", not left, f"left in the cache: {left}")
 
 
 def check_round2(r, out, work, common):

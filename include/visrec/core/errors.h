@@ -18,6 +18,7 @@ enum class ExitCode : int {
   kRegression = 8,       // `evaluate --baseline` found a metric below tolerance
   kIo = 9,               // writing failed (disk full, permissions)
   kTraining = 10,        // `finetune` diverged (NaN/Inf loss); no weights were kept
+  kNetwork = 11,         // a download failed (network, HTTP status, size or hash); nothing was stored
 };
 
 class Error : public std::runtime_error {
@@ -56,6 +57,9 @@ struct IoError : Error {
 
 struct TrainingError : Error {
   explicit TrainingError(const std::string& m) : Error(ExitCode::kTraining, m) {}
+};
+struct NetworkError : Error {
+  explicit NetworkError(const std::string& m) : Error(ExitCode::kNetwork, m) {}
 };
 
 // "errno text" for the last failed system call, for messages.
