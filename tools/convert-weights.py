@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Save torchvision ResNet weights as a plain dict that visrec's `--weights` (LibTorch) can read.
+"""Save torchvision ResNet weights as a plain dict of contiguous tensors.
 
-LibTorch's pickle loader cannot read a state_dict saved as is (an OrderedDict carrying _metadata);
-the same tensors saved as a plain dict load fine.
+Not needed any more for `--weights`: visrec reads torchvision's .pth files as published, and
+`visrec weights fetch resnet50` downloads them. Kept for files from other tools that nest their
+tensors differently (edit the lookup below) and for offline conversion with PyTorch at hand.
 
   python3 tools/convert-weights.py --model resnet50 --out resnet50.pt     # downloads ImageNet weights
   python3 tools/convert-weights.py resnet50-0676ba61.pth --out resnet50.pt  # converts a file you have

@@ -13,7 +13,8 @@ mkdir -p "$W"
 
 run() {  # NAME ARGS... -> $W/NAME.txt (run table), prints the recommend artifact dir
   local name=$1; shift
-  "$BIN" run --config data/demo.toml --workdir "$W" -q "$@" > "$W/$name.txt"
+  # The demo options on the built-in ResNet-18 (finetune trains built-in models, not the bundled file).
+  "$BIN" run --config data/demo.toml --model-file "" --model resnet18 --workdir "$W" -q "$@" > "$W/$name.txt"
   sed -n 's/^recommendations: //p' "$W/$name.txt" | xargs dirname
 }
 rec_head=$(run head --finetune-label "$LABEL" --finetune-train head)

@@ -272,6 +272,8 @@ TEST(Pipeline, NightlyRunRecomputesOnlyWhatChangedAndEqualsAFromScratchRun) {
   TinyRun t;
   t.options.split = "none";
   t.options.extract.batch_size = 1;  // each photo alone through the model: bitwise batch-independent
+  // Trimmed photos: the day's changes then move the PCA basis little enough to be applied, not refitted.
+  t.options.preprocess.trim = "auto";
   RunReport night1 = pipeline::Run(t.options, t.ctx);
   const Artifact fit1 = OpenLatest(t.ctx.workdir, "reduce");
   const Artifact pre1 = OpenLatest(t.ctx.workdir, "preprocess");
