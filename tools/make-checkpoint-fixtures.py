@@ -44,10 +44,12 @@ class ResNet18(nn.Module):  # torchvision's parameter names and shapes
         self.fc = nn.Linear(512, 1000)
 
 
-def strided_state_dict():
+def strided_state_dict(poison=None):
     g = torch.Generator().manual_seed(11)
     weights = torch.randn(4096, generator=g) * 0.03   # conv/linear weights, biases, BN shifts
     positive = torch.rand(2048, generator=g) + 0.5     # BN scales and running variances
+    if poison:
+        poison(weights, positive)
     sd = ResNet18().state_dict()                        # an OrderedDict carrying _metadata
     out = collections.OrderedDict()
     for i, (name, t) in enumerate(sd.items()):
@@ -90,6 +92,13 @@ def main():
     # Something that is not a tensor: pickle would import and call datetime.date.
     bad = collections.OrderedDict(conv1=torch.zeros(2), when=datetime.date(2020, 1, 2))
     torch.save(bad, path("foreign-global.pth"))
+    # Values no trained network holds: a NaN weight, negative BN variances (and scales).
+    torch.save(strided_state_dict(lambda w, p: w.__setitem__(0, float("nan"))), path("nan.pth"))  # conv1.weight[0,0,0,0]
+    torch.save(strided_state_dict(lambda w, p: p.fill_(-1)), path("negative-var.pth"))
+    # A kilobyte that claims 2^27 elements (one float repeated by a zero stride) under an unknown name.
+    amp = collections.OrderedDict(sd)
+    amp["layer1.0.junk"] = torch.ones(1).as_strided([2 ** 27], [0])
+    torch.save(amp, path("amplified.pth"))
     for n in sorted(os.listdir(OUT)):
         print(f"{os.path.getsize(path(n)):8d}  {n}", file=sys.stderr)
 

@@ -421,11 +421,9 @@ int main(int argc, char** argv) {
     }
     if (*c_wlist) {
       for (const auto& w : KnownWeights()) {
-        std::error_code ec;
-        const auto cached = WeightsCacheDir() / std::filesystem::path(w.url).filename();
-        std::cout << w.name << "  " << w.url << "  "
-                  << (std::filesystem::is_regular_file(cached, ec) ? "cached: " + cached.string() : std::string("not fetched"))
-                  << "\n";
+        std::string cached;
+        for (const auto& f : CachedWeights(w.name)) cached += (cached.empty() ? "cached: " : ", ") + f.string();
+        std::cout << w.name << "  " << w.url << "  " << (cached.empty() ? std::string("not fetched") : cached) << "\n";
       }
       return 0;
     }

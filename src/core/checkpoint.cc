@@ -39,7 +39,7 @@ const char* ElementTypeName(ElementType t) {
 namespace {
 
 constexpr size_t kMaxPickleBytes = size_t(8) << 20;
-constexpr size_t kMaxValues = size_t(2) << 20;
+constexpr size_t kMaxValues = size_t(1) << 20;
 constexpr int kMaxDims = 8;
 constexpr int64_t kMaxElements = int64_t(1) << 40;
 // The legacy format's magic number (a pickled 10-byte int) and protocol version.
@@ -174,7 +174,10 @@ struct StorageRef {
 
 class Unpickler {
  public:
-  Unpickler(const std::string& data, size_t begin, const std::string& label) : d_(data), p_(begin), label_(label) {}
+  // `budget`: values all the pickles of one file may still create (shared, so five pickles in a
+  // legacy file cannot each take the whole allowance).
+  Unpickler(const std::string& data, size_t begin, const std::string& label, size_t* budget)
+      : d_(data), p_(begin), label_(label), budget_(budget) {}
 
   // Runs to STOP; returns the index of the result.
   size_t Run() {
@@ -296,14 +299,18 @@ class Unpickler {
     return s;
   }
   size_t New(Kind k) {
-    if (v_.size() >= kMaxValues) Fail("the pickle holds more values than any state_dict");
+    if (*budget_ == 0) Fail("the pickle holds more values than any state_dict");
+    --*budget_;
     v_.push_back(Value{});
     v_.back().kind = k;
     return v_.size() - 1;
   }
   size_t Int(int64_t i) { size_t x = New(Kind::kInt); v_[x].i = i; return x; }
   size_t Str(std::string s) { size_t x = New(Kind::kStr); v_[x].s = std::move(s); return x; }
-  void Push(size_t x) { stack_.push_back(x); }
+  void Push(size_t x) {
+    if (stack_.size() >= kMaxValues) Fail("the pickle's stack grows beyond any state_dict's");
+    stack_.push_back(x);
+  }
   size_t Top() const {
     if (stack_.size() <= (marks_.empty() ? 0 : marks_.back())) Fail("pickle stack underflow");
     return stack_.back();
@@ -462,6 +469,7 @@ class Unpickler {
   const std::string& d_;
   size_t p_;
   std::string label_;
+  size_t* budget_;
   std::vector<Value> v_;
   std::vector<size_t> stack_, marks_, memo_;
   std::vector<StorageRef> storages_;
@@ -486,7 +494,7 @@ std::vector<std::pair<std::string, size_t>> StateDictOf(const Unpickler& u, size
     const Value& v = u.at(dict->items[i + 1]);
     if (k.kind == Kind::kStr && v.kind == Kind::kTensor) out.emplace_back(k.s, v.storage);
   }
-  if (out.empty()) u.Fail("holds no tensors");
+  if (out.empty()) u.Fail("holds no tensors (looked at the top-level dict and under 'state_dict')");
   return out;
 }
 
@@ -529,7 +537,8 @@ Checkpoint ReadZip(const std::string& bytes, const std::string& label) {
   if (order != zip.entries().end() && zip.Read(order->first, order->second) != "little")
     throw InputError(label + ": saved on a big-endian machine, which visrec does not read");
   const std::string pickle = zip.Read(prefix + "data.pkl", *pkl);
-  Unpickler u(pickle, 0, label);
+  size_t budget = kMaxValues;
+  Unpickler u(pickle, 0, label, &budget);
   size_t root = u.Run();
   Checkpoint c = Assemble(u, root, "zip");
   for (auto& s : c.storages) {
@@ -544,24 +553,25 @@ Checkpoint ReadZip(const std::string& bytes, const std::string& label) {
 Checkpoint ReadLegacy(const std::string& bytes, const std::string& label) {
   // magic number, protocol version, system info, the object, the storage keys, then each storage's
   // int64 element count and raw bytes in the order of those keys.
-  Unpickler magic(bytes, 0, label);
+  size_t budget = kMaxValues;
+  Unpickler magic(bytes, 0, label, &budget);
   const Value& m = magic.at(magic.Run());
   if (m.kind != Kind::kBigInt || m.s != std::string(reinterpret_cast<const char*>(kLegacyMagic), sizeof kLegacyMagic))
     throw InputError(label + ": not a torch.save file (bad magic number)");
-  Unpickler proto(bytes, magic.pos(), label);
+  Unpickler proto(bytes, magic.pos(), label, &budget);
   const Value& pv = proto.at(proto.Run());
   if (pv.kind != Kind::kInt || pv.i != 1001)
     throw InputError(label + ": legacy torch.save protocol " + std::to_string(pv.i) + " is not 1001");
-  Unpickler info(bytes, proto.pos(), label);
+  Unpickler info(bytes, proto.pos(), label, &budget);
   const Value& sys = info.at(info.Run());
   if (sys.kind != Kind::kDict) throw InputError(label + ": malformed legacy header");
   for (size_t i = 0; i + 1 < sys.items.size(); i += 2)
     if (info.at(sys.items[i]).s == "little_endian" && info.at(sys.items[i + 1]).i == 0)
       throw InputError(label + ": saved on a big-endian machine, which visrec does not read");
-  Unpickler body(bytes, info.pos(), label);
+  Unpickler body(bytes, info.pos(), label, &budget);
   size_t root = body.Run();
   Checkpoint c = Assemble(body, root, "legacy");
-  Unpickler keys(bytes, body.pos(), label);
+  Unpickler keys(bytes, body.pos(), label, &budget);
   const Value& list = keys.at(keys.Run());
   if (list.kind != Kind::kList) throw InputError(label + ": malformed list of storage keys");
   std::map<std::string, size_t> index;

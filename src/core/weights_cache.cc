@@ -1,5 +1,6 @@
 #include "visrec/core/weights_cache.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "visrec/core/errors.h"
@@ -21,7 +22,7 @@ const std::vector<PublishedWeights>& KnownWeights() {
 
 fs::path WeightsCacheDir() {
   const char* xdg = std::getenv("XDG_CACHE_HOME");
-  if (xdg && *xdg) return fs::path(xdg) / "visrec" / "weights";
+  if (xdg && *xdg == '/') return fs::path(xdg) / "visrec" / "weights";  // relative values are ignored (XDG spec)
   const char* home = std::getenv("HOME");
   if (!home || !*home)
     throw UsageError("neither XDG_CACHE_HOME nor HOME is set, so there is no weights cache; give --dir or a file path");
@@ -39,6 +40,18 @@ std::string HashPrefixOfFileName(const std::string& file_name) {
   return h;
 }
 
+std::vector<fs::path> CachedWeights(const std::string& name) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(WeightsCacheDir(), ec)) {
+    const std::string f = e.path().filename().string();
+    const std::string hex = HashPrefixOfFileName(f);
+    if (!hex.empty() && f == name + "-" + hex + ".pth" && e.is_regular_file(ec)) out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 fs::path ResolveWeights(const fs::path& given, std::string* name_out) {
   if (name_out) name_out->clear();
   const std::string s = given.string();
@@ -47,12 +60,19 @@ fs::path ResolveWeights(const fs::path& given, std::string* name_out) {
   for (const auto& w : KnownWeights()) {
     if (w.name != s) continue;
     if (name_out) *name_out = w.name;
-    const fs::path cached = WeightsCacheDir() / fs::path(w.url).filename();
-    if (!fs::is_regular_file(cached, ec))
-      throw InputError("--weights " + s + ": not downloaded yet (looked for " + cached.string() +
-                       "). Run `visrec weights fetch " + s + "` on a machine with internet, or give the path of a "
-                       ".pth file you have");
-    return cached;
+    std::vector<fs::path> cached = CachedWeights(w.name);
+    if (cached.empty())
+      throw InputError("--weights " + s + ": not downloaded yet (nothing like " + fs::path(w.url).filename().string() +
+                       " in " + WeightsCacheDir().string() + "). Run `visrec weights fetch " + s +
+                       "` on a machine with internet, or give the path of a .pth file you have");
+    // The published file first; another NAME-<hex>.pth fetched from a mirror only when it is alone.
+    for (const auto& c : cached)
+      if (c.filename() == fs::path(w.url).filename()) return c;
+    if (cached.size() > 1)
+      throw UsageError("--weights " + s + ": several files in " + WeightsCacheDir().string() + " (" +
+                       cached[0].filename().string() + ", " + cached[1].filename().string() +
+                       ", ...); give the path of the one you mean");
+    return cached[0];
   }
   return given;  // not a known name: the file reader will say it does not exist
 }

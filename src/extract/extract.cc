@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -16,6 +17,7 @@
 #include "visrec/model/resnet.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
+#include "visrec/core/model_input.h"
 #include "visrec/core/weights_cache.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/progress.h"
@@ -249,7 +251,8 @@ void ExtractOptions::Validate() const {
   if (model_file.empty() && model != "resnet18" && model != "resnet34" && model != "resnet50" && model != "resnet101")
     throw UsageError("extract: --model must be resnet18|resnet34|resnet50|resnet101 (or --model-file FILE.pt)");
   if (!model_file.empty() && !weights.empty())
-    throw UsageError("extract: --weights applies to built-in models; a --model-file carries its own weights");
+    throw UsageError("extract: --weights applies to built-in models; a --model-file carries its own weights "
+                     "(a --config file may set model-file: clear it with --model-file \"\")");
   if (device != "auto" && device != "cpu" && device != "cuda") throw UsageError("extract: --device must be auto|cpu|cuda");
   if (precision != "fp32" && precision != "bf16" && precision != "fp16")
     throw UsageError("extract: --precision must be fp32|bf16|fp16");
@@ -294,28 +297,22 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
   if (!o.model_file.empty()) {
     inputs.push_back({"model", "file", fs::absolute(o.model_file).string(), Sha256File(o.model_file)});
     params["model"] = "torchscript";
-    fs::path sidecar = o.model_file;
-    sidecar.replace_extension(".json");
-    std::error_code ec;
-    if (fs::exists(sidecar, ec)) {
-      json sc;
-      try {
-        sc = json::parse(ReadFileBytes(sidecar));
-        if (sc.contains("input")) {
-          const json& in = sc["input"];
-          // The model's normalization, unless preprocess was explicitly given another one.
-          const json src = pre.manifest["extra"].value("input_source", json::object());
-          if (in.contains("mean") && src.value("mean", "") != "option") mean = in["mean"].get<std::array<double, 3>>();
-          if (in.contains("std") && src.value("std", "") != "option") stdv = in["std"].get<std::array<double, 3>>();
-          if (in.contains("shape") && in["shape"].size() == 3 && in["shape"][1].get<int>() != crop)
-            throw InputError("model sidecar '" + sidecar.string() + "' wants input " + std::to_string(in["shape"][1].get<int>()) +
-                             " but the preprocess artifact has crop " + std::to_string(crop) + "; rerun preprocess with --crop " +
-                             std::to_string(in["shape"][1].get<int>()));
-        }
-      } catch (const json::exception& e) {
-        throw InputError("model sidecar '" + sidecar.string() + "' is not valid JSON: " + e.what());
+    if (std::optional<ModelInput> decl = ReadModelInput(o.model_file, "")) {
+      // The model's declared input, unless preprocess was explicitly given other values.
+      const json src = pre.manifest["extra"].value("input_source", json::object());
+      if (decl->mean && src.value("mean", "") != "option") mean = *decl->mean;
+      if (decl->std && src.value("std", "") != "option") stdv = *decl->std;
+      if (decl->crop && *decl->crop != crop) {
+        const std::string what = decl->source + " declares input " + std::to_string(*decl->crop) +
+                                 " but the preprocess artifact has crop " + std::to_string(crop);
+        if (src.value("crop", "") != "option")
+          throw InputError(what + "; rerun preprocess with --model-file " + o.model_file.string() + " (or --crop " +
+                           std::to_string(*decl->crop) + ")");
+        spdlog::warn("extract: {} (set explicitly); the model sees inputs unlike those it was trained on", what);
       }
-      params["sidecar"] = sc;
+      fs::path sidecar = o.model_file;
+      sidecar.replace_extension(".json");
+      params["sidecar"] = decl->raw;
       inputs.push_back({"model_sidecar", "file", fs::absolute(sidecar).string(), Sha256File(sidecar)});
     }
   } else {

@@ -122,23 +122,47 @@ torch::Dtype TorchType(ElementType t) {
   return torch::kFloat;
 }
 
+// One checkpoint tensor as a LibTorch view of its storage's bytes (no copy; valid while `c` lives).
+torch::Tensor ViewOf(const Checkpoint& c, const CheckpointTensor& t) {
+  const CheckpointStorage& s = c.storages[t.storage];
+  torch::Tensor flat = torch::from_blob(const_cast<char*>(s.bytes.data()), {s.numel}, TorchType(s.type));
+  return flat.as_strided(t.sizes, t.strides, t.offset);
+}
+
+Checkpoint ReadWeightsFile(const std::string& path) {
+  std::string bytes;
+  try {
+    bytes = ReadRegularFile(path, int64_t(4) << 30);  // ResNet-101's file is 170 MB
+  } catch (const InputError& e) {
+    throw InputError(std::string("--weights: ") + e.what());
+  }
+  return ReadTorchCheckpoint(bytes, "--weights '" + path + "'");
+}
 }  // namespace
 
 std::map<std::string, torch::Tensor> ReadStateDict(const std::string& path) {
-  // Weights files are large (ResNet-101: 170 MB) but bounded.
-  const std::string bytes = ReadRegularFile(path, int64_t(4) << 30);
-  const Checkpoint c = ReadTorchCheckpoint(bytes, "--weights '" + path + "'");
-  std::map<std::string, torch::Tensor> out;
+  const Checkpoint c = ReadWeightsFile(path);
+  // A view may repeat its storage's elements (stride 0): bound what copying them all would cost.
+  int64_t total = 0;
   for (const auto& t : c.tensors) {
-    const CheckpointStorage& s = c.storages[t.storage];
-    torch::Tensor flat = torch::from_blob(const_cast<char*>(s.bytes.data()), {s.numel}, TorchType(s.type));
-    out[t.name] = flat.as_strided(t.sizes, t.strides, t.offset).clone();  // owns its memory, contiguous
+    int64_t n = 1;
+    for (int64_t d : t.sizes) n = std::min<int64_t>(n * d, int64_t(1) << 40);
+    total = std::min<int64_t>(total + n, int64_t(1) << 40);
   }
+  if (total > (int64_t(1) << 30))
+    throw InputError("--weights '" + path + "': its tensors claim " + std::to_string(total) +
+                     " elements, far more than any supported model (damaged or hostile file)");
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& t : c.tensors) out[t.name] = ViewOf(c, t).clone();  // owns its memory, contiguous
   return out;
 }
 
 void LoadStateDict(ResNet& net, const std::string& path) {
-  std::map<std::string, torch::Tensor> given = ReadStateDict(path);
+  const Checkpoint c = ReadWeightsFile(path);
+  // Names and shapes are checked on the file's metadata, before a single element is copied, so a
+  // small file claiming huge tensors costs nothing; only what the model needs is materialized.
+  std::map<std::string, const CheckpointTensor*> given;
+  for (const auto& t : c.tensors) given[t.name] = &t;
   torch::NoGradGuard g;
   std::set<std::string> used;
   std::vector<std::string> missing;
@@ -148,13 +172,19 @@ void LoadStateDict(ResNet& net, const std::string& path) {
       if (name.rfind("fc.", 0) != 0) missing.push_back(name);
       return;
     }
-    if (it->second.sizes() != dst.sizes()) {
+    const c10::IntArrayRef sizes(it->second->sizes);
+    if (sizes != dst.sizes()) {
       std::ostringstream ss;
-      ss << "--weights '" << path << "': '" << name << "' has shape " << it->second.sizes() << ", the model needs "
+      ss << "--weights '" << path << "': '" << name << "' has shape " << sizes << ", the model needs "
          << dst.sizes() << " (weights of another architecture? pick --model accordingly)";
       throw InputError(ss.str());
     }
-    dst.copy_(it->second.to(dst.dtype()));
+    dst.copy_(ViewOf(c, *it->second).to(dst.dtype()));
+    // Values a trained network cannot hold: they would give NaN or silently zero features.
+    if (dst.is_floating_point() && !dst.isfinite().all().item<bool>())
+      throw InputError("--weights '" + path + "': '" + name + "' holds NaN or infinite values (damaged file)");
+    if (name.size() > 12 && name.compare(name.size() - 12, 12, ".running_var") == 0 && (dst < 0).any().item<bool>())
+      throw InputError("--weights '" + path + "': '" + name + "' holds negative variances (damaged file)");
     used.insert(name);
   };
   for (auto& p : net->named_parameters()) copy(p.key(), p.value());

@@ -10,9 +10,6 @@
 namespace visrec::preprocess {
 
 namespace {
-constexpr std::array<double, 3> kImageNetMean{0.485, 0.456, 0.406};
-constexpr std::array<double, 3> kImageNetStd{0.229, 0.224, 0.225};
-constexpr int64_t kMaxSidecarBytes = 1 << 20;
 
 std::string Triple(const std::array<double, 3>& v) {
   std::string s;
@@ -20,59 +17,6 @@ std::string Triple(const std::array<double, 3>& v) {
   return s;
 }
 }  // namespace
-
-std::optional<ModelInput> ReadModelInput(const fs::path& model_file, const std::string& model) {
-  if (model_file.empty()) {
-    if (model.empty()) return std::nullopt;
-    // torchvision's ImageNet recipe for its ResNets: Resize(256), CenterCrop(224), ImageNet mean/std.
-    return ModelInput{"built-in " + model + " (torchvision)", 256, 224, kImageNetMean, kImageNetStd};
-  }
-  fs::path sidecar = model_file;
-  sidecar.replace_extension(".json");
-  std::error_code ec;
-  if (!fs::exists(sidecar, ec)) return std::nullopt;
-  ModelInput m;
-  m.source = "model sidecar " + sidecar.string();
-  const std::string where = "model sidecar '" + sidecar.string() + "'";
-  json sc;
-  try {
-    sc = json::parse(ReadRegularFile(sidecar, kMaxSidecarBytes));
-  } catch (const json::exception& e) {
-    throw InputError(where + " is not valid JSON (" + std::string(e.what()) + "); fix or remove it");
-  }
-  if (!sc.is_object() || !sc.contains("input")) return m;
-  const json& in = sc["input"];
-  auto int_field = [&](const char* key, int lo, int hi) -> std::optional<int> {
-    if (!in.contains(key)) return std::nullopt;
-    const json& v = in[key];
-    if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi)
-      throw InputError(where + ": input." + key + " must be an integer in [" + std::to_string(lo) + ", " +
-                       std::to_string(hi) + "], found " + v.dump().substr(0, 60));
-    return v.get<int>();
-  };
-  auto triple_field = [&](const char* key, bool positive) -> std::optional<std::array<double, 3>> {
-    if (!in.contains(key)) return std::nullopt;
-    const json& v = in[key];
-    bool ok = v.is_array() && v.size() == 3;
-    std::array<double, 3> out{};
-    for (size_t i = 0; ok && i < 3; ++i) {
-      ok = v[i].is_number() && std::isfinite(v[i].get<double>()) && (!positive || v[i].get<double>() > 0);
-      if (ok) out[i] = v[i].get<double>();
-    }
-    if (!ok)
-      throw InputError(where + ": input." + key + " must be three finite numbers" + (positive ? " above 0" : "") +
-                       ", found " + v.dump().substr(0, 60));
-    return out;
-  };
-  m.resize = int_field("resize", 16, 8192);
-  m.crop = int_field("crop", 16, 2048);
-  // The older sidecar form gives only the tensor shape [3, C, C].
-  if (!m.crop && in.contains("shape") && in["shape"].is_array() && in["shape"].size() == 3 && in["shape"][1].is_number_integer())
-    m.crop = in["shape"][1].get<int>();
-  m.mean = triple_field("mean", false);
-  m.std = triple_field("std", true);
-  return m;
-}
 
 PreprocessOptions ResolveModelInput(const PreprocessOptions& options, json* source) {
   PreprocessOptions o = options;

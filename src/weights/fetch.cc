@@ -1,7 +1,10 @@
 #include "visrec/weights/fetch.h"
 
 #include <curl/curl.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <mutex>
@@ -53,6 +56,24 @@ size_t Write(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
+// Downloads cut short by a kill (".NAME.part-PID" whose process is gone): nothing reads them, so
+// the next fetch into the folder removes them.
+void RemoveAbandonedParts(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    auto at = n.rfind(".part-");
+    if (n.empty() || n[0] != '.' || at == std::string::npos) continue;
+    const std::string pid_text = n.substr(at + 6);
+    if (pid_text.empty() || pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = pid_t(std::stol(pid_text));
+    if (pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH)) {
+      std::error_code rm;
+      fs::remove(e.path(), rm);
+    }
+  }
+}
+
 // The file name of a URL, without query or fragment.
 std::string UrlFileName(const std::string& url) {
   std::string path = url.substr(0, url.find_first_of("?#"));
@@ -72,10 +93,13 @@ FetchResult Fetch(const FetchOptions& o) {
   o.Validate();
   const std::string url = o.url.empty() ? Find(o.name)->url : o.url;
   const std::string file_name = UrlFileName(url);
+  // NAME-<hex>.pth: the name is how `--weights NAME` finds the file again, the hex is the check.
   const std::string want = HashPrefixOfFileName(file_name);
-  if (want.empty())
-    throw UsageError("weights fetch: the file name '" + file_name + "' carries no SHA-256 prefix (NAME-<hex>.pth), "
-                     "so the download could not be verified; mirror the file under its published name");
+  if (file_name.rfind(o.name + "-", 0) != 0 || fs::path(file_name).extension() != ".pth" ||
+      file_name.size() != o.name.size() + 1 + want.size() + 4)
+    throw UsageError("weights fetch: --url must end in " + o.name + "-<first hex digits of its SHA-256>.pth, like the "
+                     "published " + UrlFileName(Find(o.name)->url) + " (found '" + file_name +
+                     "'); for other files, download them yourself and give --weights PATH");
   const fs::path dir = o.dir.empty() ? WeightsCacheDir() : o.dir;
   const fs::path dest = dir / file_name;
   FetchResult r;
@@ -93,6 +117,7 @@ FetchResult Fetch(const FetchOptions& o) {
   }
   fs::create_directories(dir, ec);
   if (ec) throw IoError("weights fetch: cannot create " + dir.string() + ": " + ec.message());
+  RemoveAbandonedParts(dir);
   // Downloaded beside its final name, renamed only once verified; removed on every failure.
   const fs::path part = dir / ("." + file_name + ".part-" + std::to_string(::getpid()));
   struct Cleanup {
@@ -151,7 +176,12 @@ FetchResult Fetch(const FetchOptions& o) {
   if (r.sha256.rfind(want, 0) != 0)
     throw NetworkError("weights fetch: " + url + " has SHA-256 " + r.sha256.substr(0, 16) + "…, but its name says " +
                        want + "…: a damaged or substituted download; nothing was stored");
-  ReadTorchCheckpoint(ReadFileBytes(part), "weights fetch: " + url);  // a readable checkpoint, or InputError
+  try {
+    ReadTorchCheckpoint(ReadFileBytes(part), url);
+  } catch (const InputError& e) {
+    throw NetworkError(std::string("weights fetch: the download is not a usable checkpoint (") + e.what() +
+                       "); nothing was stored");
+  }
   FsyncFile(part);
   fs::rename(part, dest, ec);
   if (ec) throw IoError("weights fetch: cannot move the download to " + dest.string() + ": " + ec.message());

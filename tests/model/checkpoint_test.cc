@@ -72,6 +72,12 @@ TEST(Checkpoint, HostileFilesFailNamingTheProblem) {
   testing::ExpectThrowWith<InputError>(load("truncated-legacy.pth"), {"truncated-legacy.pth", "truncated"});
   testing::ExpectThrowWith<InputError>(load("short-storage.pth"), {"short-storage.pth", "storage", "bytes"});
   testing::ExpectThrowWith<InputError>(load("foreign-global.pth"), {"foreign-global.pth", "datetime.date", "refusing"});
+  // Readable files with values no trained network has: caught before they make NaN or zero features.
+  testing::ExpectThrowWith<InputError>(load("nan.pth"), {"nan.pth", "conv1.weight", "NaN"});
+  testing::ExpectThrowWith<InputError>(load("negative-var.pth"), {"negative-var.pth", "running_var", "negative"});
+  // A kilobyte claiming 2^27 elements under a name the model lacks: refused on its metadata, never
+  // materialized (it used to be cloned at full size first).
+  testing::ExpectThrowWith<InputError>(load("amplified.pth"), {"amplified.pth", "layer1.0.junk", "does not"});
 }
 
 // Every prefix and many single-byte edits of a real file: an InputError or a valid result, never

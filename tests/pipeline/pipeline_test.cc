@@ -150,9 +150,22 @@ TEST(Pipeline, ModelDeclaresThePreprocessingUnlessAnOptionSaysOtherwise) {
   EXPECT_EQ(pre.manifest["params"]["crop"], 36);
   EXPECT_EQ(pre.manifest["params"]["resize"], 44);
   EXPECT_EQ(pre.manifest["extra"]["input_source"]["crop"], "option");
-  // A sidecar with a wrongly typed declaration is an input error naming the file and the field.
-  testing::WriteText(t.dir / "m.json", R"({"input": {"resize": "big"}})");
-  testing::ExpectThrowWith<InputError>([&] { pipeline::Run(t.options, t.ctx); }, {"m.json", "input.resize"});
+  // A sidecar with a wrong or impossible declaration is an input error naming the file and the
+  // field, in preprocess and in extract alike (extract reads the normalization itself).
+  for (const auto& [text, field] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"input": {"resize": "big"}})", "input.resize"},
+           {R"({"input": {"resize": 16, "crop": 32}})", "input.resize"},
+           {R"({"input": {"shape": [3, -5, -5]}})", "input.shape"},
+           {R"({"input": {"std": [0, 1, 1]}})", "input.std"},
+           {R"({"input": {"mean": [1e300, 0, 0]}})", "input.mean"},
+           {R"({"input": [1, 2]})", "\"input\""},
+           {R"([1, 2])", "JSON object"}}) {
+    testing::WriteText(t.dir / "m.json", text);
+    testing::ExpectThrowWith<InputError>([&] { pipeline::Run(t.options, t.ctx); }, {"m.json", field.c_str()});
+    extract::ExtractOptions eo;
+    eo.model_file = t.dir / "m.pt";
+    testing::ExpectThrowWith<InputError>([&] { extract::Run(eo, t.ctx); }, {"m.json", field.c_str()});
+  }
   // Built-in models declare torchvision's recipe.
   auto builtin = preprocess::ReadModelInput("", "resnet50");
   ASSERT_TRUE(builtin.has_value());

@@ -357,12 +357,16 @@ def check_weights(r, out, common):
     r.expect_exit("weights foreign global", ex + ["--weights", os.path.join(ckpt, "foreign-global.pth")], 3,
                   ["datetime.date", "refusing"])
     r.expect_exit("weights short storage", ex + ["--weights", os.path.join(ckpt, "short-storage.pth")], 3, ["storage"])
+    r.expect_exit("weights with NaN", ex + ["--weights", os.path.join(ckpt, "nan.pth")], 3, ["conv1.weight", "NaN"])
+    r.expect_exit("weights amplified view", ex + ["--weights", os.path.join(ckpt, "amplified.pth")], 3, ["layer1.0.junk"])
     r.expect_exit("weights name for another model", ex + ["--weights", "resnet50"], 2, ["--model resnet50"])
     r.expect_exit("weights name not fetched", ex + ["--model", "resnet50", "--weights", "resnet50"], 3,
                   ["visrec weights fetch resnet50"])
     r.expect_exit("weights fetch unknown name", ["weights", "fetch", "nosuch"], 2, ["unknown name", "resnet50"])
     r.expect_exit("weights fetch bad scheme", ["weights", "fetch", "resnet18", "--url", "ftp://x/resnet18-f37072fd.pth"], 2,
                   ["--url"])
+    r.expect_exit("weights fetch other network's file", ["weights", "fetch", "resnet50", "--url",
+                                                         "http://127.0.0.1:9/resnet18-f37072fd.pth"], 2, ["resnet50-<"])
     # Port 9 (discard) on loopback: refused, so the download fails at once and nothing is stored.
     r.expect_exit("weights fetch refused", ["weights", "fetch", "resnet18", "--url",
                                             "http://127.0.0.1:9/resnet18-f37072fd.pth"], 11, ["nothing was stored"])

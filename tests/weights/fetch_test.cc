@@ -132,6 +132,14 @@ TEST(WeightsFetch, LoopbackDownloadsAreVerifiedAndNothingPartialStays) {
   o.url = server.Url("/nohash/resnet18.pth");
   EXPECT_THROW(Fetch(o), UsageError);
 
+  o.url = server.Url("/good/resnet50-" + hash + ".pth");  // another network's file name
+  testing::ExpectThrowWith<UsageError>([&] { Fetch(o); }, {"resnet18-<first hex digits"});
+  o.url = server.Url("/good/evil-" + hash + ".pth");
+  EXPECT_THROW(Fetch(o), UsageError);
+
+  // A download killed midway leaves .NAME.part-PID; the next fetch removes it (that process is gone).
+  fs::create_directories(cache);
+  testing::WriteText(cache / (".resnet18-" + hash + ".pth.part-999999999"), "half");
   o.url = server.Url("/good" + name);
   FetchResult r = Fetch(o);
   EXPECT_FALSE(r.already_there);
@@ -139,6 +147,13 @@ TEST(WeightsFetch, LoopbackDownloadsAreVerifiedAndNothingPartialStays) {
   EXPECT_EQ(testing::ReadText(r.path), good);
   EXPECT_EQ(Listing(cache), std::vector<std::string>{"resnet18-" + hash + ".pth"});
   EXPECT_TRUE(Fetch(o).already_there) << "a verified cached copy is not downloaded again";
+  // A mirror's NAME-<hex>.pth is what `--weights resnet18` finds when the published file is absent.
+  const char* old_xdg = std::getenv("XDG_CACHE_HOME");
+  const std::string saved = old_xdg ? old_xdg : "";
+  ::setenv("XDG_CACHE_HOME", (tmp / "xdg").c_str(), 1);
+  EXPECT_EQ(ResolveWeights("resnet18"), r.path);
+  if (old_xdg) ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+  else ::unsetenv("XDG_CACHE_HOME");
 
   o.name = "nosuch";
   EXPECT_THROW(Fetch(o), UsageError);

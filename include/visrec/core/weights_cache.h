@@ -21,6 +21,9 @@ std::filesystem::path WeightsCacheDir();
 // empty when it carries none (at least 8 lowercase hex digits after the last '-').
 std::string HashPrefixOfFileName(const std::string& file_name);
 
+// The cache's files for a known name: NAME-<hex>.pth, sorted.
+std::vector<std::filesystem::path> CachedWeights(const std::string& name);
+
 // A --weights value: a known name (no path separator, no such file here) becomes its cached file;
 // a name not fetched yet is an InputError saying what to run. Anything else is returned unchanged.
 // *name_out gets the known name ("" otherwise) so callers can check it against --model.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "visrec/core/inputs.h"
+#include "visrec/core/model_input.h"
 #include "visrec/core/stage.h"
 
 namespace visrec::preprocess {
@@ -52,16 +53,8 @@ struct PreprocessOptions {
 
 StageResult Run(const PreprocessOptions& options, const RunContext& context);
 
-// What a model declares about its input; unset fields are not declared.
-struct ModelInput {
-  std::string source;  // "model sidecar PATH" or "built-in resnet50 (torchvision)"
-  std::optional<int> resize, crop;
-  std::optional<std::array<double, 3>> mean, std;
-};
-// The declaration of options.model_file's sidecar (PATH with .json), or of the built-in options.model;
-// nullopt when there is none. A sidecar that is not valid JSON or holds a wrongly typed value is an
-// InputError naming it.
-std::optional<ModelInput> ReadModelInput(const std::filesystem::path& model_file, const std::string& model);
+using visrec::ModelInput;
+using visrec::ReadModelInput;
 // options with the follow_model fields taken from the model's declaration; `source` (may be null)
 // gets, per field, "option" (set by the caller or a flag), "default" (nothing declared) or the
 // declaration's source. Warns on a set value that contradicts the declaration.
