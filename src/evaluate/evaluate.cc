@@ -161,6 +161,11 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
     };
     std::vector<AtK> at(cutoffs.size());
     int64_t users_without_recs = 0;
+    // One row per evaluated user, so two runs on the same split can be compared user by user.
+    std::string per_user = "user_id,held_out,rank";
+    for (int kc : cutoffs) per_user += ",hit@" + std::to_string(kc);
+    for (int kc : cutoffs) per_user += ",ndcg@" + std::to_string(kc);
+    per_user += "\n";
     for (auto& [u, rel] : relevant) {
       const auto& hist = seen[u];
       std::vector<std::string> model = recs.count(u) ? recs[u] : std::vector<std::string>{};
@@ -189,6 +194,18 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
       }
       std::set<std::string> cold;
       for (auto& i : rel) if (!pop.count(i)) cold.insert(i);
+      {
+        std::string held, rank;
+        for (const auto& i : rel) held += (held.empty() ? "" : " ") + i;
+        for (size_t q = 0; q < model.size(); ++q)
+          if (rel.count(model[q])) { rank = std::to_string(q + 1); break; }
+        std::vector<std::string> fields{u, held, rank};
+        std::vector<RankingMetrics> mine(cutoffs.size());
+        for (size_t c = 0; c < cutoffs.size(); ++c) Accumulate(model, rel, cutoffs[c], &mine[c]);
+        for (const auto& m : mine) fields.push_back(m.hr > 0 ? "1" : "0");
+        for (const auto& m : mine) fields.push_back(FormatFixed(m.ndcg, 6));
+        per_user += CsvLine(fields);
+      }
       for (size_t c = 0; c < cutoffs.size(); ++c) {
         const int kc = cutoffs[c];
         AtK& a = at[c];
@@ -255,6 +272,8 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
     WriteFileAtomic(b.Path("report.txt"), FormatReport(report));
     b.AddOutput("report.json");
     b.AddOutput("report.txt");
+    WriteFileAtomic(b.Path("per_user.csv"), per_user);
+    b.AddOutput("per_user.csv");
     b.counts() = {{"users_evaluated", at[0].s_model.users}};
     b.SetTiming("total", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     out = b.Commit();

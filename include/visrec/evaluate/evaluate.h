@@ -9,7 +9,7 @@
 namespace visrec::evaluate {
 
 constexpr int kSplitStageVersion = 1;
-constexpr int kEvaluateStageVersion = 1;
+constexpr int kEvaluateStageVersion = 2;  // 2: per_user.csv
 
 struct SplitOptions {
   std::filesystem::path interactions;  // required
