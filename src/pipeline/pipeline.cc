@@ -205,6 +205,9 @@ std::string FormatRunReport(const RunReport& r) {
   else if (!r.similar_items.empty()) s += "\nrecommendations: none (no --interactions given)\n";
   if (!r.similar_items.empty()) s += "similar items:   " + r.similar_items + "\n";
   if (!r.report.empty()) s += "evaluation:      " + r.report + "\n";
+  if (!r.report.empty() && !r.recommendations.empty())
+    s += "note: with --split the recommendations are trained on the training part only (the held-out "
+         "interactions are left out); run without --split for the lists to serve\n";
   return s;
 }
 

@@ -96,6 +96,8 @@ TEST(Pipeline, FinetuneRunsBeforeExtractWhichUsesItsWeightsAndEvaluateJudgesHeld
   ASSERT_TRUE(report.contains("label_items")) << report.dump();
   EXPECT_EQ(report["label_items"]["listed"], ft.manifest["counts"]["items_test"]);
   EXPECT_TRUE(report["same_label_precision"].contains("visual"));
+  // With a split, the table says the lists were trained on the training part only.
+  EXPECT_NE(FormatRunReport(r).find("trained on the training part only"), std::string::npos) << FormatRunReport(r);
   // Trained weights: neither the run table nor inspect calls the features untrained.
   EXPECT_EQ(FormatRunReport(r).find("UNTRAINED"), std::string::npos) << FormatRunReport(r);
   EXPECT_EQ(Inspect(r.stages.back().dir).find("UNTRAINED"), std::string::npos);
@@ -229,6 +231,7 @@ TEST(Pipeline, RunTableColumnsLineUp) {
   ASSERT_GT(pre, 4u);
   EXPECT_EQ(total, pre) << table;
   EXPECT_NE(table.find("recommendations: none (no --interactions given)"), std::string::npos) << table;
+  EXPECT_EQ(table.find("training part only"), std::string::npos) << "no split, no note";
 }
 
 TEST(Pipeline, MissingCatalogIsAClearInputError) {
