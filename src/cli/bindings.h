@@ -115,6 +115,15 @@ inline void BindRunContext(CLI::App* c, RunContext& ctx) {
   c->add_option("--workdir,-w", ctx.workdir, "where artifacts live")->capture_default_str();
   c->add_flag("--force", ctx.force, "recompute even when up to date");
   c->add_option("--threads", ctx.threads, "worker threads (0 = all cores)")->capture_default_str();
+  c->add_option("--tag", ctx.tag, "a label for this run, recorded in the manifests made (not in their keys)")
+      ->check([](const std::string& tag) {
+        try {
+          ValidateTag(tag);
+          return std::string();
+        } catch (const std::exception& e) {
+          return std::string(e.what());
+        }
+      });
 }
 
 // extract's inputs; returns --shard (for options that exclude it).

@@ -12,6 +12,7 @@
 #include "visrec/core/log.h"
 #include "visrec/core/version.h"
 #include "visrec/core/weights_cache.h"
+#include "visrec/pipeline/compare.h"
 #include "visrec/pipeline/pipeline.h"
 #include "visrec/query/query.h"
 #include "visrec/report/report.h"
@@ -69,9 +70,30 @@ void BindRecommend(CLI::App* c, recommend::RecommendOptions& o) {
   c->add_option("--k", o.k, "recommendations per user")->capture_default_str();
   c->add_option("--similar-k", o.similar_k, "similar items per item and source")->capture_default_str();
   c->add_option("--neighbors", o.neighbors, "neighbours per item used for scoring")->capture_default_str();
-  c->add_option("--w-cf", o.w_cf, "blend weight of collaborative similarity")->capture_default_str();
-  c->add_option("--w-visual", o.w_visual, "blend weight of visual similarity")->capture_default_str();
-  c->add_option("--w-text", o.w_text, "blend weight of text similarity")->capture_default_str();
+  const std::map<std::string, recommend::BlendMode> blend_modes{{"auto", recommend::BlendMode::kAuto},
+                                                                 {"fixed", recommend::BlendMode::kFixed}};
+  auto* blend = c->add_option("--blend", o.blend, "auto: tune the weights on held-out interactions | fixed: the --w-*")
+                    ->transform(CLI::CheckedTransformer(blend_modes, CLI::ignore_case))
+                    ->default_str(o.blend == recommend::BlendMode::kAuto ? "auto" : "fixed");
+  std::vector<CLI::Option*> weights{
+      c->add_option("--w-cf", o.w_cf, "blend weight of collaborative similarity (implies --blend fixed)")->capture_default_str(),
+      c->add_option("--w-visual", o.w_visual, "blend weight of visual similarity (implies --blend fixed)")->capture_default_str(),
+      c->add_option("--w-text", o.w_text, "blend weight of text similarity (implies --blend fixed)")->capture_default_str()};
+  c->add_option("--blend-grid", o.blend_grid, "--blend auto: values tried for w_visual and w_text (w_cf is 1)")
+      ->delimiter(',')
+      ->default_str("0,0.1,0.3,1,3");
+  c->add_option("--blend-seed", o.blend_seed, "--blend auto: seed of held-out picks and user sample")->capture_default_str();
+  c->add_option("--blend-users", o.blend_users, "--blend auto: validation users sampled (0 = all eligible)")
+      ->capture_default_str();
+  // A weight given by hand means a fixed blend; asking for both is a contradiction, not a guess.
+  c->final_callback([&o, blend, weights] {
+    for (auto* w : weights) {
+      if (w->count() == 0) continue;
+      if (blend->count() > 0 && o.blend == recommend::BlendMode::kAuto)
+        throw CLI::ValidationError(w->get_name(), "is a fixed weight; --blend auto tunes the weights itself (drop one of them)");
+      o.blend = recommend::BlendMode::kFixed;
+    }
+  });
   c->add_option("--text-columns", o.text_columns, "catalog columns for TF-IDF, comma-separated")->capture_default_str();
   c->add_option("--shrink", o.shrink, "CF cosine shrinkage")->capture_default_str();
   c->add_option("--min-support", o.min_support, "CF least co-occurring users")->capture_default_str();
@@ -275,6 +297,16 @@ int main(int argc, char** argv) {
   bool verify_all = false;
   auto* c_inspect = app.add_subcommand("inspect", "describe an artifact (stage dir or artifact dir)");
   c_inspect->add_option("path", inspect_path, "artifact path")->required();
+  pipeline::CompareOptions cmo;
+  auto* c_compare = app.add_subcommand("compare", "evaluated runs side by side, with paired bootstrap intervals");
+  c_compare->add_option("runs", cmo.runs, "evaluate artifacts, their report.json, or workdirs (their latest)")->required();
+  c_compare->add_option("--baseline", cmo.baseline, "1-based: the run the others are compared against")->capture_default_str();
+  c_compare->add_option("--resamples", cmo.resamples, "bootstrap resamples")->capture_default_str();
+  c_compare->add_option("--seed", cmo.seed, "bootstrap seed")->capture_default_str();
+  c_compare->add_option("--confidence", cmo.confidence, "interval coverage")->capture_default_str();
+  auto* compare_json = c_compare->add_flag("--json", "print JSON instead of the table");
+  auto* compare_csv = c_compare->add_flag("--csv", "print CSV (one row per run and metric) instead of the table");
+  compare_json->excludes(compare_csv);
   auto* c_verify = app.add_subcommand("verify", "recompute digests along an artifact's lineage");
   c_verify->add_option("paths", verify_paths, "artifact paths (artifact, stage dir, or a whole workdir)")->required();
   c_verify->add_flag("--all", verify_all, "with a workdir: every version of every stage, not only each latest");
@@ -411,6 +443,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*c_inspect) { std::cout << pipeline::Inspect(inspect_path); return 0; }
+    if (*c_compare) {
+      const auto c = pipeline::Compare(cmo);
+      std::cout << (*compare_json ? c.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
+                    : *compare_csv ? pipeline::CompareCsv(c)
+                                   : pipeline::FormatCompare(c));
+      return 0;
+    }
     if (*c_verify) return cli::RunVerify(verify_paths, verify_all);
     if (*c_fetch) {
       weights::FetchResult r = weights::Fetch(fo);

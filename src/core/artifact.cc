@@ -368,6 +368,7 @@ Artifact ArtifactBuilder::Commit() {
   m["failures"] = failures_;
   m["extra"] = extra_;
   m["timings_s"] = timings_;
+  if (!tag_.empty()) m["tag"] = tag_;
   std::time_t now = std::time(nullptr);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));

@@ -93,3 +93,14 @@ void ParallelFor(int64_t n, int threads, const std::function<void(int64_t)>& fn)
 }
 
 }  // namespace visrec
+
+namespace visrec {
+
+void ValidateTag(const std::string& tag) {
+  if (tag.empty() || tag.size() > 64) throw UsageError("--tag must be 1 to 64 characters");
+  for (unsigned char c : tag)
+    if (c < 0x20 || c > 0x7e)
+      throw UsageError("--tag may hold printable ASCII only (letters, digits, punctuation, spaces)");
+}
+
+}  // namespace visrec

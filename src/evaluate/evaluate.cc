@@ -268,6 +268,7 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
       }
     }
     ArtifactBuilder b(ctx.workdir, "evaluate", kEvaluateStageVersion, params, inputs);
+    b.set_tag(ctx.tag);
     WriteFileAtomic(b.Path("report.json"), report.dump(2) + "\n");
     WriteFileAtomic(b.Path("report.txt"), FormatReport(report));
     b.AddOutput("report.json");

@@ -59,6 +59,7 @@ StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
                      "; evaluation would score nobody. Use more data" +
                      (o.method == "random" ? std::string(" or a larger --test-fraction") : std::string()));
   ArtifactBuilder b(ctx.workdir, "split", kSplitStageVersion, params, inputs);
+  b.set_tag(ctx.tag);
   WriteInteractions(b.Path("train.csv"), train, in.has_weight, in.has_timestamp);
   WriteInteractions(b.Path("test.csv"), test, in.has_weight, in.has_timestamp);
   b.AddOutput("train.csv");

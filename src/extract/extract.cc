@@ -503,6 +503,7 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
   std::map<std::string, std::vector<int64_t>> rows_of;
   for (int64_t i = 0; i < n; ++i) rows_of[images.rows[size_t(i)][size_t(c_item)]].push_back(i);
   ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+  b.set_tag(ctx.tag);
   b.set_pointer(ctx.shard.Pointer());
   b.producer()["libtorch"] = TorchVersion();
   b.producer()["device"] = device.str();

@@ -98,6 +98,7 @@ StageResult MergeShards(int shards, const RunContext& ctx) {
   const std::string key = ComputeArtifactKey("extract", kStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, "extract", key)) return *up;
   ArtifactBuilder b(ctx.workdir, "extract", kStageVersion, params, inputs);
+  b.set_tag(ctx.tag);
   std::vector<float> feat;
   feat.reserve(item_at.size() * size_t(dim));
   std::string ids;

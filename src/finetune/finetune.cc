@@ -524,6 +524,8 @@ static StageResult RunUnguarded(const FinetuneOptions& options, const RunContext
   }
 
   ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+
+  b.set_tag(ctx.tag);
   b.producer()["libtorch"] = model::TorchVersion();
   b.producer()["device"] = device.str();
   b.producer()["threads"] = threads;

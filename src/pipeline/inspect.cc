@@ -43,6 +43,7 @@ std::string Inspect(const std::filesystem::path& path) {
   s << "artifact   " << a.dir.string() << "\n";
   s << "stage      " << a.stage << " (stage version " << m["stage_version"] << ", schema " << m["schema_version"] << ")\n";
   s << "key        " << a.key << "\n";
+  if (m.contains("tag") && m["tag"].is_string()) s << "tag        " << m["tag"].get<std::string>() << "\n";
   s << "created    " << m.value("created_utc", "?") << " by visrec " << m["producer"].value("visrec", "?") << " ("
     << m["producer"].value("git_sha", "?") << ")\n";
   s << "producer   " << m["producer"].dump() << "\n";
@@ -87,6 +88,28 @@ std::string Inspect(const std::filesystem::path& path) {
                                                 : std::string())
         << "\n";
     if (x.contains("use")) s << "use        " << x["use"].get<std::string>() << "\n";
+  }
+  if (a.stage == "recommend" && m["extra"].contains("blend") && m["extra"]["blend"].is_object()) {
+    const json& b = m["extra"]["blend"];
+    s << "blend      " << b.value("mode", "fixed") << ": w_cf " << FormatFixed(b.value("w_cf", 0.0), 2) << ", w_visual "
+      << FormatFixed(b.value("w_visual", 0.0), 2) << ", w_text " << FormatFixed(b.value("w_text", 0.0), 2) << "\n";
+    if (b.contains("fallback")) s << "  (not tuned: " << b["fallback"].get<std::string>() << ")\n";
+    if (b.contains("grid") && b.contains("validation")) {
+      const json& v = b["validation"];
+      const std::string metric = v.value("metric", "ndcg@k");
+      s << "  grid on " << v.value("users", json(0)).dump() << " validation users (" << v.value("held_out", "") << ")\n";
+      s << "  w_cf  w_visual  w_text  hr       ndcg\n";
+      for (const auto& c : b["grid"]) {
+        const bool chosen = c.value("w_cf", -1.0) == b.value("w_cf", -2.0) && c.value("w_visual", -1.0) == b.value("w_visual", -2.0) &&
+                            c.value("w_text", -1.0) == b.value("w_text", -2.0);
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "  %-5s %-9s %-7s %-8s %s%s\n", FormatFixed(c.value("w_cf", 0.0), 2).c_str(),
+                      FormatFixed(c.value("w_visual", 0.0), 2).c_str(), FormatFixed(c.value("w_text", 0.0), 2).c_str(),
+                      FormatFixed(c.value("hr", 0.0), 4).c_str(), FormatFixed(c.value("ndcg", 0.0), 4).c_str(),
+                      chosen ? ("  <- chosen (best " + metric + ")").c_str() : "");
+        s << buf;
+      }
+    }
   }
   if (m["extra"].contains("drift")) s << "drift      " << m["extra"]["drift"].dump() << "\n";
   const auto& f = m["failures"];

@@ -236,6 +236,8 @@ StageResult Run(const PreprocessOptions& options, const RunContext& ctx) {
   if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
 
   ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+
+  b.set_tag(ctx.tag);
   b.set_pointer(ctx.shard.Pointer());
   b.producer()["opencv"] = OpenCvVersion();
   if (!std::getenv("OPENCV_IO_MAX_IMAGE_PIXELS"))

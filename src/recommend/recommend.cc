@@ -20,12 +20,13 @@
 #include "visrec/core/options.h"
 #include "visrec/core/sha256.h"
 #include "visrec/recommend/similarity.h"
+#include "hybrid.h"
 
 namespace visrec::recommend {
 namespace {
+using namespace internal;
 
 constexpr const char* kStage = "recommend";
-enum Source { kCf = 0, kVisual = 1, kText = 2 };
 const char* const kSourceName[3] = {"collaborative", "visual", "text"};
 
 std::vector<std::string> SplitComma(const std::string& s) {
@@ -39,49 +40,8 @@ std::vector<std::string> SplitComma(const std::string& s) {
   return out;
 }
 
-// A user's history: item -> (summed weight, latest timestamp). Interactions naming unknown items
-// are skipped (counted by the caller); the user still exists.
+// A user's history: item -> (summed weight, latest timestamp), for `explain`.
 using History = std::map<int32_t, std::pair<double, double>>;
-
-// The weight a history item carries in the user's scores: its summed weight, decayed by its age
-// relative to the user's latest interaction when a half-life is set.
-double HistoryWeight(const std::pair<double, double>& weight_ts, double t_last, double half_life_days) {
-  double weight = weight_ts.first;
-  if (half_life_days > 0) weight *= std::pow(0.5, (t_last - weight_ts.second) / (86400.0 * half_life_days));
-  return weight;
-}
-
-template <class Entries>  // History, or a user's slice of the stage's flat histories
-double LatestTimestamp(const Entries& h) {
-  double t = 0;
-  for (auto& [i, wt] : h) t = std::max(t, wt.second);
-  return t;
-}
-
-// All users' histories in one array, users in id order, each user's items ascending: what a
-// History per user holds, without a tree node per interaction (the map of maps took 1.8 s of the
-// stage for 877k interactions).
-struct FlatHistories {
-  using Entry = std::pair<int32_t, std::pair<double, double>>;  // item, (summed weight, latest ts)
-  struct Slice {
-    const Entry* first;
-    const Entry* last;
-    const Entry* begin() const { return first; }
-    const Entry* end() const { return last; }
-    bool empty() const { return first == last; }
-    size_t size() const { return size_t(last - first); }
-  };
-  std::vector<std::string> users;  // sorted
-  std::vector<int64_t> start{0};   // user u's entries: [start[u], start[u + 1])
-  std::vector<Entry> entries;
-  Slice operator[](size_t u) const { return {entries.data() + start[u], entries.data() + start[u + 1]}; }
-};
-
-struct Contribution {
-  double total = 0;
-  double by_source[3] = {0, 0, 0};
-  std::vector<std::pair<double, int32_t>> by_history;  // (contribution, history item)
-};
 
 }  // namespace
 
@@ -103,6 +63,9 @@ void RecommendOptions::Validate() const {
   if (recall_sample < 1) throw UsageError("recommend: --recall-sample must be >= 1");
   CheckRange("recommend: --min-recall", min_recall, 0, 1);
   CheckRange("recommend: --max-bad-rows-fraction", max_bad_rows_fraction, 0, 1);
+  if (blend_grid.empty() || blend_grid.size() > 12) throw UsageError("recommend: --blend-grid needs 1 to 12 values");
+  for (double g : blend_grid) CheckRange("recommend: --blend-grid", g, 0, 1e6);
+  if (blend_users < 0) throw UsageError("recommend: --blend-users must be >= 0 (0 = every eligible user)");
 }
 
 StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
@@ -133,6 +96,9 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
               {"duplicates", "same (user, item) rows: weights summed, latest timestamp kept"},
               {"visual_index", o.visual_index}};
   if (!have_interactions) params["interactions"] = "none: similar items only";
+  // The fixed weights stay in the key in auto mode too: they are what a failed tuning falls back to.
+  if (o.blend == BlendMode::kAuto)
+    params["blend"] = {{"mode", "auto"}, {"grid", o.blend_grid}, {"seed", o.blend_seed}, {"users", o.blend_users}};
   if (o.visual_index == "hnsw") {
     params["hnsw"] = {{"m", o.hnsw_m}, {"ef_construction", o.hnsw_ef_construction}, {"ef_search", o.hnsw_ef_search}};
     if (!HaveFaiss()) HnswCosineTopK(nullptr, 0, 0, 1, {}, 1);  // the clear "built without Faiss" error, before any work
@@ -302,46 +268,57 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
     if (has_text) sims[kText] = SparseCosineTopK(TfidfMatrix(texts), o.neighbors, 0.0, 1, threads);
   }
   lap("text");
-  const double w[3] = {o.w_cf, o.w_visual, has_text ? o.w_text : 0.0};
+  double w[3] = {o.w_cf, o.w_visual, has_text ? o.w_text : 0.0};
+  json blend{{"mode", o.blend == BlendMode::kAuto ? "auto" : "fixed"}};
+  if (o.blend == BlendMode::kAuto) {
+    BlendTuningInput tin;
+    tin.histories = &hist;
+    tin.visual = &sims[kVisual];
+    tin.text = &sims[kText];
+    tin.has_text = has_text;
+    tin.n_items = n;
+    tin.grid = o.blend_grid;
+    tin.k = o.k;
+    tin.neighbors = o.neighbors;
+    tin.shrink = o.shrink;
+    tin.min_support = o.min_support;
+    tin.half_life_days = o.half_life_days;
+    tin.seed = o.blend_seed;
+    tin.max_users = o.blend_users;
+    tin.threads = threads;
+    const BlendTuning t = have_interactions ? TuneBlend(tin) : BlendTuning{};
+    blend["validation"] = {{"users", t.validation_users}, {"eligible_users", t.eligible_users},
+                           {"held_out", t.by_timestamp ? "each user's latest interaction (seeded pick among ties)"
+                                                       : "a seeded random interaction per user (no timestamps)"},
+                           {"metric", "ndcg@" + std::to_string(o.k)}, {"seconds", t.seconds}};
+    for (const auto& c : t.cells)
+      blend["grid"].push_back({{"w_cf", c.w[kCf]}, {"w_visual", c.w[kVisual]}, {"w_text", c.w[kText]}, {"hr", c.hr}, {"ndcg", c.ndcg}});
+    if (t.chosen >= 0) {
+      for (int s = 0; s < 3; ++s) w[s] = t.cells[size_t(t.chosen)].w[s];
+      std::string table;
+      for (const auto& c : t.cells)
+        table += "\n  w_cf " + FormatFixed(c.w[kCf], 2) + "  w_visual " + FormatFixed(c.w[kVisual], 2) + "  w_text " +
+                 FormatFixed(c.w[kText], 2) + "  HR@" + std::to_string(o.k) + " " + FormatFixed(c.hr, 4) + "  NDCG@" +
+                 std::to_string(o.k) + " " + FormatFixed(c.ndcg, 4);
+      spdlog::debug("recommend: blend grid on {} validation users:{}", t.validation_users, table);
+      spdlog::info("recommend: --blend auto chose w_cf {}, w_visual {}, w_text {} (validation NDCG@{} {} on {} users; {} cells "
+                   "in {:.2f} s)", FormatFixed(w[kCf], 2), FormatFixed(w[kVisual], 2), FormatFixed(w[kText], 2), o.k,
+                   FormatFixed(t.cells[size_t(t.chosen)].ndcg, 4), t.validation_users, t.cells.size(), t.seconds);
+    } else {
+      const std::string why = !have_interactions ? "no interactions to validate on"
+                                                 : "no user has two or more history items to hold one out";
+      blend["fallback"] = why + "; the fixed weights were used";
+      spdlog::warn("recommend: --blend auto could not tune ({}); using the fixed weights w_cf {}, w_visual {}, w_text {}", why,
+                   FormatFixed(w[kCf], 2), FormatFixed(w[kVisual], 2), FormatFixed(w[kText], 2));
+    }
+  }
+  blend["w_cf"] = w[kCf];
+  blend["w_visual"] = w[kVisual];
+  blend["w_text"] = w[kText];
+  if (o.blend == BlendMode::kAuto) lap("blend_tuning");
 
   // Hybrid neighbour lists: union of the sources' neighbours, blended scores, per-source parts kept.
-  // The sources live on different scales (shrunk CF cosines are small, title cosines large), so each
-  // item's neighbour scores of a source are divided by that item's best score of the source first:
-  // the weights then say how much each source counts, not how its raw scale happens to fall.
-  struct HybridNb { int32_t item; float score; float part[3]; };
-  std::vector<std::vector<HybridNb>> hybrid(static_cast<size_t>(n));
-  ParallelFor(n, threads, [&](int64_t i) {
-    // (neighbour, source, part), then merged by neighbour: a sorted vector, not a tree per item.
-    struct Part {
-      int32_t item;
-      int source;
-      float value;
-    };
-    std::vector<Part> parts;
-    for (int s = 0; s < 3; ++s) {
-      if (w[s] <= 0 || sims[s][size_t(i)].empty()) continue;
-      // Similarities at or below kNoise are rounding noise (e.g. orthogonal vectors), not signal:
-      // dividing by such a "best" score would blow noise up to full weight.
-      constexpr float kNoise = 1e-6f;
-      const float top = sims[s][size_t(i)].front().score;
-      if (!(top > kNoise)) continue;
-      for (auto nb : sims[s][size_t(i)])
-        if (nb.score > kNoise) parts.push_back({nb.item, s, float(w[s] * nb.score / top)});
-    }
-    std::sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.item < b.item || (a.item == b.item && a.source < b.source); });
-    std::vector<HybridNb> v;
-    for (size_t q = 0; q < parts.size();) {
-      float p[3] = {0.f, 0.f, 0.f};
-      const int32_t j = parts[q].item;
-      for (; q < parts.size() && parts[q].item == j; ++q) p[parts[q].source] = parts[q].value;
-      float tot = p[0] + p[1] + p[2];
-      if (tot > 0) v.push_back({j, tot, {p[0], p[1], p[2]}});
-    }
-    std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.score > b.score || (a.score == b.score && a.item < b.item); });
-    // A copy of exactly the kept length: the union of three sources' lists is up to three times
-    // longer, and keeping that capacity for every item cost 120 MB at 20k items.
-    hybrid[size_t(i)].assign(v.begin(), v.begin() + std::min<std::ptrdiff_t>(std::ptrdiff_t(v.size()), o.neighbors));
-  });
+  const HybridLists hybrid = BuildHybrid({&sims[kCf], &sims[kVisual], &sims[kText]}, w, n, o.neighbors, threads);
 
   // Popularity order for the fallback: users, then id.
   std::vector<int32_t> by_pop(static_cast<size_t>(n));
@@ -463,6 +440,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   lap("users");
   // ---- outputs ----
   ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+  b.set_tag(ctx.tag);
   std::string rc = "user_id,rank,item_id,score,reason\n";
   std::vector<int32_t> rec_idx(users.size() * size_t(k), -1);
   std::vector<float> rec_score(users.size() * size_t(k), 0.f);
@@ -537,6 +515,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   // Every skipped row (capped), not only the three the log quotes.
   if (!inter.issues.empty()) b.extra()["skipped_rows"] = IssueList(inter.issues);
   b.extra()["visual_index"] = visual_index;
+  b.extra()["blend"] = blend;
   lap("outputs");
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   b.SetTiming("total", secs);
@@ -564,9 +543,11 @@ Explanation Explain(const fs::path& recommend_artifact, const std::string& user,
   Explanation e;
   e.user = user;
   e.item = item;
-  e.blend[kCf] = p.value("w_cf", 1.0);
-  e.blend[kVisual] = p.value("w_visual", 1.0);
-  e.blend[kText] = p.value("w_text", 1.0);
+  // The weights the run used (tuned ones under --blend auto); artifacts from before had only params.
+  const json& used = a.manifest.contains("extra") && a.manifest["extra"].contains("blend") ? a.manifest["extra"]["blend"] : p;
+  e.blend[kCf] = used.value("w_cf", 1.0);
+  e.blend[kVisual] = used.value("w_visual", 1.0);
+  e.blend[kText] = used.value("w_text", 1.0);
   const double half_life = p.value("half_life_days", 0.0);
   fs::path interactions;
   std::string digest;

@@ -146,6 +146,8 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
   const int64_t n = red.rows(), k = red.cols(), d = x.cols();
 
   ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+
+  b.set_tag(ctx.tag);
   b.producer()["eigen"] = EigenVersion();
   WriteNpy(b.Path("reduced.npy"), DType::kF32, {n, k}, red.data());
   WriteNpy(b.Path("reduced_l2.npy"), DType::kF32, {n, k}, l2.data());

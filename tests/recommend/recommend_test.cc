@@ -395,3 +395,137 @@ TEST(Recommend, HnswVisualIndexRecordsItsRecallAndEnforcesTheFloor) {
 
 }  // namespace
 }  // namespace visrec::recommend
+
+namespace visrec::recommend {
+namespace {
+
+// 200 items on a ring; each user buys 4 consecutive items (a day apart) and then the next, the
+// test item, held back from the file. One side source knows the ring (visual: the item's angle;
+// text: title tokens shared with the two items either side), the other is noise.
+struct TruthAndNoise {
+  std::vector<std::string> ids;
+  std::map<std::string, std::string> test_item;  // user -> the fifth item
+};
+TruthAndNoise WriteTruthAndNoise(const fs::path& dir, bool visual_is_truth, Artifact* red) {
+  std::mt19937 g(21);
+  const int n = 200, d = 16;
+  TruthAndNoise t;
+  for (int i = 0; i < n; ++i) t.ids.push_back("i" + std::to_string(1000 + i));
+  std::normal_distribution<float> normal(0.f, 1.f);
+  int cell = 0;
+  const std::vector<float> v = UnitRows(n, d, [&] {
+    const int item = cell / d, c = cell % d;
+    ++cell;
+    if (!visual_is_truth) return c < 2 ? normal(g) : 0.f;  // random angles: many close, unrelated items
+    const double angle = 2 * M_PI * item / n;
+    return c == 0 ? float(std::cos(angle)) : c == 1 ? float(std::sin(angle)) : 0.f;
+  });
+  *red = FakeReduce(dir / "w", t.ids, v, d);
+  const std::vector<std::string> words{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+                                       "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa"};
+  std::string cat = "item_id,image,title\n";
+  for (int i = 0; i < n; ++i) {
+    std::string title;
+    if (visual_is_truth) {
+      title = words[g() % words.size()] + " " + words[g() % words.size()];
+    } else {
+      for (int q = 0; q < 3; ++q) title += "pos" + std::to_string((i + q) % n) + " ";
+    }
+    cat += t.ids[size_t(i)] + ",x.jpg," + title + "\n";
+  }
+  testing::WriteText(dir / "cat.csv", cat);
+  std::string csv = "user_id,item_id,weight,timestamp\n";
+  for (int u = 0; u < 150; ++u) {
+    const int start = int(g() % n);
+    const std::string user = "u" + std::to_string(100 + u);
+    for (int q = 0; q < 4; ++q) csv += user + "," + t.ids[size_t((start + q) % n)] + ",1," + std::to_string(1700000000 + 86400 * q) + "\n";
+    t.test_item[user] = t.ids[size_t((start + 4) % n)];
+  }
+  testing::WriteText(dir / "i.csv", csv);
+  return t;
+}
+
+double HitRate(const Artifact& a, const TruthAndNoise& t) {
+  std::set<std::pair<std::string, std::string>> listed;
+  for (const auto& r : ReadCsv(a.File("recommendations.csv")).rows) listed.insert({r[0], r[2]});
+  double hits = 0;
+  for (const auto& [user, item] : t.test_item) hits += listed.count({user, item});
+  return hits / double(t.test_item.size());
+}
+
+TEST(Recommend, BlendAutoGivesTheTruthfulSourceWeightAndBeatsTheDefaultBlend) {
+  for (bool visual_is_truth : {true, false}) {
+    SCOPED_TRACE(visual_is_truth ? "visual truth, text noise" : "text truth, visual noise");
+    testing::TempDir dir;
+    Artifact red;
+    const TruthAndNoise t = WriteTruthAndNoise(dir.path(), visual_is_truth, &red);
+    RunContext ctx;
+    ctx.workdir = dir / "w";
+    RecommendOptions o;
+    o.reduce = red.dir;
+    o.interactions = dir / "i.csv";
+    o.catalog = dir / "cat.csv";
+    o.half_life_days = 1;  // the latest purchase counts most: the ring's next item beats the previous one
+    o.k = 3;
+    const Artifact fixed = recommend::Run(o, ctx).artifact;
+    o.blend = BlendMode::kAuto;
+    const Artifact tuned = recommend::Run(o, ctx).artifact;
+    const json& blend = tuned.manifest["extra"]["blend"];
+    ASSERT_EQ(blend["mode"], "auto");
+    EXPECT_EQ(blend["grid"].size(), 25u);
+    EXPECT_EQ(blend["validation"]["users"], 150);
+    const double truth = blend[visual_is_truth ? "w_visual" : "w_text"], noise = blend[visual_is_truth ? "w_text" : "w_visual"];
+    EXPECT_GT(truth, 0.0);
+    EXPECT_EQ(noise, 0.0);
+    // The chosen cell is the grid's best by validation NDCG.
+    double best = 0;
+    for (const auto& c : blend["grid"]) best = std::max(best, c["ndcg"].get<double>());
+    bool chosen_found = false;
+    for (const auto& c : blend["grid"])
+      if (c["w_visual"] == blend["w_visual"] && c["w_text"] == blend["w_text"]) {
+        chosen_found = true;
+        EXPECT_EQ(c["ndcg"].get<double>(), best);
+      }
+    EXPECT_TRUE(chosen_found);
+    // Noisy titles at full weight cost the default blend hits; a truthful text source leaves it little to lose.
+    const double tuned_hr = HitRate(tuned, t), fixed_hr = HitRate(fixed, t);
+    if (visual_is_truth) EXPECT_GT(tuned_hr, fixed_hr + 0.05);
+    EXPECT_GE(tuned_hr, fixed_hr);
+    EXPECT_GT(tuned_hr, 0.9);
+    // Tuning is deterministic, whatever the thread count.
+    RunContext one = ctx;
+    one.workdir = dir / "w1";
+    one.threads = 1;
+    Artifact red1 = FakeReduce(one.workdir, ReadLines(red.File("ids.txt")), red.ReadArray<float>("reduced_l2.npy").data,
+                               int(red.ReadArray<float>("reduced_l2.npy").cols()));
+    o.reduce = red1.dir;
+    EXPECT_EQ(recommend::Run(o, one).artifact.manifest["extra"]["blend"]["grid"], blend["grid"]);
+  }
+}
+
+TEST(Recommend, BlendAutoFallsBackToTheFixedWeightsWhenNothingCanBeValidated) {
+  testing::TempDir dir;
+  RunContext ctx;
+  ctx.workdir = dir / "w";
+  Artifact red = FakeReduce(dir / "w", {"a", "b", "c"}, UnitRows(3, 2, [] { return 1.f; }), 2);
+  testing::WriteText(dir / "i.csv", "user_id,item_id\nu1,a\nu2,b\n");  // nobody has two items
+  RecommendOptions o;
+  o.reduce = red.dir;
+  o.interactions = dir / "i.csv";
+  o.blend = BlendMode::kAuto;
+  o.w_visual = 2;
+  const json blend = recommend::Run(o, ctx).artifact.manifest["extra"]["blend"];
+  EXPECT_NE(blend.value("fallback", "").find("no user has two"), std::string::npos);
+  EXPECT_EQ(blend["w_visual"], 2.0);
+  // Without interactions there is nothing to validate on either, and no text: the grid has no text axis.
+  o.interactions.clear();
+  const json alone = recommend::Run(o, ctx).artifact.manifest["extra"]["blend"];
+  EXPECT_NE(alone.value("fallback", "").find("no interactions"), std::string::npos);
+  o.blend_grid = {};
+  EXPECT_THROW(recommend::Run(o, ctx), UsageError);
+  o.blend_grid = {0, std::nan("")};
+  EXPECT_THROW(recommend::Run(o, ctx), UsageError);
+}
+
+}  // namespace
+}  // namespace visrec::recommend

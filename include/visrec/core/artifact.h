@@ -110,9 +110,12 @@ class ArtifactBuilder {
   // fsync, manifest last, rename into place, update `latest`. Returns the opened artifact.
   // Which pointer Commit() moves to the new artifact ("latest" unless a shard writes it).
   void set_pointer(std::string pointer) { pointer_ = std::move(pointer); }
+  // A run label (`--tag`): recorded in the manifest, not part of the key.
+  void set_tag(std::string tag) { tag_ = std::move(tag); }
   Artifact Commit();
 
  private:
+  std::string tag_;
   std::string pointer_ = "latest";
   fs::path workdir_;
   std::string stage_;

@@ -26,7 +26,11 @@ struct RunContext {
   bool force = false;             // recompute even when an up-to-date artifact exists
   int threads = 0;                // 0 = all cores
   ShardSpec shard;                // sharded stages read and write the shard's own pointer
+  std::string tag;                // a run label for the artifacts made (not part of any key); see ValidateTag
 };
+
+// A tag is 1-64 printable ASCII characters; UsageError naming the problem otherwise.
+void ValidateTag(const std::string& tag);
 
 int ResolveThreads(int requested);  // 0 -> hardware concurrency, at least 1
 

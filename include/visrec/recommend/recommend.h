@@ -3,6 +3,7 @@
 #pragma once
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "visrec/core/inputs.h"
 #include "visrec/core/stage.h"
@@ -10,6 +11,8 @@
 namespace visrec::recommend {
 
 constexpr int kStageVersion = 2;  // 2: scoring neighbour lists stored for `explain`
+
+enum class BlendMode { kFixed, kAuto };
 
 struct RecommendOptions {
   std::filesystem::path reduce;        // artifact dir; empty = WORKDIR/reduce/latest
@@ -25,6 +28,14 @@ struct RecommendOptions {
   double w_cf = 1.0;
   double w_visual = 1.0;
   double w_text = 1.0;
+  // kAuto: the weights are tuned on the user's own data (each validation user's last interaction held
+  // out, every (w_visual, w_text) pair of blend_grid tried with w_cf = 1, the best validation NDCG@k
+  // kept, ties to the simpler blend), then the lists are made from all interactions with them. The
+  // w_* above are used when tuning is impossible (no interactions, or no user with two items).
+  BlendMode blend = BlendMode::kFixed;
+  std::vector<double> blend_grid{0, 0.1, 0.3, 1, 3};
+  uint64_t blend_seed = 0;
+  int64_t blend_users = 20000;         // validation users sampled (seeded); 0 = every eligible user
   double shrink = 50.0;                // CF cosine shrinkage (dampens pairs with few co-users)
   int min_support = 1;                 // CF: least co-occurring users for a pair
   double half_life_days = 0;           // recency decay of history weights; 0 = off
