@@ -58,7 +58,9 @@ std::vector<Interval> PairedBootstrap(const std::vector<std::vector<double>>& di
 }
 
 Interval PairedBootstrap(const std::vector<double>& diffs, int resamples, uint64_t seed, double confidence) {
-  return PairedBootstrap(std::vector<std::vector<double>>{diffs}, resamples, seed, confidence)[0];
+  std::vector<std::vector<double>> one;
+  one.push_back(diffs);
+  return PairedBootstrap(one, resamples, seed, confidence)[0];
 }
 
 namespace {
