@@ -208,6 +208,8 @@ int main(int argc, char** argv) {
   evaluate::SplitOptions spo;
   auto* c_ev = app.add_subcommand("evaluate", "split interactions, or score recommendations offline");
   c_ev->add_option("--recommend", evo.recommend, "recommend artifact (default: latest in workdir)");
+  c_ev->add_option("--recommendations", evo.recommendations,
+                   "score this recommendations CSV from any source (user_id,rank,item_id,...) instead of a recommend artifact");
   c_ev->add_option("--test", evo.test, "held-out interactions CSV");
   c_ev->add_option("--train", evo.train, "training interactions CSV (default: the one recommend used)");
   c_ev->add_option("--catalog", evo.catalog, "catalog CSV, for --label-column");

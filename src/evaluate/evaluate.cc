@@ -1,5 +1,7 @@
 #include "visrec/evaluate/evaluate.h"
 
+#include <cerrno>
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -71,6 +73,64 @@ void CheckBaseline(const EvaluateOptions& o, const json& report) {
   spdlog::info("evaluate: no metric dropped more than {} below the baseline {}", o.tolerance, o.baseline.string());
 }
 
+// A recommendations CSV from any source: user_id, item_id and (optionally) rank columns; without a
+// rank column each user's rows are in rank order.
+struct ExternalLists {
+  std::map<std::string, std::vector<std::string>> lists;  // user -> items by rank
+  int longest = 0;
+};
+ExternalLists ReadExternalLists(const fs::path& path) {
+  const CsvTable t = ReadCsv(path);
+  auto column = [&](const char* name) {
+    int found = -1;
+    for (size_t c = 0; c < t.header.size(); ++c)
+      if (t.header[c] == name) {
+        if (found >= 0) throw InputError(path.string() + ": the header names '" + name + "' twice");
+        found = int(c);
+      }
+    return found;
+  };
+  const int user_col = column("user_id"), item_col = column("item_id"), rank_col = column("rank");
+  if (user_col < 0 || item_col < 0)
+    throw InputError(path.string() + ": --recommendations needs a header with user_id and item_id (and optionally rank) "
+                     "columns, as visrec's recommendations.csv has");
+  std::map<std::string, std::vector<std::pair<long, std::string>>> ranked;
+  std::set<std::pair<std::string, std::string>> pairs;
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    const auto& row = t.rows[r];
+    const std::string where = path.string() + " line " + std::to_string(t.lines[r]);
+    const size_t need = size_t(std::max({user_col, item_col, rank_col})) + 1;
+    if (row.size() < need) throw InputError(where + ": " + std::to_string(row.size()) + " fields, expected at least " + std::to_string(need));
+    const std::string& user = row[size_t(user_col)];
+    const std::string& item = row[size_t(item_col)];
+    if (user.empty() || item.empty()) throw InputError(where + ": empty user_id or item_id");
+    long rank = long(ranked[user].size()) + 1;
+    if (rank_col >= 0) {
+      const std::string& text = row[size_t(rank_col)];
+      char* end = nullptr;
+      errno = 0;
+      rank = std::strtol(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || errno != 0 || rank < 1 || rank > 1000000)
+        throw InputError(where + ": rank '" + text + "' is not a whole number from 1 to 1000000");
+    }
+    if (!pairs.insert({user, item}).second)
+      throw InputError(where + ": item '" + item + "' is recommended to user '" + user + "' twice");
+    ranked[user].push_back({rank, item});
+  }
+  if (ranked.empty()) throw InputError(path.string() + ": no recommendations in the file (only a header?); nothing to evaluate");
+  ExternalLists out;
+  for (auto& [user, list] : ranked) {
+    std::stable_sort(list.begin(), list.end(), [](auto& a, auto& b) { return a.first < b.first; });
+    for (size_t q = 1; q < list.size(); ++q)
+      if (list[q].first == list[q - 1].first)
+        throw InputError(path.string() + ": user '" + user + "' has two items at rank " + std::to_string(list[q].first));
+    auto& items = out.lists[user];
+    for (auto& [rank, item] : list) items.push_back(std::move(item));
+    out.longest = std::max(out.longest, int(items.size()));
+  }
+  return out;
+}
+
 }  // namespace
 
 void EvaluateOptions::Validate() const {
@@ -79,6 +139,13 @@ void EvaluateOptions::Validate() const {
   for (int x : more_k)
     if (x < 1 || x > 10000) throw UsageError("evaluate: every --k cut-off must be in [1, 10000]");
   if (!label_column.empty() && catalog.empty()) throw UsageError("evaluate: --label-column needs --catalog");
+  if (!recommendations.empty() && !recommend.empty())
+    throw UsageError("evaluate: give a recommend artifact or --recommendations FILE, not both");
+  if (!recommendations.empty() && train.empty())
+    throw UsageError("evaluate: --recommendations needs --train (the interactions the lists were made from: items a user "
+                     "already had are not discoveries)");
+  if (!recommendations.empty() && !label_column.empty())
+    throw UsageError("evaluate: --label-column scores a recommend artifact's similar items; a --recommendations file has none");
   if (!label_items.empty() && label_column.empty()) throw UsageError("evaluate: --label-items needs --label-column");
   CheckRange("evaluate: --tolerance", tolerance, 0, 1);
 }
@@ -86,15 +153,26 @@ void EvaluateOptions::Validate() const {
 StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
   o.Validate();
   auto t0 = std::chrono::steady_clock::now();
-  Artifact rec = o.recommend.empty() ? OpenLatest(ctx.workdir, "recommend") : OpenArtifact(o.recommend);
-  if (rec.stage != "recommend") throw ArtifactError("evaluate: '" + rec.dir.string() + "' is not a recommend artifact");
+  // The lists: a recommend artifact's, or a recommendations CSV from any source (--recommendations).
+  std::optional<Artifact> rec;
+  const bool external = !o.recommendations.empty();
+  if (!external) {
+    rec = o.recommend.empty() ? OpenLatest(ctx.workdir, "recommend") : OpenArtifact(o.recommend);
+    if (rec->stage != "recommend") throw ArtifactError("evaluate: '" + rec->dir.string() + "' is not a recommend artifact");
+  }
+  const std::string lists_name = external ? o.recommendations.string() : rec->dir.string();
   fs::path train_path = o.train;
+  if (train_path.empty() && rec)
+    for (const auto& in : rec->manifest["inputs"])
+      if (in["role"] == "interactions") train_path = ResolveRecordedPath(*rec, in["path"].get<std::string>(), "file");
   if (train_path.empty())
-    for (const auto& in : rec.manifest["inputs"])
-      if (in["role"] == "interactions") train_path = ResolveRecordedPath(rec, in["path"].get<std::string>(), "file");
-  std::vector<ArtifactInput> inputs{rec.AsInput("recommend"),
-                                    {"test", "file", fs::absolute(o.test).lexically_normal().string(), Sha256File(o.test)},
-                                    {"train", "file", fs::absolute(train_path).lexically_normal().string(), Sha256File(train_path)}};
+    throw InputError("evaluate: " + lists_name + " was made without interactions; give --train");
+  std::vector<ArtifactInput> inputs{
+      external ? ArtifactInput{"recommendations", "file", fs::absolute(o.recommendations).lexically_normal().string(),
+                               Sha256File(o.recommendations)}
+               : rec->AsInput("recommend"),
+      {"test", "file", fs::absolute(o.test).lexically_normal().string(), Sha256File(o.test)},
+      {"train", "file", fs::absolute(train_path).lexically_normal().string(), Sha256File(train_path)}};
   if (!o.catalog.empty()) inputs.push_back({"catalog", "file", fs::absolute(o.catalog).string(), Sha256File(o.catalog)});
   std::set<std::string> label_items;
   if (!o.label_items.empty()) {
@@ -109,16 +187,22 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
   for (int x : o.more_k)
     if (std::find(cutoffs.begin(), cutoffs.end(), x) == cutoffs.end()) cutoffs.push_back(x);
   const int k_max = *std::max_element(cutoffs.begin(), cutoffs.end());
-  {
+  ExternalLists ext;
+  if (external) {
+    ext = ReadExternalLists(o.recommendations);
+    if (k_max > ext.longest)
+      throw UsageError("evaluate: --k " + std::to_string(k_max) + " is larger than the longest list in " + lists_name + " (" +
+                       std::to_string(ext.longest) + " items); evaluate at --k <= " + std::to_string(ext.longest));
+  } else {
     bool has_recs = false;
-    for (const auto& f : rec.manifest["outputs"]) has_recs |= f.value("file", "") == "recommendations.csv";
+    for (const auto& f : rec->manifest["outputs"]) has_recs |= f.value("file", "") == "recommendations.csv";
     if (!has_recs)
-      throw InputError("evaluate: " + rec.dir.string() + " has no recommendations (recommend ran without --interactions); "
+      throw InputError("evaluate: " + rec->dir.string() + " has no recommendations (recommend ran without --interactions); "
                        "nothing to evaluate");
-    const int rec_k = rec.manifest["params"].value("k", 0);
+    const int rec_k = rec->manifest["params"].value("k", 0);
     if (rec_k > 0 && k_max > rec_k)
       throw UsageError("evaluate: --k " + std::to_string(k_max) + " is larger than the " + std::to_string(rec_k) +
-                       " recommendations per user in " + rec.dir.string() + "; evaluate at --k <= " + std::to_string(rec_k) +
+                       " recommendations per user in " + rec->dir.string() + "; evaluate at --k <= " + std::to_string(rec_k) +
                        " or rerun recommend with --k " + std::to_string(k_max));
   }
   json params{{"k", o.k}, {"seed", o.seed}, {"label_column", o.label_column}};
@@ -134,9 +218,27 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
     out = existing;
   } else {
     // Universe, training history, recommendations.
-    const std::vector<std::string> items = ReadLines(rec.File("ids.txt"));
-    std::set<std::string> universe(items.begin(), items.end());
     Interactions train = ReadInteractions(train_path), test = ReadInteractions(o.test);
+    std::vector<std::string> items;
+    if (!external) {
+      items = ReadLines(rec->File("ids.txt"));
+    } else if (!o.catalog.empty()) {
+      items = ReadCatalog(o.catalog).item_ids;
+    } else {  // no catalog: the items the training data and the lists name
+      std::set<std::string> named;
+      for (const auto& x : train.rows) named.insert(x.item_id);
+      for (const auto& [u, list] : ext.lists) named.insert(list.begin(), list.end());
+      items.assign(named.begin(), named.end());
+    }
+    std::sort(items.begin(), items.end());
+    items.erase(std::unique(items.begin(), items.end()), items.end());
+    std::set<std::string> universe(items.begin(), items.end());
+    if (external && !o.catalog.empty())
+      for (const auto& [u, list] : ext.lists)
+        for (const auto& i : list)
+          if (!universe.count(i))
+            throw InputError("evaluate: " + lists_name + " recommends item '" + i + "' to user '" + u + "', which " +
+                             o.catalog.string() + " does not list; evaluate against the catalog the lists were made for");
     std::map<std::string, std::set<std::string>> seen, relevant;
     std::map<std::string, double> pop;
     for (auto& x : train.rows) if (seen[x.user_id].insert(x.item_id).second) pop[x.item_id] += 1;
@@ -147,8 +249,12 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
       relevant[x.user_id].insert(x.item_id);
     }
     std::map<std::string, std::vector<std::string>> recs;
-    CsvTable rt = ReadCsv(rec.File("recommendations.csv"));
-    for (auto& r : rt.rows) recs[r[0]].push_back(r[2]);
+    if (external) {
+      recs = std::move(ext.lists);
+    } else {
+      CsvTable rt = ReadCsv(rec->File("recommendations.csv"));
+      for (auto& r : rt.rows) recs[r[0]].push_back(r[2]);
+    }
     const int k = k_max;  // lists are built at the largest cut-off, scored at each
     // Baselines from the same training data.
     std::vector<std::string> by_pop(items.begin(), items.end());
@@ -220,7 +326,7 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
     }
     if (at[0].s_model.users == 0)
       throw InputError("evaluate: no test user to evaluate: " + o.test.string() + " has " + std::to_string(test.rows.size()) +
-                       " usable rows, " + std::to_string(test_unknown) + " of them naming items outside " + rec.dir.string() +
+                       " usable rows, " + std::to_string(test_unknown) + " of them naming items outside " + lists_name +
                        ", the rest already in the users' training history; metrics over 0 users would read 0.0000");
     const auto metrics_at = [&](const AtK& a) {
       json m;
@@ -244,7 +350,7 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
       Catalog cat = ReadCatalog(o.catalog);
       if (std::find(cat.columns.begin(), cat.columns.end(), o.label_column) == cat.columns.end())
         throw InputError(o.catalog.string() + ": no column '" + o.label_column + "' for --label-column");
-      CsvTable st = ReadCsv(rec.File("similar_items.csv"));
+      CsvTable st = ReadCsv(rec->File("similar_items.csv"));
       std::map<std::string, std::pair<double, double>> per_source;  // same-label hits, total
       std::set<std::string> sources_seen;
       for (auto& r : st.rows) {
@@ -264,7 +370,7 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
                                  {"found", sources_seen.size()}};
         if (sources_seen.empty())
           throw InputError(o.label_items.string() + ": none of its " + std::to_string(label_items.size()) +
-                           " item ids has similar items in " + rec.dir.string() + "; is it from another catalog?");
+                           " item ids has similar items in " + lists_name + "; is it from another catalog?");
       }
     }
     ArtifactBuilder b(ctx.workdir, "evaluate", kEvaluateStageVersion, params, inputs);

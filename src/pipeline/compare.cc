@@ -120,6 +120,11 @@ json RunParameters(const Artifact& ev, json& notes, const std::string& run) {
       p["split"] = split;
       p["test_digest"] = in.value("digest", "");
     }
+  if (std::string f = FileNameOfInput(ev, "recommendations"); !f.empty()) {
+    p["model"] = "lists from " + f;  // evaluate --recommendations: no visrec lineage to walk
+    p["blend"] = "-";
+    return p;
+  }
   auto rec = Parent(ev, "recommend", notes, run);
   if (!rec) return p;
   const json& rp = rec->manifest["params"];
@@ -152,8 +157,9 @@ struct PerUser {
   std::map<std::string, std::vector<double>> rows;  // user -> hit@k..., ndcg@k... in ks order
 };
 std::optional<PerUser> ReadPerUser(const Artifact& ev) {
-  std::error_code ec;
-  if (!fs::exists(ev.File("per_user.csv"), ec)) return std::nullopt;
+  bool listed = false;
+  for (const auto& out : ev.manifest["outputs"]) listed |= out.value("file", "") == "per_user.csv";
+  if (!listed) return std::nullopt;
   CsvTable t = ReadCsv(ev.File("per_user.csv"));
   PerUser pu;
   std::vector<size_t> hit_col, ndcg_col;
@@ -217,7 +223,7 @@ json Compare(const CompareOptions& o) {
     }
     json run{{"run", i + 1}, {"evaluate", ev.dir.string()}, {"tag", ev.manifest.value("tag", "")}};
     run["parameters"] = RunParameters(ev, out["notes"], name);
-    if (run["tag"] == "") {
+    if (run["tag"] == "" && FileNameOfInput(ev, "recommendations").empty()) {
       // A tag given to the run that made the recommendations, when evaluate itself was reused.
       if (auto rec = Parent(ev, "recommend", out["notes"], name)) run["tag"] = rec->manifest.value("tag", "");
     }

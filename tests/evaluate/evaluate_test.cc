@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "../test_util.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
@@ -84,6 +86,81 @@ TEST(Evaluate, SeveralCutOffsEqualSingleRunsAndKIsCheckedAgainstTheLists) {
   testing::WriteText(base, ReadFileBytes(RunEvaluate(five, ctx).artifact.File("report.json")));
   e.baseline = base;
   testing::ExpectThrowWith<UsageError>([&] { RunEvaluate(e, ctx); }, {"K=5", "K=2"});
+}
+
+// Another library's lists, in visrec's recommendations format, score exactly as visrec's own; every
+// malformed file is exit 3 naming the line.
+TEST(Evaluate, RecommendationsFromAnySourceScoreAsTheArtifactsOwn) {
+  testing::TempDir dir;
+  testing::MakeTinyCatalog(dir / "catalog", 18, 40, 64, 96, 5);
+  pipeline::RunOptions o;
+  o.catalog = dir / "catalog" / "catalog.csv";
+  o.interactions = dir / "catalog" / "interactions.csv";
+  o.split = "leave-last-out";
+  o.preprocess.resize = 40;
+  o.preprocess.crop = 32;
+  o.preprocess.max_failed_fraction = 0.3;
+  o.reduce.pca.dims = 6;
+  RunContext ctx;
+  ctx.workdir = dir / "work";
+  ctx.threads = 2;
+  pipeline::Run(o, ctx);
+  const Artifact split = OpenLatest(ctx.workdir, "split"), rec = OpenLatest(ctx.workdir, "recommend");
+
+  EvaluateOptions e;
+  e.test = split.File("test.csv");
+  e.catalog = o.catalog;
+  e.more_k = {5};
+  const Artifact own = RunEvaluate(e, ctx).artifact;
+  // The same lists as an outside file, rows shuffled (ranks say the order), extra columns dropped.
+  CsvTable lists = ReadCsv(rec.File("recommendations.csv"));
+  std::reverse(lists.rows.begin(), lists.rows.end());
+  std::string csv = "item_id,user_id,rank\n";
+  for (const auto& r : lists.rows) csv += r[2] + "," + r[0] + "," + r[1] + "\n";
+  testing::WriteText(dir / "theirs.csv", csv);
+  EvaluateOptions x = e;
+  x.recommendations = dir / "theirs.csv";
+  x.train = split.File("train.csv");
+  const Artifact theirs = RunEvaluate(x, ctx).artifact;
+  EXPECT_EQ(ReadFileBytes(theirs.File("per_user.csv")), ReadFileBytes(own.File("per_user.csv")));
+  const json a = json::parse(ReadFileBytes(own.File("report.json"))), b = json::parse(ReadFileBytes(theirs.File("report.json")));
+  EXPECT_EQ(a["model"], b["model"]);
+  EXPECT_EQ(a["popularity"], b["popularity"]);
+  EXPECT_EQ(a["at_k"]["5"]["model"], b["at_k"]["5"]["model"]);
+  bool recorded = false;
+  for (const auto& in : theirs.manifest["inputs"]) recorded |= in["role"] == "recommendations";
+  EXPECT_TRUE(recorded);
+
+  // Hostile files and requests.
+  const auto bad = [&](const std::string& text, const char* first, const char* second = "") {
+    testing::WriteText(dir / "bad.csv", text);
+    EvaluateOptions y = x;
+    y.recommendations = dir / "bad.csv";
+    y.more_k.clear();
+    y.k = 1;
+    testing::ExpectThrowWith<InputError>([&] { RunEvaluate(y, ctx); }, {first, second});
+  };
+  const std::string user = lists.rows[0][0], item = lists.rows[0][2];
+  bad("user_id,rank,item_id\n", "no recommendations");
+  bad("user,rank,item\n" + user + ",1," + item + "\n", "user_id and item_id");
+  bad("user_id,rank,item_id\n" + user + ",1," + item + "\n" + user + ",2," + item + "\n", "line 3", "twice");
+  bad("user_id,rank,item_id\n" + user + ",0," + item + "\n", "line 2", "rank '0'");
+  bad("user_id,rank,item_id\n" + user + ",1e9," + item + "\n", "line 2", "rank '1e9'");
+  bad("user_id,rank,item_id\n" + user + ",1,nosuchitem\n", "nosuchitem", "does not list");
+  bad("user_id,rank,item_id,rank\n" + user + ",1," + item + ",1\n", "'rank' twice");
+  bad("user_id,rank,item_id\n" + user + ",1\n", "line 2", "fields");
+  EvaluateOptions y = x;
+  y.more_k = {500};
+  testing::ExpectThrowWith<UsageError>([&] { RunEvaluate(y, ctx); }, {"--k 500", "longest list"});
+  y = x;
+  y.train.clear();
+  EXPECT_THROW(RunEvaluate(y, ctx), UsageError);
+  y = x;
+  y.recommend = rec.dir;
+  EXPECT_THROW(RunEvaluate(y, ctx), UsageError);
+  y = x;
+  y.label_column = "category";
+  EXPECT_THROW(RunEvaluate(y, ctx), UsageError);
 }
 
 }  // namespace

@@ -118,8 +118,12 @@ TEST(Compare, PairsUsersOfTheSameTestSetAndSaysWhatCannotBePaired) {
   o.baseline = 1;
   o.runs = {dir / "nope"};
   EXPECT_THROW(Compare(o), InputError);
-  o.runs = {a.dir.parent_path()};  // a stage dir of evaluate artifacts is not one artifact
-  EXPECT_THROW(Compare(o), Error);
+  o.runs = {a.dir.parent_path()};  // a stage dir: its latest
+  EXPECT_EQ(Compare(o)["runs"][0]["evaluate"], a.dir.string());
+  ArtifactBuilder other(dir / "e", "reduce", 1, {{"x", 1}}, {});
+  const Artifact reduce = other.Commit();
+  o.runs = {reduce.dir};
+  EXPECT_THROW(Compare(o), ArtifactError);
   o.runs = {a.dir};
   o.resamples = 10;
   EXPECT_THROW(Compare(o), UsageError);

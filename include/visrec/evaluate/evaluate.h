@@ -25,6 +25,11 @@ StageResult RunSplit(const SplitOptions& options, const RunContext& context);
 
 struct EvaluateOptions {
   std::filesystem::path recommend;   // artifact dir; empty = WORKDIR/recommend/latest
+  // Instead of a recommend artifact: a recommendations CSV from any source (user_id, item_id and
+  // optionally rank columns, as visrec's recommendations.csv), so other libraries' output can be
+  // scored and compared alike. Needs `train`; the item universe is the catalog's when given, else
+  // the items of train and the lists.
+  std::filesystem::path recommendations;
   std::filesystem::path test;        // held-out interactions CSV (e.g. split's test.csv)
   std::filesystem::path train;       // training interactions; empty = the one recommend used
   std::filesystem::path catalog;     // optional: labels for same-label precision
