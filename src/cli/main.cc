@@ -231,6 +231,7 @@ int main(int argc, char** argv) {
   c_run->add_option("--catalog", rno.catalog, "catalog CSV")->required();
   c_run->add_option("--interactions", rno.interactions, "interactions CSV");
   c_run->add_option("--split", rno.split, "none | leave-last-out | random: hold out, train, evaluate")->capture_default_str();
+  c_run->add_flag("--final", rno.final, "with --split: also recommend from all interactions (the lists to serve)");
   c_run->add_option("--test-fraction", rno.split_options.test_fraction, "random split share")->capture_default_str();
   c_run->add_option("--split-seed", rno.split_options.seed, "random split seed")->capture_default_str();
   c_run->add_option("--refit", rno.refit, "PCA on nightly runs: auto | always | never (see README)")->capture_default_str();

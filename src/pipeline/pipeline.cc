@@ -20,6 +20,9 @@ void RunOptions::Validate() const {
   if (!finetune.label_column.empty() && !extract.model_file.empty())
     throw UsageError("run: --finetune-label trains a built-in --model; it cannot fine-tune a --model-file");
   if (split != "none" && interactions.empty()) throw UsageError("run: --split needs --interactions");
+  if (final && split == "none")
+    throw UsageError("run: --final only matters with --split (without a split the recommendations already use every "
+                     "interaction)");
   if (refit != "auto" && refit != "always" && refit != "never") throw UsageError("run: --refit must be auto, always or never");
   CheckRange("run: --refit-drop", refit_drop, 0, 1);
 }
@@ -184,6 +187,16 @@ RunReport Run(const RunOptions& o, const RunContext& ctx) {
     if (ft && !eo.label_column.empty() && eo.label_items.empty()) eo.label_items = ft->artifact.File("test_items.txt");
     StageResult ev = Timed("evaluate", &rep, [&] { return evaluate::RunEvaluate(eo, ctx); });
     rep.report = ev.artifact.File("report.json").string();
+    if (o.final) {
+      // The lists to serve: the same options on every interaction (`latest` ends up here, so
+      // query/explain/report default to them; the evaluated lists stay in their own artifact).
+      rep.evaluated_recommendations = rep.recommendations;
+      rec_opts.interactions = o.interactions;
+      StageResult fin = Timed("recommend", &rep, [&] { return recommend::Run(rec_opts, ctx); });
+      rep.stages.back().detail += " (final: all interactions)";
+      rep.recommendations = fin.artifact.File("recommendations.csv").string();
+      rep.similar_items = fin.artifact.File("similar_items.csv").string();
+    }
   }
   return rep;
 }
@@ -205,9 +218,13 @@ std::string FormatRunReport(const RunReport& r) {
   else if (!r.similar_items.empty()) s += "\nrecommendations: none (no --interactions given)\n";
   if (!r.similar_items.empty()) s += "similar items:   " + r.similar_items + "\n";
   if (!r.report.empty()) s += "evaluation:      " + r.report + "\n";
-  if (!r.report.empty() && !r.recommendations.empty())
+  if (!r.evaluated_recommendations.empty())
+    s += "evaluated lists: " + r.evaluated_recommendations +
+         "\nnote: the evaluation scored lists trained on the training part only; the recommendations above "
+         "(--final) are trained on all interactions: serve those\n";
+  else if (!r.report.empty() && !r.recommendations.empty())
     s += "note: with --split the recommendations are trained on the training part only (the held-out "
-         "interactions are left out); run without --split for the lists to serve\n";
+         "interactions are left out); add --final for lists trained on all interactions, or run without --split\n";
   return s;
 }
 

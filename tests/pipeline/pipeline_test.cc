@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -109,6 +111,43 @@ TEST(Pipeline, FinetuneRunsBeforeExtractWhichUsesItsWeightsAndEvaluateJudgesHeld
   EXPECT_TRUE(AllReused(pipeline::Run(t.options, t.ctx)));
   // A model file cannot be fine-tuned.
   t.options.extract.model_file = t.dir / "model.pt";
+  EXPECT_THROW(pipeline::Run(t.options, t.ctx), UsageError);
+}
+
+// run --split --final: the report scores train-only lists; the lists to serve come from every
+// interaction, so each held-out item is now history and never recommended to its user.
+TEST(Pipeline, FinalRecommendsFromAllInteractionsAfterEvaluatingTheSplit) {
+  TinyRun t;
+  t.options.final = true;
+  t.options.recommend.k = 20;
+  RunReport r = pipeline::Run(t.options, t.ctx);
+  ASSERT_FALSE(r.evaluated_recommendations.empty());
+  EXPECT_NE(r.recommendations, r.evaluated_recommendations);
+  const Artifact fin = OpenArtifact(fs::path(r.recommendations).parent_path());
+  const Artifact evaluated = OpenArtifact(fs::path(r.evaluated_recommendations).parent_path());
+  auto interactions_of = [](const Artifact& a) {
+    for (const auto& in : a.manifest["inputs"])
+      if (in["role"] == "interactions") return fs::path(in["path"].get<std::string>()).filename().string();
+    return std::string();
+  };
+  EXPECT_EQ(interactions_of(fin), "interactions.csv");
+  EXPECT_EQ(interactions_of(evaluated), "train.csv");
+  EXPECT_EQ(OpenLatest(t.ctx.workdir, "recommend").dir, fin.dir) << "query and explain default to the lists to serve";
+  std::set<std::pair<std::string, std::string>> held_out, served, scored;
+  for (const auto& row : ReadCsv(OpenLatest(t.ctx.workdir, "split").File("test.csv")).rows) held_out.insert({row[0], row[1]});
+  for (const auto& row : ReadCsv(fin.File("recommendations.csv")).rows) served.insert({row[0], row[2]});
+  for (const auto& row : ReadCsv(evaluated.File("recommendations.csv")).rows) scored.insert({row[0], row[2]});
+  int in_scored = 0;
+  for (const auto& p : held_out) {
+    EXPECT_EQ(served.count(p), 0u) << p.first << " " << p.second << " is history now";
+    in_scored += int(scored.count(p));
+  }
+  EXPECT_GT(in_scored, 0) << "the train-only lists find some held-out items (the evaluation is not empty)";
+  const std::string table = FormatRunReport(r);
+  EXPECT_NE(table.find("final: all interactions"), std::string::npos) << table;
+  EXPECT_NE(table.find("serve those"), std::string::npos) << table;
+  EXPECT_TRUE(AllReused(pipeline::Run(t.options, t.ctx)));
+  t.options.split = "none";
   EXPECT_THROW(pipeline::Run(t.options, t.ctx), UsageError);
 }
 

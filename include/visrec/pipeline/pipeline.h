@@ -33,6 +33,8 @@ struct RunOptions {
   std::string split = "none";          // none | leave-last-out | random: hold out, train, evaluate
   evaluate::SplitOptions split_options;
   evaluate::EvaluateOptions evaluate;  // used when split != none
+  // With a split: after evaluating, recommend again on all interactions (the lists to serve).
+  bool final = false;
   void Validate() const;
 };
 
@@ -47,6 +49,7 @@ struct StageLine {
 struct RunReport {
   std::vector<StageLine> stages;
   std::string recommendations, similar_items, report;
+  std::string evaluated_recommendations;  // --final: the train-only lists the report scored
 };
 
 RunReport Run(const RunOptions& options, const RunContext& context);
