@@ -266,6 +266,8 @@ int main(int argc, char** argv) {
   c_query->add_flag("--json", q_json, "JSON output (one object per query and line)");
   c_query->add_option("--png", q_png, "also write a contact sheet of the answer (single queries)");
   c_query->add_option("--device", qo.device, "photo queries: auto | cpu | cuda")->capture_default_str();
+  c_query->add_option("--source", qo.source, "item queries: hybrid | collaborative | visual | text")->capture_default_str();
+  c_query->add_option("--show", qo.show, "catalog columns added to each answer, e.g. title,category")->delimiter(',');
   c_query->add_option("--threads", qo.threads, "threads for the model (0 = all cores)")->capture_default_str();
 
   // explain

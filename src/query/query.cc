@@ -40,6 +40,8 @@ std::unordered_map<std::string, int64_t> IndexOf(const std::vector<std::string>&
 void QueryOptions::Validate() const {
   if (device != "auto" && device != "cpu" && device != "cuda") throw UsageError("query: --device must be auto, cpu or cuda");
   if (threads < 0) throw UsageError("query: --threads must be >= 0");
+  if (source != "hybrid" && source != "collaborative" && source != "visual" && source != "text")
+    throw UsageError("query: --source must be hybrid, collaborative, visual or text");
 }
 
 struct QueryEngine::Impl {
@@ -58,6 +60,20 @@ struct QueryEngine::Impl {
   // Contact sheets: where each item's first photo's pixels are.
   std::map<std::string, std::pair<std::string, int64_t>> first_photo;
   std::map<std::string, std::unique_ptr<MappedNpy>> shards;
+
+  // --source other than hybrid: that source's arrays (recommend stage version 3 and later).
+  std::unique_ptr<MappedNpy> source_idx, source_score;
+  // --show: item -> the asked columns' values, from the run's catalog.
+  std::map<std::string, std::vector<std::string>> shown;
+
+  void Show(QueryResult& r) const {
+    if (o.show.empty()) return;
+    for (auto& a : r.answers) {
+      auto it = shown.find(a.item_id);
+      for (size_t c = 0; c < o.show.size(); ++c)
+        a.shown.push_back({o.show[c], it == shown.end() ? std::string() : it->second[c]});
+    }
+  }
 
   int64_t ItemRow(const std::string& id) const {
     auto it = item_index.find(id);
@@ -147,6 +163,48 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
   (void)m.rec_items->data<int32_t>();
   (void)m.rec_scores->data<float>();
   (void)m.reduced->data<float>();
+  if (o.source != "hybrid") {
+    bool listed = false;
+    for (const auto& out : m.rec.manifest["outputs"]) listed |= out.value("file", "") == "similar_items_" + o.source + ".npy";
+    if (!listed)
+      throw ArtifactError("query: " + m.rec.dir.string() + " has no per-source similar items (made by a visrec before "
+                          "recommend stage version 3); rerun recommend, or use --source hybrid");
+    const json& counts = m.rec.manifest["counts"];
+    if (o.source == "text" && !counts.value("text_similarity", false))
+      throw InputError("query: the run in " + m.rec.dir.string() + " had no text similarity (no --catalog titles or "
+                       "--text-columns); ask another --source");
+    if (o.source == "collaborative" && !counts.value("has_recommendations", true))
+      throw InputError("query: the run in " + m.rec.dir.string() + " had no interactions, so no collaborative similarity; "
+                       "ask another --source");
+    m.source_idx = std::make_unique<MappedNpy>(m.rec.File("similar_items_" + o.source + ".npy"));
+    m.source_score = std::make_unique<MappedNpy>(m.rec.File("similar_scores_" + o.source + ".npy"));
+    if (m.source_idx->rows() != int64_t(m.item_ids.size()) || m.source_score->rows() != m.source_idx->rows())
+      throw ArtifactError("query: similar_items_" + o.source + ".npy and ids.txt disagree in " + m.rec.dir.string() +
+                          "; run `visrec verify` on it");
+    (void)m.source_idx->data<int32_t>();
+    (void)m.source_score->data<float>();
+  }
+  if (!o.show.empty()) {
+    fs::path catalog;
+    for (const auto& in : m.rec.manifest["inputs"])
+      if (in.value("role", "") == "catalog") catalog = ResolveRecordedPath(m.rec, in.value("path", ""), "file");
+    if (catalog.empty())
+      throw UsageError("query: --show needs the catalog, and " + m.rec.dir.string() + " was made without --catalog");
+    const Catalog cat = ReadCatalog(catalog);
+    for (const auto& c : o.show)
+      if (std::find(cat.columns.begin(), cat.columns.end(), c) == cat.columns.end()) {
+        std::string known;
+        for (const auto& k : cat.columns) known += (known.empty() ? "" : ", ") + k;
+        throw UsageError("query: --show names '" + c + "', which " + catalog.string() + " does not have (its columns: " + known + ")");
+      }
+    for (const auto& [item, meta] : cat.metadata) {
+      auto& values = m.shown[item];
+      for (const auto& c : o.show) {
+        auto f = meta.find(c);
+        values.push_back(f == meta.end() ? std::string() : f->second);
+      }
+    }
+  }
 }
 
 QueryEngine::~QueryEngine() = default;
@@ -158,13 +216,16 @@ QueryResult QueryEngine::Item(const std::string& id, int k) {
   Impl& m = *impl_;
   QueryResult r{"item", id, {}, {}};
   const int64_t row = m.ItemRow(id);
-  const int64_t sk = m.sim_idx->cols();
-  const int32_t* idx = m.sim_idx->data<int32_t>() + row * sk;
-  const float* sc = m.sim_score->data<float>() + row * sk;
+  const MappedNpy& items = m.source_idx ? *m.source_idx : *m.sim_idx;
+  const MappedNpy& scores = m.source_score ? *m.source_score : *m.sim_score;
+  const int64_t sk = items.cols();
+  const int32_t* idx = items.data<int32_t>() + row * sk;
+  const float* sc = scores.data<float>() + row * sk;
   for (int64_t j = 0; j < sk && int64_t(r.answers.size()) < k; ++j) {
     if (idx[j] < 0 || idx[j] >= int64_t(m.item_ids.size())) continue;
-    r.answers.push_back({m.item_ids[size_t(idx[j])], sc[j], "hybrid"});
+    r.answers.push_back({m.item_ids[size_t(idx[j])], sc[j], m.o.source, {}});
   }
+  m.Show(r);
   r.ms.lookup = r.ms.total = Ms(t0, Clock::now());
   return r;
 }
@@ -184,9 +245,10 @@ QueryResult QueryEngine::User(const std::string& id, int k) {
     CsvTable t = ParseCsv("user_id,rank,item_id,score,reason\n" + m.rec_csv.substr(begin, end - begin), "recommendations.csv");
     for (const auto& row : t.rows) {
       if (int(r.answers.size()) >= k || row.size() < 5) break;
-      r.answers.push_back({row[2], ParseDouble(row[3]).value_or(0), row[4]});
+      r.answers.push_back({row[2], ParseDouble(row[3]).value_or(0), row[4], {}});
     }
   }
+  m.Show(r);
   r.ms.lookup = r.ms.total = Ms(t0, Clock::now());
   return r;
 }
@@ -224,7 +286,8 @@ QueryResult QueryEngine::Image(const fs::path& photo, int k) {
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
   std::partial_sort(scored.begin(), scored.begin() + long(top), scored.end(), better);
-  for (size_t i = 0; i < top; ++i) r.answers.push_back({m.red_ids[size_t(scored[i].second)], scored[i].first, "visual"});
+  for (size_t i = 0; i < top; ++i) r.answers.push_back({m.red_ids[size_t(scored[i].second)], scored[i].first, "visual", {}});
+  m.Show(r);
   auto t4 = Clock::now();
   r.ms.preprocess = Ms(t0, t1);
   r.ms.model = Ms(t1, t2);
@@ -260,7 +323,9 @@ std::string FormatTable(const QueryResult& r) {
     char buf[96];
     std::snprintf(buf, sizeof buf, "%4zu  %-20s  %8s  ", i + 1, r.answers[i].item_id.c_str(),
                   FormatFixed(r.answers[i].score, 4).c_str());
-    s += buf + r.answers[i].reason + "\n";
+    s += buf + r.answers[i].reason;
+    for (const auto& [column, value] : r.answers[i].shown) s += "  " + column + "=" + EscapeControl(value);
+    s += "\n";
   }
   return s;
 }
@@ -269,7 +334,11 @@ std::string FormatJson(const QueryResult& r) {
   json j{{"kind", r.kind}, {"query", r.query}};
   json a = json::array();
   for (size_t i = 0; i < r.answers.size(); ++i)
-    a.push_back({{"rank", i + 1}, {"item_id", r.answers[i].item_id}, {"score", r.answers[i].score}, {"reason", r.answers[i].reason}});
+  {
+    json x{{"rank", i + 1}, {"item_id", r.answers[i].item_id}, {"score", r.answers[i].score}, {"reason", r.answers[i].reason}};
+    for (const auto& [column, value] : r.answers[i].shown) x["show"][column] = value;
+    a.push_back(x);
+  }
   j["answers"] = a;
   j["ms"] = {{"total", r.ms.total}, {"preprocess", r.ms.preprocess}, {"model", r.ms.model}, {"project", r.ms.project},
              {"search", r.ms.search}, {"lookup", r.ms.lookup}};

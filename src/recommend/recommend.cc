@@ -474,6 +474,21 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   WriteFileAtomic(b.Path("similar_items.csv"), sc);
   WriteNpy(b.Path("similar_items.npy"), DType::kI32, {n, sk}, sim_idx.data());
   WriteNpy(b.Path("similar_scores.npy"), DType::kF32, {n, sk}, sim_score.data());
+  // Each source's own lists too (`query --source`): the same rows as similar_items.csv's.
+  for (int s = 0; s < 3; ++s) {
+    std::fill(sim_idx.begin(), sim_idx.end(), -1);
+    std::fill(sim_score.begin(), sim_score.end(), 0.f);
+    for (int32_t i = 0; i < n; ++i)
+      for (size_t r = 0; r < sims[s][size_t(i)].size() && int(r) < sk; ++r) {
+        sim_idx[size_t(i) * size_t(sk) + r] = sims[s][size_t(i)][r].item;
+        sim_score[size_t(i) * size_t(sk) + r] = sims[s][size_t(i)][r].score;
+      }
+    const std::string name = kSourceName[s];
+    WriteNpy(b.Path("similar_items_" + name + ".npy"), DType::kI32, {n, sk}, sim_idx.data());
+    WriteNpy(b.Path("similar_scores_" + name + ".npy"), DType::kF32, {n, sk}, sim_score.data());
+    b.AddOutput("similar_items_" + name + ".npy");
+    b.AddOutput("similar_scores_" + name + ".npy");
+  }
   WriteLines(b.Path("ids.txt"), ids);
   WriteLines(b.Path("users.txt"), users);
   for (const char* f : {"rec_items.npy", "rec_scores.npy", "similar_items.csv", "similar_items.npy",

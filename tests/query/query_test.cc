@@ -66,6 +66,49 @@ TEST_F(QueryTest, ItemAnswersAreTheHybridRowsOfSimilarItems) {
   }
 }
 
+// --source: each source's own lists, equal to similar_items.csv's rows of that source; --show adds
+// the catalog's columns to every answer.
+TEST_F(QueryTest, ItemAnswersPerSourceAndCatalogColumns) {
+  CsvTable sim = ReadCsv(Latest("recommend").File("similar_items.csv"));
+  const Catalog cat = ReadCatalog(*dir_ / "catalog" / "catalog.csv");
+  ASSERT_TRUE(Latest("recommend").manifest["counts"]["text_similarity"].get<bool>());
+  for (const std::string source : {"collaborative", "visual", "text"}) {
+    QueryOptions q = Options();
+    q.source = source;
+    q.show = {"category", "title"};
+    QueryEngine engine(q);
+    std::map<std::string, std::vector<std::pair<std::string, double>>> lists;
+    for (const auto& r : sim.rows)
+      if (r[4] == source) lists[r[0]].push_back({r[2], std::stod(r[3])});
+    ASSERT_FALSE(lists.empty()) << source;
+    for (const auto& item : cat.item_ids) {
+      const auto& expected = lists[item];
+      QueryResult got = engine.Item(item, 4);
+      ASSERT_EQ(got.answers.size(), std::min<size_t>(4, expected.size())) << source << " " << item;
+      for (size_t i = 0; i < got.answers.size(); ++i) {
+        EXPECT_EQ(got.answers[i].item_id, expected[i].first) << source << " " << item << " rank " << i + 1;
+        EXPECT_NEAR(got.answers[i].score, expected[i].second, 1e-6);
+        EXPECT_EQ(got.answers[i].reason, source);
+        ASSERT_EQ(got.answers[i].shown.size(), 2u);
+        EXPECT_EQ(got.answers[i].shown[0].second, cat.metadata.at(expected[i].first).at("category"));
+        EXPECT_EQ(got.answers[i].shown[1].second, cat.metadata.at(expected[i].first).at("title"));
+      }
+    }
+    EXPECT_NE(FormatTable(engine.Item(cat.item_ids[0], 1)).find("category="), std::string::npos);
+    EXPECT_NE(FormatJson(engine.Item(cat.item_ids[0], 1)).find("\"show\":{\"category\""), std::string::npos);
+  }
+  QueryOptions q = Options();
+  q.show = {"title"};
+  QueryEngine users(q);
+  const std::string user = ReadLines(Latest("recommend").File("users.txt"))[0];
+  for (const auto& a : users.User(user, 3).answers) EXPECT_EQ(a.shown.at(0).second, cat.metadata.at(a.item_id).at("title"));
+  q.show = {"nosuch"};
+  testing::ExpectThrowWith<UsageError>([&] { QueryEngine e(q); }, {"nosuch", "its columns"});
+  q.show.clear();
+  q.source = "colour";
+  EXPECT_THROW(QueryEngine e(q), UsageError);
+}
+
 TEST_F(QueryTest, UserAnswersAreTheirRecommendationsWithReasons) {
   QueryEngine engine(Options());
   CsvTable rec = ReadCsv(Latest("recommend").File("recommendations.csv"));

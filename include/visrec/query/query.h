@@ -20,13 +20,18 @@ struct QueryOptions {
   std::filesystem::path recommend;  // recommend artifact; empty = WORKDIR/recommend/latest
   std::string device = "auto";      // for photo queries: auto | cpu | cuda
   int threads = 0;                  // 0 = all cores
+  // Item queries: whose similar items: hybrid (the blend) | collaborative | visual | text.
+  std::string source = "hybrid";
+  // Catalog columns added to every answer (e.g. title, category), from the catalog the run used.
+  std::vector<std::string> show;
   void Validate() const;
 };
 
 struct Answer {
   std::string item_id;
   double score = 0;
-  std::string reason;  // user queries: why; item queries: "hybrid"; photo queries: "visual"
+  std::string reason;  // user queries: why; item queries: the source; photo queries: "visual"
+  std::vector<std::pair<std::string, std::string>> shown;  // --show: (column, value) in the order asked
 };
 
 struct Timings {  // milliseconds spent in each part of one query

@@ -10,7 +10,7 @@
 
 namespace visrec::recommend {
 
-constexpr int kStageVersion = 2;  // 2: scoring neighbour lists stored for `explain`
+constexpr int kStageVersion = 3;  // 2: scoring lists for `explain`; 3: per-source similar-item arrays
 
 enum class BlendMode { kFixed, kAuto };
 
