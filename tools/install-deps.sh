@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs visrec's build and test dependencies from Debian 12's apt, only what is missing.
 # Idempotent: a second run installs nothing and takes a second.
-# Usage: tools/install-deps.sh [--test]
+# Usage: tools/install-deps.sh [--test] [--bench]
 set -euo pipefail
 
 packages=(
@@ -16,9 +16,14 @@ packages=(
   python3
 )
 # --test: what the test suite and CI need on top (real photos from opencv-doc, clang for libFuzzer).
-if [ "${1:-}" = "--test" ]; then
-  packages+=(opencv-doc clang libclang-rt-14-dev)
-fi
+# --bench: the Python references the benchmark scripts run beside visrec (never needed by tests).
+for arg in "$@"; do
+  case "$arg" in
+    --test) packages+=(opencv-doc clang libclang-rt-14-dev) ;;
+    --bench) packages+=(python3-numpy python3-scipy python3-sklearn) ;;
+    *) echo "install-deps: unknown option '$arg' (--test, --bench)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

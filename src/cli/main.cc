@@ -81,8 +81,11 @@ void BindRecommend(CLI::App* c, recommend::RecommendOptions& o) {
       c->add_option("--w-text", o.w_text, "blend weight of text similarity (implies --blend fixed)")->capture_default_str()};
   c->add_option("--blend-grid", o.blend_grid, "--blend auto: values tried for w_visual and w_text (w_cf is 1)")
       ->delimiter(',')
+      ->check([](const std::string& v) { return v.empty() ? std::string("an empty value in the list") : std::string(); })
       ->default_str("0,0.1,0.3,1,3");
-  c->add_option("--blend-seed", o.blend_seed, "--blend auto: seed of held-out picks and user sample")->capture_default_str();
+  c->add_option("--blend-seed", o.blend_seed, "--blend auto: seed of held-out picks and user sample")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   c->add_option("--blend-users", o.blend_users, "--blend auto: validation users sampled (0 = all eligible)")
       ->capture_default_str();
   // A weight given by hand means a fixed blend; asking for both is a contradiction, not a guess.
@@ -296,6 +299,9 @@ int main(int argc, char** argv) {
   c_report->add_option("--label-column", rpo.label_column, "catalog column colouring the map")->capture_default_str();
   c_report->add_option("--thumbnails", rpo.thumbnails, "item photos drawn on the map")->capture_default_str();
   c_report->add_option("--map-size", rpo.map_size, "catalog map size in pixels")->capture_default_str();
+  c_report->add_option("--map", rpo.map, "catalog map: auto (tsne up to 100000 items) | tsne | pca")->capture_default_str();
+  c_report->add_option("--perplexity", rpo.tsne.perplexity, "t-SNE perplexity")->capture_default_str();
+  c_report->add_option("--map-iterations", rpo.tsne.iterations, "t-SNE gradient steps")->capture_default_str();
 
   std::string inspect_path;
   std::vector<std::string> verify_paths;
@@ -307,7 +313,7 @@ int main(int argc, char** argv) {
   c_compare->add_option("runs", cmo.runs, "evaluate artifacts, their report.json, or workdirs (their latest)")->required();
   c_compare->add_option("--baseline", cmo.baseline, "1-based: the run the others are compared against")->capture_default_str();
   c_compare->add_option("--resamples", cmo.resamples, "bootstrap resamples")->capture_default_str();
-  c_compare->add_option("--seed", cmo.seed, "bootstrap seed")->capture_default_str();
+  c_compare->add_option("--seed", cmo.seed, "bootstrap seed")->check(CLI::NonNegativeNumber)->capture_default_str();
   c_compare->add_option("--confidence", cmo.confidence, "interval coverage")->capture_default_str();
   auto* compare_json = c_compare->add_flag("--json", "print JSON instead of the table");
   auto* compare_csv = c_compare->add_flag("--csv", "print CSV (one row per run and metric) instead of the table");
@@ -386,6 +392,9 @@ int main(int argc, char** argv) {
     }
     if (*c_ev) {
       if (!split_method.empty()) {
+        if (!evo.recommendations.empty() || !evo.recommend.empty() || !evo.test.empty())
+          throw UsageError("evaluate --split only splits --interactions; score in a second call (--recommend, "
+                           "--recommendations and --test do not apply to it)");
         spo.method = split_method;
         auto r = evaluate::RunSplit(spo, ctx);
         std::cout << r.artifact.File("train.csv").string() << "\n" << r.artifact.File("test.csv").string() << "\n";

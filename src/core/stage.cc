@@ -19,6 +19,10 @@ std::optional<StageResult> FindUpToDate(const RunContext& ctx, const std::string
   SetLatest(*a, ctx.shard.Pointer());
   UnlockStageKey(ctx.workdir, stage, key);
   spdlog::info("{}: up to date ({}), nothing recomputed", stage, a->dir.string());
+  if (!ctx.tag.empty() && a->manifest.value("tag", "") != ctx.tag)
+    spdlog::warn("{}: --tag '{}' is not recorded: the artifact was reused, and keeps {} (a tag is written only when a "
+                 "stage computes; --force recomputes)", stage, ctx.tag,
+                 a->manifest.contains("tag") ? "its tag '" + a->manifest.value("tag", "") + "'" : std::string("no tag"));
   return StageResult{*a, true, 0, a->manifest["counts"]};
 }
 

@@ -324,6 +324,12 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
         Accumulate(randl, cold, kc, &a.c_rand);
       }
     }
+    if (external && at[0].s_model.users > 0 && users_without_recs == at[0].s_model.users)
+      throw InputError("evaluate: none of the " + std::to_string(at[0].s_model.users) + " test users has a list in " +
+                       lists_name + "; are the lists for another split or another id scheme?");
+    if (users_without_recs > 0)
+      spdlog::warn("evaluate: {} of the {} test users have no list in {}; they count as misses", users_without_recs,
+                   at[0].s_model.users, lists_name);
     if (at[0].s_model.users == 0)
       throw InputError("evaluate: no test user to evaluate: " + o.test.string() + " has " + std::to_string(test.rows.size()) +
                        " usable rows, " + std::to_string(test_unknown) + " of them naming items outside " + lists_name +

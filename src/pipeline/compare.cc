@@ -68,12 +68,22 @@ namespace {
 Artifact OpenEvaluate(const fs::path& path) {
   std::error_code ec;
   fs::path p = path;
-  if (fs::is_regular_file(p, ec) && p.filename() == "report.json") p = p.parent_path();
-  if (!fs::exists(p, ec))
+  const auto st = fs::status(p, ec);
+  if (!fs::exists(st))
     throw InputError("compare: '" + path.string() + "' does not exist (name an evaluate artifact, its report.json, or a workdir)");
-  if (fs::is_directory(p, ec) && !fs::exists(p / "manifest.json", ec) && fs::is_directory(p / "evaluate", ec))
-    return OpenLatest(p, "evaluate");
-  Artifact a = OpenArtifact(p);
+  if (fs::is_regular_file(st) && p.filename() == "report.json") {
+    p = p.parent_path();
+  } else if (!fs::is_directory(st)) {
+    throw InputError("compare: '" + path.string() + "' is not a folder or a report.json (name an evaluate artifact, its "
+                     "report.json, or a workdir)");
+  }
+  if (!fs::exists(p / "manifest.json", ec) && !fs::exists(p / "latest", ec)) {
+    if (fs::is_directory(p / "evaluate", ec)) return OpenLatest(p, "evaluate", VerifyLevel::kFull);
+    throw InputError("compare: no evaluate artifact in '" + path.string() + "'; run `visrec evaluate` (or `visrec run --split`) "
+                     "there first, or name an evaluate artifact");
+  }
+  // Full verification: report.json and per_user.csv are small, and compare believes their numbers.
+  Artifact a = OpenArtifact(p, VerifyLevel::kFull);
   if (a.stage != "evaluate")
     throw ArtifactError("compare: '" + path.string() + "' is a " + a.stage + " artifact; name an evaluate artifact, its "
                         "report.json, or a workdir");
@@ -182,8 +192,14 @@ std::optional<PerUser> ReadPerUser(const Artifact& ev) {
       v.push_back(std::strtod(row[hit_col[q]].c_str(), nullptr));
     }
     for (size_t q = 0; q < pu.ks.size(); ++q) v.push_back(std::strtod(row[ndcg_col[q]].c_str(), nullptr));
-    for (double x : v)
-      if (!std::isfinite(x)) throw ArtifactError(ev.File("per_user.csv").string() + ": line " + std::to_string(t.lines[r]) + " holds a non-number");
+    for (size_t q = 0; q < 2 * pu.ks.size(); ++q) {
+      const std::string& text = row[q < pu.ks.size() ? hit_col[q] : ndcg_col[q - pu.ks.size()]];
+      char* end = nullptr;
+      const double x = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !(x >= 0 && x <= 1))
+        throw ArtifactError(ev.File("per_user.csv").string() + ": line " + std::to_string(t.lines[r]) + " holds '" + text +
+                            "', not a number from 0 to 1; rerun evaluate");
+    }
     pu.rows[row.at(0)] = std::move(v);
   }
   return pu;
@@ -272,6 +288,10 @@ json Compare(const CompareOptions& o) {
                              (ks.empty() ? std::string("cut-off K") : std::string("evaluated user")) + ": no interval");
       continue;
     }
+    if (diffs[0].size() < std::max(x.rows.size(), y.rows.size()))
+      out["notes"].push_back(name + " and run " + std::to_string(o.baseline) + " evaluated " + std::to_string(x.rows.size()) +
+                             " and " + std::to_string(y.rows.size()) + " users; the intervals pair the " +
+                             std::to_string(diffs[0].size()) + " they share, so they can differ from the metrics' difference");
     const std::vector<Interval> iv = PairedBootstrap(diffs, o.resamples, o.seed, o.confidence);
     for (size_t c = 0; c < ks.size(); ++c)
       for (int m = 0; m < 2; ++m) {
@@ -285,7 +305,10 @@ json Compare(const CompareOptions& o) {
 }
 
 namespace {
-std::string Signed(double x) { return (x >= 0 ? "+" : "") + FormatFixed(x, 4); }
+std::string Signed(double x) {
+  const std::string s = FormatFixed(x, 4);
+  return s[0] == '-' ? s : (x < 0 ? "-" : "+") + s;
+}
 std::string Label(const json& run) {
   const std::string tag = run.value("tag", "");
   return tag.empty() ? "run " + run["run"].dump() : tag;
@@ -328,16 +351,18 @@ std::string FormatCompare(const json& c) {
   std::set<int> ks;
   for (const auto& r : c["runs"])
     for (const auto& [k, m] : r["metrics"].items()) ks.insert(std::stoi(k));
+  // Same-label precision is taken at each run's headline K: columns say which K.
+  auto label_key = [](const json& r, const std::string& src) { return "same-label@" + r["parameters"].value("k", json(0)).dump() + " " + src; };
   std::set<std::string> sources;
   for (const auto& r : c["runs"])
     if (r.contains("same_label_precision"))
-      for (const auto& [src, v] : r["same_label_precision"].items()) sources.insert(src);
+      for (const auto& [src, v] : r["same_label_precision"].items()) sources.insert(label_key(r, src));
   const json& base = c["runs"][size_t(c.value("baseline", 1) - 1)];
   s += "metrics (model; in brackets: the difference from run " + c["baseline"].dump() + ")\n";
   std::vector<std::string> head{"#", "run"};
   for (int k : ks)
     for (const char* m : {"HR", "NDCG", "cold HR"}) head.push_back(std::string(m) + "@" + std::to_string(k));
-  for (const auto& src : sources) head.push_back("same-label " + src);
+  for (const auto& src : sources) head.push_back(src);
   rows = {head};
   for (const auto& r : c["runs"]) {
     std::vector<std::string> row{r["run"].dump(), Label(r)};
@@ -356,11 +381,13 @@ std::string FormatCompare(const json& c) {
         row.push_back(cell(v, b));
       }
     }
-    for (const auto& src : sources) {
-      const json* v = r.contains("same_label_precision") && r["same_label_precision"].contains(src) ? &r["same_label_precision"][src] : nullptr;
-      const json* b = base.contains("same_label_precision") && base["same_label_precision"].contains(src) ? &base["same_label_precision"][src] : nullptr;
-      row.push_back(cell(v, b));
-    }
+    auto find = [&](const json& run, const std::string& key) -> const json* {
+      if (!run.contains("same_label_precision")) return nullptr;
+      for (const auto& [src, v] : run["same_label_precision"].items())
+        if (label_key(run, src) == key) return &v;
+      return nullptr;
+    };
+    for (const auto& key : sources) row.push_back(cell(find(r, key), find(base, key)));
     rows.push_back(row);
   }
   s += Table(rows);

@@ -25,6 +25,7 @@ void RunOptions::Validate() const {
                      "interaction)");
   if (refit != "auto" && refit != "always" && refit != "never") throw UsageError("run: --refit must be auto, always or never");
   CheckRange("run: --refit-drop", refit_drop, 0, 1);
+  recommend.Validate();  // before hours of image stages, not when recommend is reached
 }
 
 namespace {

@@ -65,6 +65,10 @@ void RecommendOptions::Validate() const {
   CheckRange("recommend: --max-bad-rows-fraction", max_bad_rows_fraction, 0, 1);
   if (blend_grid.empty() || blend_grid.size() > 12) throw UsageError("recommend: --blend-grid needs 1 to 12 values");
   for (double g : blend_grid) CheckRange("recommend: --blend-grid", g, 0, 1e6);
+  for (size_t a = 0; a < blend_grid.size(); ++a)
+    for (size_t b = a + 1; b < blend_grid.size(); ++b)
+      if (blend_grid[a] == blend_grid[b])
+        throw UsageError("recommend: --blend-grid names " + FormatFixed(blend_grid[a], 3) + " twice; list each value once");
   if (blend_users < 0) throw UsageError("recommend: --blend-users must be >= 0 (0 = every eligible user)");
 }
 
@@ -291,9 +295,9 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
                            {"held_out", t.by_timestamp ? "each user's latest interaction (seeded pick among ties)"
                                                        : "a seeded random interaction per user (no timestamps)"},
                            {"metric", "ndcg@" + std::to_string(o.k)}, {"seconds", t.seconds}};
-    for (const auto& c : t.cells)
-      blend["grid"].push_back({{"w_cf", c.w[kCf]}, {"w_visual", c.w[kVisual]}, {"w_text", c.w[kText]}, {"hr", c.hr}, {"ndcg", c.ndcg}});
     if (t.chosen >= 0) {
+      for (const auto& c : t.cells)
+        blend["grid"].push_back({{"w_cf", c.w[kCf]}, {"w_visual", c.w[kVisual]}, {"w_text", c.w[kText]}, {"hr", c.hr}, {"ndcg", c.ndcg}});
       for (int s = 0; s < 3; ++s) w[s] = t.cells[size_t(t.chosen)].w[s];
       std::string table;
       for (const auto& c : t.cells)

@@ -1,6 +1,8 @@
 #include "visrec/report/report.h"
+#include "visrec/report/tsne.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -70,6 +72,8 @@ void ReportOptions::Validate() const {
   if (k < 1 || k > 50) throw UsageError("report: --k must be in [1, 50]");
   if (thumbnails < 0) throw UsageError("report: --thumbnails must be >= 0");
   if (map_size < 200 || map_size > 8000) throw UsageError("report: --map-size must be in [200, 8000]");
+  if (map != "auto" && map != "tsne" && map != "pca") throw UsageError("report: --map must be auto, tsne or pca");
+  tsne.Validate();
 }
 
 ReportResult WriteReport(const ReportOptions& o) {
@@ -185,9 +189,9 @@ ReportResult WriteReport(const ReportOptions& o) {
             file + "\" alt=\"" + HtmlEscape(user) + "\">\n";
   }
 
-  // Catalog map: the first two reduced dimensions (the top two PCA/LDA components), coloured by label.
+  // Catalog map: t-SNE or the PCA plane of the unit-length reduced vectors, coloured by label.
   {
-    auto reduced = red.ReadArray<float>("reduced.npy");
+    auto reduced = red.ReadArray<float>("reduced_l2.npy");
     auto ids = ReadLines(red.File("ids.txt"));
     std::map<std::string, std::string> label;
     for (const auto& in : pre.manifest["inputs"])
@@ -204,12 +208,33 @@ ReportResult WriteReport(const ReportOptions& o) {
     const int S = o.map_size, margin = 40;
     cv::Mat map(S, S, CV_8UC3, cv::Scalar(255, 255, 255));
     const int64_t n = reduced.rows(), d = reduced.cols();
+    if (int64_t(ids.size()) != n) throw ArtifactError("report: ids.txt and reduced_l2.npy disagree in " + red.dir.string());
+    const std::string method = o.map != "auto" ? o.map : (n >= 4 && n <= kTsneAutoMaxItems ? "tsne" : "pca");
+    if (method == "tsne" && n < 4) throw InputError("report: --map tsne needs at least 4 items; use --map pca");
+    json map_info{{"method", method}};
+    double explained[2] = {0, 0};
+    const auto t_map = std::chrono::steady_clock::now();
+    const std::vector<float> coords = method == "tsne" ? Tsne(reduced.data.data(), n, d, o.tsne)
+                                                       : PcaPlane(reduced.data.data(), n, d, explained);
+    const double map_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_map).count();
+    if (method == "tsne") {
+      map_info["perplexity"] = o.tsne.perplexity;
+      map_info["iterations"] = o.tsne.iterations;
+      map_info["theta"] = o.tsne.theta;
+      spdlog::info("report: t-SNE map of {} items in {:.2f} s", n, map_seconds);
+    } else {
+      map_info["explained_variance"] = {explained[0], explained[1]};
+    }
+    map_info["seconds"] = map_seconds;
+    // The coordinates for users' own plots: rows in the reduce artifact's ids.txt order.
+    WriteNpy(out / "map2d.npy", DType::kF32, {n, 2}, coords.data());
+    WriteLines(out / "map2d_ids.txt", ids);
     float lo[2] = {0, 0}, hi[2] = {1, 1};
-    for (int a = 0; a < 2 && a < d; ++a) {
-      lo[a] = hi[a] = n ? reduced.data[size_t(a)] : 0.f;
+    for (int a = 0; a < 2; ++a) {
+      lo[a] = hi[a] = n ? coords[size_t(a)] : 0.f;
       for (int64_t i = 0; i < n; ++i) {
-        lo[a] = std::min(lo[a], reduced.data[size_t(i * d + a)]);
-        hi[a] = std::max(hi[a], reduced.data[size_t(i * d + a)]);
+        lo[a] = std::min(lo[a], coords[size_t(i * 2 + a)]);
+        hi[a] = std::max(hi[a], coords[size_t(i * 2 + a)]);
       }
       if (hi[a] <= lo[a]) hi[a] = lo[a] + 1;
     }
@@ -219,7 +244,7 @@ ReportResult WriteReport(const ReportOptions& o) {
     for (auto& [name, idx] : cls) idx = c++;
     json points = json::array();
     auto pos = [&](int64_t i, int a) {
-      const float v = a < d ? reduced.data[size_t(i * d + a)] : 0.f;
+      const float v = coords[size_t(i * 2 + a)];
       const double t = (v - lo[a]) / (hi[a] - lo[a]);
       return margin + int(t * (S - 2 * margin) + 0.5);
     };
@@ -254,14 +279,22 @@ ReportResult WriteReport(const ReportOptions& o) {
       cv::putText(map, name.substr(0, 18), {S - 140, ly}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
       ly += 18;
     }
-    cv::putText(map, "reduced dim 1 ->", {margin, S - 10}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
-    cv::putText(map, "dim 2 ^", {6, margin - 10}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
+    const std::string x_axis = method == "tsne" ? "t-SNE 1 ->" : "PC1 (" + FormatFixed(100 * explained[0], 1) + "% of variance) ->";
+    const std::string y_axis = method == "tsne" ? "t-SNE 2 ^" : "PC2 (" + FormatFixed(100 * explained[1], 1) + "%) ^";
+    cv::putText(map, x_axis, {margin, S - 10}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
+    cv::putText(map, y_axis, {6, margin - 10}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
     std::vector<uchar> bytes;
     if (!cv::imencode(".png", map, bytes)) throw IoError("report: cannot encode the catalog map");
     emit("catalog-map.png", std::string(bytes.begin(), bytes.end()),
-         {{"kind", "map"}, {"label_column", o.label_column}, {"size", S}, {"legend_bgr", legend}, {"points", points}, {"thumbnails", thumbs}});
-    html += "<h2>Catalog map</h2>\n<p>Each dot is an item at its first two reduced dimensions, coloured by <code>" +
-            HtmlEscape(o.label_column) + "</code>.</p>\n<img src=\"catalog-map.png\" alt=\"catalog map\">\n";
+         {{"kind", "map"}, {"label_column", o.label_column}, {"size", S}, {"legend_bgr", legend}, {"points", points}, {"thumbnails", thumbs},
+          {"map", map_info}});
+    html += "<h2>Catalog map</h2>\n<p>Each dot is an item, coloured by <code>" + HtmlEscape(o.label_column) + "</code>, " +
+            (method == "tsne" ? std::string("placed by t-SNE (perplexity ") + FormatFixed(o.tsne.perplexity, 0) +
+                                    "): near dots are items with similar visual vectors; distances between far groups mean little."
+                              : "on the top two principal components of the reduced vectors (" + FormatFixed(100 * explained[0], 1) +
+                                    "% and " + FormatFixed(100 * explained[1], 1) + "% of their variance).") +
+            " Coordinates: <code>map2d.npy</code> (rows as <code>map2d_ids.txt</code>).</p>\n"
+            "<img src=\"catalog-map.png\" alt=\"catalog map\">\n";
   }
 
   WriteFileAtomic(out / "report.json", res.pictured.dump(1, ' ', false, json::error_handler_t::replace) + "\n");

@@ -12,6 +12,7 @@
 #include "../test_util.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
+#include "visrec/core/npy.h"
 #include "visrec/core/fs.h"
 #include "visrec/pipeline/pipeline.h"
 
@@ -116,10 +117,25 @@ TEST(Report, PicturesShowTheRightIdsAtTheDocumentedSizes) {
       }
       EXPECT_GE(own * 10, what["points"].size() * 6) << own << " of " << what["points"].size() << " dots show their colour";
       EXPECT_EQ(what["thumbnails"].size(), 5u);
+      // A small catalog gets the t-SNE map by default; its coordinates are there to plot.
+      EXPECT_EQ(what["map"]["method"], "tsne");
+      const auto map2d = ReadNpy<float>(r.index.parent_path() / "map2d.npy");
+      EXPECT_EQ(map2d.rows(), int64_t(what["points"].size()));
+      EXPECT_EQ(map2d.cols(), 2);
+      EXPECT_EQ(ReadLines(r.index.parent_path() / "map2d_ids.txt"), ReadLines(OpenLatest(o.workdir, "reduce").File("ids.txt")));
     }
   }
   EXPECT_EQ(items, 3);
   EXPECT_EQ(users, 2);
+  // The PCA map states its components' shares of variance, on the axes and in report.json.
+  o.map = "pca";
+  const ReportResult p = WriteReport(o);
+  const json& info = p.pictured["catalog-map.png"]["map"];
+  EXPECT_EQ(info["method"], "pca");
+  EXPECT_GT(info["explained_variance"][0].get<double>(), info["explained_variance"][1].get<double>());
+  EXPECT_NE(testing::ReadText(p.index).find("% of their variance"), std::string::npos);
+  o.map = "umap";
+  EXPECT_THROW(WriteReport(o), UsageError);
 }
 
 // Issue 18, item 15: ids that one file-name rule would merge ("x,1", "x 1", "x_1") get a picture

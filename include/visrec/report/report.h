@@ -9,8 +9,11 @@
 #include <vector>
 
 #include "visrec/core/stage.h"
+#include "visrec/report/tsne.h"
 
 namespace visrec::report {
+
+constexpr int64_t kTsneAutoMaxItems = 100000;
 
 struct ReportOptions {
   std::filesystem::path workdir = "visrec-work";
@@ -24,6 +27,10 @@ struct ReportOptions {
   std::string label_column = "category"; // catalog column colouring the map (absent: one colour)
   int thumbnails = 0;                    // catalog map: draw this many item photos on it (0 = dots)
   int map_size = 900;                    // catalog map width = height in pixels
+  // Catalog map layout: tsne (Barnes-Hut t-SNE of the unit-length reduced vectors), pca (their top
+  // two principal components), or auto: tsne up to kTsneAutoMaxItems items, pca beyond.
+  std::string map = "auto";
+  TsneOptions tsne;
   void Validate() const;
 };
 
