@@ -305,6 +305,9 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
                  FormatFixed(c.w[kText], 2) + "  HR@" + std::to_string(o.k) + " " + FormatFixed(c.hr, 4) + "  NDCG@" +
                  std::to_string(o.k) + " " + FormatFixed(c.ndcg, 4);
       spdlog::debug("recommend: blend grid on {} validation users:{}", t.validation_users, table);
+      if (t.validation_users < 100)
+        spdlog::warn("recommend: --blend auto tuned on only {} validation user(s); differences between blends that small "
+                     "are mostly noise (compare runs with `visrec compare` before trusting the choice)", t.validation_users);
       spdlog::info("recommend: --blend auto chose w_cf {}, w_visual {}, w_text {} (validation NDCG@{} {} on {} users; {} cells "
                    "in {:.2f} s)", FormatFixed(w[kCf], 2), FormatFixed(w[kVisual], 2), FormatFixed(w[kText], 2), o.k,
                    FormatFixed(t.cells[size_t(t.chosen)].ndcg, 4), t.validation_users, t.cells.size(), t.seconds);
