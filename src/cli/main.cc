@@ -417,6 +417,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*c_query) {
+      if (qo.source != "hybrid" && (!q_user.empty() || !q_image.empty()))
+        throw UsageError("query: --source picks an item query's similar items; --user answers with the recommendations "
+                         "and --image with visual neighbours");
       if (q_item.empty() && q_user.empty() && q_image.empty() && q_batch.empty())
         throw UsageError("query: give --item, --user, --image or --batch");
       if (!q_png.empty() && !q_batch.empty()) throw UsageError("query: --png draws one query; drop it with --batch");

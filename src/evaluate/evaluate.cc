@@ -95,6 +95,7 @@ ExternalLists ReadExternalLists(const fs::path& path) {
     throw InputError(path.string() + ": --recommendations needs a header with user_id and item_id (and optionally rank) "
                      "columns, as visrec's recommendations.csv has");
   std::map<std::string, std::vector<std::pair<long, std::string>>> ranked;
+  std::map<std::pair<std::string, long>, int64_t> rank_line;  // (user, rank) -> its first line
   std::set<std::pair<std::string, std::string>> pairs;
   for (size_t r = 0; r < t.rows.size(); ++r) {
     const auto& row = t.rows[r];
@@ -115,6 +116,9 @@ ExternalLists ReadExternalLists(const fs::path& path) {
     }
     if (!pairs.insert({user, item}).second)
       throw InputError(where + ": item '" + item + "' is recommended to user '" + user + "' twice");
+    if (rank_col >= 0 && !rank_line.emplace(std::make_pair(user, rank), t.lines[r]).second)
+      throw InputError(where + ": user '" + user + "' already has an item at rank " + std::to_string(rank) + " (line " +
+                       std::to_string(rank_line[{user, rank}]) + ")");
     ranked[user].push_back({rank, item});
   }
   if (ranked.empty()) throw InputError(path.string() + ": no recommendations in the file (only a header?); nothing to evaluate");
@@ -327,6 +331,12 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
     if (external && at[0].s_model.users > 0 && users_without_recs == at[0].s_model.users)
       throw InputError("evaluate: none of the " + std::to_string(at[0].s_model.users) + " test users has a list in " +
                        lists_name + "; are the lists for another split or another id scheme?");
+    if (test_unknown > 0)
+      spdlog::warn("evaluate: {} test row(s) name items outside the item universe and are left out{}", test_unknown,
+                   external && o.catalog.empty()
+                       ? " (without --catalog the universe is the items of --train and the lists, so systems scored on "
+                         "the same test set can be judged over different users: give --catalog)"
+                       : "");
     if (users_without_recs > 0)
       spdlog::warn("evaluate: {} of the {} test users have no list in {}; they count as misses", users_without_recs,
                    at[0].s_model.users, lists_name);

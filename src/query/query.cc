@@ -10,12 +10,14 @@
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <spdlog/spdlog.h>
 
 #include "visrec/core/batch_line.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/npy.h"
+#include "visrec/core/sha256.h"
 #include "visrec/core/numfmt.h"
 #include "visrec/query/sheet.h"
 #include "visrec/extract/extract.h"
@@ -42,6 +44,11 @@ void QueryOptions::Validate() const {
   if (threads < 0) throw UsageError("query: --threads must be >= 0");
   if (source != "hybrid" && source != "collaborative" && source != "visual" && source != "text")
     throw UsageError("query: --source must be hybrid, collaborative, visual or text");
+  for (size_t a = 0; a < show.size(); ++a) {
+    if (show[a].empty()) throw UsageError("query: --show has an empty column name");
+    for (size_t b = a + 1; b < show.size(); ++b)
+      if (show[a] == show[b]) throw UsageError("query: --show names '" + show[a] + "' twice");
+  }
 }
 
 struct QueryEngine::Impl {
@@ -163,6 +170,12 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
   (void)m.rec_items->data<int32_t>();
   (void)m.rec_scores->data<float>();
   (void)m.reduced->data<float>();
+  // Lists from a --split run leave the held-out interactions out: fine for judging, not for serving.
+  for (const auto& in : m.rec.manifest["inputs"])
+    if (in.value("role", "") == "interactions" && fs::path(in.value("path", "")).filename() == "train.csv" &&
+        fs::path(in.value("path", "")).parent_path().parent_path().filename() == "split")
+      spdlog::warn("query: {} was trained on a split's training part (a `run --split` without --final); its lists lack the "
+                   "held-out interactions", m.rec.dir.string());
   if (o.source != "hybrid") {
     bool listed = false;
     for (const auto& out : m.rec.manifest["outputs"]) listed |= out.value("file", "") == "similar_items_" + o.source + ".npy";
@@ -186,10 +199,21 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
   }
   if (!o.show.empty()) {
     fs::path catalog;
+    std::string digest;
     for (const auto& in : m.rec.manifest["inputs"])
-      if (in.value("role", "") == "catalog") catalog = ResolveRecordedPath(m.rec, in.value("path", ""), "file");
+      if (in.value("role", "") == "catalog") {
+        catalog = ResolveRecordedPath(m.rec, in.value("path", ""), "file");
+        digest = in.value("digest", "");
+      }
     if (catalog.empty())
       throw UsageError("query: --show needs the catalog, and " + m.rec.dir.string() + " was made without --catalog");
+    std::error_code ec;
+    if (!fs::is_regular_file(catalog, ec))
+      throw InputError("query: --show reads the run's catalog '" + catalog.string() + "', which is gone; restore it, or "
+                       "query without --show");
+    if (Sha256File(catalog) != digest)
+      spdlog::warn("query: the catalog '{}' changed since {} was made; --show prints its current values", catalog.string(),
+                   m.rec.dir.string());
     const Catalog cat = ReadCatalog(catalog);
     for (const auto& c : o.show)
       if (std::find(cat.columns.begin(), cat.columns.end(), c) == cat.columns.end()) {
@@ -197,11 +221,13 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
         for (const auto& k : cat.columns) known += (known.empty() ? "" : ", ") + k;
         throw UsageError("query: --show names '" + c + "', which " + catalog.string() + " does not have (its columns: " + known + ")");
       }
+    std::map<std::string, std::string> first_image;
+    for (const auto& photo : cat.photos) first_image.emplace(photo.item_id, photo.image);
     for (const auto& [item, meta] : cat.metadata) {
       auto& values = m.shown[item];
       for (const auto& c : o.show) {
         auto f = meta.find(c);
-        values.push_back(f == meta.end() ? std::string() : f->second);
+        values.push_back(c == "item_id" ? item : c == "image" ? first_image[item] : f == meta.end() ? std::string() : f->second);
       }
     }
   }

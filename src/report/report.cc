@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+
+#include <unistd.h>
 #include <set>
 
 #include <opencv2/imgcodecs.hpp>
@@ -88,6 +90,15 @@ ReportResult WriteReport(const ReportOptions& o) {
   const Artifact ex = OpenParent(red, "extract", "extract");
   const Artifact pre = OpenParent(ex, "preprocess", "preprocess");
   const fs::path out = o.out.empty() ? o.workdir / "report" : o.out;
+  {
+    std::error_code ec;
+    for (fs::path p = fs::absolute(out).lexically_normal(); !p.empty(); p = p.parent_path()) {
+      if (fs::exists(p / "manifest.json", ec))
+        throw UsageError("report: --out '" + out.string() + "' is inside the artifact " + p.string() +
+                         " (artifacts are immutable); choose a folder outside it");
+      if (p == p.parent_path()) break;
+    }
+  }
   {
     std::error_code ec;
     fs::create_directories(out, ec);
@@ -197,6 +208,9 @@ ReportResult WriteReport(const ReportOptions& o) {
     for (const auto& in : pre.manifest["inputs"])
       if (in.value("role", "") == "catalog") {
         std::error_code ec;
+        if (!fs::exists(in.value("path", ""), ec))
+          spdlog::warn("report: the catalog '{}' the run used is gone; the map cannot colour by '{}'", in.value("path", ""),
+                       o.label_column);
         if (fs::exists(in.value("path", ""), ec)) {
           Catalog cat = ReadCatalog(in.value("path", ""));
           if (std::find(cat.columns.begin(), cat.columns.end(), o.label_column) != cat.columns.end())
@@ -218,7 +232,7 @@ ReportResult WriteReport(const ReportOptions& o) {
                                                        : PcaPlane(reduced.data.data(), n, d, explained);
     const double map_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_map).count();
     if (method == "tsne") {
-      map_info["perplexity"] = o.tsne.perplexity;
+      map_info["perplexity"] = EffectivePerplexity(o.tsne.perplexity, n);
       map_info["iterations"] = o.tsne.iterations;
       map_info["theta"] = o.tsne.theta;
       spdlog::info("report: t-SNE map of {} items in {:.2f} s", n, map_seconds);
@@ -227,7 +241,17 @@ ReportResult WriteReport(const ReportOptions& o) {
     }
     map_info["seconds"] = map_seconds;
     // The coordinates for users' own plots: rows in the reduce artifact's ids.txt order.
-    WriteNpy(out / "map2d.npy", DType::kF32, {n, 2}, coords.data());
+    {  // into a fresh file, renamed over the old one: never through a link, never half-written
+      const fs::path tmp = out / (".map2d.npy.tmp-" + std::to_string(::getpid()));
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      WriteNpy(tmp, DType::kF32, {n, 2}, coords.data());
+      fs::rename(tmp, out / "map2d.npy", ec);
+      if (ec) {
+        fs::remove(tmp, ec);
+        throw IoError("report: cannot write " + (out / "map2d.npy").string() + ": " + ec.message());
+      }
+    }
     WriteLines(out / "map2d_ids.txt", ids);
     float lo[2] = {0, 0}, hi[2] = {1, 1};
     for (int a = 0; a < 2; ++a) {
@@ -237,6 +261,14 @@ ReportResult WriteReport(const ReportOptions& o) {
         hi[a] = std::max(hi[a], coords[size_t(i * 2 + a)]);
       }
       if (hi[a] <= lo[a]) hi[a] = lo[a] + 1;
+    }
+    {  // one scale for both axes: distances on the map mean the same in every direction
+      const float span = std::max(hi[0] - lo[0], hi[1] - lo[1]);
+      for (int a = 0; a < 2; ++a) {
+        const float mid = (lo[a] + hi[a]) / 2;
+        lo[a] = mid - span / 2;
+        hi[a] = mid + span / 2;
+      }
     }
     std::map<std::string, int> cls;
     for (const auto& id : ids) cls.emplace(label.count(id) ? label[id] : "(none)", 0);

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include <Eigen/Dense>
+#include <spdlog/spdlog.h>
 
 #include "visrec/core/errors.h"
 #include "visrec/core/options.h"
@@ -23,6 +24,8 @@ void TsneOptions::Validate() const {
   CheckRange("t-SNE: theta", theta, 0, 1.5);
   CheckRange("t-SNE: learning rate", learning_rate, 0, 1e6);
 }
+
+double EffectivePerplexity(double asked, int64_t n) { return std::min(asked, std::max(1.0, double(n - 1) / 3.0)); }
 
 std::vector<float> PcaPlane(const float* rows, int64_t n, int64_t d, double explained[2]) {
   std::vector<float> out(size_t(n) * 2, 0.f);
@@ -223,7 +226,9 @@ std::vector<float> Tsne(const float* rows, int64_t n, int64_t d, const TsneOptio
   o.Validate();
   if (n < 4) throw InputError("t-SNE needs at least 4 items (got " + std::to_string(n) + ")");
   const int threads = ResolveThreads(o.threads);
-  const double perplexity = std::min(o.perplexity, std::max(1.0, double(n - 1) / 3.0));
+  const double perplexity = EffectivePerplexity(o.perplexity, n);
+  if (perplexity < o.perplexity)
+    spdlog::warn("t-SNE: {} items allow a perplexity of at most {:.2f}; using that instead of {}", n, perplexity, o.perplexity);
   const SparseP P = JointProbabilities(rows, n, d, perplexity, threads);
   // PCA initialisation, scaled as scikit-learn does.
   double explained[2];

@@ -145,6 +145,7 @@ TEST(Evaluate, RecommendationsFromAnySourceScoreAsTheArtifactsOwn) {
   bad("user,rank,item\n" + user + ",1," + item + "\n", "user_id and item_id");
   bad("user_id,rank,item_id\n" + user + ",1," + item + "\n" + user + ",2," + item + "\n", "line 3", "twice");
   bad("user_id,rank,item_id\n" + user + ",0," + item + "\n", "line 2", "rank '0'");
+  bad("user_id,rank,item_id\n" + user + ",1," + item + "\n" + user + ",1,other\n", "line 3", "(line 2)");
   bad("user_id,rank,item_id\n" + user + ",1e9," + item + "\n", "line 2", "rank '1e9'");
   bad("user_id,rank,item_id\n" + user + ",1,nosuchitem\n", "nosuchitem", "does not list");
   bad("user_id,rank,item_id,rank\n" + user + ",1," + item + ",1\n", "'rank' twice");

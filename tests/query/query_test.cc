@@ -102,6 +102,15 @@ TEST_F(QueryTest, ItemAnswersPerSourceAndCatalogColumns) {
   QueryEngine users(q);
   const std::string user = ReadLines(Latest("recommend").File("users.txt"))[0];
   for (const auto& a : users.User(user, 3).answers) EXPECT_EQ(a.shown.at(0).second, cat.metadata.at(a.item_id).at("title"));
+  // item_id and image are columns too (image: the item's first photo).
+  q.show = {"item_id", "image"};
+  QueryEngine ids(q);
+  for (const auto& a : ids.Item(cat.item_ids[0], 3).answers) {
+    EXPECT_EQ(a.shown.at(0).second, a.item_id);
+    EXPECT_FALSE(a.shown.at(1).second.empty());
+  }
+  q.show = {"title", "title"};
+  EXPECT_THROW(QueryEngine e(q), UsageError);
   q.show = {"nosuch"};
   testing::ExpectThrowWith<UsageError>([&] { QueryEngine e(q); }, {"nosuch", "its columns"});
   q.show.clear();

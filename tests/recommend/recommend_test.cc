@@ -489,7 +489,9 @@ TEST(Recommend, BlendAutoGivesTheTruthfulSourceWeightAndBeatsTheDefaultBlend) {
     EXPECT_TRUE(chosen_found);
     // Noisy titles at full weight cost the default blend hits; a truthful text source leaves it little to lose.
     const double tuned_hr = HitRate(tuned, t), fixed_hr = HitRate(fixed, t);
-    if (visual_is_truth) EXPECT_GT(tuned_hr, fixed_hr + 0.05);
+    if (visual_is_truth) {
+      EXPECT_GT(tuned_hr, fixed_hr + 0.05);
+    }
     EXPECT_GE(tuned_hr, fixed_hr);
     EXPECT_GT(tuned_hr, 0.9);
     // Tuning is deterministic, whatever the thread count.

@@ -134,6 +134,18 @@ TEST(Report, PicturesShowTheRightIdsAtTheDocumentedSizes) {
   EXPECT_EQ(info["method"], "pca");
   EXPECT_GT(info["explained_variance"][0].get<double>(), info["explained_variance"][1].get<double>());
   EXPECT_NE(testing::ReadText(p.index).find("% of their variance"), std::string::npos);
+  // map2d.npy is replaced, never written through a link planted in its place.
+  const fs::path planted = t.dir / "precious.txt";
+  testing::WriteText(planted, "keep me");
+  fs::remove(p.index.parent_path() / "map2d.npy");
+  fs::create_symlink(planted, p.index.parent_path() / "map2d.npy");
+  WriteReport(o);
+  EXPECT_EQ(testing::ReadText(planted), "keep me");
+  EXPECT_FALSE(fs::is_symlink(p.index.parent_path() / "map2d.npy"));
+  // Artifacts are immutable: no report inside one.
+  ReportOptions inside = o;
+  inside.out = OpenLatest(o.workdir, "recommend").dir / "pictures";
+  EXPECT_THROW(WriteReport(inside), UsageError);
   o.map = "umap";
   EXPECT_THROW(WriteReport(o), UsageError);
 }

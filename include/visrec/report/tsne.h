@@ -17,6 +17,10 @@ struct TsneOptions {
   void Validate() const;
 };
 
+// The perplexity t-SNE uses for n points: the asked one, at most (n - 1) / 3 (k = 3 x perplexity
+// neighbours must exist).
+double EffectivePerplexity(double asked, int64_t n);
+
 // rows: n x d unit vectors (cosine geometry, as recommend's visual similarity). Returns n x 2,
 // row-major. PCA initialisation (scaled to a standard deviation of 1e-4), exact k-nearest
 // neighbours (k = 3 x perplexity), per-point perplexity calibration, symmetrised sparse P, then
