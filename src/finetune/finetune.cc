@@ -388,20 +388,17 @@ static StageResult RunUnguarded(const FinetuneOptions& options, const RunContext
         const int64_t c = pixels.crop();
         for (int64_t j = 0; j < x.size(0); ++j) {
           torch::Tensor im = x.narrow(0, j, 1);
-          const double u1 = double(NextRandom(aug_state) >> 11) / 9007199254740992.0;
-          const double u2 = double(NextRandom(aug_state) >> 11) / 9007199254740992.0;
-          const double u3 = double(NextRandom(aug_state) >> 11) / 9007199254740992.0;
-          const double u4 = double(NextRandom(aug_state) >> 11) / 9007199254740992.0;
-          if (NextRandom(aug_state) & 1) im = im.flip({3});
-          const int64_t side = std::max<int64_t>(1, int64_t(std::lround(c * (0.85 + 0.15 * u1))));
-          const int64_t oy = int64_t(u2 * double(c - side)), ox = int64_t(u3 * double(c - side));
+          const AugmentDraw a = DrawAugmentation(aug_state);
+          if (a.flip) im = im.flip({3});
+          const int64_t side = std::max<int64_t>(1, int64_t(std::lround(double(c) * a.crop_fraction)));
+          const int64_t oy = int64_t(a.offset_y * double(c - side)), ox = int64_t(a.offset_x * double(c - side));
           im = im.narrow(2, oy, side).narrow(3, ox, side);
           if (side != c)
             im = torch::nn::functional::interpolate(
                 im, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{c, c})
                         .mode(torch::kBilinear).align_corners(false));
           // Brightness and contrast within +-10%, on normalized values (a shift and a scale).
-          im = im * (0.9 + 0.2 * u4) + (0.2 * u1 - 0.1);
+          im = im * a.contrast + a.brightness;
           out.push_back(im);
         }
         x = torch::cat(out, 0).contiguous(torch::MemoryFormat::ChannelsLast);

@@ -13,7 +13,7 @@
 
 namespace visrec::finetune {
 
-constexpr int kStageVersion = 1;
+constexpr int kStageVersion = 2;  // 2: crop size and brightness drawn independently
 
 struct FinetuneOptions {
   std::filesystem::path preprocess;  // artifact dir; empty = WORKDIR/preprocess/latest
@@ -53,6 +53,18 @@ StageResult Run(const FinetuneOptions& options, const RunContext& context);
 // three or more, and at least one training item. Fails with InputError for fewer than two classes
 // or a class with a single item, naming them.
 enum class Part { kTrain, kDev, kTest };
+// One photo's training augmentation, drawn from `state` (splitmix64): a mirror, a random square crop
+// of 85-100 % of the side at a random offset (fractions of the free room), and contrast and brightness
+// within +-10 %. Every quantity is its own draw, so none is tied to another.
+struct AugmentDraw {
+  bool flip = false;
+  double crop_fraction = 1;      // side of the crop / side of the image, in [0.85, 1]
+  double offset_y = 0, offset_x = 0;  // in [0, 1): where the crop starts, as a share of the room left
+  double contrast = 1;           // in [0.9, 1.1]
+  double brightness = 0;         // in [-0.1, 0.1], added to normalized values
+};
+AugmentDraw DrawAugmentation(uint64_t& state);
+
 struct ItemSplit {
   std::vector<std::string> classes;     // sorted; class index = position
   std::map<std::string, int> label_of;  // item id -> class index
