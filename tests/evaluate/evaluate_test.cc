@@ -14,22 +14,30 @@
 namespace visrec::evaluate {
 namespace {
 
+// A tiny catalog run end to end with a leave-last-out split into DIR/work (recommend_k lists per user).
+struct TinySplitRun {
+  pipeline::RunOptions options;
+  RunContext ctx;
+  TinySplitRun(const fs::path& dir, int recommend_k) {
+    testing::MakeTinyCatalog(dir / "catalog", 18, 40, 64, 96, 5);
+    options.catalog = dir / "catalog" / "catalog.csv";
+    options.interactions = dir / "catalog" / "interactions.csv";
+    options.split = "leave-last-out";
+    options.preprocess.resize = 40;
+    options.preprocess.crop = 32;
+    options.preprocess.max_failed_fraction = 0.3;
+    options.reduce.pca.dims = 6;
+    options.recommend.k = recommend_k;
+    ctx.workdir = dir / "work";
+    ctx.threads = 2;
+    pipeline::Run(options, ctx);
+  }
+};
+
 TEST(Evaluate, SeveralCutOffsEqualSingleRunsAndKIsCheckedAgainstTheLists) {
   testing::TempDir dir;
-  testing::MakeTinyCatalog(dir / "catalog", 18, 40, 64, 96, 5);
-  pipeline::RunOptions o;
-  o.catalog = dir / "catalog" / "catalog.csv";
-  o.interactions = dir / "catalog" / "interactions.csv";
-  o.split = "leave-last-out";
-  o.preprocess.resize = 40;
-  o.preprocess.crop = 32;
-  o.preprocess.max_failed_fraction = 0.3;
-  o.reduce.pca.dims = 6;
-  o.recommend.k = 8;
-  RunContext ctx;
-  ctx.workdir = dir / "work";
-  ctx.threads = 2;
-  pipeline::Run(o, ctx);
+  const TinySplitRun run(dir.path(), 8);
+  const RunContext& ctx = run.ctx;
   const Artifact split = OpenLatest(ctx.workdir, "split");
 
   EvaluateOptions e;
@@ -92,19 +100,9 @@ TEST(Evaluate, SeveralCutOffsEqualSingleRunsAndKIsCheckedAgainstTheLists) {
 // malformed file is exit 3 naming the line.
 TEST(Evaluate, RecommendationsFromAnySourceScoreAsTheArtifactsOwn) {
   testing::TempDir dir;
-  testing::MakeTinyCatalog(dir / "catalog", 18, 40, 64, 96, 5);
-  pipeline::RunOptions o;
-  o.catalog = dir / "catalog" / "catalog.csv";
-  o.interactions = dir / "catalog" / "interactions.csv";
-  o.split = "leave-last-out";
-  o.preprocess.resize = 40;
-  o.preprocess.crop = 32;
-  o.preprocess.max_failed_fraction = 0.3;
-  o.reduce.pca.dims = 6;
-  RunContext ctx;
-  ctx.workdir = dir / "work";
-  ctx.threads = 2;
-  pipeline::Run(o, ctx);
+  const TinySplitRun run(dir.path(), recommend::RecommendOptions{}.k);
+  const pipeline::RunOptions& o = run.options;
+  const RunContext& ctx = run.ctx;
   const Artifact split = OpenLatest(ctx.workdir, "split"), rec = OpenLatest(ctx.workdir, "recommend");
 
   EvaluateOptions e;
