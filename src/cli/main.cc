@@ -15,6 +15,7 @@
 #include "visrec/pipeline/compare.h"
 #include "visrec/pipeline/pipeline.h"
 #include "visrec/query/query.h"
+#include "visrec/recommend/similarity.h"
 #include "visrec/report/report.h"
 #include "visrec/sample/sample.h"
 #include "visrec/weights/fetch.h"
@@ -357,7 +358,11 @@ int main(int argc, char** argv) {
                 << "eigen " << reduce::EigenVersion() << "\n"
                 << "cuda compiled in: " << (extract::CudaCompiledIn() ? "yes" : "no") << "\n"
                 << "cuda available now: " << (extract::CudaAvailableNow() ? "yes" : "no") << "\n"
+                << "build: -march=" << BuildIsa() << "\n"
                 << "cpu: " << CpuFeaturesText(DetectCpuFeatures()) << "\n";
+      if (CpuFeaturesText(EffectiveCpuFeatures()) != CpuFeaturesText(DetectCpuFeatures()))
+        std::cout << "cpu as kernels see it (VISREC_CPU_LEVEL): " << CpuFeaturesText(EffectiveCpuFeatures()) << "\n";
+      std::cout << "visual kNN kernel: " << recommend::DenseKernelInUse() << "\n";
       return 0;
     }
     if (*c_sample) {

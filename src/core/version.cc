@@ -11,6 +11,7 @@ namespace visrec {
 
 std::string VisrecVersion() { return VISREC_VERSION; }
 std::string GitSha() { return VISREC_GIT_SHA; }
+std::string BuildIsa() { return VISREC_BUILD_ISA[0] ? VISREC_BUILD_ISA : "default"; }
 
 CpuFeatures DetectCpuFeatures() {
   CpuFeatures f;
@@ -62,7 +63,8 @@ CpuFeatures Mask(CpuFeatures f, const std::string& level, const char* source) {
     m.fma = f.fma;
     return m;
   }
-  throw UsageError(std::string(source) + " must be native, avx512 or avx2, got '" + level + "'");
+  if (level == "baseline") return CpuFeatures{};  // x86-64's SSE2 only: every kernel's plain fallback
+  throw UsageError(std::string(source) + " must be native, avx512, avx2 or baseline, got '" + level + "'");
 }
 }  // namespace
 
@@ -91,7 +93,7 @@ bool CpuCanRunBf16(const CpuFeatures& f, std::string* missing) {
 }
 
 nlohmann::json ProducerInfo() {
-  return {{"visrec", VisrecVersion()}, {"git_sha", GitSha()},
+  return {{"visrec", VisrecVersion()}, {"git_sha", GitSha()}, {"march", BuildIsa()},
           {"cpu", CpuFeaturesText(EffectiveCpuFeatures())}};
 }
 

@@ -248,6 +248,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
                                    " is below --min-recall " + FormatFixed(o.min_recall, 4) +
                                    "; raise --hnsw-ef-search or --hnsw-m, or use --visual-index exact");
     } else {
+      visual_index["kernel"] = DenseKernelInUse();
       v = DenseCosineTopK(vec.data.data(), vec.rows(), vec.cols(), o.neighbors, o.memory_budget_mb << 20, threads);
     }
     sims[kVisual].assign(size_t(n), {});

@@ -9,18 +9,18 @@
 
 #include <Eigen/Dense>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include "visrec/core/blas.h"
 #include "visrec/core/stage.h"
+#include "fused_knn.h"
+#include "topk_internal.h"
 
 extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
                        const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
                        const float* beta, float* c, const int* ldc);
 
 namespace visrec::recommend {
+
+using detail::Better;
 
 void SparseRows::Reserve(int64_t rows, int64_t entries) {
   row_start.reserve(size_t(rows) + 1);
@@ -33,12 +33,6 @@ void SparseRows::AddRow(const std::vector<std::pair<int32_t, float>>& entries) {
   row_start.push_back(int64_t(item.size()));
 }
 
-namespace {
-// Ranking order of neighbours: higher score first, then lower index.
-inline bool Better(const Neighbor& a, const Neighbor& b) {
-  return a.score > b.score || (a.score == b.score && a.item < b.item);
-}
-}  // namespace
 
 void SelectTopK(std::vector<Neighbor>& c, int k) {
   const auto better = [](const Neighbor& a, const Neighbor& b) { return Better(a, b); };  // inlinable
@@ -244,216 +238,11 @@ TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support
   return SparseCosineTopKWith<uint64_t>(m, k, shrink, min_support, threads);
 }
 
-namespace {
-// A bounded heap of the k best neighbours of one row (front = the worst of them). Candidates come
-// in ascending id, so an equal score never displaces an earlier one (ties go to the lower id).
-struct BetterFn {  // a functor, so the heap operations inline it (a function pointer did not)
-  bool operator()(const Neighbor& a, const Neighbor& b) const { return Better(a, b); }
-};
-struct RowHeap {
-  std::vector<Neighbor> heap;
-  static constexpr BetterFn Less{};
-  // Returns the score a later candidate must beat: -inf until the heap is full.
-  float Offer(Neighbor c, int k) {
-    if (int(heap.size()) < k) {
-      heap.push_back(c);
-      std::push_heap(heap.begin(), heap.end(), Less);
-    } else if (c.score > heap.front().score) {
-      std::pop_heap(heap.begin(), heap.end(), Less);
-      heap.back() = c;
-      std::push_heap(heap.begin(), heap.end(), Less);
-    }
-    return int(heap.size()) < k ? -INFINITY : heap.front().score;
-  }
-};
 
-#if defined(__AVX512F__)
-constexpr int64_t kTileRows = 8, kTileCols = 16;  // kTileRows is also spelled out in ScoreTile
-
-// X^T in tiles: tile t holds columns 16t..16t+15 as d x 16 floats, contiguous; columns past n are
-// zero. Packed once per call, read by every row block.
-std::vector<float> PackColumnTiles(const float* rows, int64_t n, int64_t d) {
-  const int64_t tiles = (n + kTileCols - 1) / kTileCols;
-  std::vector<float> packed(size_t(tiles * d * kTileCols), 0.f);
-  for (int64_t j = 0; j < n; ++j)
-    for (int64_t c = 0; c < d; ++c)
-      packed[size_t((j / kTileCols) * d * kTileCols + c * kTileCols + j % kTileCols)] = rows[j * d + c];
-  return packed;
+std::string DenseKernelInUse() {
+  const detail::VectorIsa isa = detail::FusedKernelIsa();
+  return isa == detail::VectorIsa::kNone ? "blas" : std::string("fused-") + detail::VectorIsaName(isa);
 }
-
-// Scores of the 8 rows x[0..7] (d floats each) against one packed tile, into out[0..7]. Eight
-// named accumulators: an array indexed inside this loop made GCC keep them on the stack and store
-// all eight on every step (0.49 s against 0.31 s at 20k x 64).
-__attribute__((always_inline)) inline void ScoreTile(const float* const x[kTileRows], const float* tile, int64_t d,
-                                                     __m512 out[kTileRows]) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-  for (int64_t c = 0; c < d; ++c) {
-    const __m512 v = _mm512_loadu_ps(tile + c * kTileCols);
-    a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[0][c]), v, a0);
-    a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[1][c]), v, a1);
-    a2 = _mm512_fmadd_ps(_mm512_set1_ps(x[2][c]), v, a2);
-    a3 = _mm512_fmadd_ps(_mm512_set1_ps(x[3][c]), v, a3);
-    a4 = _mm512_fmadd_ps(_mm512_set1_ps(x[4][c]), v, a4);
-    a5 = _mm512_fmadd_ps(_mm512_set1_ps(x[5][c]), v, a5);
-    a6 = _mm512_fmadd_ps(_mm512_set1_ps(x[6][c]), v, a6);
-    a7 = _mm512_fmadd_ps(_mm512_set1_ps(x[7][c]), v, a7);
-  }
-  out[0] = a0; out[1] = a1; out[2] = a2; out[3] = a3;
-  out[4] = a4; out[5] = a5; out[6] = a6; out[7] = a7;
-}
-
-// Exact top-k by a fused kernel: scores of 8 rows x 16 columns are computed in registers (X^T packed
-// once into 16-column tiles) and compared with each row's current k-th best right there; only the
-// few lanes that beat it leave the registers. No score block is written or read back, and nothing
-// is repacked per block (with BLAS, packing X again for every row block and zeroing each output
-// block took a third of the time). Every score is the same fused multiply-add chain over d
-// whatever the threads or blocks, so results do not depend on them.
-TopK DenseCosineTopKFused(const float* rows, int64_t n, int64_t d, int k, int threads, const std::vector<char>& zero) {
-  constexpr int64_t kRows = kTileRows, kCols = kTileCols;
-  constexpr int64_t kRowBlock = 256;   // rows whose heaps one task keeps (x rows stay in L1/L2)
-  constexpr int64_t kPanel = 512;      // columns per pass over a row block (their tiles stay in L2)
-  const int64_t tiles = (n + kCols - 1) / kCols;
-  const std::vector<float> packed = PackColumnTiles(rows, n, d);
-  const std::vector<float> zero_row(size_t(d), 0.f);
-  TopK out(static_cast<size_t>(n));
-  const int64_t blocks = (n + kRowBlock - 1) / kRowBlock;
-  ParallelFor(blocks, ResolveThreads(threads), [&](int64_t b) {
-    const int64_t r0 = b * kRowBlock, r1 = std::min(n, r0 + kRowBlock);
-    const int64_t rows_padded = (r1 - r0 + kRows - 1) / kRows * kRows;
-    std::vector<RowHeap> heaps(size_t(r1 - r0));
-    for (auto& h : heaps) h.heap.reserve(size_t(k) + 1);
-    // The score a column must beat, per row: -inf until its heap is full; +inf for rows that get
-    // no neighbours (zero rows, padding), so their lanes never leave the registers.
-    std::vector<float> thr(size_t(rows_padded), INFINITY);
-    for (int64_t i = r0; i < r1; ++i) thr[size_t(i - r0)] = zero[size_t(i)] ? INFINITY : -INFINITY;
-    alignas(64) float lane[kCols];
-    for (int64_t p0 = 0; p0 < tiles; p0 += kPanel / kCols) {
-      const int64_t p1 = std::min(tiles, p0 + kPanel / kCols);
-      for (int64_t g = 0; g < rows_padded; g += kRows) {
-        const float* x[kRows];
-        for (int64_t r = 0; r < kRows; ++r) x[r] = r0 + g + r < r1 ? rows + (r0 + g + r) * d : zero_row.data();
-        for (int64_t t = p0; t < p1; ++t) {
-          const float* tile = packed.data() + t * d * kCols;
-          __m512 acc[kRows];
-          ScoreTile(x, tile, d, acc);
-          for (int64_t r = 0; r < kRows; ++r) {
-            float& th = thr[size_t(g + r)];
-            unsigned mask = _mm512_cmp_ps_mask(acc[r], _mm512_set1_ps(th), _CMP_GT_OQ);
-            if (mask == 0) continue;
-            const int64_t i = r0 + g + r;
-            _mm512_store_ps(lane, acc[r]);
-            while (mask != 0) {  // lanes in ascending column order
-              const int bit = __builtin_ctz(mask);
-              mask &= mask - 1;
-              const int64_t j = t * kCols + bit;
-              if (j >= n || j == i || zero[size_t(j)] || !(lane[bit] > th)) continue;
-              th = heaps[size_t(i - r0)].Offer(Neighbor{int32_t(j), lane[bit]}, k);
-            }
-          }
-        }
-      }
-    }
-    for (int64_t i = r0; i < r1; ++i) {
-      auto& h = heaps[size_t(i - r0)].heap;
-      std::sort(h.begin(), h.end(), RowHeap::Less);
-      out[size_t(i)] = std::move(h);
-    }
-  });
-  return out;
-}
-
-// The same kernel using S = S^T: only tiles on or above the diagonal are computed, and each score
-// is offered to both of its rows (row i gets j, row j gets i), which halves the multiply-adds.
-// Offers then arrive out of id order, so a candidate equal to a row's k-th best is compared in full
-// (score, then lower id) — the result is the same set under the same order as the one-sided
-// kernel. Each worker keeps heaps for every row (k + 1 neighbours per row), merged at the end; the
-// caller checks that they fit the memory budget.
-TopK DenseCosineTopKSymmetric(const float* rows, int64_t n, int64_t d, int k, int workers, const std::vector<char>& zero) {
-  constexpr int64_t kRows = kTileRows, kCols = kTileCols;
-  constexpr int64_t kRowBlock = 128;
-  const int64_t tiles = (n + kCols - 1) / kCols;
-  const std::vector<float> packed = PackColumnTiles(rows, n, d);
-  const std::vector<float> zero_row(size_t(d), 0.f);
-  const int64_t blocks = (n + kRowBlock - 1) / kRowBlock;
-  struct Worker {
-    std::vector<Neighbor> slots;  // row i's heap: slots[i*k .. i*k + size[i])
-    std::vector<int32_t> size;
-    std::vector<float> thr;       // per column/row: -inf until full, then the k-th best score
-  };
-  std::vector<Worker> ws(static_cast<size_t>(workers));
-  std::atomic<int64_t> next{0};
-  const BetterFn better;
-  ParallelFor(workers, workers, [&](int64_t w) {
-    Worker& me = ws[size_t(w)];
-    me.slots.resize(size_t(n) * size_t(k));
-    me.size.assign(size_t(tiles * kCols), 0);
-    me.thr.assign(size_t(tiles * kCols), -INFINITY);
-    for (int64_t j = 0; j < tiles * kCols; ++j)
-      if (j >= n || zero[size_t(j)]) me.thr[size_t(j)] = INFINITY;  // gets no neighbours
-    auto offer = [&](int64_t i, int64_t j, float score) {
-      if (!(score >= me.thr[size_t(i)]) || zero[size_t(j)]) return;
-      Neighbor* h = me.slots.data() + i * k;
-      int32_t& sz = me.size[size_t(i)];
-      const Neighbor c{int32_t(j), score};
-      if (sz < k) {
-        h[sz++] = c;
-        std::push_heap(h, h + sz, better);
-      } else if (better(c, h[0])) {
-        std::pop_heap(h, h + k, better);
-        h[k - 1] = c;
-        std::push_heap(h, h + k, better);
-      } else {
-        return;
-      }
-      if (sz == k) me.thr[size_t(i)] = h[0].score;
-    };
-    alignas(64) float lane[kCols];
-    for (int64_t b = next++; b < blocks; b = next++) {
-      const int64_t r0 = b * kRowBlock, r1 = std::min(n, r0 + kRowBlock);
-      for (int64_t t = r0 / kCols; t < tiles; ++t) {
-        const float* tile = packed.data() + t * d * kCols;
-        const int64_t j0 = t * kCols;
-        const __m512 col_thr = _mm512_loadu_ps(me.thr.data() + j0);
-        for (int64_t g = r0; g < r1; g += kRows) {
-          if (g >= j0 + kCols - 1) continue;  // every pair here has j <= i: done from the other side
-          const float* x[kRows];
-          for (int64_t r = 0; r < kRows; ++r) x[r] = g + r < r1 ? rows + (g + r) * d : zero_row.data();
-          __m512 acc[kRows];
-          ScoreTile(x, tile, d, acc);
-          for (int64_t r = 0; r < kRows; ++r) {
-            const int64_t i = g + r;
-            if (i >= r1 || zero[size_t(i)]) continue;
-            // Lanes worth a look: beating row i's k-th best, or column j's (row i offered to j).
-            unsigned mask = _mm512_cmp_ps_mask(acc[r], _mm512_set1_ps(me.thr[size_t(i)]), _CMP_GE_OQ) |
-                            _mm512_cmp_ps_mask(acc[r], col_thr, _CMP_GE_OQ);
-            if (mask == 0) continue;
-            _mm512_store_ps(lane, acc[r]);
-            while (mask != 0) {
-              const int bit = __builtin_ctz(mask);
-              mask &= mask - 1;
-              const int64_t j = j0 + bit;
-              if (j <= i || j >= n) continue;  // each unordered pair once; j > i
-              offer(i, j, lane[bit]);
-              offer(j, i, lane[bit]);
-            }
-          }
-        }
-      }
-    }
-  });
-  TopK out(static_cast<size_t>(n));
-  std::vector<Neighbor> all;
-  for (int64_t i = 0; i < n; ++i) {
-    all.clear();
-    for (const Worker& w : ws) all.insert(all.end(), w.slots.begin() + i * k, w.slots.begin() + i * k + w.size[size_t(i)]);
-    const size_t keep = std::min(all.size(), size_t(k));
-    std::partial_sort(all.begin(), all.begin() + long(keep), all.end(), better);
-    out[size_t(i)].assign(all.begin(), all.begin() + long(keep));
-  }
-  return out;
-}
-#endif
-}  // namespace
 
 TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t budget, int threads) {
   return DenseCosineTopK(rows, n, d, k, budget, threads, DenseKernel::kAuto);
@@ -464,16 +253,15 @@ TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t bud
   Eigen::Map<const M> x(rows, n, d);
   std::vector<char> zero(static_cast<size_t>(n), 0);
   for (int64_t i = 0; i < n; ++i) zero[size_t(i)] = x.row(i).squaredNorm() == 0.f;
-#if defined(__AVX512F__)
-  if (kernel != DenseKernel::kBlas && k > 0) {
+  const detail::VectorIsa isa = detail::FusedKernelIsa();
+  if (kernel != DenseKernel::kBlas && k > 0 && isa != detail::VectorIsa::kNone) {
     // The symmetric kernel's per-worker heaps (k neighbours per row each) must fit the budget; with
     // fewer workers if need be, else the one-sided kernel, whose memory does not grow with n^2 or k.
     const int64_t per_worker = n * (int64_t(k) * int64_t(sizeof(Neighbor)) + 8);
     const int workers = int(std::min<int64_t>(ResolveThreads(threads), budget / std::max<int64_t>(1, per_worker)));
-    if (kernel == DenseKernel::kOneSided || workers < 1) return DenseCosineTopKFused(rows, n, d, k, threads, zero);
-    return DenseCosineTopKSymmetric(rows, n, d, k, workers, zero);
+    if (kernel == DenseKernel::kOneSided || workers < 1) return detail::FusedOneSided(isa, rows, n, d, k, threads, zero);
+    return detail::FusedSymmetric(isa, rows, n, d, k, workers, zero);
   }
-#endif
   TopK out(static_cast<size_t>(n));
   threads = ResolveThreads(threads);
   // Rows per block: all workers' score blocks together stay under the budget, and a block stays

@@ -6,8 +6,10 @@
 #include <cmath>
 #include <set>
 
-#include "visrec/core/errors.h"
 #include <random>
+
+#include "visrec/core/errors.h"
+#include "visrec/core/version.h"
 
 namespace visrec::recommend {
 namespace {
@@ -24,6 +26,14 @@ TopK Reference(const std::vector<std::vector<double>>& sim, int k, const std::ve
   }
   return out;
 }
+
+// Plays a CPU with fewer features for one scope (visrec's own detection, as the kernels see it).
+struct CpuLevel {
+  explicit CpuLevel(const std::string& level) { SetCpuLevelForTesting(level); }
+  ~CpuLevel() { SetCpuLevelForTesting(""); }
+};
+// "" = as detected; "avx2" = an AVX2-only CPU (the AVX2 fused kernel here); "baseline" = no AVX.
+const char* const kCpuLevels[] = {"", "avx2", "baseline"};
 
 void ExpectSame(const TopK& a, const TopK& b, float tol) {
   ASSERT_EQ(a.size(), b.size());
@@ -162,9 +172,12 @@ TEST(Similarity, DenseCosineEqualsBruteForceWithZerosAndTies) {
       for (auto& nb : row)
         if (std::abs(nb.score) < 1e-20) nb.score = 0;
     // A tiny budget forces many blocks; results must not change.
-    for (int64_t budget : {int64_t(64), int64_t(1) << 20})
-      for (DenseKernel kernel : {DenseKernel::kAuto, DenseKernel::kOneSided, DenseKernel::kBlas})
-        ExpectSame(DenseCosineTopK(x.data(), n, d, k, budget, 2, kernel), ref, 1e-5f);
+    for (const char* level : kCpuLevels) {
+      CpuLevel cpu(level);
+      for (int64_t budget : {int64_t(64), int64_t(1) << 20})
+        for (DenseKernel kernel : {DenseKernel::kAuto, DenseKernel::kOneSided, DenseKernel::kBlas})
+          ExpectSame(DenseCosineTopK(x.data(), n, d, k, budget, 2, kernel), ref, 1e-5f);
+    }
   }
 }
 
@@ -190,9 +203,13 @@ TEST(Similarity, DenseKernelsEqualBruteForceAcrossBlocks) {
     for (int64_t c = 0; c < d; ++c) x[size_t(i * d + c)] = float(x[size_t(i * d + c)] / std::sqrt(nrm));
   }
   const TopK ref = Reference(DotProducts(x, n, d), k, valid);
-  for (int threads : {1, 3})
-    for (DenseKernel kernel : {DenseKernel::kAuto, DenseKernel::kOneSided, DenseKernel::kBlas})
-      ExpectSame(DenseCosineTopK(x.data(), n, d, k, int64_t(64) << 20, threads, kernel), ref, 1e-5f);
+  for (const char* level : kCpuLevels) {
+    SCOPED_TRACE(std::string("cpu level '") + level + "'");
+    CpuLevel cpu(level);
+    for (int threads : {1, 3})
+      for (DenseKernel kernel : {DenseKernel::kAuto, DenseKernel::kOneSided, DenseKernel::kBlas})
+        ExpectSame(DenseCosineTopK(x.data(), n, d, k, int64_t(64) << 20, threads, kernel), ref, 1e-5f);
+  }
   // The fused kernels are deterministic: the same neighbours and bit-identical scores whatever
   // the threads.
   const TopK a = DenseCosineTopK(x.data(), n, d, k, int64_t(64) << 20, 1);
@@ -204,6 +221,52 @@ TEST(Similarity, DenseKernelsEqualBruteForceAcrossBlocks) {
       EXPECT_EQ(a[size_t(i)][r].score, b[size_t(i)][r].score);
     }
   }
+}
+
+// The kernel is chosen by visrec's own CPU detection: masking AVX-512 away selects the AVX2 kernel
+// (where the build has it), masking everything selects BLAS. Both fused kernels run one
+// multiply-add chain per score, so their neighbours and scores are bit-identical.
+TEST(Similarity, FusedKernelsAreChosenByCpuLevelAndAgreeBitForBit) {
+  const CpuFeatures cpu = DetectCpuFeatures();
+  {
+    CpuLevel baseline("baseline");
+    EXPECT_EQ(DenseKernelInUse(), "blas");
+  }
+#if defined(__AVX2__) && defined(__FMA__)
+  if (!cpu.avx2 || !cpu.fma) GTEST_SKIP() << "this CPU has no AVX2+FMA: " << CpuFeaturesText(cpu);
+  std::mt19937 g(23);
+  std::normal_distribution<float> gauss;
+  const int64_t n = 700, d = 37;
+  const int k = 12;
+  std::vector<float> x(size_t(n * d));
+  for (int64_t i = 0; i < n; ++i) {
+    double nrm = 0;
+    for (int64_t c = 0; c < d; ++c) nrm += std::pow(x[size_t(i * d + c)] = gauss(g), 2);
+    for (int64_t c = 0; c < d; ++c) x[size_t(i * d + c)] = float(x[size_t(i * d + c)] / std::sqrt(nrm));
+  }
+  const int64_t budget = int64_t(64) << 20;
+  TopK native_sym, native_one;
+  {
+    CpuLevel as_detected("");
+    native_sym = DenseCosineTopK(x.data(), n, d, k, budget, 2, DenseKernel::kAuto);
+    native_one = DenseCosineTopK(x.data(), n, d, k, budget, 2, DenseKernel::kOneSided);
+  }
+  CpuLevel avx2("avx2");
+  EXPECT_EQ(DenseKernelInUse(), "fused-avx2");
+  const TopK avx2_sym = DenseCosineTopK(x.data(), n, d, k, budget, 2, DenseKernel::kAuto);
+  const TopK avx2_one = DenseCosineTopK(x.data(), n, d, k, budget, 3, DenseKernel::kOneSided);
+  for (const TopK* t : std::initializer_list<const TopK*>{&native_one, &avx2_sym, &avx2_one})
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ((*t)[size_t(i)].size(), size_t(k));
+      ASSERT_EQ(native_sym[size_t(i)].size(), size_t(k));
+      for (int r = 0; r < k; ++r) {
+        EXPECT_EQ((*t)[size_t(i)][size_t(r)].item, native_sym[size_t(i)][size_t(r)].item);
+        EXPECT_EQ((*t)[size_t(i)][size_t(r)].score, native_sym[size_t(i)][size_t(r)].score);
+      }
+    }
+#else
+  GTEST_SKIP() << "this build (-march=" << BuildIsa() << ") has no AVX2 fused kernel";
+#endif
 }
 
 TEST(Similarity, TfidfMatchesHandComputedCosine) {

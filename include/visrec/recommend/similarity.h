@@ -35,13 +35,17 @@ TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support
 // Exact top-k cosine over L2-normalized rows (n x d, row-major), blocked matrix products whose
 // score block stays under `memory_budget_bytes`. Zero rows get no neighbours.
 TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t memory_budget_bytes, int threads);
-// kAuto: where the build has AVX-512, a fused kernel (scores and selection in registers, each pair
-// computed once and offered to both rows; per-thread heaps within the budget, else the one-sided
-// fused kernel); otherwise BLAS blocks under the budget. kOneSided and kBlas force those (tests
-// compare all three).
+// kAuto: a fused kernel (scores and selection in registers, each pair computed once and offered to
+// both rows; per-thread heaps within the budget, else the one-sided fused kernel) for the widest
+// instruction set the build has it for and the CPU runs (AVX-512, else AVX2+FMA: visrec's own
+// detection, EffectiveCpuFeatures, so VISREC_CPU_LEVEL and tests can mask it down); otherwise BLAS
+// blocks under the budget. kOneSided and kBlas force those (tests compare all of them). The fused
+// kernels give bit-identical scores on every instruction set.
 enum class DenseKernel { kAuto, kOneSided, kBlas };
 TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t memory_budget_bytes, int threads,
                      DenseKernel kernel);
+// What kAuto runs on this CPU as visrec sees it: "fused-avx512", "fused-avx2" or "blas".
+std::string DenseKernelInUse();
 
 // Approximate top-k cosine over L2-normalized rows with Faiss's HNSW graph (inner product), for
 // catalogs where exact search is too slow. Same output contract as DenseCosineTopK. Builds with
