@@ -11,15 +11,33 @@
 #          clusters, the kind of structure real reduced image features have), timed and recall-checked
 #          against visrec exact on the same vectors; uniformly random vectors are graph search's worst case.
 # Needs python3-scipy/numpy/faiss and a build with -DVISREC_BUILD_BENCHMARKS=ON.
-# Usage: tools/bench-recommend.sh [USERS=100000] [ITEMS=20000] [NNZ=1000000] [N_VISUAL=20000] [N_LARGE=200000]
+# Usage: [BUILD=build] tools/bench-recommend.sh [USERS=100000] [ITEMS=20000] [NNZ=1000000] [N_VISUAL=20000] [N_LARGE=200000]
+# BUILD picks the build directory, e.g. an AVX2 build measured on an AVX-512 machine:
+#   cmake -S . -B build-v3 -G Ninja -DVISREC_ISA=x86-64-v3 -DVISREC_BUILD_BENCHMARKS=ON && ninja -C build-v3 knn_bench
+#   BUILD=build-v3 tools/bench-recommend.sh
+# (VISREC_CPU_LEVEL=avx2 instead plays an AVX2 CPU in a native build: the same kernel choice, but the
+# compiler may still use AVX-512 registers and instructions elsewhere, so it is not the AVX2 speed.)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 users=${1:-100000}; items=${2:-20000}; nnz=${3:-1000000}; nvis=${4:-20000}; nlarge=${5:-200000}
-bench="$root/build/knn_bench"
-[ -x "$bench" ] || { echo "build with: cmake -S . -B build -DVISREC_BUILD_BENCHMARKS=ON && ninja -C build" >&2; exit 2; }
+build="$root/${BUILD:-build}"
+bench="$build/knn_bench"
+[ -x "$bench" ] || { echo "build with: cmake -S . -B ${BUILD:-build} -DVISREC_BUILD_BENCHMARKS=ON && ninja -C ${BUILD:-build} knn_bench" >&2; exit 2; }
+info=$("$bench" info)
+# The references' BLAS (OpenBLAS, picked at run time) and numpy's own SIMD get the same instruction
+# set as visrec's build: against an AVX2 build they run AVX2 code too (OpenBLAS's Haswell kernels,
+# numpy without AVX-512), as on an AVX2-only CPU. Otherwise this machine's OPENBLAS_CORETYPE pin is
+# unset so that OpenBLAS picks the CPU's own kernels.
+if [[ $info == *fused-avx512* ]]; then
+  blas_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
+else
+  blas_env=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Haswell "NPY_DISABLE_CPU_FEATURES=AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL")
+fi
+echo "visrec: $info; CPU: $(lscpu | sed -n 's/^Model name: *//p'), AVX-512: $(lscpu | grep -q avx512f && echo yes || echo no)"
+echo "references: ${blas_env[*]:1}"
 work=$(mktemp -d /tmp/visrec-bench-rec.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-py=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3)
+py=(/usr/bin/python3)
 "${py[@]}" - "$work" "$users" "$items" "$nnz" "$nvis" "$nlarge" <<'PY'
 import sys, numpy as np
 w, U, I, N, V, L = sys.argv[1], *map(int, sys.argv[2:])
@@ -38,10 +56,15 @@ z /= np.linalg.norm(z, axis=1, keepdims=True)
 np.save(f"{w}/z.npy", z.astype(np.float32))
 print(f"CF: {U} users x {I} items, {len(pairs)} distinct interactions; visual: {V} x 64 and {L} x 64")
 PY
-measure() { /usr/bin/time -f "%M" -o "$work/rss" "$@" > "$work/out" 2>/dev/null; echo "$(cat "$work/out") $(( $(cat "$work/rss") / 1024 ))"; }
-# Both sides with the same BLAS environment: this machine pins OPENBLAS_CORETYPE/L2_SIZE; unset for both.
-read -r cf_s cf_mb <<<"$(measure env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bench" cf "$work/pairs.npy" "$items" 20 0 "$work/cf.npy")"
-vis() { measure env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bench" "$1" "$work/$2.npy" 20 0 "$work/$3.npy"; }
+measure() {  # a failing command stops the whole benchmark, with its error (kill: this runs in a subshell)
+  if ! /usr/bin/time -f "%M" -o "$work/rss" "$@" > "$work/out" 2> "$work/err"; then
+    echo "bench-recommend: failed: $*" >&2; tail -n 5 "$work/err" >&2; kill -TERM $$; return 1
+  fi
+  echo "$(cat "$work/out") $(( $(tail -n 1 "$work/rss") / 1024 ))"
+}
+# Both sides with the same BLAS environment.
+read -r cf_s cf_mb <<<"$(measure "${blas_env[@]}" "$bench" cf "$work/pairs.npy" "$items" 20 0 "$work/cf.npy")"
+vis() { measure "${blas_env[@]}" "$bench" "$1" "$work/$2.npy" 20 0 "$work/$3.npy"; }
 read -r vis_s vis_mb <<<"$(vis dense x vis)"
 read -r big_s big_mb <<<"$(vis dense y big)"
 read -r zex_s zex_mb <<<"$(vis dense z zexact)"
@@ -85,11 +108,11 @@ else:
 print(time.perf_counter() - t0)
 np.save(f"{w}/ref-{mode}.npy", top)
 PY
-read -r rcf_s rcf_mb <<<"$(measure "${py[@]}" "$work/ref.py" "$work" cf "$items")"
-read -r rvis_s rvis_mb <<<"$(measure "${py[@]}" "$work/ref.py" "$work" numpy-x "$items")"
-read -r fvis_s fvis_mb <<<"$(measure "${py[@]}" "$work/ref.py" "$work" faiss-x "$items")"
-read -r rbig_s rbig_mb <<<"$(measure "${py[@]}" "$work/ref.py" "$work" numpy-y "$items" "$nvis")"
-read -r fbig_s fbig_mb <<<"$(measure "${py[@]}" "$work/ref.py" "$work" faiss-y "$items")"
+read -r rcf_s rcf_mb <<<"$(measure "${blas_env[@]}" "${py[@]}" "$work/ref.py" "$work" cf "$items")"
+read -r rvis_s rvis_mb <<<"$(measure "${blas_env[@]}" "${py[@]}" "$work/ref.py" "$work" numpy-x "$items")"
+read -r fvis_s fvis_mb <<<"$(measure "${blas_env[@]}" "${py[@]}" "$work/ref.py" "$work" faiss-x "$items")"
+read -r rbig_s rbig_mb <<<"$(measure "${blas_env[@]}" "${py[@]}" "$work/ref.py" "$work" numpy-y "$items" "$nvis")"
+read -r fbig_s fbig_mb <<<"$(measure "${blas_env[@]}" "${py[@]}" "$work/ref.py" "$work" faiss-y "$items")"
 "${py[@]}" - "$work" "$nvis" "$nlarge" "$cf_s" "$cf_mb" "$rcf_s" "$rcf_mb" "$vis_s" "$vis_mb" "$rvis_s" "$rvis_mb" "$fvis_s" "$fvis_mb" \
   "$big_s" "$big_mb" "$rbig_s" "$rbig_mb" "$fbig_s" "$fbig_mb" "$zex_s" "$zex_mb" "$hnsw_s" "$hnsw_mb" <<'PY'
 import sys, numpy as np

@@ -1,5 +1,7 @@
 #include "visrec/core/allocator.h"
 
+#include <sys/resource.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +14,12 @@
 #endif
 
 namespace visrec {
+
+int64_t PeakRssBytes() {
+  struct rusage u {};
+  if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
+  return int64_t(u.ru_maxrss) * 1024;  // Linux reports kilobytes
+}
 
 bool TuneAllocatorForBatchWork() {
 #if defined(__GLIBC__)

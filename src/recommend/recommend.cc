@@ -77,10 +77,12 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   auto t0 = std::chrono::steady_clock::now();
   // Seconds per phase, into the manifest's timings and the debug log (-v): where a run's time went.
   std::vector<std::pair<std::string, double>> phases;
+  json peak_rss_mb = json::object();  // the process's peak RSS at the end of each phase
   auto lap_start = t0;
   const auto lap = [&](const char* phase) {
     const auto now = std::chrono::steady_clock::now();
     phases.push_back({phase, std::chrono::duration<double>(now - lap_start).count()});
+    peak_rss_mb[phase] = PeakRssBytes() >> 20;
     lap_start = now;
   };
   const int threads = ResolveThreads(ctx.threads);
@@ -540,6 +542,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   b.extra()["visual_index"] = visual_index;
   b.extra()["blend"] = blend;
   lap("outputs");
+  b.extra()["peak_rss_mb"] = peak_rss_mb;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   b.SetTiming("total", secs);
   std::string by_phase;

@@ -2,6 +2,7 @@
 //   knn_bench dense X.npy K THREADS OUT.npy [auto|onesided|blas]   X: float32 n x d, L2-normalized rows
 //   knn_bench hnsw X.npy K THREADS OUT.npy [M EF_CONSTRUCTION EF_SEARCH]   approximate (Faiss HNSW)
 //   knn_bench cf PAIRS.npy N_ITEMS K THREADS OUT.npy PAIRS: int32 nnz x 2 (user, item), sorted by user
+//   knn_bench info                          the build's -march and the dense kernel kAuto runs here
 // Prints seconds and writes the top-K neighbour indices (int32 n x K, -1 padded).
 #include <chrono>
 #include <cstdio>
@@ -9,6 +10,7 @@
 
 #include "visrec/core/allocator.h"
 #include "visrec/core/npy.h"
+#include "visrec/core/version.h"
 #include "visrec/recommend/similarity.h"
 
 using namespace visrec;
@@ -24,6 +26,10 @@ static void Write(const TopK& t, int k, const char* path) {
 int main(int argc, char** argv) {
   TuneAllocatorForBatchWork();  // as in the visrec binary the stages run in
   const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "info") {
+    std::printf("-march=%s, dense kernel %s\n", BuildIsa().c_str(), DenseKernelInUse().c_str());
+    return 0;
+  }
   if (mode == "dense" && argc >= 6) {
     auto x = ReadNpy<float>(argv[2]);
     int k = std::stoi(argv[3]), threads = std::stoi(argv[4]);

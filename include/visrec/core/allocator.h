@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <vector>
 
@@ -15,6 +16,10 @@ namespace visrec {
 // blocks up to 32 MB (glibc's maximum) on the heap and stops trimming it. Does nothing when the
 // user set GLIBC_TUNABLES (their choice wins) or off glibc. Returns whether it changed anything.
 bool TuneAllocatorForBatchWork();
+
+// The process's peak resident memory so far, in bytes (getrusage; 0 where unavailable). Stages
+// record it after each phase, so a run's manifest says which phase set the peak.
+int64_t PeakRssBytes();
 
 // Blocks of at least this many bytes come from AllocateLarge's own mappings.
 constexpr std::size_t kLargeBlockBytes = std::size_t(2) << 20;
