@@ -1,8 +1,12 @@
 #include "visrec/core/csv.h"
 
+#include <algorithm>
+#include <functional>
+
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/numfmt.h"
+#include "visrec/core/stage.h"
 
 namespace visrec {
 
@@ -155,6 +159,28 @@ std::string CsvLine(const std::vector<std::string>& fields) {
   }
   s.push_back('\n');
   return s;
+}
+
+void WriteLinesInParallel(const std::filesystem::path& path, const std::string& header, int64_t count, int threads,
+                          const std::function<void(int64_t i, std::string& out)>& format) {
+  constexpr int64_t kBlock = 4096;  // rows per formatting task
+  threads = ResolveThreads(threads);
+  const int64_t per_round = int64_t(threads) * 4;
+  FileStreamWriter out(path);
+  out.Write(header);
+  std::vector<std::string> blocks(static_cast<size_t>(per_round));
+  const int64_t total_blocks = (count + kBlock - 1) / kBlock;
+  for (int64_t first = 0; first < total_blocks; first += per_round) {
+    const int64_t round = std::min(per_round, total_blocks - first);
+    ParallelFor(round, threads, [&](int64_t b) {
+      std::string& s = blocks[size_t(b)];
+      s.clear();
+      const int64_t r0 = (first + b) * kBlock, r1 = std::min(count, r0 + kBlock);
+      for (int64_t i = r0; i < r1; ++i) format(i, s);
+    });
+    for (int64_t b = 0; b < round; ++b) out.Write(blocks[size_t(b)]);
+  }
+  out.Close();
 }
 
 }  // namespace visrec

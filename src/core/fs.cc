@@ -155,6 +155,35 @@ void WriteFileAtomic(const fs::path& path, const std::string& bytes) {
   FsyncDir(path.parent_path().empty() ? fs::path(".") : path.parent_path());
 }
 
+FileStreamWriter::FileStreamWriter(fs::path path) : path_(std::move(path)) {
+  f_ = std::fopen(path_.c_str(), "wb");
+  if (!f_) throw IoError("cannot create '" + path_.string() + "': " + ErrnoText());
+}
+
+FileStreamWriter::~FileStreamWriter() {
+  if (f_) {
+    std::fclose(f_);
+    std::remove(path_.c_str());
+  }
+}
+
+void FileStreamWriter::Write(std::string_view bytes) {
+  if (std::fwrite(bytes.data(), 1, bytes.size(), f_) != bytes.size())
+    throw IoError("cannot write '" + path_.string() + "': " + ErrnoText() + " (is the disk full? earlier files are untouched)");
+}
+
+void FileStreamWriter::Close() {
+  const bool ok = std::fflush(f_) == 0;
+  const std::string why = ok ? "" : ErrnoText();
+  const bool closed = std::fclose(f_) == 0;
+  f_ = nullptr;
+  if (!ok || !closed) {
+    std::remove(path_.c_str());
+    throw IoError("cannot write '" + path_.string() + "': " + (why.empty() ? ErrnoText() : why) +
+                  " (is the disk full? earlier files are untouched)");
+  }
+}
+
 void RemoveAllQuiet(const fs::path& path) {
   std::error_code ec;
   fs::remove_all(path, ec);

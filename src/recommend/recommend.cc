@@ -338,7 +338,16 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   lap("hybrid");
   // ---- per-user recommendations ----
   const int k = std::min<int>(o.k, n);
-  struct Rec { int32_t item; double score; std::string reason; };
+  // A recommendation and what its reason line is made of (formatted only when written: a string per
+  // recommendation cost more memory than everything else at millions of users).
+  enum class Why : uint8_t { kScored, kFill, kNoHistory, kNoSimilar };
+  struct Rec {
+    int32_t item;
+    double score;
+    Why why;
+    int32_t because[2];  // the history items contributing most (-1: none)
+    int32_t percent[3];  // each source's share of the score, for sources with weight > 0
+  };
   std::vector<std::vector<Rec>> recs(users.size());
   std::vector<char> fallback_user(users.size(), 0);
   // Each worker keeps dense per-item accumulators, reset through a touched list; marks carry the
@@ -418,18 +427,11 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
         std::sort(contributors.begin(), contributors.end(), [&](auto& a, auto& b) {
           return a.first > b.first || (a.first == b.first && ids[size_t(a.second)] < ids[size_t(b.second)]);
         });
-        std::string reason = "because of ";
-        for (size_t q = 0; q < contributors.size() && q < 2; ++q) reason += (q ? "+" : "") + ids[size_t(contributors[q].second)];
-        reason += " (";
-        bool first = true;
-        for (int s = 0; s < 3; ++s) {
-          if (w[s] <= 0) continue;
-          reason += std::string(first ? "" : " ") + kSourceName[s] + " " +
-                    std::to_string(int(std::lround(100 * z.by_source[size_t(j)][size_t(s)] / score))) + "%";
-          first = false;
-        }
-        reason += ")";
-        out.push_back({j, score, reason});
+        Rec rec{j, score, Why::kScored, {-1, -1}, {0, 0, 0}};
+        for (size_t q = 0; q < contributors.size() && q < 2; ++q) rec.because[q] = contributors[q].second;
+        for (int s = 0; s < 3; ++s)
+          if (w[s] > 0) rec.percent[s] = int(std::lround(100 * z.by_source[size_t(j)][size_t(s)] / score));
+        out.push_back(rec);
       }
       if (int(out.size()) < k) {
         if (out.empty()) fallback_user[size_t(ui_)] = 1;
@@ -438,10 +440,8 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
         for (int32_t j : by_pop) {
           if (int(out.size()) >= k) break;
           if (z.seen_by[size_t(j)] == mark || have.count(j)) continue;
-          const char* why = !fallback_user[size_t(ui_)] ? "popular (fill)"
-                            : h.empty()                  ? "popular (no usable history)"
-                                                         : "popular (no similar unseen items)";
-          out.push_back({j, 0.0, why});
+          const Why why = !fallback_user[size_t(ui_)] ? Why::kFill : h.empty() ? Why::kNoHistory : Why::kNoSimilar;
+          out.push_back({j, 0.0, why, {-1, -1}, {0, 0, 0}});
         }
       }
     }
@@ -451,37 +451,62 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   // ---- outputs ----
   ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
   b.set_tag(ctx.tag);
-  std::string rc = "user_id,rank,item_id,score,reason\n";
   std::vector<int32_t> rec_idx(users.size() * size_t(k), -1);
   std::vector<float> rec_score(users.size() * size_t(k), 0.f);
   for (size_t u = 0; u < users.size(); ++u)
     for (size_t r = 0; r < recs[u].size(); ++r) {
-      const auto& x = recs[u][r];
-      AppendCsvLine(rc, {users[u], std::to_string(r + 1), ids[size_t(x.item)], FormatFixed(x.score, 6), x.reason});
-      rec_idx[u * size_t(k) + r] = x.item;
-      rec_score[u * size_t(k) + r] = float(x.score);
+      rec_idx[u * size_t(k) + r] = recs[u][r].item;
+      rec_score[u * size_t(k) + r] = float(recs[u][r].score);
     }
-  if (have_interactions) WriteFileAtomic(b.Path("recommendations.csv"), rc);
+  if (have_interactions)
+    WriteLinesInParallel(b.Path("recommendations.csv"), "user_id,rank,item_id,score,reason\n", int64_t(users.size()), threads,
+                         [&](int64_t u, std::string& out) {
+      std::string reason;
+      for (size_t r = 0; r < recs[size_t(u)].size(); ++r) {
+        const Rec& x = recs[size_t(u)][r];
+        switch (x.why) {
+          case Why::kFill: reason = "popular (fill)"; break;
+          case Why::kNoHistory: reason = "popular (no usable history)"; break;
+          case Why::kNoSimilar: reason = "popular (no similar unseen items)"; break;
+          case Why::kScored: {
+            reason = "because of ";
+            for (int q = 0; q < 2 && x.because[q] >= 0; ++q) (reason += q ? "+" : "") += ids[size_t(x.because[q])];
+            reason += " (";
+            bool first = true;
+            for (int s = 0; s < 3; ++s) {
+              if (w[s] <= 0) continue;
+              ((reason += first ? "" : " ") += kSourceName[s]) += " " + std::to_string(x.percent[s]) + "%";
+              first = false;
+            }
+            reason += ")";
+            break;
+          }
+        }
+        AppendCsvLine(out, {users[size_t(u)], std::to_string(r + 1), ids[size_t(x.item)], FormatFixed(x.score, 6), reason});
+      }
+    });
   WriteNpy(b.Path("rec_items.npy"), DType::kI32, {int64_t(users.size()), k}, rec_idx.data());
   WriteNpy(b.Path("rec_scores.npy"), DType::kF32, {int64_t(users.size()), k}, rec_score.data());
-  std::string sc = "item_id,rank,neighbor_id,score,source\n";
   const int sk = std::min(o.similar_k, std::max(1, n - 1));
   std::vector<int32_t> sim_idx(size_t(n) * size_t(sk), -1);
   std::vector<float> sim_score(size_t(n) * size_t(sk), 0.f);
-  for (int32_t i = 0; i < n; ++i) {
+  for (int32_t i = 0; i < n; ++i)
+    for (size_t r = 0; r < hybrid[size_t(i)].size() && int(r) < sk; ++r) {
+      sim_idx[size_t(i) * size_t(sk) + r] = hybrid[size_t(i)][r].item;
+      sim_score[size_t(i) * size_t(sk) + r] = hybrid[size_t(i)][r].score;
+    }
+  WriteLinesInParallel(b.Path("similar_items.csv"), "item_id,rank,neighbor_id,score,source\n", n, threads,
+                       [&](int64_t i, std::string& out) {
     for (size_t r = 0; r < hybrid[size_t(i)].size() && int(r) < sk; ++r) {
       const auto& nb = hybrid[size_t(i)][r];
-      AppendCsvLine(sc, {ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), "hybrid"});
-      sim_idx[size_t(i) * size_t(sk) + r] = nb.item;
-      sim_score[size_t(i) * size_t(sk) + r] = nb.score;
+      AppendCsvLine(out, {ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), "hybrid"});
     }
     for (int s = 0; s < 3; ++s)
       for (size_t r = 0; r < sims[s][size_t(i)].size() && int(r) < sk; ++r) {
         const auto& nb = sims[s][size_t(i)][r];
-        AppendCsvLine(sc, {ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), kSourceName[s]});
+        AppendCsvLine(out, {ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), kSourceName[s]});
       }
-  }
-  WriteFileAtomic(b.Path("similar_items.csv"), sc);
+  });
   WriteNpy(b.Path("similar_items.npy"), DType::kI32, {n, sk}, sim_idx.data());
   WriteNpy(b.Path("similar_scores.npy"), DType::kF32, {n, sk}, sim_score.data());
   // Each source's own lists too (`query --source`): the same rows as similar_items.csv's.

@@ -1,6 +1,6 @@
 // Synthetic inputs for tools/bench/scale.sh (a benchmark helper, not a test):
 //   scale_inputs OUT ITEMS USERS INTERACTIONS [DIMS=64] [SEED=0]
-// writes OUT/catalog.csv (item_id,title,category), OUT/interactions.csv (user_id,item_id,timestamp)
+// writes OUT/catalog.csv (item_id,image,title,category), OUT/interactions.csv (user_id,item_id,timestamp)
 // and a reduce artifact in the workdir OUT/work (reduced_l2.npy + ids.txt), so `visrec recommend`
 // runs at sizes where extracting real photos would take days.
 // - Visual vectors are clustered (ITEMS/500 Gaussian clusters, at least 20), as reduced image
@@ -71,10 +71,10 @@ int main(int argc, char** argv) {
     for (size_t w = 0; w < word_cdf.size(); ++w) word_cdf[w] = acc += 1.0 / double(w + 1);
     std::uniform_real_distribution<double> unit(0, 1);
     std::ofstream cat(out / "catalog.csv");
-    cat << "item_id,title,category\n";
+    cat << "item_id,image,title,category\n";
     for (int64_t i = 0; i < items; ++i) {
       const int32_t c = cluster_of[size_t(i)];
-      cat << Id('i', i, iw) << ",";
+      cat << Id('i', i, iw) << ",photos/" << Id('i', i, iw) << ".jpg,";  // never read: recommend needs no photos
       for (int t = 0; t < 2; ++t) cat << "k" << c << "w" << (rng() % 8) << " ";
       for (int t = 0; t < 2; ++t) {
         const size_t w = size_t(std::lower_bound(word_cdf.begin(), word_cdf.end(), unit(rng) * acc) - word_cdf.begin());

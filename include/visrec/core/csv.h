@@ -37,5 +37,10 @@ std::string CsvLine(const std::vector<std::string>& fields);  // with trailing '
 // The same, appended to `out` without temporaries (for files of millions of lines).
 void AppendCsvField(std::string& out, std::string_view field);
 void AppendCsvLine(std::string& out, std::initializer_list<std::string_view> fields);
+// Writes `header`, then the lines that `format(i, out)` appends for i = 0 .. count-1, in that order:
+// blocks of rows are formatted by `threads` workers at once and written as each round completes,
+// so a file of millions of lines is neither held whole in memory nor formatted on one core.
+void WriteLinesInParallel(const std::filesystem::path& path, const std::string& header, int64_t count, int threads,
+                          const std::function<void(int64_t i, std::string& out)>& format);
 
 }  // namespace visrec

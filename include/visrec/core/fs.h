@@ -1,5 +1,7 @@
 // File-system helpers: whole-file reads, atomic small-file writes, fsync.
 #pragma once
+#include <cstdio>
+#include <string_view>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -25,6 +27,22 @@ void WriteLines(const fs::path& path, const std::vector<std::string>& lines);
 // Writes to a temporary file beside `path`, fsyncs it, renames it over `path`, fsyncs the directory.
 void WriteFileAtomic(const fs::path& path, const std::string& bytes);
 void FsyncFile(const fs::path& path);
+// A new file written piece by piece, for outputs too large to hold as one string (inside an
+// artifact's staging directory, whose commit fsyncs and renames). Any failure is an IoError naming
+// the file; an unclosed writer removes its partial file.
+class FileStreamWriter {
+ public:
+  explicit FileStreamWriter(fs::path path);
+  ~FileStreamWriter();
+  FileStreamWriter(const FileStreamWriter&) = delete;
+  FileStreamWriter& operator=(const FileStreamWriter&) = delete;
+  void Write(std::string_view bytes);
+  void Close();  // flush; throws IoError when anything failed
+
+ private:
+  fs::path path_;
+  std::FILE* f_ = nullptr;
+};
 void FsyncDir(const fs::path& dir);
 // Best-effort recursive removal that never throws.
 void RemoveAllQuiet(const fs::path& path);
