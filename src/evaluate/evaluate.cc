@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
@@ -72,6 +73,17 @@ void CheckBaseline(const EvaluateOptions& o, const json& report) {
   }
   spdlog::info("evaluate: no metric dropped more than {} below the baseline {}", o.tolerance, o.baseline.string());
 }
+
+// Strings to dense numbers in order of first appearance.
+struct Interner {
+  std::unordered_map<std::string, int32_t> index;
+  std::vector<std::string> names;
+  int32_t Get(const std::string& s) {
+    const auto [it, added] = index.try_emplace(s, int32_t(names.size()));
+    if (added) names.push_back(s);
+    return it->second;
+  }
+};
 
 // A recommendations CSV from any source: user_id, item_id and (optionally) rank columns; without a
 // rank column each user's rows are in rank order.
@@ -221,8 +233,18 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
     report = json::parse(ReadFileBytes(existing->File("report.json")));
     out = existing;
   } else {
-    // Universe, training history, recommendations.
-    Interactions train = ReadInteractions(train_path), test = ReadInteractions(o.test);
+    // Universe, training history, recommendations. Users and items become numbers as the files
+    // stream by (a string per row of a 50M-row file does not fit in memory); items are numbered in
+    // id order and users are visited in id order, so every list, draw and line is as it was with
+    // strings.
+    Interner users, keys;  // keys: every item id named anywhere, in order of first appearance
+    std::vector<std::pair<int32_t, int32_t>> train_pairs, test_pairs;  // (user, key)
+    StreamInteractions(train_path, BadRowPolicy::kSkip, [&](Interaction& x) {
+      train_pairs.push_back({users.Get(x.user_id), keys.Get(x.item_id)});
+    });
+    const Interactions test_read = StreamInteractions(o.test, BadRowPolicy::kSkip, [&](Interaction& x) {
+      test_pairs.push_back({users.Get(x.user_id), keys.Get(x.item_id)});
+    });
     std::vector<std::string> items;
     if (!external) {
       items = ReadLines(rec->File("ids.txt"));
@@ -230,71 +252,142 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
       items = ReadCatalog(o.catalog).item_ids;
     } else {  // no catalog: the items the training data and the lists name
       std::set<std::string> named;
-      for (const auto& x : train.rows) named.insert(x.item_id);
+      for (const auto& [u, key] : train_pairs) named.insert(keys.names[size_t(key)]);
       for (const auto& [u, list] : ext.lists) named.insert(list.begin(), list.end());
       items.assign(named.begin(), named.end());
     }
     std::sort(items.begin(), items.end());
     items.erase(std::unique(items.begin(), items.end()), items.end());
-    std::set<std::string> universe(items.begin(), items.end());
+    const int32_t n = int32_t(items.size());
+    std::unordered_map<std::string, int32_t> universe;
+    universe.reserve(items.size());
+    for (int32_t i = 0; i < n; ++i) universe.emplace(items[size_t(i)], i);
     if (external && !o.catalog.empty())
       for (const auto& [u, list] : ext.lists)
         for (const auto& i : list)
           if (!universe.count(i))
             throw InputError("evaluate: " + lists_name + " recommends item '" + i + "' to user '" + u + "', which " +
                              o.catalog.string() + " does not list; evaluate against the catalog the lists were made for");
-    std::map<std::string, std::set<std::string>> seen, relevant;
-    std::map<std::string, double> pop;
-    for (auto& x : train.rows) if (seen[x.user_id].insert(x.item_id).second) pop[x.item_id] += 1;
-    int64_t test_unknown = 0;
-    for (auto& x : test.rows) {
-      if (!universe.count(x.item_id)) { ++test_unknown; continue; }
-      if (seen[x.user_id].count(x.item_id)) continue;  // re-interactions are not discoveries
-      relevant[x.user_id].insert(x.item_id);
+    // Item number of each key: its place in the universe, or a number past it (a training item the
+    // universe lacks still counts in its user's history size).
+    std::vector<int32_t> item_of(keys.names.size());
+    int32_t outside = n;
+    for (size_t key = 0; key < keys.names.size(); ++key) {
+      const auto it = universe.find(keys.names[key]);
+      item_of[key] = it != universe.end() ? it->second : outside++;
     }
-    std::map<std::string, std::vector<std::string>> recs;
+    // Training history per user: sorted distinct items; popularity = distinct users per item.
+    for (auto& [u, key] : train_pairs) key = item_of[size_t(key)];
+    std::sort(train_pairs.begin(), train_pairs.end());
+    train_pairs.erase(std::unique(train_pairs.begin(), train_pairs.end()), train_pairs.end());
+    std::vector<int64_t> seen_start(users.names.size() + 1, 0);
+    std::vector<int32_t> seen_items(train_pairs.size());
+    std::vector<double> pop(size_t(outside), 0.0);
+    for (size_t q = 0; q < train_pairs.size(); ++q) {
+      seen_start[size_t(train_pairs[q].first) + 1]++;
+      seen_items[q] = train_pairs[q].second;
+      pop[size_t(train_pairs[q].second)] += 1;
+    }
+    for (size_t u = 0; u < users.names.size(); ++u) seen_start[u + 1] += seen_start[u];
+    std::vector<std::pair<int32_t, int32_t>>().swap(train_pairs);
+    const auto has_seen = [&](int32_t u, int32_t i) {
+      return std::binary_search(seen_items.begin() + seen_start[size_t(u)], seen_items.begin() + seen_start[size_t(u) + 1], i);
+    };
+    int64_t test_unknown = 0;
+    std::vector<std::pair<int32_t, int32_t>> relevant_pairs;  // (user, item)
+    for (const auto& [u, key] : test_pairs) {
+      const int32_t i = item_of[size_t(key)];
+      if (i >= n) { ++test_unknown; continue; }
+      if (has_seen(u, i)) continue;  // re-interactions are not discoveries
+      relevant_pairs.push_back({u, i});
+    }
+    std::vector<std::pair<int32_t, int32_t>>().swap(test_pairs);
+    std::sort(relevant_pairs.begin(), relevant_pairs.end());
+    relevant_pairs.erase(std::unique(relevant_pairs.begin(), relevant_pairs.end()), relevant_pairs.end());
+    // Each user's list, by user number.
+    std::vector<std::vector<int32_t>> recs(users.names.size());
     if (external) {
-      recs = std::move(ext.lists);
+      for (auto& [u, list] : ext.lists) {
+        const auto it = users.index.find(u);
+        if (it == users.index.end()) continue;  // neither in training nor in test: never scored
+        auto& r = recs[size_t(it->second)];
+        for (const auto& i : list) r.push_back(universe.at(i));
+      }
     } else {
-      CsvTable rt = ReadCsv(rec->File("recommendations.csv"));
-      for (auto& r : rt.rows) recs[r[0]].push_back(r[2]);
+      // rec_items.npy holds the rows of recommendations.csv as item numbers of ids.txt (= items).
+      const auto lists = rec->ReadArray<int32_t>("rec_items.npy");
+      const std::vector<std::string> list_users = ReadLines(rec->File("users.txt"));
+      if (lists.shape.size() != 2 || lists.rows() != int64_t(list_users.size()))
+        throw ArtifactError("evaluate: rec_items.npy and users.txt disagree in " + rec->dir.string());
+      const int64_t width = lists.shape[1];
+      for (size_t r = 0; r < list_users.size(); ++r) {
+        const auto it = users.index.find(list_users[r]);
+        if (it == users.index.end()) continue;  // neither in training nor in test: never scored
+        auto& out = recs[size_t(it->second)];
+        for (int64_t q = 0; q < width; ++q) {
+          const int32_t i = lists.data[size_t(int64_t(r) * width + q)];
+          if (i < 0) break;
+          if (i >= n) throw ArtifactError("evaluate: rec_items.npy names item " + std::to_string(i) + " of " + std::to_string(n) +
+                                          " in " + rec->dir.string());
+          out.push_back(i);
+        }
+      }
     }
     const int k = k_max;  // lists are built at the largest cut-off, scored at each
     // Baselines from the same training data.
-    std::vector<std::string> by_pop(items.begin(), items.end());
-    auto pop_of = [&](const std::string& i) { auto it = pop.find(i); return it == pop.end() ? 0.0 : it->second; };
-    std::stable_sort(by_pop.begin(), by_pop.end(), [&](auto& a, auto& b) { return pop_of(a) > pop_of(b); });
+    std::vector<int32_t> by_pop(static_cast<size_t>(n));
+    for (int32_t i = 0; i < n; ++i) by_pop[size_t(i)] = i;
+    std::stable_sort(by_pop.begin(), by_pop.end(), [&](int32_t a, int32_t b) { return pop[size_t(a)] > pop[size_t(b)]; });
     std::mt19937_64 g(o.seed);
     struct AtK {
       RankingMetrics s_model, s_pop, s_rand, c_model, c_pop, c_rand;
-      std::set<std::string> covered;
+      std::vector<char> covered;
+      int64_t covered_count = 0;
     };
     std::vector<AtK> at(cutoffs.size());
+    for (auto& a : at) a.covered.assign(size_t(n), 0);
     int64_t users_without_recs = 0;
     // One row per evaluated user, so two runs on the same split can be compared user by user.
     std::string per_user = "user_id,held_out,rank";
     for (int kc : cutoffs) per_user += ",hit@" + std::to_string(kc);
     for (int kc : cutoffs) per_user += ",ndcg@" + std::to_string(kc);
     per_user += "\n";
-    for (auto& [u, rel] : relevant) {
-      const auto& hist = seen[u];
-      std::vector<std::string> model = recs.count(u) ? recs[u] : std::vector<std::string>{};
+    // Users with held-out items, in id order.
+    std::vector<int32_t> order;
+    for (size_t q = 0; q < relevant_pairs.size(); ++q)
+      if (q == 0 || relevant_pairs[q].first != relevant_pairs[q - 1].first) order.push_back(relevant_pairs[q].first);
+    std::vector<int64_t> rel_start(users.names.size() + 1, 0);
+    for (const auto& [u, i] : relevant_pairs) rel_start[size_t(u) + 1]++;
+    for (size_t u = 0; u < users.names.size(); ++u) rel_start[u + 1] += rel_start[u];
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return users.names[size_t(a)] < users.names[size_t(b)]; });
+    std::vector<int32_t> seen_mark(static_cast<size_t>(n), -1);  // user number whose history holds the item
+    std::vector<int32_t> rel, cold, model, popl, randl, pool;
+    std::set<int32_t> chosen;
+    for (const int32_t u : order) {
+      rel.clear();
+      for (int64_t q = rel_start[size_t(u)]; q < rel_start[size_t(u) + 1]; ++q) rel.push_back(relevant_pairs[size_t(q)].second);
+      const int64_t hist_size = seen_start[size_t(u) + 1] - seen_start[size_t(u)];
+      for (int64_t q = seen_start[size_t(u)]; q < seen_start[size_t(u) + 1]; ++q)
+        if (seen_items[size_t(q)] < n) seen_mark[size_t(seen_items[size_t(q)])] = u;
+      const auto seen = [&](int32_t i) { return seen_mark[size_t(i)] == u; };
+      model = recs[size_t(u)];
       if (model.empty()) ++users_without_recs;
       if (int(model.size()) > k) model.resize(size_t(k));
-      std::vector<std::string> popl, randl;
-      for (auto& i : by_pop) { if (int(popl.size()) >= k) break; if (!hist.count(i)) popl.push_back(i); }
+      popl.clear();
+      randl.clear();
+      for (int32_t i : by_pop) { if (int(popl.size()) >= k) break; if (!seen(i)) popl.push_back(i); }
       // Random baseline: k distinct unseen items. Rejection sampling keeps this O(k) per user; a
       // user who has seen nearly everything gets an explicit pool instead.
-      const size_t unseen = items.size() - std::min(items.size(), hist.size());
+      const size_t unseen = size_t(n) - std::min(size_t(n), size_t(hist_size));
       if (unseen > size_t(2 * k)) {
-        std::set<std::string> chosen;
+        chosen.clear();
         while (int(randl.size()) < k) {
-          const std::string& i = items[size_t(g() % items.size())];
-          if (!hist.count(i) && chosen.insert(i).second) randl.push_back(i);
+          const int32_t i = int32_t(g() % uint64_t(n));
+          if (!seen(i) && chosen.insert(i).second) randl.push_back(i);
         }
       } else {
-        std::vector<std::string> pool;
-        for (auto& i : items) if (!hist.count(i)) pool.push_back(i);
+        pool.clear();
+        for (int32_t i = 0; i < n; ++i) if (!seen(i)) pool.push_back(i);
         for (int q = 0; q < k && !pool.empty(); ++q) {
           size_t r = size_t(g() % pool.size());
           randl.push_back(pool[r]);
@@ -302,16 +395,16 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
           pool.pop_back();
         }
       }
-      std::set<std::string> cold;
-      for (auto& i : rel) if (!pop.count(i)) cold.insert(i);
+      cold.clear();
+      for (int32_t i : rel) if (pop[size_t(i)] == 0) cold.push_back(i);
       {
         std::string held, rank;
-        for (const auto& i : rel) held += (held.empty() ? "" : " ") + i;
+        for (int32_t i : rel) held += (held.empty() ? "" : " ") + items[size_t(i)];
         for (size_t q = 0; q < model.size(); ++q)
-          if (rel.count(model[q])) { rank = std::to_string(q + 1); break; }
-        std::vector<std::string> fields{u, held, rank};
+          if (std::binary_search(rel.begin(), rel.end(), model[q])) { rank = std::to_string(q + 1); break; }
+        std::vector<std::string> fields{users.names[size_t(u)], held, rank};
         std::vector<RankingMetrics> mine(cutoffs.size());
-        for (size_t c = 0; c < cutoffs.size(); ++c) Accumulate(model, rel, cutoffs[c], &mine[c]);
+        for (size_t c = 0; c < cutoffs.size(); ++c) AccumulateIds(model, rel, cutoffs[c], &mine[c]);
         for (const auto& m : mine) fields.push_back(m.hr > 0 ? "1" : "0");
         for (const auto& m : mine) fields.push_back(FormatFixed(m.ndcg, 6));
         per_user += CsvLine(fields);
@@ -319,13 +412,14 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
       for (size_t c = 0; c < cutoffs.size(); ++c) {
         const int kc = cutoffs[c];
         AtK& a = at[c];
-        for (size_t q = 0; q < model.size() && int(q) < kc; ++q) a.covered.insert(model[q]);
-        Accumulate(model, rel, kc, &a.s_model);
-        Accumulate(popl, rel, kc, &a.s_pop);
-        Accumulate(randl, rel, kc, &a.s_rand);
-        Accumulate(model, cold, kc, &a.c_model);
-        Accumulate(popl, cold, kc, &a.c_pop);
-        Accumulate(randl, cold, kc, &a.c_rand);
+        for (size_t q = 0; q < model.size() && int(q) < kc; ++q)
+          if (!a.covered[size_t(model[q])]) { a.covered[size_t(model[q])] = 1; ++a.covered_count; }
+        AccumulateIds(model, rel, kc, &a.s_model);
+        AccumulateIds(popl, rel, kc, &a.s_pop);
+        AccumulateIds(randl, rel, kc, &a.s_rand);
+        AccumulateIds(model, cold, kc, &a.c_model);
+        AccumulateIds(popl, cold, kc, &a.c_pop);
+        AccumulateIds(randl, cold, kc, &a.c_rand);
       }
     }
     if (external && at[0].s_model.users > 0 && users_without_recs == at[0].s_model.users)
@@ -341,13 +435,13 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
       spdlog::warn("evaluate: {} of the {} test users have no list in {}; they count as misses", users_without_recs,
                    at[0].s_model.users, lists_name);
     if (at[0].s_model.users == 0)
-      throw InputError("evaluate: no test user to evaluate: " + o.test.string() + " has " + std::to_string(test.rows.size()) +
+      throw InputError("evaluate: no test user to evaluate: " + o.test.string() + " has " + std::to_string(test_read.accepted) +
                        " usable rows, " + std::to_string(test_unknown) + " of them naming items outside " + lists_name +
                        ", the rest already in the users' training history; metrics over 0 users would read 0.0000");
     const auto metrics_at = [&](const AtK& a) {
       json m;
       m["model"] = ToJson(Finish(a.s_model));
-      m["model"]["coverage"] = items.empty() ? 0.0 : double(a.covered.size()) / double(items.size());
+      m["model"]["coverage"] = items.empty() ? 0.0 : double(a.covered_count) / double(items.size());
       m["popularity"] = ToJson(Finish(a.s_pop));
       m["random"] = ToJson(Finish(a.s_rand));
       m["cold_start"] = {{"model", ToJson(Finish(a.c_model))}, {"popularity", ToJson(Finish(a.c_pop))},
@@ -366,19 +460,19 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
       Catalog cat = ReadCatalog(o.catalog);
       if (std::find(cat.columns.begin(), cat.columns.end(), o.label_column) == cat.columns.end())
         throw InputError(o.catalog.string() + ": no column '" + o.label_column + "' for --label-column");
-      CsvTable st = ReadCsv(rec->File("similar_items.csv"));
       std::map<std::string, std::pair<double, double>> per_source;  // same-label hits, total
       std::set<std::string> sources_seen;
-      for (auto& r : st.rows) {
-        if (r.size() < 5 || std::atoi(r[1].c_str()) > o.k) continue;
-        if (!label_items.empty() && !label_items.count(r[0])) continue;
+      // Streamed: similar_items.csv has 4 x similar-k rows per item (tens of millions at 1M items).
+      StreamCsvFile(rec->File("similar_items.csv"), [](std::vector<std::string>&) {}, [&](std::vector<std::string>& r, int64_t) {
+        if (r.size() < 5 || std::atoi(r[1].c_str()) > o.k) return;
+        if (!label_items.empty() && !label_items.count(r[0])) return;
         sources_seen.insert(r[0]);
         auto a = cat.metadata.find(r[0]), b = cat.metadata.find(r[2]);
-        if (a == cat.metadata.end() || b == cat.metadata.end()) continue;
+        if (a == cat.metadata.end() || b == cat.metadata.end()) return;
         auto& e = per_source[r[4]];
         e.first += a->second[o.label_column] == b->second[o.label_column];
         e.second += 1;
-      }
+      });
       for (auto& [src, e] : per_source) report["same_label_precision"][src] = e.second ? e.first / e.second : 0.0;
       report["label_column"] = o.label_column;
       if (!label_items.empty()) {
