@@ -10,7 +10,7 @@
 # Results: OUT/scale.jsonl (one line per size), OUT/scale.md (table, fitted exponents) and
 # OUT/scale.png (log-log plot; needs python3-matplotlib: tools/install-deps.sh --bench).
 # Needs a build with -DVISREC_BUILD_BENCHMARKS=ON (scale_inputs).
-# Usage: [BUILD=build] [OUT=build/scale] [EXACT_MAX=1000000] [USERS_PER_ITEM=5] [INTERACTIONS_PER_ITEM=50]
+# Usage: [BUILD=build] [OUT=build/scale] [EXACT_MAX=500000] [USERS_PER_ITEM=5] [INTERACTIONS_PER_ITEM=50]
 #        [THREADS=0] [KEEP=1] tools/bench/scale.sh [SIZES...]     (default sizes: 10000 100000 1000000)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,7 +22,7 @@ for b in "$visrec" "$gen"; do
 done
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000 1000000)
 out=${OUT:-$root/build/scale}
-exact_max=${EXACT_MAX:-1000000}
+exact_max=${EXACT_MAX:-500000}
 upi=${USERS_PER_ITEM:-5}; ipi=${INTERACTIONS_PER_ITEM:-50}
 threads=${THREADS:-0}
 mkdir -p "$out"
