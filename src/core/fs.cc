@@ -160,10 +160,18 @@ FileStreamWriter::FileStreamWriter(fs::path path) : path_(std::move(path)) {
   if (!f_) throw IoError("cannot create '" + path_.string() + "': " + ErrnoText());
 }
 
+namespace {
+// A failed writer removes what it created, and only a regular file: never a device or FIFO.
+void RemovePartial(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_regular_file(fs::symlink_status(path, ec))) fs::remove(path, ec);
+}
+}  // namespace
+
 FileStreamWriter::~FileStreamWriter() {
   if (f_) {
     std::fclose(f_);
-    std::remove(path_.c_str());
+    RemovePartial(path_);
   }
 }
 
@@ -178,7 +186,7 @@ void FileStreamWriter::Close() {
   const bool closed = std::fclose(f_) == 0;
   f_ = nullptr;
   if (!ok || !closed) {
-    std::remove(path_.c_str());
+    RemovePartial(path_);
     throw IoError("cannot write '" + path_.string() + "': " + (why.empty() ? ErrnoText() : why) +
                   " (is the disk full? earlier files are untouched)");
   }

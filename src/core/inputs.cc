@@ -256,17 +256,30 @@ Interactions ReadInteractions(const std::filesystem::path& path, BadRowPolicy po
 
 void WriteInteractions(const std::filesystem::path& path, const std::vector<Interaction>& rows,
                        bool with_weight, bool with_timestamp) {
+  std::string s = InteractionsHeader(with_weight, with_timestamp);
+  for (const auto& r : rows)
+    AppendInteractionLine(s, r.user_id, r.item_id, r.weight, r.timestamp, r.has_timestamp, with_weight, with_timestamp);
+  WriteFileAtomic(path, s);
+}
+
+std::string InteractionsHeader(bool with_weight, bool with_timestamp) {
   std::string s = "user_id,item_id";
   if (with_weight) s += ",weight";
   if (with_timestamp) s += ",timestamp";
-  s += "\n";
-  for (const auto& r : rows) {
-    std::vector<std::string> f{r.user_id, r.item_id};
-    if (with_weight) f.push_back(FormatShortest(r.weight));
-    if (with_timestamp) f.push_back(r.has_timestamp ? FormatShortest(r.timestamp) : std::string());
-    s += CsvLine(f);
+  return s + "\n";
+}
+
+void AppendInteractionLine(std::string& out, std::string_view user_id, std::string_view item_id, double weight,
+                           double timestamp, bool has_timestamp, bool with_weight, bool with_timestamp) {
+  AppendCsvField(out, user_id);
+  out.push_back(',');
+  AppendCsvField(out, item_id);
+  if (with_weight) (out += ',') += FormatShortest(weight);
+  if (with_timestamp) {
+    out.push_back(',');
+    if (has_timestamp) out += FormatShortest(timestamp);
   }
-  WriteFileAtomic(path, s);
+  out.push_back('\n');
 }
 
 std::vector<std::string> IssueExamples(const std::vector<RowIssue>& issues, size_t most) {

@@ -463,14 +463,25 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
       std::map<std::string, std::pair<double, double>> per_source;  // same-label hits, total
       std::set<std::string> sources_seen;
       // Streamed: similar_items.csv has 4 x similar-k rows per item (tens of millions at 1M items).
+      // Each item's label as a number, looked up once per row by hash (a search of the catalog's
+      // ordered map per row took minutes at 1M items).
+      std::unordered_map<std::string, int32_t> label_of;
+      {
+        std::unordered_map<std::string, int32_t> label_number;
+        label_of.reserve(cat.metadata.size());
+        for (auto& [item, columns] : cat.metadata)
+          label_of.emplace(item, label_number.try_emplace(columns[o.label_column], int32_t(label_number.size())).first->second);
+      }
       StreamCsvFile(rec->File("similar_items.csv"), [](std::vector<std::string>&) {}, [&](std::vector<std::string>& r, int64_t) {
         if (r.size() < 5 || std::atoi(r[1].c_str()) > o.k) return;
-        if (!label_items.empty() && !label_items.count(r[0])) return;
-        sources_seen.insert(r[0]);
-        auto a = cat.metadata.find(r[0]), b = cat.metadata.find(r[2]);
-        if (a == cat.metadata.end() || b == cat.metadata.end()) return;
+        if (!label_items.empty()) {
+          if (!label_items.count(r[0])) return;
+          sources_seen.insert(r[0]);
+        }
+        auto a = label_of.find(r[0]), b = label_of.find(r[2]);
+        if (a == label_of.end() || b == label_of.end()) return;
         auto& e = per_source[r[4]];
-        e.first += a->second[o.label_column] == b->second[o.label_column];
+        e.first += a->second == b->second;
         e.second += 1;
       });
       for (auto& [src, e] : per_source) report["same_label_precision"][src] = e.second ? e.first / e.second : 0.0;

@@ -2,9 +2,11 @@
 #include <chrono>
 #include <map>
 #include <random>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
+#include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/options.h"
 #include "visrec/core/sha256.h"
@@ -31,39 +33,75 @@ StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
   if (o.method == "random") { params["test_fraction"] = o.test_fraction; params["seed"] = o.seed; }
   const std::string key = ComputeArtifactKey("split", kSplitStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, "split", key)) return *up;
-  Interactions in = ReadInteractions(o.interactions, o.bad_rows);
+  // Rows as numbers while the file streams by (a string per field of 50M rows took 12 GB); the
+  // lines are formatted again only when written, exactly as before.
+  struct Row {
+    int32_t user, item;
+    double weight, timestamp;
+    int64_t line;
+    bool has_timestamp;
+  };
+  std::unordered_map<std::string, int32_t> user_index, item_index;
+  std::vector<std::string> user_names, item_names;
+  const auto number = [](std::unordered_map<std::string, int32_t>& index, std::vector<std::string>& names, std::string& s) {
+    const auto [it, added] = index.try_emplace(s, int32_t(names.size()));
+    if (added) names.push_back(std::move(s));
+    return it->second;
+  };
+  std::vector<Row> rows;
+  Interactions in = StreamInteractions(o.interactions, o.bad_rows, [&](Interaction& x) {
+    rows.push_back({number(user_index, user_names, x.user_id), number(item_index, item_names, x.item_id), x.weight,
+                    x.timestamp, x.line, x.has_timestamp});
+  });
   RequireUsableShare(o.interactions.string(), in.data_rows, int64_t(in.issues.size()), IssueExamples(in.issues, 3),
                      o.max_bad_rows_fraction);
-  std::vector<Interaction> train, test;
+  std::vector<int64_t> train, test;  // row numbers, in the order they are written
   if (o.method == "leave-last-out") {
     if (!in.has_timestamp)
       throw InputError(o.interactions.string() + ": leave-last-out needs a timestamp column; use --split random");
     RequireTimestampOnEveryRow(in, "leave-last-out", "use --split random");
-    // Per user, every row of the latest (item) goes to test; users with a single item stay in train.
-    std::map<std::string, std::vector<const Interaction*>> by_user;
-    for (const auto& x : in.rows) by_user[x.user_id].push_back(&x);
-    for (auto& [u, rows] : by_user) {
-      const Interaction* last = rows[0];
-      for (auto* r : rows)
-        if (r->timestamp > last->timestamp || (r->timestamp == last->timestamp && r->line > last->line)) last = r;
-      bool single = std::all_of(rows.begin(), rows.end(), [&](auto* r) { return r->item_id == last->item_id; });
-      for (auto* r : rows) (!single && r->item_id == last->item_id ? test : train).push_back(*r);
+    // Per user (in id order), every row of the latest (item) goes to test, the rest to train, each in
+    // file order; users with a single item stay in train.
+    std::vector<int64_t> start(user_names.size() + 1, 0);
+    for (const Row& r : rows) ++start[size_t(r.user) + 1];
+    for (size_t u = 0; u < user_names.size(); ++u) start[u + 1] += start[u];
+    std::vector<int64_t> by_user(rows.size());
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    for (size_t q = 0; q < rows.size(); ++q) by_user[size_t(fill[size_t(rows[q].user)]++)] = int64_t(q);
+    std::vector<int32_t> user_order(user_names.size());
+    for (size_t u = 0; u < user_order.size(); ++u) user_order[u] = int32_t(u);
+    std::sort(user_order.begin(), user_order.end(), [&](int32_t a, int32_t b) { return user_names[size_t(a)] < user_names[size_t(b)]; });
+    for (const int32_t u : user_order) {
+      const int64_t* first = by_user.data() + start[size_t(u)];
+      const int64_t* end = by_user.data() + start[size_t(u) + 1];
+      const Row* last = &rows[size_t(*first)];
+      for (const int64_t* q = first; q < end; ++q) {
+        const Row& r = rows[size_t(*q)];
+        if (r.timestamp > last->timestamp || (r.timestamp == last->timestamp && r.line > last->line)) last = &r;
+      }
+      const bool single = std::all_of(first, end, [&](int64_t q) { return rows[size_t(q)].item == last->item; });
+      for (const int64_t* q = first; q < end; ++q) (!single && rows[size_t(*q)].item == last->item ? test : train).push_back(*q);
     }
   } else {
     std::mt19937_64 g(o.seed);
-    for (const auto& x : in.rows) ((double(g() >> 11) * 0x1.0p-53) < o.test_fraction ? test : train).push_back(x);
+    for (size_t q = 0; q < rows.size(); ++q) ((double(g() >> 11) * 0x1.0p-53) < o.test_fraction ? test : train).push_back(int64_t(q));
   }
   if (test.empty())
     throw InputError(o.interactions.string() + ": the " + o.method + " split leaves no interaction to test (" +
-                     std::to_string(in.rows.size()) + " rows; leave-last-out needs users with at least two items)" +
+                     std::to_string(rows.size()) + " rows; leave-last-out needs users with at least two items)" +
                      "; evaluation would score nobody. Use more data" +
                      (o.method == "random" ? std::string(" or a larger --test-fraction") : std::string()));
   ArtifactBuilder b(ctx.workdir, "split", kSplitStageVersion, params, inputs);
   b.set_tag(ctx.tag);
-  WriteInteractions(b.Path("train.csv"), train, in.has_weight, in.has_timestamp);
-  WriteInteractions(b.Path("test.csv"), test, in.has_weight, in.has_timestamp);
-  b.AddOutput("train.csv");
-  b.AddOutput("test.csv");
+  const std::string header = InteractionsHeader(in.has_weight, in.has_timestamp);
+  for (const std::vector<int64_t>* part : {&train, &test}) {
+    WriteLinesInParallel(b.Path(part == &train ? "train.csv" : "test.csv"), header, int64_t(part->size()), ctx.threads,
+                         [&](int64_t i, std::string& out) {
+      const Row& r = rows[size_t((*part)[size_t(i)])];
+      AppendInteractionLine(out, user_names[size_t(r.user)], item_names[size_t(r.item)], r.weight, r.timestamp,
+                            r.has_timestamp, in.has_weight, in.has_timestamp);
+    });
+  }
   b.counts() = {{"train", train.size()}, {"test", test.size()}, {"rows_skipped", in.issues.size()}};
   if (!in.issues.empty()) b.extra()["skipped_rows"] = IssueList(in.issues);
   b.SetTiming("total", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

@@ -2,7 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "../test_util.h"
 #include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
 
 namespace visrec {
 namespace {
@@ -48,6 +56,49 @@ TEST(Csv, EscapeRoundTrip) {
   CsvTable t = ParseCsv("h1,h2,h3,h4,h5\n" + CsvLine(f), "r.csv");
   ASSERT_EQ(t.rows.size(), 1u);
   EXPECT_EQ(t.rows[0], f);
+}
+
+// Blocks formatted by several workers land in row order, across block and round boundaries.
+TEST(Csv, LinesWrittenInParallelComeOutInOrder) {
+  testing::TempDir dir;
+  for (int64_t count : {int64_t(0), int64_t(1), int64_t(4095), int64_t(4096), int64_t(4097), int64_t(70001)})
+    for (int threads : {1, 2, 3}) {
+      const auto path = dir / "out.csv";
+      WriteLinesInParallel(path, "n,square\n", count, threads, [](int64_t i, std::string& out) {
+        AppendCsvLine(out, {std::to_string(i), std::to_string(i * i)});
+      });
+      std::string expected = "n,square\n";
+      for (int64_t i = 0; i < count; ++i) expected += std::to_string(i) + "," + std::to_string(i * i) + "\n";
+      std::ifstream f(path, std::ios::binary);
+      std::stringstream got;
+      got << f.rdbuf();
+      ASSERT_EQ(got.str(), expected) << count << " rows, " << threads << " threads";
+    }
+}
+
+// A write that fails midway (here: the file-size limit, as a full disk would) is an IoError naming
+// the file, and the partial file is gone.
+TEST(Csv, AFailedStreamedWriteIsAnIoErrorAndLeavesNoFile) {
+  testing::TempDir dir;
+  const auto path = dir / "big.csv";
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  const auto previous = signal(SIGXFSZ, SIG_IGN);  // the write then fails with EFBIG instead of a signal
+  rlimit small = old;
+  small.rlim_cur = 64 * 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string what;
+  try {
+    WriteLinesInParallel(path, "n\n", 200000, 2, [](int64_t i, std::string& out) { out += std::to_string(i) + "\n"; });
+  } catch (const IoError& e) {
+    what = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, previous);
+  EXPECT_NE(what.find(path.string()), std::string::npos) << what;
+  EXPECT_NE(what.find("disk full"), std::string::npos) << what;
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_THROW(FileStreamWriter writer(dir / "no-such-dir" / "x.csv"), IoError);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace visrec {
@@ -85,6 +86,10 @@ Interactions StreamInteractions(const std::filesystem::path& path, BadRowPolicy 
                                 const std::function<void(Interaction&)>& fn);
 void WriteInteractions(const std::filesystem::path& path, const std::vector<Interaction>& rows,
                        bool with_weight, bool with_timestamp);
+// WriteInteractions's header and one of its lines, for writers that stream their rows.
+std::string InteractionsHeader(bool with_weight, bool with_timestamp);
+void AppendInteractionLine(std::string& out, std::string_view user_id, std::string_view item_id, double weight,
+                           double timestamp, bool has_timestamp, bool with_weight, bool with_timestamp);
 
 // ISO-8601 ("2024-03-01", "2024-03-01T12:30:00Z", "+02:00" offsets, fractions) or Unix seconds.
 bool ParseTimestamp(const std::string& s, double* unix_seconds);
