@@ -102,6 +102,8 @@ StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
                             r.has_timestamp, in.has_weight, in.has_timestamp);
     });
   }
+  b.AddOutput("train.csv");
+  b.AddOutput("test.csv");
   b.counts() = {{"train", train.size()}, {"test", test.size()}, {"rows_skipped", in.issues.size()}};
   if (!in.issues.empty()) b.extra()["skipped_rows"] = IssueList(in.issues);
   b.SetTiming("total", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
