@@ -163,22 +163,32 @@ std::string CsvLine(const std::vector<std::string>& fields) {
 
 void WriteLinesInParallel(const std::filesystem::path& path, const std::string& header, int64_t count, int threads,
                           const std::function<void(int64_t i, std::string& out)>& format) {
-  constexpr int64_t kBlock = 4096;  // rows per formatting task
+  // Rows per formatting task: 4096 at first, then as many as make about 1 MiB at the sizes seen so
+  // far, so the blocks held at once stay near 2 MiB per worker however long a row's lines are.
+  constexpr int64_t kBlockBytes = int64_t(1) << 20;
   threads = ResolveThreads(threads);
-  const int64_t per_round = int64_t(threads) * 4;
   FileStreamWriter out(path);
   out.Write(header);
-  std::vector<std::string> blocks(static_cast<size_t>(per_round));
-  const int64_t total_blocks = (count + kBlock - 1) / kBlock;
-  for (int64_t first = 0; first < total_blocks; first += per_round) {
-    const int64_t round = std::min(per_round, total_blocks - first);
+  std::vector<std::string> blocks(static_cast<size_t>(2 * threads));
+  std::vector<std::pair<int64_t, int64_t>> ranges(blocks.size());
+  int64_t block_rows = 4096, done = 0, bytes = 0;
+  while (done < count) {
+    int64_t round = 0;
+    for (; round < int64_t(blocks.size()) && done < count; ++round) {
+      ranges[size_t(round)] = {done, std::min(count, done + block_rows)};
+      done = ranges[size_t(round)].second;
+    }
     ParallelFor(round, threads, [&](int64_t b) {
       std::string& s = blocks[size_t(b)];
       s.clear();
-      const int64_t r0 = (first + b) * kBlock, r1 = std::min(count, r0 + kBlock);
-      for (int64_t i = r0; i < r1; ++i) format(i, s);
+      for (int64_t i = ranges[size_t(b)].first; i < ranges[size_t(b)].second; ++i) format(i, s);
     });
-    for (int64_t b = 0; b < round; ++b) out.Write(blocks[size_t(b)]);
+    for (int64_t b = 0; b < round; ++b) {
+      out.Write(blocks[size_t(b)]);
+      bytes += int64_t(blocks[size_t(b)].size());
+      if (blocks[size_t(b)].capacity() > size_t(4 * kBlockBytes)) std::string().swap(blocks[size_t(b)]);
+    }
+    block_rows = std::clamp<int64_t>(kBlockBytes * done / std::max<int64_t>(1, bytes), 16, 4096);
   }
   out.Close();
 }

@@ -1,5 +1,7 @@
 #include "visrec/core/fs.h"
 
+#include <stdexcept>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -176,11 +178,13 @@ FileStreamWriter::~FileStreamWriter() {
 }
 
 void FileStreamWriter::Write(std::string_view bytes) {
+  if (!f_) throw std::logic_error("FileStreamWriter::Write after Close: " + path_.string());  // a bug: exit 1
   if (std::fwrite(bytes.data(), 1, bytes.size(), f_) != bytes.size())
     throw IoError("cannot write '" + path_.string() + "': " + ErrnoText() + " (is the disk full? earlier files are untouched)");
 }
 
 void FileStreamWriter::Close() {
+  if (!f_) throw std::logic_error("FileStreamWriter::Close twice: " + path_.string());  // a bug: exit 1
   const bool ok = std::fflush(f_) == 0;
   const std::string why = ok ? "" : ErrnoText();
   const bool closed = std::fclose(f_) == 0;

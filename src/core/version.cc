@@ -7,10 +7,17 @@
 
 #include "visrec/core/errors.h"
 
+#ifndef VISREC_BUILD_ISA
+#define VISREC_BUILD_ISA ""  // builds outside CMake (tools/fuzz.sh)
+#endif
+
 namespace visrec {
 
 std::string VisrecVersion() { return VISREC_VERSION; }
-std::string GitSha() { return VISREC_GIT_SHA; }
+namespace detail {
+const char* BuildGitSha();  // generated at build time (cmake/git_sha.cmake)
+}
+std::string GitSha() { return detail::BuildGitSha(); }
 std::string BuildIsa() { return VISREC_BUILD_ISA[0] ? VISREC_BUILD_ISA : "default"; }
 
 CpuFeatures DetectCpuFeatures() {

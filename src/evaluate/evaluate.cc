@@ -233,10 +233,10 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
     report = json::parse(ReadFileBytes(existing->File("report.json")));
     out = existing;
   } else {
-    // Universe, training history, recommendations. Users and items become numbers as the files
-    // stream by (a string per row of a 50M-row file does not fit in memory); items are numbered in
-    // id order and users are visited in id order, so every list, draw and line is as it was with
-    // strings.
+    // Universe, training history, recommendations. Users and items become numbers as the rows are
+    // parsed (a file's bytes are still read whole, but a string per field of a 50M-row file did not
+    // fit in memory); items are numbered in id order and users are visited in id order, so every
+    // list, draw and line is as it was with strings.
     Interner users, keys;  // keys: every item id named anywhere, in order of first appearance
     std::vector<std::pair<int32_t, int32_t>> train_pairs, test_pairs;  // (user, key)
     StreamInteractions(train_path, BadRowPolicy::kSkip, [&](Interaction& x) {
@@ -462,7 +462,8 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
         throw InputError(o.catalog.string() + ": no column '" + o.label_column + "' for --label-column");
       std::map<std::string, std::pair<double, double>> per_source;  // same-label hits, total
       std::set<std::string> sources_seen;
-      // Streamed: similar_items.csv has 4 x similar-k rows per item (tens of millions at 1M items).
+      // Row by row, keeping no table: similar_items.csv has 4 x similar-k rows per item (tens of
+      // millions at 1M items).
       // Each item's label as a number, looked up once per row by hash (a search of the catalog's
       // ordered map per row took minutes at 1M items).
       std::unordered_map<std::string, int32_t> label_of;

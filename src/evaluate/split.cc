@@ -33,8 +33,8 @@ StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
   if (o.method == "random") { params["test_fraction"] = o.test_fraction; params["seed"] = o.seed; }
   const std::string key = ComputeArtifactKey("split", kSplitStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, "split", key)) return *up;
-  // Rows as numbers while the file streams by (a string per field of 50M rows took 12 GB); the
-  // lines are formatted again only when written, exactly as before.
+  // Rows kept as numbers as they are parsed (a string per field of 50M rows took 12 GB; the file's
+  // bytes are still read whole); the lines are formatted again only when written, exactly as before.
   struct Row {
     int32_t user, item;
     double weight, timestamp;

@@ -202,8 +202,15 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
       std::vector<int64_t> fill(at.begin(), at.end() - 1);
       for (const Row& r : rows) by_user[size_t(fill[size_t(r.user)]++)] = r;
       rows = std::move(by_user);
+      // Each user's rows by item, stably: an insertion sort (a user's rows are few; std::stable_sort
+      // allocated a buffer per user).
       for (size_t u = 0; u < seen_users.size(); ++u)
-        std::stable_sort(rows.begin() + at[u], rows.begin() + at[u + 1], [](const Row& a, const Row& b) { return a.item < b.item; });
+        for (int64_t q = at[u] + 1; q < at[u + 1]; ++q) {
+          const Row r = rows[size_t(q)];
+          int64_t p = q;
+          for (; p > at[u] && rows[size_t(p - 1)].item > r.item; --p) rows[size_t(p)] = rows[size_t(p - 1)];
+          rows[size_t(p)] = r;
+        }
     }
     hist.start.assign(hist.users.size() + 1, 0);
     hist.entries.reserve(rows.size());
@@ -262,7 +269,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
                                    " is below --min-recall " + FormatFixed(o.min_recall, 4) +
                                    "; raise --hnsw-ef-search or --hnsw-m, or use --visual-index exact");
     } else {
-      visual_index["kernel"] = DenseKernelInUse();
+      visual_index["kernel"] = o.neighbors > 0 ? DenseKernelInUse() : "none";
       v = DenseCosineTopK(vec.data.data(), vec.rows(), vec.cols(), o.neighbors, o.memory_budget_mb << 20, threads);
     }
     sims[kVisual].assign(size_t(n), {});

@@ -253,8 +253,8 @@ TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t bud
   Eigen::Map<const M> x(rows, n, d);
   std::vector<char> zero(static_cast<size_t>(n), 0);
   for (int64_t i = 0; i < n; ++i) zero[size_t(i)] = x.row(i).squaredNorm() == 0.f;
-  const detail::VectorIsa isa = detail::FusedKernelIsa();
-  if (kernel != DenseKernel::kBlas && k > 0 && isa != detail::VectorIsa::kNone) {
+  const detail::VectorIsa isa = kernel == DenseKernel::kBlas || k <= 0 ? detail::VectorIsa::kNone : detail::FusedKernelIsa();
+  if (isa != detail::VectorIsa::kNone) {
     // The symmetric kernel's per-worker heaps (k neighbours per row each) must fit the budget; with
     // fewer workers if need be, else the one-sided kernel, whose memory does not grow with n^2 or k.
     const int64_t per_worker = n * (int64_t(k) * int64_t(sizeof(Neighbor)) + 8);

@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
   const int64_t items = std::stoll(argv[2]), users = std::stoll(argv[3]), interactions = std::stoll(argv[4]);
   const int64_t dims = argc > 5 ? std::stoll(argv[5]) : 64;
   const uint64_t seed = argc > 6 ? std::stoull(argv[6]) : 0;
+  if (items < 1 || users < 1 || interactions < users || dims < 1) {
+    std::fprintf(stderr, "scale_inputs: need ITEMS >= 1, USERS >= 1, INTERACTIONS >= USERS, DIMS >= 1\n");
+    return 2;
+  }
   fs::create_directories(out);
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> gauss;
@@ -91,6 +95,7 @@ int main(int argc, char** argv) {
     std::ofstream ids(b.Path("ids.txt"));
     for (int64_t i = 0; i < items; ++i) ids << Id('i', i, iw) << "\n";
     ids.close();
+    if (!ids) { std::fprintf(stderr, "scale_inputs: cannot write ids.txt\n"); return 3; }
     b.AddOutput("reduced_l2.npy");
     b.AddOutput("ids.txt");
     b.counts()["items"] = items;

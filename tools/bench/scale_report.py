@@ -73,19 +73,20 @@ def report(jsonl, out, machine):
         machine_line = f.read().strip()
     items = [r["items"] for r in rows]
     lines = [f"Machine: {machine_line}", ""]
-    lines.append("| items | users | interactions (train) | visual | recommend s | recommend max RSS MB | evaluate s | evaluate max RSS MB | recommendations.csv MB | similar_items.csv MB |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    lines.append("| items | users | interactions (train) | visual | split s (MB) | recommend s (MB) | evaluate s (MB) | recommendations.csv MB | similar_items.csv MB |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         vi = r["visual_index"]
         vis = vi.get("kind", "?") + (f" ({vi['kernel']})" if "kernel" in vi else "")
         if "recall_at_k" in vi:
             vis += f", recall@{vi['k']} {vi['recall_at_k']:.3f}"
         c = r["counts"]
+        run = lambda name: f"{r['commands'][name]['seconds']:.1f} ({r['commands'][name]['max_rss_mb']:,})"
         lines.append(f"| {r['items']:,} | {c.get('users', '?'):,} | {c.get('interactions', '?'):,} | {vis} | "
-                     f"{r['commands']['recommend']['seconds']:.1f} | {r['commands']['recommend']['max_rss_mb']:,} | "
-                     f"{r['commands']['evaluate']['seconds']:.1f} | {r['commands']['evaluate']['max_rss_mb']:,} | "
+                     f"{run('split')} | {run('recommend')} | {run('evaluate')} | "
                      f"{r['output_mb'].get('recommendations.csv', 0):.0f} | {r['output_mb'].get('similar_items.csv', 0):.0f} |")
-    lines += ["", "Seconds by recommend phase (peak RSS MB at the phase's end), and the fitted exponent e of time ~ items^e:", ""]
+    lines += ["", "Seconds and max RSS MB of each command (`/usr/bin/time`). Seconds by recommend phase (peak RSS MB of the "
+              "process at the phase's end), and the fitted exponent e of time ~ items^e (least squares over the sizes):", ""]
     lines.append("| phase | " + " | ".join(f"{n:,}" for n in items) + " | e |")
     lines.append("|---|" + "---|" * (len(items) + 1))
     for p in PHASES + ["total"]:
