@@ -205,6 +205,12 @@ int main(int argc, char** argv) {
   c_rec->add_option("--bad-rows", rec_bad_rows, "skip | fail")->capture_default_str();
   BindRecommend(c_rec, rco);
   add_ctx(c_rec);
+  auto* rec_shard = c_rec->add_option("--shard", shard_text,
+                                      "i/N: only the neighbour lists of shard i of N's items (stable by id hash), "
+                                      "for --merge-shards N; see README");
+  c_rec->add_option("--merge-shards", rco.merge_shards,
+                    "N: gather the lists of shards 0..N-1 and write the artifact one unsharded run writes")
+      ->excludes(rec_shard);
 
   // evaluate
   evaluate::EvaluateOptions evo;
@@ -391,6 +397,10 @@ int main(int argc, char** argv) {
     if (*c_rec) {
       rco.bad_rows = ParseBadRowPolicy(rec_bad_rows);
       auto r = recommend::Run(rco, ctx);
+      if (ctx.shard.active()) {
+        std::cout << r.artifact.dir.string() << "\n";
+        return 0;
+      }
       if (!rco.interactions.empty()) std::cout << r.artifact.File("recommendations.csv").string() << "\n";
       std::cout << r.artifact.File("similar_items.csv").string() << "\n";
       return 0;

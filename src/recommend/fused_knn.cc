@@ -118,7 +118,8 @@ struct Avx2 {
 // repacked per block (with BLAS, packing X again for every row block and zeroing each output block
 // took a third of the time). Results do not depend on threads or blocks.
 template <class Isa>
-TopK OneSided(const float* rows, int64_t n, int64_t d, int k, int threads, const std::vector<char>& zero) {
+TopK OneSided(const float* rows, int64_t n, int64_t d, int k, int threads, const std::vector<char>& zero,
+              const std::vector<int64_t>* query) {
   constexpr int64_t kRows = Isa::kRows, kCols = kTileCols;
   constexpr int64_t kRowBlock = 256;   // rows whose heaps one task keeps (x rows stay in L1/L2)
   constexpr int64_t kPanel = 512;      // columns per pass over a row block (their tiles stay in L2)
@@ -126,22 +127,26 @@ TopK OneSided(const float* rows, int64_t n, int64_t d, int k, int threads, const
   const std::vector<float> packed = PackColumnTiles(rows, n, d);
   const std::vector<float> zero_row(size_t(d), 0.f);
   TopK out(static_cast<size_t>(n));
-  const int64_t blocks = (n + kRowBlock - 1) / kRowBlock;
+  // Query positions 0..m-1 name rows: all of them, or a shard's subset (each row's list is computed
+  // the same way whichever rows share its block, so a subset's lists equal a full run's).
+  const int64_t m = query ? int64_t(query->size()) : n;
+  const auto row_at = [&](int64_t q) { return query ? (*query)[size_t(q)] : q; };
+  const int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
   ParallelFor(blocks, ResolveThreads(threads), [&](int64_t b) {
-    const int64_t r0 = b * kRowBlock, r1 = std::min(n, r0 + kRowBlock);
+    const int64_t r0 = b * kRowBlock, r1 = std::min(m, r0 + kRowBlock);
     const int64_t rows_padded = (r1 - r0 + kRows - 1) / kRows * kRows;
     std::vector<RowHeap> heaps(size_t(r1 - r0));
     for (auto& h : heaps) h.heap.reserve(size_t(k) + 1);
     // The score a column must beat, per row: -inf until its heap is full; +inf for rows that get
     // no neighbours (zero rows, padding), so their lanes never leave the registers.
     std::vector<float> thr(size_t(rows_padded), INFINITY);
-    for (int64_t i = r0; i < r1; ++i) thr[size_t(i - r0)] = zero[size_t(i)] ? INFINITY : -INFINITY;
+    for (int64_t q = r0; q < r1; ++q) thr[size_t(q - r0)] = zero[size_t(row_at(q))] ? INFINITY : -INFINITY;
     alignas(64) float lane[kCols];
     for (int64_t p0 = 0; p0 < tiles; p0 += kPanel / kCols) {
       const int64_t p1 = std::min(tiles, p0 + kPanel / kCols);
       for (int64_t g = 0; g < rows_padded; g += kRows) {
         const float* x[kRows];
-        for (int64_t r = 0; r < kRows; ++r) x[r] = r0 + g + r < r1 ? rows + (r0 + g + r) * d : zero_row.data();
+        for (int64_t r = 0; r < kRows; ++r) x[r] = r0 + g + r < r1 ? rows + row_at(r0 + g + r) * d : zero_row.data();
         for (int64_t t = p0; t < p1; ++t) {
           const float* tile = packed.data() + t * d * kCols;
           typename Isa::Acc acc[kRows];
@@ -150,23 +155,23 @@ TopK OneSided(const float* rows, int64_t n, int64_t d, int k, int threads, const
             float& th = thr[size_t(g + r)];
             unsigned mask = Isa::Above(acc[r], th);
             if (mask == 0) continue;
-            const int64_t i = r0 + g + r;
+            const int64_t i = row_at(r0 + g + r);
             Isa::Store(lane, acc[r]);
             while (mask != 0) {  // lanes in ascending column order
               const int bit = __builtin_ctz(mask);
               mask &= mask - 1;
               const int64_t j = t * kCols + bit;
               if (j >= n || j == i || zero[size_t(j)] || !(lane[bit] > th)) continue;
-              th = heaps[size_t(i - r0)].Offer(Neighbor{int32_t(j), lane[bit]}, k);
+              th = heaps[size_t(g + r)].Offer(Neighbor{int32_t(j), lane[bit]}, k);
             }
           }
         }
       }
     }
-    for (int64_t i = r0; i < r1; ++i) {
-      auto& h = heaps[size_t(i - r0)].heap;
+    for (int64_t q = r0; q < r1; ++q) {
+      auto& h = heaps[size_t(q - r0)].heap;
       std::sort(h.begin(), h.end(), RowHeap::Less);
-      out[size_t(i)] = std::move(h);
+      out[size_t(row_at(q))] = std::move(h);
     }
   });
   return out;
@@ -290,12 +295,13 @@ const char* VectorIsaName(VectorIsa isa) {
   return "none";
 }
 
-TopK FusedOneSided(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k, int threads, const std::vector<char>& zero) {
+TopK FusedOneSided(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k, int threads, const std::vector<char>& zero,
+                   const std::vector<int64_t>* query) {
 #if defined(__AVX512F__)
-  if (isa == VectorIsa::kAvx512) return OneSided<Avx512>(rows, n, d, k, threads, zero);
+  if (isa == VectorIsa::kAvx512) return OneSided<Avx512>(rows, n, d, k, threads, zero, query);
 #endif
 #if defined(__AVX2__) && defined(__FMA__)
-  if (isa == VectorIsa::kAvx2) return OneSided<Avx2>(rows, n, d, k, threads, zero);
+  if (isa == VectorIsa::kAvx2) return OneSided<Avx2>(rows, n, d, k, threads, zero, query);
 #endif
   NoKernel(isa);
 }

@@ -15,9 +15,11 @@ VectorIsa FusedKernelIsa();
 const char* VectorIsaName(VectorIsa isa);  // "avx512", "avx2", "none"
 
 // `zero[i]`: row i is all zeros (it gets no neighbours and is nobody's neighbour). `isa` must not be
-// kNone. One-sided: each row block scans all columns (memory independent of n and k). Symmetric:
+// kNone. One-sided: each row block scans all columns (memory independent of n and k); with `query`,
+// only those rows get lists (the others stay empty). Symmetric:
 // each pair once, offered to both rows; `workers` threads each keep k neighbours per row.
-TopK FusedOneSided(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k, int threads, const std::vector<char>& zero);
+TopK FusedOneSided(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k, int threads, const std::vector<char>& zero,
+                   const std::vector<int64_t>* query = nullptr);
 TopK FusedSymmetric(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k, int workers, const std::vector<char>& zero);
 
 }  // namespace visrec::recommend::detail

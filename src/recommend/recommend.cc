@@ -19,6 +19,7 @@
 #include "visrec/core/numfmt.h"
 #include "visrec/core/options.h"
 #include "visrec/core/sha256.h"
+#include "visrec/core/version.h"
 #include "visrec/recommend/similarity.h"
 #include "hybrid.h"
 
@@ -43,6 +44,136 @@ std::vector<std::string> SplitComma(const std::string& s) {
 // A user's history: item -> (summed weight, latest timestamp), for `explain`.
 using History = std::map<int32_t, std::pair<double, double>>;
 
+
+using Clock = std::chrono::steady_clock;
+using Phases = std::vector<std::pair<std::string, double>>;
+
+std::string ListFile(int source, const char* what) { return std::string("lists_") + kSourceName[source] + "_" + what + ".npy"; }
+
+void RecordTimings(ArtifactBuilder& b, const Phases& phases, double total) {
+  b.SetTiming("total", total);
+  std::string by_phase;
+  for (const auto& [phase, seconds] : phases) {
+    b.SetTiming(phase, seconds);
+    by_phase += (by_phase.empty() ? "" : ", ") + phase + " " + FormatFixed(seconds, 2) + " s";
+  }
+  spdlog::debug("recommend: time by phase: {}", by_phase);
+}
+
+// `recommend --shard i/N`: the shard's items' neighbour lists of every source, up to `neighbors`
+// each (-1 / 0 padded), rows in universe order; the whole universe's ids for the merge to check.
+StageResult WriteShardLists(const RecommendOptions& o, const RunContext& ctx, const json& params,
+                            const std::vector<ArtifactInput>& inputs, const std::string& merged_key,
+                            const std::vector<std::string>& ids, const std::vector<char>& own, const TopK (&sims)[3],
+                            const json& visual_index, bool has_text, const Phases& phases, const json& peak_rss_mb,
+                            Clock::time_point t0) {
+  ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+  b.set_tag(ctx.tag);
+  b.set_pointer(ctx.shard.Pointer());
+  std::vector<int32_t> rows;
+  for (size_t i = 0; i < own.size(); ++i)
+    if (own[i]) rows.push_back(int32_t(i));
+  const int64_t m = int64_t(rows.size()), nb = o.neighbors;
+  WriteNpy(b.Path("shard_items.npy"), DType::kI32, {m}, rows.data());
+  b.AddOutput("shard_items.npy");
+  std::vector<int32_t> idx(size_t(m * nb));
+  std::vector<float> score(size_t(m * nb));
+  for (int s = 0; s < 3; ++s) {
+    std::fill(idx.begin(), idx.end(), -1);
+    std::fill(score.begin(), score.end(), 0.f);
+    for (int64_t q = 0; q < m; ++q) {
+      const auto& list = sims[s][size_t(rows[size_t(q)])];
+      for (size_t r = 0; r < list.size() && int64_t(r) < nb; ++r) {
+        idx[size_t(q * nb) + r] = list[r].item;
+        score[size_t(q * nb) + r] = list[r].score;
+      }
+    }
+    WriteNpy(b.Path(ListFile(s, "items")), DType::kI32, {m, nb}, idx.data());
+    WriteNpy(b.Path(ListFile(s, "scores")), DType::kF32, {m, nb}, score.data());
+    b.AddOutput(ListFile(s, "items"));
+    b.AddOutput(ListFile(s, "scores"));
+  }
+  WriteLines(b.Path("ids.txt"), ids);
+  b.AddOutput("ids.txt");
+  b.counts() = {{"items", ids.size()}, {"shard_items", m}, {"text_similarity", has_text}};
+  b.extra()["merged_key"] = merged_key;  // the key of the merged artifact: same inputs and parameters
+  b.extra()["visual_index"] = visual_index;
+  b.extra()["peak_rss_mb"] = peak_rss_mb;
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  RecordTimings(b, phases, secs);
+  Artifact a = b.Commit();
+  spdlog::info("recommend: shard {}: neighbour lists of {} of {} items -> {}; when all {} shards are done, run "
+               "`visrec recommend --merge-shards {}` with the same flags", ctx.shard.Text(), m, ids.size(),
+               a.dir.string(), ctx.shard.count, ctx.shard.count);
+  return StageResult{a, false, secs, a.manifest["counts"]};
+}
+
+// `recommend --merge-shards N`: every shard's lists, checked (same inputs and parameters as this
+// merge, same visrec, same items, each item in exactly the shard that owns it), into `sims`.
+// Returns the manifest's visual_index record.
+json GatherShardLists(int count, const fs::path& workdir, const std::string& key, const std::vector<std::string>& ids,
+                      int neighbors, TopK (&sims)[3], json& merged_from) {
+  const int64_t n = int64_t(ids.size());
+  for (auto& s : sims) s.assign(size_t(n), {});
+  std::vector<int32_t> owner(size_t(n), -1);
+  std::set<std::string> kernels;
+  for (int k = 0; k < count; ++k) {
+    const ShardSpec spec{k, count};
+    const Artifact a = OpenLatest(workdir, kStage, VerifyLevel::kCheap, spec.Pointer());
+    const std::string name = "shard " + spec.Text() + " (" + a.dir.string() + ")";
+    const std::string rerun = "; rerun `visrec recommend --shard " + spec.Text() + "` with the merge's flags and inputs";
+    if (a.manifest["params"].value("shard", "") != spec.Text())
+      throw ArtifactError("recommend: " + (workdir / kStage / spec.Pointer()).string() + " points at " + a.dir.string() +
+                          ", which is not a recommend shard " + spec.Text() + rerun);
+    const json& extra = a.manifest["extra"];
+    if (extra.value("merged_key", "") != key)
+      throw ArtifactError("recommend: " + name + " was made from other inputs or parameters than this merge (its "
+                          "manifest.json lists them)" + rerun);
+    const std::string version = a.manifest["producer"].value("visrec", "");
+    if (version != VisrecVersion())
+      throw ArtifactError("recommend: " + name + " was made by visrec " + version + ", this is " + VisrecVersion() +
+                          "; every shard and the merge must run the same visrec" + rerun);
+    if (ReadLines(a.File("ids.txt")) != ids)
+      throw ArtifactError("recommend: " + name + " lists other items than the merge sees" + rerun);
+    const auto rows = a.ReadArray<int32_t>("shard_items.npy");
+    const int64_t m = rows.shape.empty() ? 0 : rows.shape[0];
+    for (int s = 0; s < 3; ++s) {
+      const auto items = a.ReadArray<int32_t>(ListFile(s, "items"));
+      const auto scores = a.ReadArray<float>(ListFile(s, "scores"));
+      if (items.shape != std::vector<int64_t>{m, neighbors} || scores.shape != items.shape)
+        throw ArtifactError("recommend: the " + std::string(kSourceName[s]) + " lists of " + name +
+                            " are not one row of --neighbors " + std::to_string(neighbors) + " per shard item" + rerun);
+      for (int64_t q = 0; q < m; ++q) {
+        const int32_t row = rows.data[size_t(q)];
+        if (row < 0 || row >= n) throw ArtifactError("recommend: " + name + " names item row " + std::to_string(row) + ", out of range" + rerun);
+        if (s == 0) {
+          if (owner[size_t(row)] >= 0)
+            throw ArtifactError("recommend: item '" + ids[size_t(row)] + "' is in shards " + std::to_string(owner[size_t(row)]) +
+                                " and " + std::to_string(k) + rerun);
+          if (!spec.Owns(ids[size_t(row)]))
+            throw ArtifactError("recommend: " + name + " holds item '" + ids[size_t(row)] + "', which belongs to another shard" + rerun);
+          owner[size_t(row)] = k;
+        }
+        auto& list = sims[s][size_t(row)];
+        for (int64_t r = 0; r < neighbors; ++r) {
+          const int32_t j = items.data[size_t(q * neighbors + r)];
+          if (j < 0) break;
+          if (j >= n || j == row) throw ArtifactError("recommend: " + name + " has a bad neighbour index" + rerun);
+          list.push_back({j, scores.data[size_t(q * neighbors + r)]});
+        }
+      }
+    }
+    merged_from.push_back(a.dir.filename().string());
+    kernels.insert(extra.contains("visual_index") ? extra["visual_index"].value("kernel", "") : "");
+  }
+  for (int64_t i = 0; i < n; ++i)
+    if (owner[size_t(i)] < 0)
+      throw ArtifactError("recommend: item '" + ids[size_t(i)] + "' is in none of the " + std::to_string(count) +
+                          " shards' lists (were they run with another N?); rerun its shard");
+  std::string kernel;
+  for (const auto& k : kernels) kernel += (kernel.empty() ? "" : ",") + k;
+  return json{{"kind", "exact"}, {"kernel", kernel}};
+}
 }  // namespace
 
 void RecommendOptions::Validate() const {
@@ -70,6 +201,8 @@ void RecommendOptions::Validate() const {
       if (blend_grid[a] == blend_grid[b])
         throw UsageError("recommend: --blend-grid names " + FormatFixed(blend_grid[a], 3) + " twice; list each value once");
   if (blend_users < 0) throw UsageError("recommend: --blend-users must be >= 0 (0 = every eligible user)");
+  if (merge_shards == 1 || merge_shards < 0 || merge_shards > 100000)
+    throw UsageError("recommend: --merge-shards N needs N >= 2 (the N of the shards' --shard i/N)");
 }
 
 StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
@@ -109,8 +242,20 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
     params["hnsw"] = {{"m", o.hnsw_m}, {"ef_construction", o.hnsw_ef_construction}, {"ef_search", o.hnsw_ef_search}};
     if (!HaveFaiss()) HnswCosineTopK(nullptr, 0, 0, 1, {}, 1);  // the clear "built without Faiss" error, before any work
   }
+  // Sharded: a shard (--shard i/N) computes the neighbour lists of its own items (stable by id hash)
+  // against all items and writes them as a shard artifact under its own pointer; --merge-shards N
+  // checks and gathers them and does the rest. The merged artifact has the unsharded run's key and
+  // the same outputs, so either way of making it is up to date for the other.
+  const bool shard_run = ctx.shard.active(), merging = o.merge_shards > 0;
+  if (shard_run && merging) throw UsageError("recommend: give --shard i/N to each shard and --merge-shards N to the merge, not both");
+  if ((shard_run || merging) && o.visual_index != "exact")
+    throw UsageError("recommend: --shard and --merge-shards compute exact visual neighbours (each shard searches its own "
+                     "items against all, the same lists as one run); drop --visual-index " + o.visual_index);
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
-  if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
+  json shard_params = params;
+  if (shard_run) shard_params["shard"] = ctx.shard.Text();
+  const std::string own_key = shard_run ? ComputeArtifactKey(kStage, kStageVersion, shard_params, inputs) : key;
+  if (auto up = FindUpToDate(ctx, kStage, own_key)) return *up;
   lap("inputs");
 
   // ---- item universe: items with visual vectors, plus catalog items ----
@@ -243,9 +388,18 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
     if (!e.empty()) ui.AddRow(e);
   }
   TopK sims[3];
-  sims[kCf] = SparseCosineTopK(ui, o.neighbors, o.shrink, o.min_support, threads);
-  lap("collaborative");
+  // A shard's own items (ids in universe order), flagged.
+  std::vector<char> own(shard_run ? size_t(n) : 0, 0);
+  for (size_t i = 0; i < own.size(); ++i) own[i] = ctx.shard.Owns(ids[i]);
+  const std::vector<char>* only = shard_run ? &own : nullptr;
   json visual_index{{"kind", o.visual_index}};
+  json merged_from = json::array();
+  if (merging) {
+    visual_index = GatherShardLists(o.merge_shards, ctx.workdir, key, ids, o.neighbors, sims, merged_from);
+    lap("gather_shards");
+  } else {
+  sims[kCf] = SparseCosineTopK(ui, o.neighbors, o.shrink, o.min_support, threads, only);
+  lap("collaborative");
   {
     TopK v;
     if (o.visual_index == "hnsw") {
@@ -270,7 +424,14 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
                                    "; raise --hnsw-ef-search or --hnsw-m, or use --visual-index exact");
     } else {
       visual_index["kernel"] = o.neighbors > 0 ? DenseKernelInUse() : "none";
-      v = DenseCosineTopK(vec.data.data(), vec.rows(), vec.cols(), o.neighbors, o.memory_budget_mb << 20, threads);
+      if (shard_run) {
+        std::vector<int64_t> query;  // the shard's items among the vectors' rows
+        for (int64_t r = 0; r < vec.rows(); ++r)
+          if (own[size_t(index[vec_ids[size_t(r)]])]) query.push_back(r);
+        v = DenseCosineTopKRows(vec.data.data(), vec.rows(), vec.cols(), o.neighbors, &query, o.memory_budget_mb << 20, threads);
+      } else {
+        v = DenseCosineTopK(vec.data.data(), vec.rows(), vec.cols(), o.neighbors, o.memory_budget_mb << 20, threads);
+      }
     }
     sims[kVisual].assign(size_t(n), {});
     for (size_t r = 0; r < v.size(); ++r) {
@@ -279,7 +440,8 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
     }
   }
   lap("visual");
-  sims[kText].assign(size_t(n), {});
+  }
+  if (!merging) sims[kText].assign(size_t(n), {});
   bool has_text = false;
   if (cat) {
     std::vector<std::string> texts(static_cast<size_t>(n));
@@ -291,9 +453,12 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
         if (f != m->second.end() && !f->second.empty()) { texts[size_t(i)] += f->second + " "; has_text = true; }
       }
     }
-    if (has_text) sims[kText] = SparseCosineTopK(TfidfMatrix(texts), o.neighbors, 0.0, 1, threads);
+    if (has_text && !merging) sims[kText] = SparseCosineTopK(TfidfMatrix(texts), o.neighbors, 0.0, 1, threads, only);
   }
-  lap("text");
+  if (!merging) lap("text");
+  if (shard_run)
+    return WriteShardLists(o, ctx, shard_params, inputs, key, ids, own, sims, visual_index, has_text, phases,
+                           peak_rss_mb, t0);
   double w[3] = {o.w_cf, o.w_visual, has_text ? o.w_text : 0.0};
   json blend{{"mode", o.blend == BlendMode::kAuto ? "auto" : "fixed"}};
   if (o.blend == BlendMode::kAuto) {
@@ -585,16 +750,11 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   if (!inter.issues.empty()) b.extra()["skipped_rows"] = IssueList(inter.issues);
   b.extra()["visual_index"] = visual_index;
   b.extra()["blend"] = blend;
+  if (merging) b.extra()["merged_shards"] = {{"count", o.merge_shards}, {"artifacts", merged_from}};
   lap("outputs");
   b.extra()["peak_rss_mb"] = peak_rss_mb;
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  b.SetTiming("total", secs);
-  std::string by_phase;
-  for (const auto& [phase, seconds] : phases) {
-    b.SetTiming(phase, seconds);
-    by_phase += (by_phase.empty() ? "" : ", ") + phase + " " + FormatFixed(seconds, 2) + " s";
-  }
-  spdlog::debug("recommend: time by phase: {}", by_phase);
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  RecordTimings(b, phases, secs);
   Artifact a = b.Commit();
   spdlog::info("recommend: {} users x top-{} over {} items ({} cold items, {} of them recommended; {} users on "
                "popularity fallback) -> {}", users.size(), k, n, cold_items, cold_recommended, fallback, a.dir.string());

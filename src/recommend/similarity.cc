@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <map>
+#include <stdexcept>
 
 #include <Eigen/Dense>
 
@@ -109,7 +110,7 @@ struct CfColumns {
 // its item's first touch and no support counts are needed.
 template <class Offset, bool kUniform, bool kFast>
 void ScoreItems(const SparseRows& m, const CfColumns<Offset>& cols, int k, double shrink, int min_support,
-                float uniform, int64_t w, int threads, TopK& out) {
+                float uniform, const std::vector<char>* only, int64_t w, int threads, TopK& out) {
   const int32_t n = cols.n;
   // One 16-byte slot per item holding its accumulator and norm: a candidate costs one random
   // cache-line access instead of two.
@@ -136,7 +137,7 @@ void ScoreItems(const SparseRows& m, const CfColumns<Offset>& cols, int k, doubl
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   for (int64_t c = w; c < chunks; c += threads) {
     for (int64_t i = c * kChunk; i < std::min<int64_t>(n, (c + 1) * kChunk); ++i) {
-      if (cols.norm[size_t(i)] <= 0) continue;
+      if (cols.norm[size_t(i)] <= 0 || (only && !(*only)[size_t(i)])) continue;
       int64_t nt = 0;
       const int64_t p_end = cols.start[size_t(i) + 1];
       for (int64_t p = cols.start[size_t(i)]; p < p_end; ++p) {
@@ -193,7 +194,8 @@ void ScoreItems(const SparseRows& m, const CfColumns<Offset>& cols, int k, doubl
 }
 
 template <class Offset>
-TopK SparseCosineTopKWith(const SparseRows& m, int k, double shrink, int min_support, int threads) {
+TopK SparseCosineTopKWith(const SparseRows& m, int k, double shrink, int min_support, int threads,
+                          const std::vector<char>* only) {
   CfColumns<Offset> cols;
   const int32_t n = cols.n = m.n_items;
   // Column view: for every item, the contexts (rows) it appears in, with values.
@@ -224,18 +226,19 @@ TopK SparseCosineTopKWith(const SparseRows& m, int k, double shrink, int min_sup
   threads = ResolveThreads(threads);
   const bool fast = positive && min_support <= 1;
   ParallelFor(threads, threads, [&](int64_t w) {
-    if (fast && uniform) ScoreItems<Offset, true, true>(m, cols, k, shrink, min_support, first, w, threads, out);
-    else if (fast) ScoreItems<Offset, false, true>(m, cols, k, shrink, min_support, first, w, threads, out);
-    else ScoreItems<Offset, false, false>(m, cols, k, shrink, min_support, first, w, threads, out);
+    if (fast && uniform) ScoreItems<Offset, true, true>(m, cols, k, shrink, min_support, first, only, w, threads, out);
+    else if (fast) ScoreItems<Offset, false, true>(m, cols, k, shrink, min_support, first, only, w, threads, out);
+    else ScoreItems<Offset, false, false>(m, cols, k, shrink, min_support, first, only, w, threads, out);
   });
   return out;
 }
 }  // namespace
 
-TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support, int threads) {
+TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support, int threads, const std::vector<char>* only) {
+  if (only && only->size() != size_t(m.n_items)) throw std::invalid_argument("SparseCosineTopK: `only` must have one flag per item");
   if (k <= 0) return TopK(static_cast<size_t>(m.n_items));
-  if (m.item.size() <= size_t(UINT32_MAX)) return SparseCosineTopKWith<uint32_t>(m, k, shrink, min_support, threads);
-  return SparseCosineTopKWith<uint64_t>(m, k, shrink, min_support, threads);
+  if (m.item.size() <= size_t(UINT32_MAX)) return SparseCosineTopKWith<uint32_t>(m, k, shrink, min_support, threads, only);
+  return SparseCosineTopKWith<uint64_t>(m, k, shrink, min_support, threads, only);
 }
 
 
@@ -249,6 +252,11 @@ TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t bud
 }
 
 TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t budget, int threads, DenseKernel kernel) {
+  return DenseCosineTopKRows(rows, n, d, k, nullptr, budget, threads, kernel);
+}
+
+TopK DenseCosineTopKRows(const float* rows, int64_t n, int64_t d, int k, const std::vector<int64_t>* query, int64_t budget,
+                         int threads, DenseKernel kernel) {
   using M = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<const M> x(rows, n, d);
   std::vector<char> zero(static_cast<size_t>(n), 0);
@@ -259,7 +267,8 @@ TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t bud
     // fewer workers if need be, else the one-sided kernel, whose memory does not grow with n^2 or k.
     const int64_t per_worker = n * (int64_t(k) * int64_t(sizeof(Neighbor)) + 8);
     const int workers = int(std::min<int64_t>(ResolveThreads(threads), budget / std::max<int64_t>(1, per_worker)));
-    if (kernel == DenseKernel::kOneSided || workers < 1) return detail::FusedOneSided(isa, rows, n, d, k, threads, zero);
+    if (kernel == DenseKernel::kOneSided || workers < 1 || query)
+      return detail::FusedOneSided(isa, rows, n, d, k, threads, zero, query);
     return detail::FusedSymmetric(isa, rows, n, d, k, workers, zero);
   }
   TopK out(static_cast<size_t>(n));
@@ -268,7 +277,9 @@ TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t bud
   // small enough (64 rows: fastest of 16-1024 here) to be scanned while still in cache.
   int64_t block = std::max<int64_t>(1, budget / std::max<int64_t>(1, n * 4 * threads));
   block = std::min<int64_t>(block, 64);
-  const int64_t blocks = (n + block - 1) / block;
+  const int64_t m_rows = query ? int64_t(query->size()) : n;  // query positions; row_at names their rows
+  const auto row_at = [&](int64_t q) { return query ? (*query)[size_t(q)] : q; };
+  const int64_t blocks = (m_rows + block - 1) / block;
   Eigen::setNbThreads(1);
   const auto better = [](const Neighbor& a, const Neighbor& b) { return Better(a, b); };  // inlinable, unlike a function pointer
   // One score buffer per worker, reused for every block (a fresh multi-MB buffer per block costs
@@ -285,21 +296,30 @@ TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t bud
         pool.pop_back();
       }
     }
-    const int64_t r0 = b * block, r1 = std::min(n, r0 + block);
+    const int64_t r0 = b * block, r1 = std::min(m_rows, r0 + block);
     s.resize(r1 - r0, n);
+    // A subset's query rows are gathered into one contiguous block (the same values, so the same products).
+    std::vector<float> gathered;
+    const float* block_rows = rows + r0 * d;
+    if (query) {
+      gathered.resize(size_t((r1 - r0) * d));
+      for (int64_t q = r0; q < r1; ++q) std::copy_n(rows + row_at(q) * d, d, gathered.data() + (q - r0) * d);
+      block_rows = gathered.data();
+    }
     // S = X[r0:r1] X^T straight into the reused buffer (BLAS with beta = 0: no zero-fill pass over
     // a block that does not fit in cache). Row-major S is column-major S^T = X X[r0:r1]^T.
     {
       const int m = int(n), cols = int(r1 - r0), kd = int(d), ld = int(d), ldc = int(n);
       const float one = 1.f, zero_f = 0.f;
-      sgemm_("T", "N", &m, &cols, &kd, &one, rows, &ld, rows + r0 * d, &ld, &zero_f, s.data(), &ldc);
+      sgemm_("T", "N", &m, &cols, &kd, &one, rows, &ld, block_rows, &ld, &zero_f, s.data(), &ldc);
     }
     std::vector<Neighbor> heap;  // the k best so far; heap.front() is the worst of them
     heap.reserve(size_t(k) + 1);
-    for (int64_t i = r0; i < r1; ++i) {
+    for (int64_t q = r0; q < r1; ++q) {
+      const int64_t i = row_at(q);
       if (zero[size_t(i)]) continue;
       heap.clear();
-      const float* sr = s.row(i - r0).data();
+      const float* sr = s.row(q - r0).data();
       auto consider = [&](int64_t j) {
         if (j == i || zero[size_t(j)]) return;
         const Neighbor c{int32_t(j), sr[j]};

@@ -56,6 +56,10 @@ struct RecommendOptions {
   // Exit 3 when more interaction rows than this share are malformed or name unknown items (and
   // always when none is usable): "0 users" is not a result. Not part of the artifact key.
   double max_bad_rows_fraction = 0.5;
+  // N >= 2: merge the neighbour lists of shards 0..N-1 (each made by `recommend --shard i/N`, i.e.
+  // RunContext::shard, with the same inputs and options) and write the artifact one unsharded run
+  // writes. 0 = compute every list here.
+  int merge_shards = 0;
   void Validate() const;
 };
 

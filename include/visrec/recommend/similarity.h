@@ -30,7 +30,10 @@ struct SparseRows {
 
 // Cosine between item columns: sum_c v_ci v_cj / (|v_i| |v_j| + shrink), only for pairs sharing at
 // least `min_support` contexts. Computed by direct accumulation over co-occurrences (never N x N).
-TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support, int threads);
+// With `only` (one flag per item), only the flagged items get lists, each the same as in a full call
+// (the others stay empty): a shard's share (`recommend --shard`).
+TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support, int threads,
+                      const std::vector<char>* only = nullptr);
 
 // Exact top-k cosine over L2-normalized rows (n x d, row-major), blocked matrix products whose
 // score block stays under `memory_budget_bytes`. Zero rows get no neighbours.
@@ -44,6 +47,11 @@ TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t mem
 enum class DenseKernel { kAuto, kOneSided, kBlas };
 TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t memory_budget_bytes, int threads,
                      DenseKernel kernel);
+// Lists for the rows in `query` only (row numbers; null = all rows), against all rows; the other
+// rows' lists stay empty. A subset always runs the one-sided fused kernel (or BLAS), whose lists are
+// those of a full call: a shard's share (`recommend --shard`).
+TopK DenseCosineTopKRows(const float* rows, int64_t n, int64_t d, int k, const std::vector<int64_t>* query,
+                         int64_t memory_budget_bytes, int threads, DenseKernel kernel = DenseKernel::kAuto);
 // What kAuto runs on this CPU as visrec sees it: "fused-avx512", "fused-avx2" or "blas".
 std::string DenseKernelInUse();
 
