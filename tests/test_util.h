@@ -8,9 +8,18 @@
 #include <initializer_list>
 #include <string>
 
+#include "visrec/core/version.h"
 #include "visrec/sample/sample.h"
 
 namespace visrec::testing {
+
+// Plays a CPU with fewer features for one scope (visrec's own detection, as the kernels see it).
+struct CpuLevel {
+  explicit CpuLevel(const std::string& level) { SetCpuLevelForTesting(level); }
+  ~CpuLevel() { SetCpuLevelForTesting(""); }
+};
+// "" = as detected; "avx2" = an AVX2-only CPU (the AVX2 fused kernel here); "baseline" = no AVX.
+inline const char* const kCpuLevels[] = {"", "avx2", "baseline"};
 
 class TempDir {
  public:

@@ -117,6 +117,19 @@ json GatherShardLists(int count, const fs::path& workdir, const std::string& key
   for (auto& s : sims) s.assign(size_t(n), {});
   std::vector<int32_t> owner(size_t(n), -1);
   std::set<std::string> kernels;
+  // Every shard that has not run, named at once (a cluster job of many shards may lose several).
+  std::string missing;
+  int missing_count = 0;
+  for (int k = 0; k < count; ++k) {
+    std::error_code ec;
+    if (!fs::exists(workdir / kStage / ShardSpec{k, count}.Pointer(), ec) && ++missing_count <= 10)
+      missing += (missing.empty() ? "" : ", ") + std::to_string(k);
+  }
+  if (missing_count > 0)
+    throw ArtifactError("recommend: " + std::to_string(missing_count) + " of " + std::to_string(count) +
+                        " shards have no lists in " + (workdir / kStage).string() + " (no latest.shard-i-of-" +
+                        std::to_string(count) + " for i = " + missing + (missing_count > 10 ? ", ..." : "") +
+                        "); run `visrec recommend --shard i/" + std::to_string(count) + "` for each, then merge again");
   for (int k = 0; k < count; ++k) {
     const ShardSpec spec{k, count};
     const Artifact a = OpenLatest(workdir, kStage, VerifyLevel::kCheap, spec.Pointer());

@@ -275,11 +275,26 @@ TopK DenseCosineTopKRows(const float* rows, int64_t n, int64_t d, int k, const s
   threads = ResolveThreads(threads);
   // Rows per block: all workers' score blocks together stay under the budget, and a block stays
   // small enough (64 rows: fastest of 16-1024 here) to be scanned while still in cache.
-  int64_t block = std::max<int64_t>(1, budget / std::max<int64_t>(1, n * 4 * threads));
-  block = std::min<int64_t>(block, 64);
-  const int64_t m_rows = query ? int64_t(query->size()) : n;  // query positions; row_at names their rows
-  const auto row_at = [&](int64_t q) { return query ? (*query)[size_t(q)] : q; };
-  const int64_t blocks = (m_rows + block - 1) / block;
+  // A power of two, so that blocks match between runs whenever the budget allows 64.
+  int64_t block = 64;
+  while (block > 1 && block * n * 4 * threads > budget) block /= 2;
+  // Every product has the same shape (`block` rows; a short block is zero-padded), and row i always
+  // sits in slot i mod block: BLAS picks kernels and edge paths by shape and slot, so only this
+  // keeps a row's scores independent of which rows share its block — a shard's lists (`query`: its
+  // rows, bucketed by slot, one per slot per block) then equal a full run's. Equal blocks need equal
+  // `block`: 64 whenever the budget allows it.
+  std::vector<std::vector<int64_t>> by_slot;
+  int64_t blocks = (n + block - 1) / block;
+  if (query) {
+    by_slot.resize(size_t(block));
+    for (int64_t i : *query) by_slot[size_t(i % block)].push_back(i);
+    blocks = 0;
+    for (const auto& v : by_slot) blocks = std::max<int64_t>(blocks, int64_t(v.size()));
+  }
+  const auto row_in = [&](int64_t b, int64_t slot) -> int64_t {  // the row in slot `slot` of block b, or -1
+    if (query) return b < int64_t(by_slot[size_t(slot)].size()) ? by_slot[size_t(slot)][size_t(b)] : -1;
+    return b * block + slot < n ? b * block + slot : -1;
+  };
   Eigen::setNbThreads(1);
   const auto better = [](const Neighbor& a, const Neighbor& b) { return Better(a, b); };  // inlinable, unlike a function pointer
   // One score buffer per worker, reused for every block (a fresh multi-MB buffer per block costs
@@ -296,30 +311,29 @@ TopK DenseCosineTopKRows(const float* rows, int64_t n, int64_t d, int k, const s
         pool.pop_back();
       }
     }
-    const int64_t r0 = b * block, r1 = std::min(m_rows, r0 + block);
-    s.resize(r1 - r0, n);
-    // A subset's query rows are gathered into one contiguous block (the same values, so the same products).
+    s.resize(block, n);
     std::vector<float> gathered;
-    const float* block_rows = rows + r0 * d;
-    if (query) {
-      gathered.resize(size_t((r1 - r0) * d));
-      for (int64_t q = r0; q < r1; ++q) std::copy_n(rows + row_at(q) * d, d, gathered.data() + (q - r0) * d);
+    const float* block_rows = rows + b * block * d;
+    if (query || (b + 1) * block > n) {
+      gathered.assign(size_t(block * d), 0.f);
+      for (int64_t slot = 0; slot < block; ++slot)
+        if (const int64_t i = row_in(b, slot); i >= 0) std::copy_n(rows + i * d, d, gathered.data() + slot * d);
       block_rows = gathered.data();
     }
     // S = X[r0:r1] X^T straight into the reused buffer (BLAS with beta = 0: no zero-fill pass over
     // a block that does not fit in cache). Row-major S is column-major S^T = X X[r0:r1]^T.
     {
-      const int m = int(n), cols = int(r1 - r0), kd = int(d), ld = int(d), ldc = int(n);
+      const int m = int(n), cols = int(block), kd = int(d), ld = int(d), ldc = int(n);
       const float one = 1.f, zero_f = 0.f;
       sgemm_("T", "N", &m, &cols, &kd, &one, rows, &ld, block_rows, &ld, &zero_f, s.data(), &ldc);
     }
     std::vector<Neighbor> heap;  // the k best so far; heap.front() is the worst of them
     heap.reserve(size_t(k) + 1);
-    for (int64_t q = r0; q < r1; ++q) {
-      const int64_t i = row_at(q);
-      if (zero[size_t(i)]) continue;
+    for (int64_t slot = 0; slot < block; ++slot) {
+      const int64_t i = row_in(b, slot);
+      if (i < 0 || zero[size_t(i)]) continue;
       heap.clear();
-      const float* sr = s.row(q - r0).data();
+      const float* sr = s.row(slot).data();
       auto consider = [&](int64_t j) {
         if (j == i || zero[size_t(j)]) return;
         const Neighbor c{int32_t(j), sr[j]};

@@ -529,5 +529,108 @@ TEST(Recommend, BlendAutoFallsBackToTheFixedWeightsWhenNothingCanBeValidated) {
   EXPECT_THROW(recommend::Run(o, ctx), UsageError);
 }
 
+// `recommend --shard i/N` then `--merge-shards N` writes the artifact one run writes: the same key
+// and every output byte-identical, with all three sources, cold items, items without vectors, zero
+// vectors, decayed weights and blend tuning, on every visual kernel. The merge refuses shards made
+// otherwise and names the fix.
+TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
+  std::mt19937 g(21);
+  const int n = 60, d = 4;
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) ids.push_back("p" + std::to_string(100 + i));
+  std::vector<float> v = UnitRows(n - 5, d, [&] { return float(int(g() % 5) - 2); });  // 5 items lack vectors
+  std::string catalog = "item_id,image,title\n";
+  const char* const words[] = {"red", "blue", "shoe", "boot", "linen", "wool", "shirt", "coat"};
+  for (int i = 0; i < n; ++i) catalog += ids[size_t(i)] + ",x.jpg," + words[g() % 8] + " " + words[g() % 8] + "\n";
+  std::string csv = "user_id,item_id,weight,timestamp\n";
+  for (int u = 0; u < 80; ++u)
+    for (int e = 0, m = 1 + int(g() % 6); e < m; ++e)
+      csv += "u" + std::to_string(u) + "," + ids[g() % (n - 8)] + "," + std::to_string(1 + g() % 3) + "," +
+             std::to_string(1700000000 + int(g() % 5000000)) + "\n";  // the last 8 items stay cold
+  testing::TempDir dir;
+  const std::vector<std::string> vec_ids(ids.begin(), ids.begin() + (n - 5));
+  Artifact red = FakeReduce(dir / "red", vec_ids, v, d);
+  testing::WriteText(dir / "catalog.csv", catalog);
+  testing::WriteText(dir / "i.csv", csv);
+  RecommendOptions o;
+  o.reduce = red.dir;
+  o.interactions = dir / "i.csv";
+  o.catalog = dir / "catalog.csv";
+  o.neighbors = 12;
+  o.half_life_days = 30;
+  for (const char* level : {"", "baseline"})
+    for (BlendMode mode : {BlendMode::kFixed, BlendMode::kAuto}) {
+      SCOPED_TRACE(std::string("cpu level '") + level + "', blend " + (mode == BlendMode::kAuto ? "auto" : "fixed"));
+      testing::CpuLevel cpu(level);
+      o.blend = mode;
+      const std::string run = std::string(level) + (mode == BlendMode::kAuto ? "auto" : "fixed");
+      RunContext one, many;
+      one.workdir = dir / ("one-" + run);
+      many.workdir = dir / ("many-" + run);
+      const Artifact a = recommend::Run(o, one).artifact;
+      for (int i = 0; i < 3; ++i) {
+        RunContext shard = many;
+        shard.shard = ShardSpec{i, 3};
+        shard.threads = 1 + i;
+        const Artifact s = recommend::Run(o, shard).artifact;
+        EXPECT_EQ(s.manifest["params"]["shard"], std::to_string(i) + "/3");
+        EXPECT_GT(s.manifest["counts"]["shard_items"].get<int64_t>(), 0);
+      }
+      EXPECT_FALSE(fs::exists(many.workdir / "recommend" / "latest")) << "a shard moved the unsharded pointer";
+      RecommendOptions merge = o;
+      merge.merge_shards = 3;
+      const Artifact b = recommend::Run(merge, many).artifact;
+      EXPECT_EQ(a.dir.filename(), b.dir.filename()) << "the merged artifact should have the unsharded run's key";
+      EXPECT_EQ(b.manifest["extra"]["merged_shards"]["count"], 3);
+      for (const auto& out : a.manifest["outputs"]) {
+        const std::string f = out["file"];
+        EXPECT_EQ(testing::ReadText(a.File(f)), testing::ReadText(b.File(f))) << f << " differs";
+      }
+      EXPECT_EQ(a.manifest["outputs"].size(), b.manifest["outputs"].size());
+      EXPECT_EQ(a.manifest["counts"], b.manifest["counts"]);
+      EXPECT_TRUE(recommend::Run(o, many).reused) << "an unsharded run after the merge is up to date";
+    }
+
+  // What the merge refuses (exit 4 for artifacts, 2 for usage), each naming the shard and the fix.
+  RunContext ctx;
+  ctx.workdir = dir / "bad";
+  RecommendOptions merge = o;
+  merge.merge_shards = 2;
+  const auto message = [&](const RecommendOptions& opts, const RunContext& c) {
+    try {
+      recommend::Run(opts, c);
+    } catch (const ArtifactError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no ArtifactError");
+  };
+  const std::string none = message(merge, ctx);  // no shard ran: both named, and the fix
+  EXPECT_NE(none.find("2 of 2 shards have no lists"), std::string::npos) << none;
+  EXPECT_NE(none.find("latest.shard-i-of-2 for i = 0, 1"), std::string::npos) << none;
+  for (int i = 0; i < 2; ++i) {
+    RunContext shard = ctx;
+    shard.shard = ShardSpec{i, 2};
+    RecommendOptions other = o;
+    other.k = i == 1 ? 7 : o.k;  // shard 1 with another --k
+    recommend::Run(other, shard);
+  }
+  const std::string differs = message(merge, ctx);
+  EXPECT_NE(differs.find("shard 1/2"), std::string::npos) << differs;
+  EXPECT_NE(differs.find("other inputs or parameters"), std::string::npos) << differs;
+  EXPECT_NE(differs.find("rerun `visrec recommend --shard 1/2`"), std::string::npos) << differs;
+  EXPECT_FALSE(fs::exists(ctx.workdir / "recommend" / "latest")) << "a refused merge wrote an artifact";
+  merge.merge_shards = 3;  // shards of 2 merged as 3
+  EXPECT_NE(message(merge, ctx).find("3 of 3 shards have no lists"), std::string::npos);
+  merge.merge_shards = 1;
+  EXPECT_THROW(recommend::Run(merge, ctx), UsageError);
+  RunContext shard = ctx;
+  shard.shard = ShardSpec{0, 2};
+  merge.merge_shards = 2;
+  EXPECT_THROW(recommend::Run(merge, shard), UsageError);  // both at once
+  RecommendOptions hnsw = o;
+  hnsw.visual_index = "hnsw";
+  EXPECT_THROW(recommend::Run(hnsw, shard), UsageError);
+}
+
 }  // namespace
 }  // namespace visrec::recommend

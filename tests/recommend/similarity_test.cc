@@ -10,6 +10,7 @@
 
 #include "visrec/core/errors.h"
 #include "visrec/core/version.h"
+#include "../test_util.h"
 
 namespace visrec::recommend {
 namespace {
@@ -27,13 +28,8 @@ TopK Reference(const std::vector<std::vector<double>>& sim, int k, const std::ve
   return out;
 }
 
-// Plays a CPU with fewer features for one scope (visrec's own detection, as the kernels see it).
-struct CpuLevel {
-  explicit CpuLevel(const std::string& level) { SetCpuLevelForTesting(level); }
-  ~CpuLevel() { SetCpuLevelForTesting(""); }
-};
-// "" = as detected; "avx2" = an AVX2-only CPU (the AVX2 fused kernel here); "baseline" = no AVX.
-const char* const kCpuLevels[] = {"", "avx2", "baseline"};
+using testing::CpuLevel;
+using testing::kCpuLevels;
 
 void ExpectSame(const TopK& a, const TopK& b, float tol) {
   ASSERT_EQ(a.size(), b.size());
@@ -220,6 +216,70 @@ TEST(Similarity, DenseKernelsEqualBruteForceAcrossBlocks) {
       EXPECT_EQ(a[size_t(i)][r].item, b[size_t(i)][r].item);
       EXPECT_EQ(a[size_t(i)][r].score, b[size_t(i)][r].score);
     }
+  }
+}
+
+// `recommend --shard` computes some items' lists only: those lists must be the full run's, neighbour
+// for neighbour and bit for bit (the merge is compared byte for byte with an unsharded run), on
+// every kernel, and the other items' lists stay empty.
+void ExpectSubsetOfFull(const TopK& part, const TopK& full, const std::vector<char>& wanted) {
+  ASSERT_EQ(part.size(), full.size());
+  size_t filled = 0;
+  for (size_t i = 0; i < full.size(); ++i) {
+    if (!wanted[i]) {
+      EXPECT_TRUE(part[i].empty()) << "row " << i << " was not asked for";
+      continue;
+    }
+    filled += !full[i].empty();
+    ASSERT_EQ(part[i].size(), full[i].size()) << "row " << i;
+    for (size_t r = 0; r < full[i].size(); ++r) {
+      EXPECT_EQ(part[i][r].item, full[i][r].item) << "row " << i << " rank " << r;
+      EXPECT_EQ(part[i][r].score, full[i][r].score) << "row " << i << " rank " << r;
+    }
+  }
+  EXPECT_GT(filled, size_t(0)) << "the subset should hold rows with neighbours";
+}
+
+TEST(Similarity, ASubsetOfRowsGetsTheFullRunsListsBitForBit) {
+  std::mt19937 g(5);
+  std::normal_distribution<float> gauss;
+  const int64_t n = 613, d = 11;
+  const int k = 7;
+  std::vector<float> x(size_t(n * d));
+  for (int64_t i = 0; i < n; ++i) {
+    if (i % 89 == 3) continue;  // zero row
+    if (i % 53 == 9) { std::copy_n(x.begin() + (i - 2) * d, d, x.begin() + i * d); continue; }  // exact ties
+    double nrm = 0;
+    for (int64_t c = 0; c < d; ++c) nrm += std::pow(x[size_t(i * d + c)] = gauss(g), 2);
+    for (int64_t c = 0; c < d; ++c) x[size_t(i * d + c)] = float(x[size_t(i * d + c)] / std::sqrt(nrm));
+  }
+  for (const char* level : kCpuLevels) {
+    SCOPED_TRACE(std::string("cpu level '") + level + "'");
+    CpuLevel cpu(level);
+    const TopK full = DenseCosineTopK(x.data(), n, d, k, int64_t(64) << 20, 2);  // symmetric fused kernel, or BLAS
+    for (int shard = 0; shard < 3; ++shard) {
+      std::vector<char> wanted(size_t(n), 0);
+      std::vector<int64_t> query;
+      for (int64_t i = 0; i < n; ++i)
+        if ((i * 7919 + shard) % 3 == 0) {  // scattered rows, as an id hash scatters them
+          wanted[size_t(i)] = 1;
+          query.push_back(i);
+        }
+      for (int threads : {1, 3})
+        ExpectSubsetOfFull(DenseCosineTopKRows(x.data(), n, d, k, &query, int64_t(64) << 20, threads), full, wanted);
+    }
+  }
+  std::vector<std::vector<double>> r;
+  for (float value : {1.f, 0.f}) {  // implicit (uniform) data, and general weights with min support 2
+    SCOPED_TRACE(value == 1.f ? "uniform" : "weights");
+    const SparseRows m = RandomInteractions(g, 150, 200, 6, [&] { return value == 1.f ? 1.f : float(1 + g() % 3); }, r);
+    const int min_support = value == 1.f ? 1 : 2;
+    const TopK full = SparseCosineTopK(m, 5, 1.5, min_support, 2);
+    std::vector<char> wanted(200, 0);
+    for (size_t i = 0; i < wanted.size(); ++i) wanted[i] = char(i % 4 == 1);
+    ExpectSubsetOfFull(SparseCosineTopK(m, 5, 1.5, min_support, 3, &wanted), full, wanted);
+    std::vector<char> wrong_size(7, 1);
+    EXPECT_THROW(SparseCosineTopK(m, 5, 1.5, min_support, 1, &wrong_size), std::invalid_argument);
   }
 }
 

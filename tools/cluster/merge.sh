@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# After all N shards: merge their features, then the rest of the pipeline on one machine.
-# Usage: merge.sh N CATALOG INTERACTIONS WORKDIR   (VISREC, VISREC_REDUCE_ARGS, VISREC_RECOMMEND_ARGS as in shard-worker.sh)
+# Step 2 of the nightly DAG: after all N shard-worker.sh copies, merge their features and fit the
+# reduction on one machine. Then recommend, either here (unsharded) or as steps 3 and 4
+# (recommend-worker.sh copies, then recommend-merge.sh) when VISREC_RECOMMEND_SHARDED=1.
+# Usage: merge.sh N CATALOG INTERACTIONS WORKDIR
+# Options: VISREC, VISREC_REDUCE_ARGS, VISREC_RECOMMEND_ARGS (as in shard-worker.sh), VISREC_RECOMMEND_SHARDED.
 set -euo pipefail
 n=$1 catalog=$2 interactions=$3 workdir=$4
 visrec=${VISREC:-visrec}
 "$visrec" extract --workdir "$workdir" --merge-shards "$n"
 # shellcheck disable=SC2086
 "$visrec" reduce --workdir "$workdir" ${VISREC_REDUCE_ARGS:-}
-# shellcheck disable=SC2086
-"$visrec" recommend --workdir "$workdir" --interactions "$interactions" --catalog "$catalog" ${VISREC_RECOMMEND_ARGS:-}
+if [ "${VISREC_RECOMMEND_SHARDED:-0}" != 1 ]; then
+  # shellcheck disable=SC2086
+  "$visrec" recommend --workdir "$workdir" --interactions "$interactions" --catalog "$catalog" ${VISREC_RECOMMEND_ARGS:-}
+fi
