@@ -11,7 +11,7 @@
 #          clusters, the kind of structure real reduced image features have), timed and recall-checked
 #          against visrec exact on the same vectors; uniformly random vectors are graph search's worst case.
 # Needs python3-scipy/numpy/faiss and a build with -DVISREC_BUILD_BENCHMARKS=ON.
-# Usage: [BUILD=build] tools/bench-recommend.sh [USERS=100000] [ITEMS=20000] [NNZ=1000000] [N_VISUAL=20000] [N_LARGE=200000]
+# Usage: [BUILD=build] [REPEAT=5] tools/bench-recommend.sh [USERS=100000] [ITEMS=20000] [NNZ=1000000] [N_VISUAL=20000] [N_LARGE=200000]
 # BUILD picks the build directory, e.g. an AVX2 build measured on an AVX-512 machine:
 #   cmake -S . -B build-v3 -G Ninja -DVISREC_ISA=x86-64-v3 -DVISREC_BUILD_BENCHMARKS=ON && ninja -C build-v3 knn_bench
 #   BUILD=build-v3 tools/bench-recommend.sh
@@ -20,6 +20,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 users=${1:-100000}; items=${2:-20000}; nnz=${3:-1000000}; nvis=${4:-20000}; nlarge=${5:-200000}
+repeat=${REPEAT:-5}  # CF (a tenth of a second for visrec) is timed as the median of REPEAT whole runs, both sides
 build="$root/${BUILD:-build}"
 bench="$build/knn_bench"
 [ -x "$bench" ] || { echo "build with: cmake -S . -B ${BUILD:-build} -DVISREC_BUILD_BENCHMARKS=ON && ninja -C ${BUILD:-build} knn_bench" >&2; exit 2; }
@@ -63,7 +64,7 @@ measure() {  # a failing command stops the whole benchmark, with its error (kill
   echo "$(cat "$work/out") $(( $(tail -n 1 "$work/rss") / 1024 ))"
 }
 # Both sides with the same BLAS environment.
-read -r cf_s cf_mb <<<"$(measure "${blas_env[@]}" "$bench" cf "$work/pairs.npy" "$items" 20 0 "$work/cf.npy")"
+read -r cf_s cf_mb <<<"$(measure "${blas_env[@]}" "$bench" cf "$work/pairs.npy" "$items" 20 0 "$work/cf.npy" "$repeat")"
 vis() { measure "${blas_env[@]}" "$bench" "$1" "$work/$2.npy" 20 0 "$work/$3.npy"; }
 read -r vis_s vis_mb <<<"$(vis dense x vis)"
 read -r big_s big_mb <<<"$(vis dense y big)"
@@ -73,52 +74,59 @@ cat > "$work/ref.py" <<'PY'
 import sys, time, numpy as np, scipy.sparse as sp
 w, mode, I = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rows = int(sys.argv[4]) if len(sys.argv) > 4 else 0  # numpy: time only the first ROWS query rows
-t0 = time.perf_counter()
-if mode == "cf":
-    p = np.load(f"{w}/pairs.npy")
-    X = sp.csr_matrix((np.ones(len(p), np.float32), (p[:, 0], p[:, 1])), shape=(p[:, 0].max() + 1, I))
-    norm = np.sqrt(np.asarray(X.multiply(X).sum(0))).ravel(); norm[norm == 0] = 1
-    Xn = X.multiply(1 / norm).tocsc()
-    S = (Xn.T @ Xn).tocsr(); S.setdiag(0); S.eliminate_zeros()
-    top = np.full((I, 20), -1, np.int32)
-    for r in range(I):
-        a, b = S.indptr[r], S.indptr[r + 1]
-        if a == b: continue
-        v, c = S.data[a:b], S.indices[a:b]
-        o = np.lexsort((c, -v))[:20]                    # score desc, index asc
-        top[r, :len(o)] = c[o]
-elif mode.startswith("faiss"):
-    import faiss
-    faiss.omp_set_num_threads(2)
-    x = np.load(f"{w}/{mode.split('-')[1]}.npy"); n = len(x)
-    index = faiss.IndexFlatIP(x.shape[1]); index.add(x)
-    D, L = index.search(x, 21)
-    top = np.empty((n, 20), np.int32)
-    for r in range(n):                                   # drop self (usually first; not always on ties)
-        keep = L[r][L[r] != r][:20]
-        top[r] = keep
-else:
-    x = np.load(f"{w}/{mode.split('-')[1]}.npy"); n = len(x); top = np.empty((n, 20), np.int32)
-    for s in range(0, rows or n, 2048):
-        S = x[s:s + 2048] @ x.T
-        S[np.arange(S.shape[0]), np.arange(s, s + S.shape[0])] = -np.inf
-        part = np.argpartition(-S, 20, axis=1)[:, :20]
-        vals = np.take_along_axis(S, part, 1)
-        top[s:s + 2048] = np.take_along_axis(part, np.argsort(-vals, axis=1, kind="stable"), 1)
-print(time.perf_counter() - t0)
+def run():  # returns the top-K table; CF is run REPEAT times (argv[5]) and the median time printed
+    if mode == "cf":
+        p = np.load(f"{w}/pairs.npy")
+        X = sp.csr_matrix((np.ones(len(p), np.float32), (p[:, 0], p[:, 1])), shape=(p[:, 0].max() + 1, I))
+        norm = np.sqrt(np.asarray(X.multiply(X).sum(0))).ravel(); norm[norm == 0] = 1
+        Xn = X.multiply(1 / norm).tocsc()
+        S = (Xn.T @ Xn).tocsr(); S.setdiag(0); S.eliminate_zeros()
+        top = np.full((I, 20), -1, np.int32)
+        for r in range(I):
+            a, b = S.indptr[r], S.indptr[r + 1]
+            if a == b: continue
+            v, c = S.data[a:b], S.indices[a:b]
+            o = np.lexsort((c, -v))[:20]                    # score desc, index asc
+            top[r, :len(o)] = c[o]
+    elif mode.startswith("faiss"):
+        import faiss
+        faiss.omp_set_num_threads(2)
+        x = np.load(f"{w}/{mode.split('-')[1]}.npy"); n = len(x)
+        index = faiss.IndexFlatIP(x.shape[1]); index.add(x)
+        D, L = index.search(x, 21)
+        top = np.empty((n, 20), np.int32)
+        for r in range(n):                                   # drop self (usually first; not always on ties)
+            keep = L[r][L[r] != r][:20]
+            top[r] = keep
+    else:
+        x = np.load(f"{w}/{mode.split('-')[1]}.npy"); n = len(x); top = np.empty((n, 20), np.int32)
+        for s in range(0, rows or n, 2048):
+            S = x[s:s + 2048] @ x.T
+            S[np.arange(S.shape[0]), np.arange(s, s + S.shape[0])] = -np.inf
+            part = np.argpartition(-S, 20, axis=1)[:, :20]
+            vals = np.take_along_axis(S, part, 1)
+            top[s:s + 2048] = np.take_along_axis(part, np.argsort(-vals, axis=1, kind="stable"), 1)
+    return top
+
+times = []
+for repeat in range(int(sys.argv[5]) if mode == "cf" and len(sys.argv) > 5 else 1):
+    t0 = time.perf_counter()
+    top = run()
+    times.append(time.perf_counter() - t0)
+print(sorted(times)[len(times) // 2])
 np.save(f"{w}/ref-{mode}.npy", top)
 PY
-read -r rcf_s rcf_mb <<<"$(measure "${blas_env[@]}" "${py[@]}" "$work/ref.py" "$work" cf "$items")"
+read -r rcf_s rcf_mb <<<"$(measure "${blas_env[@]}" "${py[@]}" "$work/ref.py" "$work" cf "$items" 0 "$repeat")"
 read -r rvis_s rvis_mb <<<"$(measure "${blas_env[@]}" "${py[@]}" "$work/ref.py" "$work" numpy-x "$items")"
 read -r fvis_s fvis_mb <<<"$(measure "${blas_env[@]}" "${py[@]}" "$work/ref.py" "$work" faiss-x "$items")"
 read -r rbig_s rbig_mb <<<"$(measure "${blas_env[@]}" "${py[@]}" "$work/ref.py" "$work" numpy-y "$items" "$nvis")"
 read -r fbig_s fbig_mb <<<"$(measure "${blas_env[@]}" "${py[@]}" "$work/ref.py" "$work" faiss-y "$items")"
 "${py[@]}" - "$work" "$nvis" "$nlarge" "$cf_s" "$cf_mb" "$rcf_s" "$rcf_mb" "$vis_s" "$vis_mb" "$rvis_s" "$rvis_mb" "$fvis_s" "$fvis_mb" \
-  "$big_s" "$big_mb" "$rbig_s" "$rbig_mb" "$fbig_s" "$fbig_mb" "$zex_s" "$zex_mb" "$hnsw_s" "$hnsw_mb" <<'PY'
+  "$big_s" "$big_mb" "$rbig_s" "$rbig_mb" "$fbig_s" "$fbig_mb" "$zex_s" "$zex_mb" "$hnsw_s" "$hnsw_mb" "$repeat" <<'PY'
 import sys, numpy as np
-w = sys.argv[1]; V, L = int(sys.argv[2]), int(sys.argv[3])
+w = sys.argv[1]; V, L = int(sys.argv[2]), int(sys.argv[3]); R = int(sys.argv[-1])
 (cf_s, cf_mb, rcf_s, rcf_mb, vis_s, vis_mb, rvis_s, rvis_mb, fvis_s, fvis_mb,
- big_s, big_mb, rbig_s, rbig_mb, fbig_s, fbig_mb, zex_s, zex_mb, hnsw_s, hnsw_mb) = map(float, sys.argv[4:])
+ big_s, big_mb, rbig_s, rbig_mb, fbig_s, fbig_mb, zex_s, zex_mb, hnsw_s, hnsw_mb) = map(float, sys.argv[4:-1])
 def same(a, b, rows=None):  # share of rows with identical top-K sets (order may differ only inside exact ties)
     A, B = np.load(a)[:rows], np.load(b)[:rows]
     return np.mean([set(A[i][A[i] >= 0]) == set(B[i][B[i] >= 0]) for i in range(len(A))])
@@ -127,6 +135,7 @@ def recall(a, b):
     return np.mean([len(set(A[i]) & set(B[i])) / 20 for i in range(len(A))])
 row = lambda name, s, mb, tail="": print(f"{name:44s} {s:9.2f} {mb:11.0f}   {tail}")
 print(f"{'':44s} {'seconds':>9s} {'max RSS MB':>11s}")
+print(f"(CF: median of {R} whole runs on each side; visual: one run)")
 row("CF top-20, scipy sparse (reference)", rcf_s, rcf_mb)
 row("CF top-20, visrec", cf_s, cf_mb, f"{rcf_s / cf_s:.1f}x faster than scipy; rows with identical top-20: {same(f'{w}/cf.npy', f'{w}/ref-cf.npy'):.4f}")
 for n, s, mb, rs, rmb, fs, fmb, mine, est in ((V, vis_s, vis_mb, rvis_s, rvis_mb, fvis_s, fvis_mb, "vis", ""),
