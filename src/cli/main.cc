@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
   add_ctx(c_pre);
   std::string shard_text;
   int merge_shards = 0;
-  c_pre->add_option("--shard", shard_text, "i/N: only the items of shard i of N (stable by id hash); see README");
+  auto* pre_shard = c_pre->add_option("--shard", shard_text, "i/N: only the items of shard i of N (stable by id hash); see README");
 
   // extract
   extract::ExtractOptions eo;
@@ -210,6 +210,7 @@ int main(int argc, char** argv) {
                                       "for --merge-shards N; see README");
   c_rec->add_option("--merge-shards", rco.merge_shards,
                     "N: gather the lists of shards 0..N-1 and write the artifact one unsharded run writes")
+      ->check(CLI::Range(1, 100000))
       ->excludes(rec_shard);
 
   // evaluate
@@ -356,7 +357,8 @@ int main(int argc, char** argv) {
 
   return cli::WithExitCodes([&]() -> int {
     SetupLogging({global.quiet ? -1 : global.verbose, global.log_json});
-    if (!shard_text.empty()) ctx.shard = ShardSpec::Parse(shard_text);
+    // A --shard given empty is an error, not "unsharded".
+    if (pre_shard->count() + ex_shard->count() + rec_shard->count() > 0) ctx.shard = ShardSpec::Parse(shard_text);
     if (*c_version) {
       std::cout << "visrec " << VisrecVersion() << " (git " << GitSha() << ")\n"
                 << "libtorch " << extract::TorchVersion() << "\n"

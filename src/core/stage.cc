@@ -45,10 +45,20 @@ ShardSpec ShardSpec::Parse(const std::string& text) {
   auto i = slash == std::string::npos ? std::nullopt : ParseInt(text.substr(0, slash));
   auto n = slash == std::string::npos ? std::nullopt : ParseInt(text.substr(slash + 1));
   if (!i || !n || *n < 1 || *n > 100000 || *i < 0 || *i >= *n)
-    throw UsageError("--shard must be i/N with 0 <= i < N (e.g. 0/3, 1/3, 2/3), got '" + text + "'");
+    throw UsageError("--shard must be i/N with 0 <= i < N <= 100000 (e.g. 0/3, 1/3, 2/3), got '" + text + "'");
   s.index = int(*i);
   s.count = int(*n);
   return s;
+}
+
+void RequireWholeArtifact(const Artifact& a, const std::string& command) {
+  if (!a.manifest.contains("params") || !a.manifest["params"].is_object()) return;
+  const std::string shard = a.manifest["params"].value("shard", "");
+  if (shard.empty()) return;
+  const std::string n = shard.substr(shard.find('/') + 1);
+  throw ArtifactError(command + ": '" + a.dir.string() + "' is only shard " + shard + "'s part of a " + a.stage +
+                      " run; merge the shards first (`visrec " + a.stage + " --merge-shards " + n +
+                      "`, README: Sharding) and use the merged artifact");
 }
 
 int ResolveThreads(int requested) {

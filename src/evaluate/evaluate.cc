@@ -175,6 +175,7 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
   if (!external) {
     rec = o.recommend.empty() ? OpenLatest(ctx.workdir, "recommend") : OpenArtifact(o.recommend);
     if (rec->stage != "recommend") throw ArtifactError("evaluate: '" + rec->dir.string() + "' is not a recommend artifact");
+    RequireWholeArtifact(*rec, "evaluate");
   }
   const std::string lists_name = external ? o.recommendations.string() : rec->dir.string();
   fs::path train_path = o.train;

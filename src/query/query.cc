@@ -145,6 +145,7 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
   Impl& m = *impl_;
   m.o = o;
   m.rec = o.recommend.empty() ? OpenLatest(o.workdir, "recommend") : OpenArtifact(o.recommend);
+  RequireWholeArtifact(m.rec, "query");
   if (m.rec.stage != "recommend")
     throw ArtifactError("query: '" + m.rec.dir.string() + "' is a " + m.rec.stage + " artifact, expected recommend");
   m.red = OpenParent(m.rec, "reduce", "reduce");

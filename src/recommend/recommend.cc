@@ -63,7 +63,7 @@ void RecordTimings(ArtifactBuilder& b, const Phases& phases, double total) {
 // `recommend --shard i/N`: the shard's items' neighbour lists of every source, up to `neighbors`
 // each (-1 / 0 padded), rows in universe order; the whole universe's ids for the merge to check.
 StageResult WriteShardLists(const RecommendOptions& o, const RunContext& ctx, const json& params,
-                            const std::vector<ArtifactInput>& inputs, const std::string& merged_key,
+                            const std::vector<ArtifactInput>& inputs, const std::string& lists_key,
                             const std::vector<std::string>& ids, const std::vector<char>& own, const TopK (&sims)[3],
                             const json& visual_index, bool has_text, const Phases& phases, const json& peak_rss_mb,
                             Clock::time_point t0) {
@@ -96,95 +96,188 @@ StageResult WriteShardLists(const RecommendOptions& o, const RunContext& ctx, co
   WriteLines(b.Path("ids.txt"), ids);
   b.AddOutput("ids.txt");
   b.counts() = {{"items", ids.size()}, {"shard_items", m}, {"text_similarity", has_text}};
-  b.extra()["merged_key"] = merged_key;  // the key of the merged artifact: same inputs and parameters
+  b.extra()["lists_key"] = lists_key;  // inputs and list parameters, which the merge must match
   b.extra()["visual_index"] = visual_index;
   b.extra()["peak_rss_mb"] = peak_rss_mb;
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   RecordTimings(b, phases, secs);
   Artifact a = b.Commit();
   spdlog::info("recommend: shard {}: neighbour lists of {} of {} items -> {}; when all {} shards are done, run "
-               "`visrec recommend --merge-shards {}` with the same flags", ctx.shard.Text(), m, ids.size(),
+               "`visrec recommend --merge-shards {}` with the same inputs and list flags", ctx.shard.Text(), m, ids.size(),
                a.dir.string(), ctx.shard.count, ctx.shard.count);
   return StageResult{a, false, secs, a.manifest["counts"]};
 }
 
-// `recommend --merge-shards N`: every shard's lists, checked (same inputs and parameters as this
-// merge, same visrec, same items, each item in exactly the shard that owns it), into `sims`.
-// Returns the manifest's visual_index record.
-json GatherShardLists(int count, const fs::path& workdir, const std::string& key, const std::vector<std::string>& ids,
-                      int neighbors, TopK (&sims)[3], json& merged_from) {
+// The parameters the neighbour lists depend on: a shard's identity. The others (top-K, weights,
+// blend, recency, stored scoring) shape only scoring and outputs, so changing them reruns the merge
+// alone.
+json ListParams(const json& params) {
+  json p = params;
+  for (const char* k : {"k", "similar_k", "w_cf", "w_visual", "w_text", "blend", "store_scoring", "half_life_days"}) p.erase(k);
+  return p;
+}
+
+// What differs between a shard's manifest and this merge: the list parameters and inputs, named.
+std::string ShardDifferences(const json& manifest, const json& list_params, const std::vector<ArtifactInput>& inputs) {
+  std::vector<std::string> diffs;
+  json theirs = manifest.value("params", json::object());
+  theirs.erase("shard");
+  for (const auto& [name, value] : list_params.items())
+    if (!theirs.contains(name) || theirs[name] != value)
+      diffs.push_back(name + " " + (theirs.contains(name) ? theirs[name].dump() : std::string("unset")) + " (merge: " + value.dump() + ")");
+  for (const auto& [name, value] : theirs.items())
+    if (!list_params.contains(name)) diffs.push_back(name + " " + value.dump() + " (merge: unset)");
+  std::map<std::string, std::string> their_inputs;
+  for (const auto& in : manifest.value("inputs", json::array()))
+    if (in.is_object()) their_inputs[in.value("role", "")] = in.value("digest", "");
+  for (const auto& in : inputs) {
+    const auto it = their_inputs.find(in.role);
+    if (it == their_inputs.end()) diffs.push_back("no " + in.role + " input (merge: " + in.path + ")");
+    else if (it->second != in.digest) diffs.push_back("another " + in.role + " (merge: " + in.path + ")");
+    their_inputs.erase(in.role);
+  }
+  for (const auto& [role, digest] : their_inputs) diffs.push_back("a " + role + " input the merge does not have");
+  std::string out;
+  for (const auto& d : diffs) out += (out.empty() ? "" : "; ") + d;
+  return out.empty() ? "its recorded lists key differs" : out;
+}
+
+// `recommend --merge-shards N`: every shard's lists into `sims`, after checking each shard (present;
+// a recommend shard artifact of this stage version, made by this visrec build, from the same inputs
+// and list parameters, over the same items; every output's sha256; each item in exactly the shard
+// that owns it; lists well formed). Every problem of every shard is reported at once. Returns the
+// manifest's visual_index record.
+json GatherShardLists(int count, const fs::path& workdir, const std::string& lists_key, const json& list_params,
+                      const std::vector<ArtifactInput>& inputs, const std::vector<std::string>& ids, int neighbors,
+                      TopK (&sims)[3], json& merged_from) {
   const int64_t n = int64_t(ids.size());
   for (auto& s : sims) s.assign(size_t(n), {});
   std::vector<int32_t> owner(size_t(n), -1);
+  std::vector<int64_t> stamp(size_t(n), -1);  // duplicate neighbours within one list
   std::set<std::string> kernels;
-  // Every shard that has not run, named at once (a cluster job of many shards may lose several).
-  std::string missing;
-  int missing_count = 0;
-  for (int k = 0; k < count; ++k) {
-    std::error_code ec;
-    if (!fs::exists(workdir / kStage / ShardSpec{k, count}.Pointer(), ec) && ++missing_count <= 10)
-      missing += (missing.empty() ? "" : ", ") + std::to_string(k);
-  }
-  if (missing_count > 0)
-    throw ArtifactError("recommend: " + std::to_string(missing_count) + " of " + std::to_string(count) +
-                        " shards have no lists in " + (workdir / kStage).string() + " (no latest.shard-i-of-" +
-                        std::to_string(count) + " for i = " + missing + (missing_count > 10 ? ", ..." : "") +
-                        "); run `visrec recommend --shard i/" + std::to_string(count) + "` for each, then merge again");
+  std::vector<std::string> problems, missing;
+  const std::string build = VisrecVersion() + " (" + GitSha() + ")";
   for (int k = 0; k < count; ++k) {
     const ShardSpec spec{k, count};
-    const Artifact a = OpenLatest(workdir, kStage, VerifyLevel::kCheap, spec.Pointer());
-    const std::string name = "shard " + spec.Text() + " (" + a.dir.string() + ")";
-    const std::string rerun = "; rerun `visrec recommend --shard " + spec.Text() + "` with the merge's flags and inputs";
-    if (a.manifest["params"].value("shard", "") != spec.Text())
-      throw ArtifactError("recommend: " + (workdir / kStage / spec.Pointer()).string() + " points at " + a.dir.string() +
-                          ", which is not a recommend shard " + spec.Text() + rerun);
-    const json& extra = a.manifest["extra"];
-    if (extra.value("merged_key", "") != key)
-      throw ArtifactError("recommend: " + name + " was made from other inputs or parameters than this merge (its "
-                          "manifest.json lists them)" + rerun);
-    const std::string version = a.manifest["producer"].value("visrec", "");
-    if (version != VisrecVersion())
-      throw ArtifactError("recommend: " + name + " was made by visrec " + version + ", this is " + VisrecVersion() +
-                          "; every shard and the merge must run the same visrec" + rerun);
-    if (ReadLines(a.File("ids.txt")) != ids)
-      throw ArtifactError("recommend: " + name + " lists other items than the merge sees" + rerun);
-    const auto rows = a.ReadArray<int32_t>("shard_items.npy");
-    const int64_t m = rows.shape.empty() ? 0 : rows.shape[0];
-    for (int s = 0; s < 3; ++s) {
-      const auto items = a.ReadArray<int32_t>(ListFile(s, "items"));
-      const auto scores = a.ReadArray<float>(ListFile(s, "scores"));
-      if (items.shape != std::vector<int64_t>{m, neighbors} || scores.shape != items.shape)
-        throw ArtifactError("recommend: the " + std::string(kSourceName[s]) + " lists of " + name +
-                            " are not one row of --neighbors " + std::to_string(neighbors) + " per shard item" + rerun);
-      for (int64_t q = 0; q < m; ++q) {
+    std::error_code ec;
+    if (!fs::exists(workdir / kStage / spec.Pointer(), ec)) {
+      missing.push_back(std::to_string(k));
+      continue;
+    }
+    const std::string rerun = "rerun `visrec recommend --shard " + spec.Text() + " --force` with the merge's inputs and list flags";
+    const auto problem = [&](const std::string& what) { problems.push_back("shard " + spec.Text() + ": " + what); };
+    try {
+      const Artifact a = OpenLatest(workdir, kStage, VerifyLevel::kFull, spec.Pointer());
+      const json& m = a.manifest;
+      const json& params = m.contains("params") && m["params"].is_object() ? m["params"] : json::object();
+      const json& extra = m.contains("extra") && m["extra"].is_object() ? m["extra"] : json::object();
+      const json& producer = m.contains("producer") && m["producer"].is_object() ? m["producer"] : json::object();
+      if (a.stage != kStage || params.value("shard", "") != spec.Text() || !extra.contains("lists_key")) {
+        problem(a.dir.string() + " is not a recommend shard " + spec.Text() + " artifact; " + rerun);
+        continue;
+      }
+      if (m.value("stage_version", 0) != kStageVersion) {
+        problem(a.dir.string() + " has recommend stage version " + std::to_string(m.value("stage_version", 0)) + ", this visrec " +
+                std::to_string(kStageVersion) + "; " + rerun);
+        continue;
+      }
+      const std::string theirs = producer.value("visrec", "?") + " (" + producer.value("git_sha", "?") + ")";
+      if (theirs != build) {
+        problem("made by visrec " + theirs + ", the merge is " + build + "; every shard and the merge must run the same build; " + rerun);
+        continue;
+      }
+      if (extra.value("lists_key", "") != lists_key) {
+        problem("made with other inputs or list flags: " + ShardDifferences(m, list_params, inputs) + "; " + rerun);
+        continue;
+      }
+      if (ReadLines(a.File("ids.txt")) != ids) {
+        problem(a.dir.string() + " lists other items than the merge sees; " + rerun);
+        continue;
+      }
+      const auto rows = a.ReadArray<int32_t>("shard_items.npy");
+      const int64_t m_rows = rows.shape.empty() ? 0 : rows.shape[0];
+      bool ok = true;
+      for (int64_t q = 0; q < m_rows && ok; ++q) {
         const int32_t row = rows.data[size_t(q)];
-        if (row < 0 || row >= n) throw ArtifactError("recommend: " + name + " names item row " + std::to_string(row) + ", out of range" + rerun);
-        if (s == 0) {
-          if (owner[size_t(row)] >= 0)
-            throw ArtifactError("recommend: item '" + ids[size_t(row)] + "' is in shards " + std::to_string(owner[size_t(row)]) +
-                                " and " + std::to_string(k) + rerun);
-          if (!spec.Owns(ids[size_t(row)]))
-            throw ArtifactError("recommend: " + name + " holds item '" + ids[size_t(row)] + "', which belongs to another shard" + rerun);
+        if (row < 0 || row >= n) {
+          problem("names item row " + std::to_string(row) + ", out of range; " + rerun);
+          ok = false;
+        } else if (owner[size_t(row)] >= 0) {
+          problem("item '" + ids[size_t(row)] + "' is listed " +
+                  (owner[size_t(row)] == k ? std::string("twice") : "also by shard " + std::to_string(owner[size_t(row)])) + "; " + rerun);
+          ok = false;
+        } else if (!spec.Owns(ids[size_t(row)])) {
+          problem("holds item '" + ids[size_t(row)] + "', which belongs to another shard; " + rerun);
+          ok = false;
+        } else {
           owner[size_t(row)] = k;
         }
-        auto& list = sims[s][size_t(row)];
-        for (int64_t r = 0; r < neighbors; ++r) {
-          const int32_t j = items.data[size_t(q * neighbors + r)];
-          if (j < 0) break;
-          if (j >= n || j == row) throw ArtifactError("recommend: " + name + " has a bad neighbour index" + rerun);
-          list.push_back({j, scores.data[size_t(q * neighbors + r)]});
+      }
+      for (int s = 0; s < 3 && ok; ++s) {
+        const auto items = a.ReadArray<int32_t>(ListFile(s, "items"));
+        const auto scores = a.ReadArray<float>(ListFile(s, "scores"));
+        if (items.shape != std::vector<int64_t>{m_rows, neighbors} || scores.shape != items.shape) {
+          problem("its " + std::string(kSourceName[s]) + " lists are not one row of --neighbors " + std::to_string(neighbors) +
+                  " per shard item; " + rerun);
+          ok = false;
+          break;
+        }
+        for (int64_t q = 0; q < m_rows && ok; ++q) {
+          const int32_t row = rows.data[size_t(q)];
+          auto& list = sims[s][size_t(row)];
+          bool padding = false;
+          for (int64_t r = 0; r < neighbors && ok; ++r) {
+            const int32_t j = items.data[size_t(q * neighbors + r)];
+            const float score = scores.data[size_t(q * neighbors + r)];
+            const Neighbor nb{j, score};
+            // Lists are best first, unique, -1 padded at the end only.
+            if (j == -1) { padding = true; continue; }
+            const bool bad = padding || j < 0 || j >= n || j == row || !std::isfinite(score) ||
+                             stamp[size_t(j)] == row * 3 + s || (!list.empty() && list.back().score < score);
+            if (bad) {
+              problem("its " + std::string(kSourceName[s]) + " list of item '" + ids[size_t(row)] +
+                      "' is malformed at rank " + std::to_string(r + 1) + "; " + rerun);
+              ok = false;
+              break;
+            }
+            stamp[size_t(j)] = row * 3 + s;
+            list.push_back(nb);
+          }
         }
       }
+      if (!ok) continue;
+      merged_from.push_back(a.dir.filename().string());
+      kernels.insert(extra.contains("visual_index") && extra["visual_index"].is_object() ? extra["visual_index"].value("kernel", "") : "");
+    } catch (const Error& e) {  // unreadable or damaged: named with its shard and the fix
+      problem(std::string(e.what()) + "; " + rerun);
     }
-    merged_from.push_back(a.dir.filename().string());
-    kernels.insert(extra.contains("visual_index") ? extra["visual_index"].value("kernel", "") : "");
   }
-  for (int64_t i = 0; i < n; ++i)
-    if (owner[size_t(i)] < 0)
-      throw ArtifactError("recommend: item '" + ids[size_t(i)] + "' is in none of the " + std::to_string(count) +
-                          " shards' lists (were they run with another N?); rerun its shard");
+  if (!missing.empty()) {
+    std::string list;
+    for (size_t q = 0; q < missing.size() && q < 10; ++q) list += (q ? ", " : "") + missing[q];
+    problems.insert(problems.begin(), std::to_string(missing.size()) + " of " + std::to_string(count) + " shards have no lists in " +
+                                          (workdir / kStage).string() + " (no latest.shard-i-of-" + std::to_string(count) + " for i = " +
+                                          list + (missing.size() > 10 ? ", ..." : "") + "); run `visrec recommend --shard i/" +
+                                          std::to_string(count) + "` for each");
+  }
+  if (problems.empty())
+    for (int64_t i = 0; i < n; ++i)
+      if (owner[size_t(i)] < 0) {
+        problems.push_back("item '" + ids[size_t(i)] + "' is in none of the " + std::to_string(count) +
+                           " shards' lists (were they run with another N?); rerun its shard");
+        break;
+      }
+  if (!problems.empty()) {
+    std::string text;
+    for (size_t q = 0; q < problems.size() && q < 12; ++q) text += "\n  " + problems[q];
+    if (problems.size() > 12) text += "\n  ... and " + std::to_string(problems.size() - 12) + " more";
+    throw ArtifactError("recommend: cannot merge " + std::to_string(count) + " shards:" + text);
+  }
   std::string kernel;
   for (const auto& k : kernels) kernel += (kernel.empty() ? "" : ",") + k;
+  if (kernels.size() > 1)
+    spdlog::warn("recommend: the shards ran different visual kernels ({}); their lists can differ from one run's in the "
+                 "last bits of a score (README: Sharding)", kernel);
   return json{{"kind", "exact"}, {"kernel", kernel}};
 }
 }  // namespace
@@ -214,8 +307,8 @@ void RecommendOptions::Validate() const {
       if (blend_grid[a] == blend_grid[b])
         throw UsageError("recommend: --blend-grid names " + FormatFixed(blend_grid[a], 3) + " twice; list each value once");
   if (blend_users < 0) throw UsageError("recommend: --blend-users must be >= 0 (0 = every eligible user)");
-  if (merge_shards == 1 || merge_shards < 0 || merge_shards > 100000)
-    throw UsageError("recommend: --merge-shards N needs N >= 2 (the N of the shards' --shard i/N)");
+  if (merge_shards < 0 || merge_shards > 100000)
+    throw UsageError("recommend: --merge-shards N needs 1 <= N <= 100000 (the N of the shards' --shard i/N)");
 }
 
 StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
@@ -259,13 +352,15 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   // against all items and writes them as a shard artifact under its own pointer; --merge-shards N
   // checks and gathers them and does the rest. The merged artifact has the unsharded run's key and
   // the same outputs, so either way of making it is up to date for the other.
-  const bool shard_run = ctx.shard.active(), merging = o.merge_shards > 0;
+  const bool shard_run = ctx.shard.active(), merging = o.merge_shards > 1;  // one shard is a whole run
   if (shard_run && merging) throw UsageError("recommend: give --shard i/N to each shard and --merge-shards N to the merge, not both");
   if ((shard_run || merging) && o.visual_index != "exact")
     throw UsageError("recommend: --shard and --merge-shards compute exact visual neighbours (each shard searches its own "
                      "items against all, the same lists as one run); drop --visual-index " + o.visual_index);
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
-  json shard_params = params;
+  const json list_params = ListParams(params);
+  const std::string lists_key = ComputeArtifactKey(kStage, kStageVersion, list_params, inputs);
+  json shard_params = list_params;
   if (shard_run) shard_params["shard"] = ctx.shard.Text();
   const std::string own_key = shard_run ? ComputeArtifactKey(kStage, kStageVersion, shard_params, inputs) : key;
   if (auto up = FindUpToDate(ctx, kStage, own_key)) return *up;
@@ -408,7 +503,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   json visual_index{{"kind", o.visual_index}};
   json merged_from = json::array();
   if (merging) {
-    visual_index = GatherShardLists(o.merge_shards, ctx.workdir, key, ids, o.neighbors, sims, merged_from);
+    visual_index = GatherShardLists(o.merge_shards, ctx.workdir, lists_key, list_params, inputs, ids, o.neighbors, sims, merged_from);
     lap("gather_shards");
   } else {
   sims[kCf] = SparseCosineTopK(ui, o.neighbors, o.shrink, o.min_support, threads, only);
@@ -470,7 +565,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   }
   if (!merging) lap("text");
   if (shard_run)
-    return WriteShardLists(o, ctx, shard_params, inputs, key, ids, own, sims, visual_index, has_text, phases,
+    return WriteShardLists(o, ctx, shard_params, inputs, lists_key, ids, own, sims, visual_index, has_text, phases,
                            peak_rss_mb, t0);
   double w[3] = {o.w_cf, o.w_visual, has_text ? o.w_text : 0.0};
   json blend{{"mode", o.blend == BlendMode::kAuto ? "auto" : "fixed"}};
@@ -777,6 +872,7 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
 Explanation Explain(const fs::path& recommend_artifact, const std::string& user, const std::string& item) {
   Artifact a = OpenArtifact(recommend_artifact);
   if (a.stage != kStage) throw ArtifactError("explain: '" + a.dir.string() + "' is a " + a.stage + " artifact, expected recommend");
+  RequireWholeArtifact(a, "explain");
   bool stored = false;
   for (const auto& out : a.manifest["outputs"]) stored |= out.value("file", "") == "scoring_neighbors.npy";
   if (!stored)

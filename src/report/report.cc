@@ -86,6 +86,7 @@ ReportResult WriteReport(const ReportOptions& o) {
   qo.device = "cpu";
   query::QueryEngine engine(qo);
   const Artifact rec = o.recommend.empty() ? OpenLatest(o.workdir, "recommend") : OpenArtifact(o.recommend);
+  RequireWholeArtifact(rec, "report");
   const Artifact red = OpenParent(rec, "reduce", "reduce");
   const Artifact ex = OpenParent(red, "extract", "extract");
   const Artifact pre = OpenParent(ex, "preprocess", "preprocess");

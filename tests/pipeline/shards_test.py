@@ -134,15 +134,16 @@ def main(argv):
                  "--merge-shards", str(SHARDS)])
         if "up to date" not in p.stderr:
             failures.append("a repeated recommend merge was not up to date")
-        run(rec + ["--shard", f"1/{SHARDS}", "--k", "7"])
-        p = run(rec + ["--merge-shards", str(SHARDS), "--k", "7"], check=False)
-        if p.returncode != 4 or f"shard 0/{SHARDS}" not in p.stderr or "rerun" not in p.stderr:
+        run(rec + ["--shard", f"1/{SHARDS}", "--neighbors", "7"])
+        p = run(rec + ["--merge-shards", str(SHARDS), "--neighbors", "7"], check=False)
+        if p.returncode != 4 or f"shard 0/{SHARDS}: made with other inputs or list flags: neighbors 100 (merge: 7)" \
+                not in p.stderr or f"shard 1/{SHARDS}" in p.stderr:
             failures.append(f"a merge over shards made with other flags: exit {p.returncode}, {p.stderr[-300:]}")
         p = run(rec + ["--merge-shards", str(SHARDS + 1), "--force"], check=False)
         if p.returncode != 4 or f"latest.shard-i-of-{SHARDS + 1} for i = 0, 1, 2, 3" not in p.stderr:
             failures.append(f"recommend merge of missing shards: exit {p.returncode}, {p.stderr[-300:]}")
         for bad in (["--shard", "0/3", "--visual-index", "hnsw"], ["--shard", "0/3", "--merge-shards", "3"],
-                    ["--merge-shards", "1"]):
+                    ["--merge-shards", "0"], ["--shard", ""]):
             p = run(rec + bad, check=False)
             if p.returncode != 2:
                 failures.append(f"recommend {' '.join(bad)}: exit {p.returncode}, expected a usage error (2)")

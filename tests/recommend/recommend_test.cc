@@ -611,17 +611,53 @@ TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
     RunContext shard = ctx;
     shard.shard = ShardSpec{i, 2};
     RecommendOptions other = o;
-    other.k = i == 1 ? 7 : o.k;  // shard 1 with another --k
+    other.neighbors = i == 1 ? 7 : o.neighbors;  // shard 1 with another list flag
     recommend::Run(other, shard);
   }
   const std::string differs = message(merge, ctx);
-  EXPECT_NE(differs.find("shard 1/2"), std::string::npos) << differs;
-  EXPECT_NE(differs.find("other inputs or parameters"), std::string::npos) << differs;
-  EXPECT_NE(differs.find("rerun `visrec recommend --shard 1/2`"), std::string::npos) << differs;
+  EXPECT_NE(differs.find("shard 1/2: made with other inputs or list flags: neighbors 7 (merge: 12)"), std::string::npos) << differs;
+  EXPECT_NE(differs.find("rerun `visrec recommend --shard 1/2 --force`"), std::string::npos) << differs;
+  EXPECT_EQ(differs.find("shard 0/2"), std::string::npos) << differs;
   EXPECT_FALSE(fs::exists(ctx.workdir / "recommend" / "latest")) << "a refused merge wrote an artifact";
+  {
+    RunContext shard = ctx;
+    shard.shard = ShardSpec{1, 2};
+    recommend::Run(o, shard);  // shard 1 redone with the merge's flags
+  }
+  // Scoring flags may differ from the shards': only the merge reruns, and equals one run with them.
+  RecommendOptions rescored = merge;
+  rescored.k = 4;
+  rescored.w_text = 0.25;
+  const Artifact merged = recommend::Run(rescored, ctx).artifact;
+  RecommendOptions direct = o;
+  direct.k = 4;
+  direct.w_text = 0.25;
+  RunContext fresh;
+  fresh.workdir = dir / "direct";
+  EXPECT_EQ(testing::ReadText(merged.File("recommendations.csv")),
+            testing::ReadText(recommend::Run(direct, fresh).artifact.File("recommendations.csv")));
+  // Other commands refuse a shard's part and name the merge.
+  const Artifact part = OpenLatest(ctx.workdir, "recommend", VerifyLevel::kCheap, ShardSpec{0, 2}.Pointer());
+  try {
+    Explain(part.dir, "u1", ids[0]);
+    ADD_FAILURE() << "explain accepted a shard's part";
+  } catch (const ArtifactError& e) {
+    EXPECT_NE(std::string(e.what()).find("merge the shards first (`visrec recommend --merge-shards 2`"), std::string::npos) << e.what();
+  }
+  // A shard file changed in place (same size) is caught by its digest, named with the shard.
+  {
+    const fs::path f = part.File("lists_visual_scores.npy");
+    std::string bytes = testing::ReadText(f);
+    bytes[bytes.size() - 1] ^= 0x40;
+    testing::WriteText(f, bytes);
+    rescored.k = 5;  // not up to date: the merge must read the shards
+    const std::string damaged = message(rescored, ctx);
+    EXPECT_NE(damaged.find("shard 0/2: "), std::string::npos) << damaged;
+    EXPECT_NE(damaged.find("lists_visual_scores.npy"), std::string::npos) << damaged;
+  }
   merge.merge_shards = 3;  // shards of 2 merged as 3
   EXPECT_NE(message(merge, ctx).find("3 of 3 shards have no lists"), std::string::npos);
-  merge.merge_shards = 1;
+  merge.merge_shards = -1;
   EXPECT_THROW(recommend::Run(merge, ctx), UsageError);
   RunContext shard = ctx;
   shard.shard = ShardSpec{0, 2};

@@ -32,6 +32,10 @@ struct RunContext {
 // A tag is 1-64 printable ASCII characters; UsageError naming the problem otherwise.
 void ValidateTag(const std::string& tag);
 
+// ArtifactError naming the merge to run when `a` holds one shard's part of a stage (a shard's own
+// artifact, made with --shard), for commands that need the whole stage's outputs.
+void RequireWholeArtifact(const Artifact& a, const std::string& command);
+
 int ResolveThreads(int requested);  // 0 -> hardware concurrency, at least 1
 
 struct StageResult {
