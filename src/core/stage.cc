@@ -51,6 +51,21 @@ ShardSpec ShardSpec::Parse(const std::string& text) {
   return s;
 }
 
+std::string MissingShardsText(const fs::path& workdir, const std::string& stage, int count) {
+  std::string list;
+  int missing = 0;
+  for (int k = 0; k < count; ++k) {
+    std::error_code ec;
+    if (!fs::exists(workdir / stage / ShardSpec{k, count}.Pointer(), ec) && ++missing <= 10)
+      list += (list.empty() ? "" : ", ") + std::to_string(k);
+  }
+  if (missing == 0) return "";
+  const std::string n = std::to_string(count);
+  return std::to_string(missing) + " of " + n + " shards have no " + stage + " artifact in " + (workdir / stage).string() +
+         " (no latest.shard-i-of-" + n + " for i = " + list + (missing > 10 ? ", ..." : "") + "); run `visrec " + stage +
+         " --shard i/" + n + "` for each";
+}
+
 void RequireWholeArtifact(const Artifact& a, const std::string& command) {
   if (!a.manifest.contains("params") || !a.manifest["params"].is_object()) return;
   const std::string shard = a.manifest["params"].value("shard", "");

@@ -16,7 +16,9 @@
 namespace visrec::extract {
 
 StageResult MergeShards(int shards, const RunContext& ctx) {
-  if (shards < 2 || shards > 100000) throw UsageError("extract: --merge-shards N needs N >= 2");
+  if (shards < 2 || shards > 100000) throw UsageError("extract: --merge-shards N needs 2 <= N <= 100000");
+  if (const std::string missing = MissingShardsText(ctx.workdir, "extract", shards); !missing.empty())
+    throw ArtifactError("extract: " + missing + " (preprocess and extract, each with that --shard)");
   auto t0 = std::chrono::steady_clock::now();
   struct Shard {
     Artifact ex, pre;

@@ -155,15 +155,12 @@ json GatherShardLists(int count, const fs::path& workdir, const std::string& lis
   std::vector<int32_t> owner(size_t(n), -1);
   std::vector<int64_t> stamp(size_t(n), -1);  // duplicate neighbours within one list
   std::set<std::string> kernels;
-  std::vector<std::string> problems, missing;
+  std::vector<std::string> problems;
   const std::string build = VisrecVersion() + " (" + GitSha() + ")";
   for (int k = 0; k < count; ++k) {
     const ShardSpec spec{k, count};
     std::error_code ec;
-    if (!fs::exists(workdir / kStage / spec.Pointer(), ec)) {
-      missing.push_back(std::to_string(k));
-      continue;
-    }
+    if (!fs::exists(workdir / kStage / spec.Pointer(), ec)) continue;  // named below
     const std::string rerun = "rerun `visrec recommend --shard " + spec.Text() + " --force` with the merge's inputs and list flags";
     const auto problem = [&](const std::string& what) { problems.push_back("shard " + spec.Text() + ": " + what); };
     try {
@@ -252,14 +249,7 @@ json GatherShardLists(int count, const fs::path& workdir, const std::string& lis
       problem(std::string(e.what()) + "; " + rerun);
     }
   }
-  if (!missing.empty()) {
-    std::string list;
-    for (size_t q = 0; q < missing.size() && q < 10; ++q) list += (q ? ", " : "") + missing[q];
-    problems.insert(problems.begin(), std::to_string(missing.size()) + " of " + std::to_string(count) + " shards have no lists in " +
-                                          (workdir / kStage).string() + " (no latest.shard-i-of-" + std::to_string(count) + " for i = " +
-                                          list + (missing.size() > 10 ? ", ..." : "") + "); run `visrec recommend --shard i/" +
-                                          std::to_string(count) + "` for each");
-  }
+  if (const std::string text = MissingShardsText(workdir, kStage, count); !text.empty()) problems.insert(problems.begin(), text);
   if (problems.empty())
     for (int64_t i = 0; i < n; ++i)
       if (owner[size_t(i)] < 0) {

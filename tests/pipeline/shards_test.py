@@ -121,7 +121,7 @@ def main(argv):
         if "up to date" not in p.stderr:
             failures.append("a repeated merge was not up to date")
         p = run([visrec, "extract", "--workdir", many, "--merge-shards", str(SHARDS + 1)], check=False)
-        if p.returncode != 4 or f"latest.shard-0-of-{SHARDS + 1}" not in p.stderr:
+        if p.returncode != 4 or f"latest.shard-i-of-{SHARDS + 1} for i = 0, 1, 2, 3" not in p.stderr:
             failures.append(f"merge of missing shards: exit {p.returncode}, {p.stderr[-300:]}")
         p = run([visrec, "preprocess", "--catalog", catalog, "--workdir", many, "--shard", "3/3"], check=False)
         if p.returncode != 2 or "--shard" not in p.stderr:

@@ -605,7 +605,7 @@ TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
     return std::string("no ArtifactError");
   };
   const std::string none = message(merge, ctx);  // no shard ran: both named, and the fix
-  EXPECT_NE(none.find("2 of 2 shards have no lists"), std::string::npos) << none;
+  EXPECT_NE(none.find("2 of 2 shards have no recommend artifact"), std::string::npos) << none;
   EXPECT_NE(none.find("latest.shard-i-of-2 for i = 0, 1"), std::string::npos) << none;
   for (int i = 0; i < 2; ++i) {
     RunContext shard = ctx;
@@ -656,7 +656,7 @@ TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
     EXPECT_NE(damaged.find("lists_visual_scores.npy"), std::string::npos) << damaged;
   }
   merge.merge_shards = 3;  // shards of 2 merged as 3
-  EXPECT_NE(message(merge, ctx).find("3 of 3 shards have no lists"), std::string::npos);
+  EXPECT_NE(message(merge, ctx).find("3 of 3 shards have no recommend artifact"), std::string::npos);
   merge.merge_shards = -1;
   EXPECT_THROW(recommend::Run(merge, ctx), UsageError);
   RunContext shard = ctx;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <set>
 
@@ -177,27 +178,37 @@ TEST(Similarity, DenseCosineEqualsBruteForceWithZerosAndTies) {
   }
 }
 
-// Sizes that cross the fused kernels' row blocks (128/256), column panels (512), 8-row groups and
-// 16-column tiles at odd places, an odd dimension, zero rows and duplicated rows (exact ties), with
-// 1 and 3 threads: every kernel equals a double-precision brute force.
-TEST(Similarity, DenseKernelsEqualBruteForceAcrossBlocks) {
-  std::mt19937 g(11);
+// n x d Gaussian rows scaled to unit length, except zero rows (i % zero[0] == zero[1]) and exact
+// copies of the row `back` places earlier (i % copy[0] == copy[1]), whose neighbours tie exactly.
+// valid[i]: row i is not zero.
+std::vector<float> RowsWithZerosAndTies(std::mt19937& g, int64_t n, int64_t d, std::array<int64_t, 2> zero,
+                                        std::array<int64_t, 2> copy, int64_t back, std::vector<bool>& valid) {
   std::normal_distribution<float> gauss;
-  const int64_t n = 1037, d = 13;
-  const int k = 9;
   std::vector<float> x(size_t(n * d));
-  std::vector<bool> valid(size_t(n), true);
+  valid.assign(size_t(n), true);
   for (int64_t i = 0; i < n; ++i) {
-    if (i % 97 == 5) { valid[size_t(i)] = false; continue; }  // zero row
-    if (i % 61 == 7) {  // a copy of an earlier row: its neighbours tie exactly
-      std::copy_n(x.begin() + (i - 3) * d, d, x.begin() + i * d);
-      valid[size_t(i)] = valid[size_t(i - 3)];
+    if (i % zero[0] == zero[1]) { valid[size_t(i)] = false; continue; }
+    if (i % copy[0] == copy[1]) {
+      std::copy_n(x.begin() + (i - back) * d, d, x.begin() + i * d);
+      valid[size_t(i)] = valid[size_t(i - back)];
       continue;
     }
     double nrm = 0;
     for (int64_t c = 0; c < d; ++c) nrm += std::pow(x[size_t(i * d + c)] = gauss(g), 2);
     for (int64_t c = 0; c < d; ++c) x[size_t(i * d + c)] = float(x[size_t(i * d + c)] / std::sqrt(nrm));
   }
+  return x;
+}
+
+// Sizes that cross the fused kernels' row blocks (128/256), column panels (512), 8-row groups and
+// 16-column tiles at odd places, an odd dimension, zero rows and duplicated rows (exact ties), with
+// 1 and 3 threads: every kernel equals a double-precision brute force.
+TEST(Similarity, DenseKernelsEqualBruteForceAcrossBlocks) {
+  std::mt19937 g(11);
+  const int64_t n = 1037, d = 13;
+  const int k = 9;
+  std::vector<bool> valid;
+  const std::vector<float> x = RowsWithZerosAndTies(g, n, d, {97, 5}, {61, 7}, 3, valid);
   const TopK ref = Reference(DotProducts(x, n, d), k, valid);
   for (const char* level : kCpuLevels) {
     SCOPED_TRACE(std::string("cpu level '") + level + "'");
@@ -242,17 +253,10 @@ void ExpectSubsetOfFull(const TopK& part, const TopK& full, const std::vector<ch
 
 TEST(Similarity, ASubsetOfRowsGetsTheFullRunsListsBitForBit) {
   std::mt19937 g(5);
-  std::normal_distribution<float> gauss;
   const int64_t n = 613, d = 11;
   const int k = 7;
-  std::vector<float> x(size_t(n * d));
-  for (int64_t i = 0; i < n; ++i) {
-    if (i % 89 == 3) continue;  // zero row
-    if (i % 53 == 9) { std::copy_n(x.begin() + (i - 2) * d, d, x.begin() + i * d); continue; }  // exact ties
-    double nrm = 0;
-    for (int64_t c = 0; c < d; ++c) nrm += std::pow(x[size_t(i * d + c)] = gauss(g), 2);
-    for (int64_t c = 0; c < d; ++c) x[size_t(i * d + c)] = float(x[size_t(i * d + c)] / std::sqrt(nrm));
-  }
+  std::vector<bool> valid;
+  const std::vector<float> x = RowsWithZerosAndTies(g, n, d, {89, 3}, {53, 9}, 2, valid);
   for (const char* level : kCpuLevels) {
     SCOPED_TRACE(std::string("cpu level '") + level + "'");
     CpuLevel cpu(level);

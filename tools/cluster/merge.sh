@@ -3,7 +3,8 @@
 # reduction on one machine. Then recommend, either here (unsharded) or as steps 3 and 4
 # (recommend-worker.sh copies, then recommend-merge.sh) when VISREC_RECOMMEND_SHARDED=1.
 # Usage: merge.sh N CATALOG INTERACTIONS WORKDIR
-# Options: VISREC, VISREC_REDUCE_ARGS, VISREC_RECOMMEND_ARGS (as in shard-worker.sh), VISREC_RECOMMEND_SHARDED.
+# Options: VISREC (as in shard-worker.sh), VISREC_REDUCE_ARGS, VISREC_RECOMMEND_ARGS (as in recommend-worker.sh),
+# VISREC_RECOMMEND_SHARDED (default 0; k8s-merge.yaml and slurm-merge.sbatch set 1).
 set -euo pipefail
 n=$1 catalog=$2 interactions=$3 workdir=$4
 visrec=${VISREC:-visrec}

@@ -7,8 +7,13 @@
 # Usage: nightly-slurm.sh   (prints the four job ids; a failed step cancels the ones after it)
 set -euo pipefail
 here=$(dirname "$0")
-j1=$(sbatch --parsable "$here/slurm-shards.sbatch")
-j2=$(sbatch --parsable --kill-on-invalid-dep=yes --dependency="afterok:$j1" "$here/slurm-merge.sbatch")
-j3=$(sbatch --parsable --kill-on-invalid-dep=yes --dependency="afterok:$j2" "$here/slurm-recommend-shards.sbatch")
-j4=$(sbatch --parsable --kill-on-invalid-dep=yes --dependency="afterok:$j3" "$here/slurm-recommend-merge.sbatch")
+submit() {  # prints the job id (--parsable gives "id;cluster" on multi-cluster set-ups)
+  local id
+  id=$(sbatch --parsable "$@")
+  echo "${id%%;*}"
+}
+j1=$(submit "$here/slurm-shards.sbatch")
+j2=$(submit --kill-on-invalid-dep=yes --dependency="afterok:$j1" "$here/slurm-merge.sbatch")
+j3=$(submit --kill-on-invalid-dep=yes --dependency="afterok:$j2" "$here/slurm-recommend-shards.sbatch")
+j4=$(submit --kill-on-invalid-dep=yes --dependency="afterok:$j3" "$here/slurm-recommend-merge.sbatch")
 echo "visrec nightly: jobs $j1 -> $j2 -> $j3 -> $j4"

@@ -4,7 +4,7 @@
 # of its own items against all items and writes them under WORKDIR/recommend/latest.shard-i-of-N.
 # When all N have finished, run recommend-merge.sh with the same N and flags.
 # Usage: recommend-worker.sh N CATALOG INTERACTIONS WORKDIR
-# Options: VISREC, VISREC_RECOMMEND_ARGS (extra flags; the merge must get the same ones).
+# Options: VISREC, VISREC_RECOMMEND_ARGS (extra flags; the merge must get the same list flags).
 set -euo pipefail
 n=$1 catalog=$2 interactions=$3 workdir=$4
 . "$(dirname "$0")/shard-index.sh"

@@ -32,6 +32,10 @@ struct RunContext {
 // A tag is 1-64 printable ASCII characters; UsageError naming the problem otherwise.
 void ValidateTag(const std::string& tag);
 
+// For a merge of `count` shards of `stage`: "" when every shard's pointer exists in WORKDIR/<stage>,
+// else one sentence naming all the missing shards (the first 10) and the command that makes them.
+std::string MissingShardsText(const std::filesystem::path& workdir, const std::string& stage, int count);
+
 // ArtifactError naming the merge to run when `a` holds one shard's part of a stage (a shard's own
 // artifact, made with --shard), for commands that need the whole stage's outputs.
 void RequireWholeArtifact(const Artifact& a, const std::string& command);
