@@ -212,6 +212,16 @@ int main(int argc, char** argv) {
                     "N: gather the lists of shards 0..N-1 and write the artifact one unsharded run writes")
       ->check(CLI::Range(1, 100000))
       ->excludes(rec_shard);
+  std::string score_part_text;
+  auto* rec_part = c_rec->add_option("--score-part", score_part_text,
+                                     "j/M: score only user part j of M (users in id order) and write it for --merge-parts M; "
+                                     "see README")
+                       ->excludes(rec_shard);
+  c_rec->add_option("--merge-parts", rco.merge_parts,
+                    "M: gather the user parts 0..M-1 and write the artifact one unsharded run writes")
+      ->check(CLI::Range(1, 100000))
+      ->excludes(rec_shard)
+      ->excludes(rec_part);
 
   // evaluate
   evaluate::EvaluateOptions evo;
@@ -359,6 +369,7 @@ int main(int argc, char** argv) {
     SetupLogging({global.quiet ? -1 : global.verbose, global.log_json});
     // A --shard given empty is an error, not "unsharded".
     if (pre_shard->count() + ex_shard->count() + rec_shard->count() > 0) ctx.shard = ShardSpec::Parse(shard_text);
+    if (rec_part->count() > 0) rco.score_part = ShardSpec::Parse(score_part_text, "--score-part");
     if (*c_version) {
       std::cout << "visrec " << VisrecVersion() << " (git " << GitSha() << ")\n"
                 << "libtorch " << extract::TorchVersion() << "\n"
@@ -399,7 +410,7 @@ int main(int argc, char** argv) {
     if (*c_rec) {
       rco.bad_rows = ParseBadRowPolicy(rec_bad_rows);
       auto r = recommend::Run(rco, ctx);
-      if (ctx.shard.active()) {
+      if (ctx.shard.active() || rco.score_part.active()) {  // a shard's or part's own artifact
         std::cout << r.artifact.dir.string() << "\n";
         return 0;
       }

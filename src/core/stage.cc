@@ -11,12 +11,13 @@
 
 namespace visrec {
 
-std::optional<StageResult> FindUpToDate(const RunContext& ctx, const std::string& stage, const std::string& key) {
+std::optional<StageResult> FindUpToDate(const RunContext& ctx, const std::string& stage, const std::string& key,
+                                        const std::string& pointer) {
   LockStageKey(ctx.workdir, stage, key);  // held until this key's artifact is committed
   if (ctx.force) return std::nullopt;
   std::optional<Artifact> a = FindArtifact(ctx.workdir, stage, key);
   if (!a) return std::nullopt;
-  SetLatest(*a, ctx.shard.Pointer());
+  SetLatest(*a, pointer.empty() ? ctx.shard.Pointer() : pointer);
   UnlockStageKey(ctx.workdir, stage, key);
   spdlog::info("{}: up to date ({}), nothing recomputed", stage, a->dir.string());
   if (!ctx.tag.empty() && a->manifest.value("tag", "") != ctx.tag)
@@ -39,13 +40,13 @@ std::string ShardSpec::Pointer() const {
   return active() ? "latest.shard-" + std::to_string(index) + "-of-" + std::to_string(count) : "latest";
 }
 
-ShardSpec ShardSpec::Parse(const std::string& text) {
+ShardSpec ShardSpec::Parse(const std::string& text, const std::string& flag) {
   ShardSpec s;
   const size_t slash = text.find('/');
   auto i = slash == std::string::npos ? std::nullopt : ParseInt(text.substr(0, slash));
   auto n = slash == std::string::npos ? std::nullopt : ParseInt(text.substr(slash + 1));
   if (!i || !n || *n < 1 || *n > 100000 || *i < 0 || *i >= *n)
-    throw UsageError("--shard must be i/N with 0 <= i < N <= 100000 (e.g. 0/3, 1/3, 2/3), got '" + text + "'");
+    throw UsageError(flag + " must be i/N with 0 <= i < N <= 100000 (e.g. 0/3, 1/3, 2/3), got '" + text + "'");
   s.index = int(*i);
   s.count = int(*n);
   return s;
@@ -68,6 +69,11 @@ std::string MissingShardsText(const fs::path& workdir, const std::string& stage,
 
 void RequireWholeArtifact(const Artifact& a, const std::string& command) {
   if (!a.manifest.contains("params") || !a.manifest["params"].is_object()) return;
+  const std::string part = a.manifest["params"].value("score_part", "");
+  if (!part.empty())
+    throw ArtifactError(command + ": '" + a.dir.string() + "' holds only user part " + part + "'s recommendations; merge the "
+                        "parts first (`visrec recommend --merge-parts " + part.substr(part.find('/') + 1) +
+                        "`, README: Sharding) and use the merged artifact");
   const std::string shard = a.manifest["params"].value("shard", "");
   if (shard.empty()) return;
   const std::string n = shard.substr(shard.find('/') + 1);

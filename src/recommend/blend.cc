@@ -3,7 +3,10 @@
 #include <chrono>
 #include <cmath>
 
-#include "hybrid.h"
+#include <spdlog/spdlog.h>
+
+#include "phases.h"
+#include "visrec/core/numfmt.h"
 #include "visrec/core/stage.h"
 
 namespace visrec::recommend::internal {
@@ -205,6 +208,66 @@ BlendTuning TuneBlend(const BlendTuningInput& in) {
     if (out.cells[c].ndcg > out.cells[size_t(out.chosen)].ndcg) out.chosen = int(c);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
+}
+
+Blend ChooseBlend(const RecommendOptions& o, const FlatHistories& h, const Lists& lists, int32_t n_items,
+                  bool have_interactions, int threads) {
+  Blend b;
+  b.w[kCf] = o.w_cf;
+  b.w[kVisual] = o.w_visual;
+  b.w[kText] = lists.has_text ? o.w_text : 0.0;
+  double* w = b.w;
+  json& blend = b.record;
+  blend = json{{"mode", o.blend == BlendMode::kAuto ? "auto" : "fixed"}};
+  if (o.blend == BlendMode::kAuto) {
+    BlendTuningInput tin;
+    tin.histories = &h;
+    tin.visual = &lists.sims[kVisual];
+    tin.text = &lists.sims[kText];
+    tin.has_text = lists.has_text;
+    tin.n_items = n_items;
+    tin.grid = o.blend_grid;
+    tin.k = o.k;
+    tin.neighbors = o.neighbors;
+    tin.shrink = o.shrink;
+    tin.min_support = o.min_support;
+    tin.half_life_days = o.half_life_days;
+    tin.seed = o.blend_seed;
+    tin.max_users = o.blend_users;
+    tin.threads = threads;
+    const BlendTuning t = have_interactions ? TuneBlend(tin) : BlendTuning{};
+    blend["validation"] = {{"users", t.validation_users}, {"eligible_users", t.eligible_users},
+                           {"held_out", t.by_timestamp ? "each user's latest interaction (seeded pick among ties)"
+                                                       : "a seeded random interaction per user (no timestamps)"},
+                           {"metric", "ndcg@" + std::to_string(o.k)}, {"seconds", t.seconds}};
+    if (t.chosen >= 0) {
+      for (const auto& c : t.cells)
+        blend["grid"].push_back({{"w_cf", c.w[kCf]}, {"w_visual", c.w[kVisual]}, {"w_text", c.w[kText]}, {"hr", c.hr}, {"ndcg", c.ndcg}});
+      for (int s = 0; s < 3; ++s) w[s] = t.cells[size_t(t.chosen)].w[s];
+      std::string table;
+      for (const auto& c : t.cells)
+        table += "\n  w_cf " + FormatFixed(c.w[kCf], 2) + "  w_visual " + FormatFixed(c.w[kVisual], 2) + "  w_text " +
+                 FormatFixed(c.w[kText], 2) + "  HR@" + std::to_string(o.k) + " " + FormatFixed(c.hr, 4) + "  NDCG@" +
+                 std::to_string(o.k) + " " + FormatFixed(c.ndcg, 4);
+      spdlog::debug("recommend: blend grid on {} validation users:{}", t.validation_users, table);
+      if (t.validation_users < 100)
+        spdlog::warn("recommend: --blend auto tuned on only {} validation user(s); differences between blends that small "
+                     "are mostly noise (compare runs with `visrec compare` before trusting the choice)", t.validation_users);
+      spdlog::info("recommend: --blend auto chose w_cf {}, w_visual {}, w_text {} (validation NDCG@{} {} on {} users; {} cells "
+                   "in {:.2f} s)", FormatFixed(w[kCf], 2), FormatFixed(w[kVisual], 2), FormatFixed(w[kText], 2), o.k,
+                   FormatFixed(t.cells[size_t(t.chosen)].ndcg, 4), t.validation_users, t.cells.size(), t.seconds);
+    } else {
+      const std::string why = !have_interactions ? "no interactions to validate on"
+                                                 : "no user has two or more history items to hold one out";
+      blend["fallback"] = why + "; the fixed weights were used";
+      spdlog::warn("recommend: --blend auto could not tune ({}); using the fixed weights w_cf {}, w_visual {}, w_text {}", why,
+                   FormatFixed(w[kCf], 2), FormatFixed(w[kVisual], 2), FormatFixed(w[kText], 2));
+    }
+  }
+  blend["w_cf"] = w[kCf];
+  blend["w_visual"] = w[kVisual];
+  blend["w_text"] = w[kText];
+  return b;
 }
 
 }  // namespace visrec::recommend::internal

@@ -533,10 +533,17 @@ TEST(Recommend, BlendAutoFallsBackToTheFixedWeightsWhenNothingCanBeValidated) {
 // and every output byte-identical, with all three sources, cold items, items without vectors, zero
 // vectors, decayed weights and blend tuning, on every visual kernel. The merge refuses shards made
 // otherwise and names the fix.
-TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
+// The split-run fixture: 60 items (5 without vectors, the last 8 cold), titles, 80 users with
+// weights and timestamps; options with recency and 12 neighbours.
+struct SplitFixture {
+  std::vector<std::string> ids;
+  RecommendOptions options;
+};
+SplitFixture MakeSplitFixture(const fs::path& dir) {
   std::mt19937 g(21);
   const int n = 60, d = 4;
-  std::vector<std::string> ids;
+  SplitFixture f;
+  std::vector<std::string>& ids = f.ids;
   for (int i = 0; i < n; ++i) ids.push_back("p" + std::to_string(100 + i));
   std::vector<float> v = UnitRows(n - 5, d, [&] { return float(int(g() % 5) - 2); });  // 5 items lack vectors
   std::string catalog = "item_id,image,title\n";
@@ -547,17 +554,35 @@ TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
     for (int e = 0, m = 1 + int(g() % 6); e < m; ++e)
       csv += "u" + std::to_string(u) + "," + ids[g() % (n - 8)] + "," + std::to_string(1 + g() % 3) + "," +
              std::to_string(1700000000 + int(g() % 5000000)) + "\n";  // the last 8 items stay cold
-  testing::TempDir dir;
   const std::vector<std::string> vec_ids(ids.begin(), ids.begin() + (n - 5));
   Artifact red = FakeReduce(dir / "red", vec_ids, v, d);
   testing::WriteText(dir / "catalog.csv", catalog);
   testing::WriteText(dir / "i.csv", csv);
-  RecommendOptions o;
+  RecommendOptions& o = f.options;
   o.reduce = red.dir;
   o.interactions = dir / "i.csv";
   o.catalog = dir / "catalog.csv";
   o.neighbors = 12;
   o.half_life_days = 30;
+  return f;
+}
+
+// Every output file of `a` equals `b`'s, byte for byte, under the same key and counts.
+void ExpectSameOutputs(const Artifact& a, const Artifact& b) {
+  EXPECT_EQ(a.dir.filename(), b.dir.filename()) << "the merged artifact should have the unsharded run's key";
+  for (const auto& out : a.manifest["outputs"]) {
+    const std::string f = out["file"];
+    EXPECT_EQ(testing::ReadText(a.File(f)), testing::ReadText(b.File(f))) << f << " differs";
+  }
+  EXPECT_EQ(a.manifest["outputs"].size(), b.manifest["outputs"].size());
+  EXPECT_EQ(a.manifest["counts"], b.manifest["counts"]);
+}
+
+TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
+  testing::TempDir dir;
+  const SplitFixture f = MakeSplitFixture(dir.path());
+  const std::vector<std::string>& ids = f.ids;
+  RecommendOptions o = f.options;
   for (const char* level : {"", "baseline"})
     for (BlendMode mode : {BlendMode::kFixed, BlendMode::kAuto}) {
       SCOPED_TRACE(std::string("cpu level '") + level + "', blend " + (mode == BlendMode::kAuto ? "auto" : "fixed"));
@@ -580,14 +605,8 @@ TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
       RecommendOptions merge = o;
       merge.merge_shards = 3;
       const Artifact b = recommend::Run(merge, many).artifact;
-      EXPECT_EQ(a.dir.filename(), b.dir.filename()) << "the merged artifact should have the unsharded run's key";
       EXPECT_EQ(b.manifest["extra"]["merged_shards"]["count"], 3);
-      for (const auto& out : a.manifest["outputs"]) {
-        const std::string f = out["file"];
-        EXPECT_EQ(testing::ReadText(a.File(f)), testing::ReadText(b.File(f))) << f << " differs";
-      }
-      EXPECT_EQ(a.manifest["outputs"].size(), b.manifest["outputs"].size());
-      EXPECT_EQ(a.manifest["counts"], b.manifest["counts"]);
+      ExpectSameOutputs(a, b);
       EXPECT_TRUE(recommend::Run(o, many).reused) << "an unsharded run after the merge is up to date";
     }
 
@@ -666,6 +685,125 @@ TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
   RecommendOptions hnsw = o;
   hnsw.visual_index = "hnsw";
   EXPECT_THROW(recommend::Run(hnsw, shard), UsageError);
+}
+
+// `--score-part j/M` then `--merge-parts M`: users split in id order, alone or on top of item
+// shards, with fixed and tuned blends, more parts than some have users; then the merge's refusals.
+TEST(Recommend, UserPartsMergedEqualOneRunAndTheMergeChecksThem) {
+  testing::TempDir dir;
+  const SplitFixture f = MakeSplitFixture(dir.path());
+  RecommendOptions o = f.options;
+  const auto run_parts = [&](RecommendOptions opts, const RunContext& ctx, int count) {
+    int64_t users = 0;
+    for (int j = 0; j < count; ++j) {
+      RecommendOptions part = opts;
+      part.score_part = ShardSpec{j, count};
+      RunContext c = ctx;
+      c.threads = 1 + j % 2;
+      const Artifact a = recommend::Run(part, c).artifact;
+      EXPECT_EQ(a.manifest["params"]["score_part"], std::to_string(j) + "/" + std::to_string(count));
+      users += a.manifest["counts"]["users"].get<int64_t>();
+    }
+    EXPECT_EQ(users, 80) << "every user in exactly one part";
+    EXPECT_FALSE(fs::exists(ctx.workdir / "recommend" / "latest")) << "a part moved the whole run's pointer";
+  };
+  for (BlendMode mode : {BlendMode::kFixed, BlendMode::kAuto})
+    for (int shards : {0, 2}) {
+      SCOPED_TRACE(std::string("blend ") + (mode == BlendMode::kAuto ? "auto" : "fixed") + ", item shards " + std::to_string(shards));
+      o.blend = mode;
+      const std::string run = std::to_string(int(mode)) + "-" + std::to_string(shards);
+      RunContext one, many;
+      one.workdir = dir / ("one-" + run);
+      many.workdir = dir / ("many-" + run);
+      const Artifact a = recommend::Run(o, one).artifact;
+      for (int i = 0; i < shards; ++i) {
+        RunContext shard = many;
+        shard.shard = ShardSpec{i, shards};
+        recommend::Run(o, shard);
+      }
+      RecommendOptions split = o;
+      split.merge_shards = shards;
+      run_parts(split, many, 3);
+      split.merge_parts = 3;
+      const Artifact b = recommend::Run(split, many).artifact;
+      EXPECT_EQ(b.manifest["extra"]["merged_parts"]["count"], 3);
+      EXPECT_EQ(b.manifest["extra"]["blend"]["w_visual"], a.manifest["extra"]["blend"]["w_visual"]);
+      ExpectSameOutputs(a, b);
+      EXPECT_TRUE(recommend::Run(o, many).reused) << "an unsharded run after the merge is up to date";
+    }
+  {  // 83 parts of 80 users: some parts are empty
+    o.blend = BlendMode::kFixed;
+    RunContext one, many;
+    one.workdir = dir / "one-83";
+    many.workdir = dir / "many-83";
+    run_parts(o, many, 83);
+    RecommendOptions merge = o;
+    merge.merge_parts = 83;
+    ExpectSameOutputs(recommend::Run(o, one).artifact, recommend::Run(merge, many).artifact);
+  }
+
+  // What the merge refuses (exit 4 for artifacts, 2 for usage), each naming the part and the fix.
+  RunContext ctx;
+  ctx.workdir = dir / "bad";
+  RecommendOptions merge = o;
+  merge.merge_parts = 2;
+  const auto message = [&](const RecommendOptions& opts, const RunContext& c) {
+    try {
+      recommend::Run(opts, c);
+    } catch (const ArtifactError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no ArtifactError");
+  };
+  const std::string none = message(merge, ctx);
+  EXPECT_NE(none.find("2 of 2 user parts are missing (0/2, 1/2)"), std::string::npos) << none;
+  EXPECT_NE(none.find("`visrec recommend --score-part j/2`"), std::string::npos) << none;
+  for (int j = 0; j < 2; ++j) {
+    RecommendOptions part = o;
+    part.score_part = ShardSpec{j, 2};
+    part.k = j == 1 ? 4 : o.k;  // part 1 with another scoring flag
+    recommend::Run(part, ctx);
+  }
+  const std::string differs = message(merge, ctx);
+  EXPECT_NE(differs.find("part 1/2: made with other inputs or flags: k 4 (merge: 10)"), std::string::npos) << differs;
+  EXPECT_NE(differs.find("rerun `visrec recommend --score-part 1/2 --force`"), std::string::npos) << differs;
+  EXPECT_EQ(differs.find("part 0/2"), std::string::npos) << differs;
+  EXPECT_FALSE(fs::exists(ctx.workdir / "recommend" / "latest")) << "a refused merge wrote an artifact";
+  RecommendOptions part1 = o;
+  part1.score_part = ShardSpec{1, 2};
+  const Artifact part = recommend::Run(part1, ctx).artifact;  // redone with the merge's flags
+  try {
+    Explain(part.dir, "u1", f.ids[0]);
+    ADD_FAILURE() << "explain accepted a user part";
+  } catch (const ArtifactError& e) {
+    EXPECT_NE(std::string(e.what()).find("merge the parts first (`visrec recommend --merge-parts 2`"), std::string::npos) << e.what();
+  }
+  {  // a part's file changed in place (same size): caught by its digest, named with the part
+    const fs::path file = part.File("rec_scores.npy");
+    std::string bytes = testing::ReadText(file);
+    bytes[bytes.size() - 1] ^= 0x40;
+    testing::WriteText(file, bytes);
+    const std::string damaged = message(merge, ctx);
+    EXPECT_NE(damaged.find("part 1/2: "), std::string::npos) << damaged;
+    EXPECT_NE(damaged.find("rec_scores.npy"), std::string::npos) << damaged;
+    EXPECT_FALSE(fs::exists(ctx.workdir / "recommend" / "latest"));
+  }
+  RecommendOptions bad = o;
+  bad.merge_parts = -1;
+  EXPECT_THROW(recommend::Run(bad, ctx), UsageError);
+  bad.merge_parts = 2;
+  bad.score_part = ShardSpec{0, 2};
+  EXPECT_THROW(recommend::Run(bad, ctx), UsageError);  // both at once
+  bad.merge_parts = 0;
+  RunContext shard = ctx;
+  shard.shard = ShardSpec{0, 2};
+  EXPECT_THROW(recommend::Run(bad, shard), UsageError);  // an item shard scores nobody
+  RecommendOptions no_users = bad;
+  no_users.interactions.clear();
+  EXPECT_THROW(recommend::Run(no_users, ctx), UsageError);
+  RecommendOptions hnsw = bad;
+  hnsw.visual_index = "hnsw";
+  EXPECT_THROW(recommend::Run(hnsw, ctx), UsageError);
 }
 
 }  // namespace

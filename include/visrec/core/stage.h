@@ -18,7 +18,8 @@ struct ShardSpec {
   bool Owns(const std::string& item_id) const;
   std::string Text() const;     // "1/3"
   std::string Pointer() const;  // "latest" or "latest.shard-1-of-3"
-  static ShardSpec Parse(const std::string& text);  // "i/N", 0 <= i < N; UsageError otherwise
+  // "i/N", 0 <= i < N; UsageError naming `flag` otherwise.
+  static ShardSpec Parse(const std::string& text, const std::string& flag = "--shard");
 };
 
 struct RunContext {
@@ -51,7 +52,9 @@ struct StageResult {
 
 // The up-to-date check every stage makes before computing: unless --force, an existing valid
 // artifact with this key becomes `latest` again and is returned as reused (and logged).
-std::optional<StageResult> FindUpToDate(const RunContext& context, const std::string& stage, const std::string& key);
+// `pointer` ("" = the context's shard pointer) is the one set to the artifact found.
+std::optional<StageResult> FindUpToDate(const RunContext& context, const std::string& stage, const std::string& key,
+                                        const std::string& pointer = "");
 
 }  // namespace visrec
 

@@ -60,6 +60,11 @@ struct RecommendOptions {
   // RunContext::shard, with the same inputs and options) and write the artifact one unsharded run
   // writes. 0 = compute every list here.
   int merge_shards = 0;
+  // Scoring split by user (users in id order, part j of M holds users [j*U/M, (j+1)*U/M)): a part
+  // scores its users and writes them as a part artifact; merge_parts = M gathers the M parts and
+  // writes the artifact one unsharded run writes. Either combines with merge_shards.
+  ShardSpec score_part;
+  int merge_parts = 0;
   void Validate() const;
 };
 

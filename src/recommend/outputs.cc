@@ -1,0 +1,102 @@
+#include "visrec/core/csv.h"
+#include "visrec/core/npy.h"
+#include "visrec/core/numfmt.h"
+#include "phases.h"
+
+namespace visrec::recommend::internal {
+
+void AppendRecommendationLines(std::string& out, const std::string& user, const std::vector<Rec>& recs,
+                               const std::vector<std::string>& ids, const double w[3]) {
+  std::string reason;
+  for (size_t r = 0; r < recs.size(); ++r) {
+    const Rec& x = recs[r];
+    switch (x.why) {
+      case Why::kFill: reason = "popular (fill)"; break;
+      case Why::kNoHistory: reason = "popular (no usable history)"; break;
+      case Why::kNoSimilar: reason = "popular (no similar unseen items)"; break;
+      case Why::kScored: {
+        reason = "because of ";
+        for (int q = 0; q < 2 && x.because[q] >= 0; ++q) (reason += q ? "+" : "") += ids[size_t(x.because[q])];
+        reason += " (";
+        bool first = true;
+        for (int s = 0; s < 3; ++s) {
+          if (w[s] <= 0) continue;
+          ((reason += first ? "" : " ") += kSourceName[s]) += " " + std::to_string(x.percent[s]) + "%";
+          first = false;
+        }
+        reason += ")";
+        break;
+      }
+    }
+    AppendCsvLine(out, {user, std::to_string(r + 1), ids[size_t(x.item)], FormatFixed(x.score, 6), reason});
+  }
+}
+
+void RecArrays(const UserRecs& r, int k, std::vector<int32_t>& items, std::vector<float>& scores) {
+  items.assign(r.recs.size() * size_t(k), -1);
+  scores.assign(r.recs.size() * size_t(k), 0.f);
+  for (size_t u = 0; u < r.recs.size(); ++u)
+    for (size_t q = 0; q < r.recs[u].size(); ++q) {
+      items[u * size_t(k) + q] = r.recs[u][q].item;
+      scores[u * size_t(k) + q] = float(r.recs[u][q].score);
+    }
+}
+
+void WriteSimilarItems(ArtifactBuilder& b, const HybridLists& hybrid, const TopK (&sims)[3], const std::vector<std::string>& ids,
+                       int similar_k, int neighbors, bool store_scoring, int threads) {
+  const int32_t n = int32_t(ids.size());
+  const int sk = similar_k;
+  std::vector<int32_t> sim_idx(size_t(n) * size_t(sk), -1);
+  std::vector<float> sim_score(size_t(n) * size_t(sk), 0.f);
+  for (int32_t i = 0; i < n; ++i)
+    for (size_t r = 0; r < hybrid[size_t(i)].size() && int(r) < sk; ++r) {
+      sim_idx[size_t(i) * size_t(sk) + r] = hybrid[size_t(i)][r].item;
+      sim_score[size_t(i) * size_t(sk) + r] = hybrid[size_t(i)][r].score;
+    }
+  WriteLinesInParallel(b.Path("similar_items.csv"), "item_id,rank,neighbor_id,score,source\n", n, threads,
+                       [&](int64_t i, std::string& out) {
+    for (size_t r = 0; r < hybrid[size_t(i)].size() && int(r) < sk; ++r) {
+      const auto& nb = hybrid[size_t(i)][r];
+      AppendCsvLine(out, {ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), "hybrid"});
+    }
+    for (int s = 0; s < 3; ++s)
+      for (size_t r = 0; r < sims[s][size_t(i)].size() && int(r) < sk; ++r) {
+        const auto& nb = sims[s][size_t(i)][r];
+        AppendCsvLine(out, {ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), kSourceName[s]});
+      }
+  });
+  WriteNpy(b.Path("similar_items.npy"), DType::kI32, {n, sk}, sim_idx.data());
+  WriteNpy(b.Path("similar_scores.npy"), DType::kF32, {n, sk}, sim_score.data());
+  // Each source's own lists too (`query --source`): the same rows as similar_items.csv's.
+  for (int s = 0; s < 3; ++s) {
+    std::fill(sim_idx.begin(), sim_idx.end(), -1);
+    std::fill(sim_score.begin(), sim_score.end(), 0.f);
+    for (int32_t i = 0; i < n; ++i)
+      for (size_t r = 0; r < sims[s][size_t(i)].size() && int(r) < sk; ++r) {
+        sim_idx[size_t(i) * size_t(sk) + r] = sims[s][size_t(i)][r].item;
+        sim_score[size_t(i) * size_t(sk) + r] = sims[s][size_t(i)][r].score;
+      }
+    const std::string name = kSourceName[s];
+    WriteNpy(b.Path("similar_items_" + name + ".npy"), DType::kI32, {n, sk}, sim_idx.data());
+    WriteNpy(b.Path("similar_scores_" + name + ".npy"), DType::kF32, {n, sk}, sim_score.data());
+    b.AddOutput("similar_items_" + name + ".npy");
+    b.AddOutput("similar_scores_" + name + ".npy");
+  }
+  if (store_scoring) {
+    // The exact neighbour lists the scores were summed over (hybrid, up to --neighbors per item) with
+    // each source's weighted, normalized part: what `visrec explain` reads.
+    const int nb = neighbors;
+    std::vector<int32_t> nb_idx(size_t(n) * size_t(nb), -1);
+    std::vector<float> nb_part(size_t(n) * size_t(nb) * 3, 0.f);
+    for (int32_t i = 0; i < n; ++i)
+      for (size_t r = 0; r < hybrid[size_t(i)].size(); ++r) {
+        const auto& x = hybrid[size_t(i)][r];
+        nb_idx[size_t(i) * size_t(nb) + r] = x.item;
+        for (int s = 0; s < 3; ++s) nb_part[(size_t(i) * size_t(nb) + r) * 3 + size_t(s)] = x.part[s];
+      }
+    WriteNpy(b.Path("scoring_neighbors.npy"), DType::kI32, {n, nb}, nb_idx.data());
+    WriteNpy(b.Path("scoring_parts.npy"), DType::kF32, {n, nb, 3}, nb_part.data());
+  }
+}
+
+}  // namespace visrec::recommend::internal

@@ -1,0 +1,229 @@
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "visrec/core/csv.h"
+#include "visrec/core/errors.h"
+#include "visrec/core/fs.h"
+#include "visrec/core/npy.h"
+#include "visrec/core/version.h"
+#include "phases.h"
+
+namespace visrec::recommend::internal {
+namespace {
+std::string ListFile(int source, const char* what) { return std::string("lists_") + kSourceName[source] + "_" + what + ".npy"; }
+}  // namespace
+
+// `recommend --shard i/N`: the shard's items' neighbour lists of every source, up to `neighbors`
+// each (-1 / 0 padded), rows in universe order; the whole universe's ids for the merge to check.
+StageResult WriteShardLists(const RecommendOptions& o, const RunContext& ctx, const json& params,
+                            const std::vector<ArtifactInput>& inputs, const std::string& lists_key,
+                            const std::vector<std::string>& ids, const std::vector<char>& own, const Lists& lists,
+                            const PhaseClock& clock) {
+  ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+  b.set_tag(ctx.tag);
+  b.set_pointer(ctx.shard.Pointer());
+  std::vector<int32_t> rows;
+  for (size_t i = 0; i < own.size(); ++i)
+    if (own[i]) rows.push_back(int32_t(i));
+  const int64_t m = int64_t(rows.size()), nb = o.neighbors;
+  WriteNpy(b.Path("shard_items.npy"), DType::kI32, {m}, rows.data());
+  b.AddOutput("shard_items.npy");
+  std::vector<int32_t> idx(size_t(m * nb));
+  std::vector<float> score(size_t(m * nb));
+  for (int s = 0; s < 3; ++s) {
+    std::fill(idx.begin(), idx.end(), -1);
+    std::fill(score.begin(), score.end(), 0.f);
+    for (int64_t q = 0; q < m; ++q) {
+      const auto& list = lists.sims[s][size_t(rows[size_t(q)])];
+      for (size_t r = 0; r < list.size() && int64_t(r) < nb; ++r) {
+        idx[size_t(q * nb) + r] = list[r].item;
+        score[size_t(q * nb) + r] = list[r].score;
+      }
+    }
+    WriteNpy(b.Path(ListFile(s, "items")), DType::kI32, {m, nb}, idx.data());
+    WriteNpy(b.Path(ListFile(s, "scores")), DType::kF32, {m, nb}, score.data());
+    b.AddOutput(ListFile(s, "items"));
+    b.AddOutput(ListFile(s, "scores"));
+  }
+  WriteLines(b.Path("ids.txt"), ids);
+  b.AddOutput("ids.txt");
+  b.counts() = {{"items", ids.size()}, {"shard_items", m}, {"text_similarity", lists.has_text}};
+  b.extra()["lists_key"] = lists_key;  // inputs and list parameters, which the merge must match
+  b.extra()["visual_index"] = lists.visual_index;
+  clock.Record(b);
+  Artifact a = b.Commit();
+  spdlog::info("recommend: shard {}: neighbour lists of {} of {} items -> {}; when all {} shards are done, run "
+               "`visrec recommend --merge-shards {}` with the same inputs and list flags", ctx.shard.Text(), m, ids.size(),
+               a.dir.string(), ctx.shard.count, ctx.shard.count);
+  return StageResult{a, false, clock.Seconds(), a.manifest["counts"]};
+}
+
+// The parameters the neighbour lists depend on: a shard's identity. The others (top-K, weights,
+// blend, recency, stored scoring) shape only scoring and outputs, so changing them reruns the merge
+// alone.
+json ListParams(const json& params) {
+  json p = params;
+  for (const char* k : {"k", "similar_k", "w_cf", "w_visual", "w_text", "blend", "store_scoring", "half_life_days"}) p.erase(k);
+  return p;
+}
+
+std::string ParamDifferences(const json& manifest, const json& list_params, const std::vector<ArtifactInput>& inputs) {
+  std::vector<std::string> diffs;
+  json theirs = manifest.value("params", json::object());
+  theirs.erase("shard");
+  theirs.erase("score_part");
+  for (const auto& [name, value] : list_params.items())
+    if (!theirs.contains(name) || theirs[name] != value)
+      diffs.push_back(name + " " + (theirs.contains(name) ? theirs[name].dump() : std::string("unset")) + " (merge: " + value.dump() + ")");
+  for (const auto& [name, value] : theirs.items())
+    if (!list_params.contains(name)) diffs.push_back(name + " " + value.dump() + " (merge: unset)");
+  std::map<std::string, std::string> their_inputs;
+  for (const auto& in : manifest.value("inputs", json::array()))
+    if (in.is_object()) their_inputs[in.value("role", "")] = in.value("digest", "");
+  for (const auto& in : inputs) {
+    const auto it = their_inputs.find(in.role);
+    if (it == their_inputs.end()) diffs.push_back("no " + in.role + " input (merge: " + in.path + ")");
+    else if (it->second != in.digest) diffs.push_back("another " + in.role + " (merge: " + in.path + ")");
+    their_inputs.erase(in.role);
+  }
+  for (const auto& [role, digest] : their_inputs) diffs.push_back("a " + role + " input the merge does not have");
+  std::string out;
+  for (const auto& d : diffs) out += (out.empty() ? "" : "; ") + d;
+  return out.empty() ? "its recorded key differs" : out;
+}
+
+// `recommend --merge-shards N`: every shard's lists into `sims`, after checking each shard (present;
+// a recommend shard artifact of this stage version, made by this visrec build, from the same inputs
+// and list parameters, over the same items; every output's sha256; each item in exactly the shard
+// that owns it; lists well formed). Every problem of every shard is reported at once.
+void GatherShardLists(int count, const fs::path& workdir, const std::string& lists_key, const json& list_params,
+                      const std::vector<ArtifactInput>& inputs, const std::vector<std::string>& ids, int neighbors,
+                      Lists& lists) {
+  TopK (&sims)[3] = lists.sims;
+  const int64_t n = int64_t(ids.size());
+  for (auto& s : sims) s.assign(size_t(n), {});
+  std::vector<int32_t> owner(size_t(n), -1);
+  std::vector<int64_t> stamp(size_t(n), -1);  // duplicate neighbours within one list
+  std::set<std::string> kernels;
+  std::vector<std::string> problems;
+  const std::string build = VisrecVersion() + " (" + GitSha() + ")";
+  for (int k = 0; k < count; ++k) {
+    const ShardSpec spec{k, count};
+    std::error_code ec;
+    if (!fs::exists(workdir / kStage / spec.Pointer(), ec)) continue;  // named below
+    const std::string rerun = "rerun `visrec recommend --shard " + spec.Text() + " --force` with the merge's inputs and list flags";
+    const auto problem = [&](const std::string& what) { problems.push_back("shard " + spec.Text() + ": " + what); };
+    try {
+      const Artifact a = OpenLatest(workdir, kStage, VerifyLevel::kFull, spec.Pointer());
+      const json& m = a.manifest;
+      const json& params = m.contains("params") && m["params"].is_object() ? m["params"] : json::object();
+      const json& extra = m.contains("extra") && m["extra"].is_object() ? m["extra"] : json::object();
+      const json& producer = m.contains("producer") && m["producer"].is_object() ? m["producer"] : json::object();
+      if (a.stage != kStage || params.value("shard", "") != spec.Text() || !extra.contains("lists_key")) {
+        problem(a.dir.string() + " is not a recommend shard " + spec.Text() + " artifact; " + rerun);
+        continue;
+      }
+      if (m.value("stage_version", 0) != kStageVersion) {
+        problem(a.dir.string() + " has recommend stage version " + std::to_string(m.value("stage_version", 0)) + ", this visrec " +
+                std::to_string(kStageVersion) + "; " + rerun);
+        continue;
+      }
+      const std::string theirs = producer.value("visrec", "?") + " (" + producer.value("git_sha", "?") + ")";
+      if (theirs != build) {
+        problem("made by visrec " + theirs + ", the merge is " + build + "; every shard and the merge must run the same build; " + rerun);
+        continue;
+      }
+      if (extra.value("lists_key", "") != lists_key) {
+        problem("made with other inputs or list flags: " + ParamDifferences(m, list_params, inputs) + "; " + rerun);
+        continue;
+      }
+      if (ReadLines(a.File("ids.txt")) != ids) {
+        problem(a.dir.string() + " lists other items than the merge sees; " + rerun);
+        continue;
+      }
+      const auto rows = a.ReadArray<int32_t>("shard_items.npy");
+      const int64_t m_rows = rows.shape.empty() ? 0 : rows.shape[0];
+      bool ok = true;
+      for (int64_t q = 0; q < m_rows && ok; ++q) {
+        const int32_t row = rows.data[size_t(q)];
+        if (row < 0 || row >= n) {
+          problem("names item row " + std::to_string(row) + ", out of range; " + rerun);
+          ok = false;
+        } else if (owner[size_t(row)] >= 0) {
+          problem("item '" + ids[size_t(row)] + "' is listed " +
+                  (owner[size_t(row)] == k ? std::string("twice") : "also by shard " + std::to_string(owner[size_t(row)])) + "; " + rerun);
+          ok = false;
+        } else if (!spec.Owns(ids[size_t(row)])) {
+          problem("holds item '" + ids[size_t(row)] + "', which belongs to another shard; " + rerun);
+          ok = false;
+        } else {
+          owner[size_t(row)] = k;
+        }
+      }
+      for (int s = 0; s < 3 && ok; ++s) {
+        const auto items = a.ReadArray<int32_t>(ListFile(s, "items"));
+        const auto scores = a.ReadArray<float>(ListFile(s, "scores"));
+        if (items.shape != std::vector<int64_t>{m_rows, neighbors} || scores.shape != items.shape) {
+          problem("its " + std::string(kSourceName[s]) + " lists are not one row of --neighbors " + std::to_string(neighbors) +
+                  " per shard item; " + rerun);
+          ok = false;
+          break;
+        }
+        for (int64_t q = 0; q < m_rows && ok; ++q) {
+          const int32_t row = rows.data[size_t(q)];
+          auto& list = sims[s][size_t(row)];
+          bool padding = false;
+          for (int64_t r = 0; r < neighbors && ok; ++r) {
+            const int32_t j = items.data[size_t(q * neighbors + r)];
+            const float score = scores.data[size_t(q * neighbors + r)];
+            const Neighbor nb{j, score};
+            // Lists are best first, unique, -1 padded at the end only.
+            if (j == -1) { padding = true; continue; }
+            const bool bad = padding || j < 0 || j >= n || j == row || !std::isfinite(score) ||
+                             stamp[size_t(j)] == row * 3 + s || (!list.empty() && list.back().score < score);
+            if (bad) {
+              problem("its " + std::string(kSourceName[s]) + " list of item '" + ids[size_t(row)] +
+                      "' is malformed at rank " + std::to_string(r + 1) + "; " + rerun);
+              ok = false;
+              break;
+            }
+            stamp[size_t(j)] = row * 3 + s;
+            list.push_back(nb);
+          }
+        }
+      }
+      if (!ok) continue;
+      lists.merged_from.push_back(a.dir.filename().string());
+      kernels.insert(extra.contains("visual_index") && extra["visual_index"].is_object() ? extra["visual_index"].value("kernel", "") : "");
+    } catch (const Error& e) {  // unreadable or damaged: named with its shard and the fix
+      problem(std::string(e.what()) + "; " + rerun);
+    }
+  }
+  if (const std::string text = MissingShardsText(workdir, kStage, count); !text.empty()) problems.insert(problems.begin(), text);
+  if (problems.empty())
+    for (int64_t i = 0; i < n; ++i)
+      if (owner[size_t(i)] < 0) {
+        problems.push_back("item '" + ids[size_t(i)] + "' is in none of the " + std::to_string(count) +
+                           " shards' lists (were they run with another N?); rerun its shard");
+        break;
+      }
+  if (!problems.empty()) ThrowProblems("recommend: cannot merge " + std::to_string(count) + " shards:", problems);
+  std::string kernel;
+  for (const auto& k : kernels) kernel += (kernel.empty() ? "" : ",") + k;
+  if (kernels.size() > 1)
+    spdlog::warn("recommend: the shards ran different visual kernels ({}); their lists can differ from one run's in the "
+                 "last bits of a score (README: Sharding)", kernel);
+  lists.visual_index = json{{"kind", "exact"}, {"kernel", kernel}};
+}
+
+void ThrowProblems(const std::string& what, const std::vector<std::string>& problems) {
+  std::string text;
+  for (size_t q = 0; q < problems.size() && q < 12; ++q) text += "\n  " + problems[q];
+  if (problems.size() > 12) text += "\n  ... and " + std::to_string(problems.size() - 12) + " more";
+  throw ArtifactError(what + text);
+}
+
+}  // namespace visrec::recommend::internal
