@@ -20,7 +20,7 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(opencv-doc clang libclang-rt-14-dev) ;;
-    --bench) packages+=(python3-numpy python3-scipy python3-sklearn python3-faiss python3-matplotlib) ;;
+    --bench) packages+=(python3-numpy python3-scipy python3-sklearn python3-faiss python3-matplotlib python3-torchvision python3-pil) ;;
     *) echo "install-deps: unknown option '$arg' (--test, --bench)" >&2; exit 2 ;;
   esac
 done

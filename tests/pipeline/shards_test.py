@@ -6,7 +6,8 @@
 Runs the cluster example scripts as separate, concurrent processes, the way a Kubernetes Indexed
 Job (JOB_COMPLETION_INDEX) or a Slurm array (SLURM_ARRAY_TASK_ID) would start them: 3 copies of
 tools/cluster/shard-worker.sh into one workdir, then tools/cluster/merge.sh, then 3 copies of
-tools/cluster/recommend-worker.sh, then tools/cluster/recommend-merge.sh. Compares the merged
+tools/cluster/recommend-worker.sh, then 2 copies of tools/cluster/score-worker.sh (user parts), then
+tools/cluster/recommend-merge.sh with both. Compares the merged
 extract outputs, the reduced vectors and every recommend output byte for byte with an unsharded run,
 and checks what the merges refuse.
 Both sides use --batch-size 1 and one thread per process, so a photo's feature does not depend on
@@ -20,6 +21,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARDS = 3
+PARTS = 2
 
 
 def main(argv):
@@ -93,7 +95,22 @@ def main(argv):
                 raise SystemExit(f"recommend shard {i} exited {p.returncode}:\n{err[-1500:]}")
         if os.path.exists(os.path.join(many, "recommend", "latest")):
             failures.append("a recommend shard moved the unsharded 'latest' pointer")
-        run([f"{ROOT}/tools/cluster/recommend-merge.sh", str(SHARDS), catalog, interactions, many], env=env)
+        procs = []
+        for j in range(PARTS):
+            e = dict(env)
+            e["JOB_COMPLETION_INDEX" if j == 0 else "SLURM_ARRAY_TASK_ID"] = str(j)
+            procs.append(subprocess.Popen([f"{ROOT}/tools/cluster/score-worker.sh", str(SHARDS), str(PARTS), catalog,
+                                           interactions, many], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True))
+        for j, p in enumerate(procs):
+            out, err = p.communicate(timeout=900)
+            if p.returncode != 0:
+                raise SystemExit(f"score part {j} exited {p.returncode}:\n{err[-1500:]}")
+            if not os.path.exists(os.path.join(many, "recommend", f"latest.part-{j}-of-{PARTS}")):
+                failures.append(f"score part {j} wrote no latest.part-{j}-of-{PARTS}")
+        if os.path.exists(os.path.join(many, "recommend", "latest")):
+            failures.append("a score part moved the unsharded 'latest' pointer")
+        run([f"{ROOT}/tools/cluster/recommend-merge.sh", str(SHARDS), catalog, interactions, many, str(PARTS)], env=env)
 
         for stage, files in (("extract", ["features.npy", "ids.txt", "items_without_features.txt", "photo_features.npy",
                                           "photos.csv"]),
@@ -114,7 +131,7 @@ def main(argv):
             failures.append(f"the merged recommend artifact holds other files than the unsharded one: {os.listdir(rec_many)}")
         for f in outputs:
             if open(os.path.join(rec_one, f), "rb").read() != open(os.path.join(rec_many, f), "rb").read():
-                failures.append(f"recommend/{f} differs between the unsharded run and the merged recommend shards")
+                failures.append(f"recommend/{f} differs between the unsharded run and the merged recommend shards and parts")
 
         # A second merge is up to date; a merge asking for a shard that never ran names it.
         p = run([visrec, "extract", "--workdir", many, "--merge-shards", str(SHARDS)])
@@ -142,8 +159,13 @@ def main(argv):
         p = run(rec + ["--merge-shards", str(SHARDS + 1), "--force"], check=False)
         if p.returncode != 4 or f"latest.shard-i-of-{SHARDS + 1} for i = 0, 1, 2, 3" not in p.stderr:
             failures.append(f"recommend merge of missing shards: exit {p.returncode}, {p.stderr[-300:]}")
+        p = run(rec + ["--merge-shards", str(SHARDS), "--merge-parts", str(PARTS + 1), "--k", "3"], check=False)
+        if p.returncode != 4 or f"{PARTS + 1} of {PARTS + 1} user parts are missing" not in p.stderr:
+            failures.append(f"recommend merge of missing user parts: exit {p.returncode}, {p.stderr[-300:]}")
         for bad in (["--shard", "0/3", "--visual-index", "hnsw"], ["--shard", "0/3", "--merge-shards", "3"],
-                    ["--merge-shards", "0"], ["--shard", ""]):
+                    ["--merge-shards", "0"], ["--shard", ""], ["--score-part", "0/2", "--shard", "0/3"],
+                    ["--score-part", "2/2"], ["--score-part", ""], ["--merge-parts", "0"],
+                    ["--score-part", "0/2", "--merge-parts", "2"]):
             p = run(rec + bad, check=False)
             if p.returncode != 2:
                 failures.append(f"recommend {' '.join(bad)}: exit {p.returncode}, expected a usage error (2)")

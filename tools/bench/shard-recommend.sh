@@ -3,8 +3,9 @@
 # unsharded `recommend`, on scale_inputs' synthetic catalog (as tools/bench/scale.sh, exact visual
 # search). The shards run one after another here (2 cores); on a cluster they run side by side, so
 # the wall time there is about the slowest shard plus the merge. Every merged output is compared
-# with the unsharded run's (cmp).
-# Usage: [BUILD=build] [THREADS=0] tools/bench/shard-recommend.sh [ITEMS=100000] [SHARDS=3]
+# with the unsharded run's (cmp). With PARTS=M the scoring is split by user too: M runs of
+# `--merge-shards N --score-part j/M`, then `--merge-shards N --merge-parts M`.
+# Usage: [BUILD=build] [THREADS=0] [PARTS=0] tools/bench/shard-recommend.sh [ITEMS=100000] [SHARDS=3]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="$root/${BUILD:-build}"
@@ -12,7 +13,7 @@ visrec="$build/visrec" gen="$build/scale_inputs"
 for b in "$visrec" "$gen"; do
   [ -x "$b" ] || { echo "shard-recommend: $b is missing; build with -DVISREC_BUILD_BENCHMARKS=ON" >&2; exit 2; }
 done
-n=${1:-100000} shards=${2:-3} threads=${THREADS:-0}
+n=${1:-100000} shards=${2:-3} threads=${THREADS:-0} parts=${PARTS:-0}
 d=$(mktemp -d "${TMPDIR:-/tmp}/visrec-shard-bench.XXXXXX")
 trap 'rm -rf "$d"' EXIT
 "$gen" "$d" "$n" $(( n * 5 )) $(( n * 50 )) > /dev/null
@@ -25,13 +26,18 @@ timed() {  # LABEL COMMAND...: prints "LABEL seconds max-RSS-MB"
   printf '%-28s %9.1f %10d\n' "$label" "$s" $(( kb / 1024 ))
 }
 echo "visrec $("$visrec" version | head -1 | cut -d' ' -f2-); $("$visrec" version | grep -E '^visual kNN'); CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
-echo "$n items, $(( n * 5 )) users, $(( n * 50 )) interaction rows; $shards shards"
+echo "$n items, $(( n * 5 )) users, $(( n * 50 )) interaction rows; $shards shards, $parts user parts"
 printf '%-28s %9s %10s\n' "" "seconds" "max RSS MB"
 timed "recommend (unsharded)" "$visrec" recommend -w "$d/work" "${args[@]}"
 for ((i = 0; i < shards; i++)); do
   timed "recommend --shard $i/$shards" "$visrec" recommend -w "$d/sharded" "${args[@]}" --shard "$i/$shards"
 done
-timed "recommend --merge-shards $shards" "$visrec" recommend -w "$d/sharded" "${args[@]}" --merge-shards "$shards"
+merge=(--merge-shards "$shards")
+for ((j = 0; j < parts; j++)); do
+  timed "recommend --score-part $j/$parts" "$visrec" recommend -w "$d/sharded" "${args[@]}" "${merge[@]}" --score-part "$j/$parts"
+done
+if [ "$parts" -gt 0 ]; then merge+=(--merge-parts "$parts"); fi
+timed "recommend ${merge[*]}" "$visrec" recommend -w "$d/sharded" "${args[@]}" "${merge[@]}"
 one="$d/work/recommend/$(cat "$d/work/recommend/latest")" many="$d/sharded/recommend/$(cat "$d/sharded/recommend/latest")"
 differ=0
 for f in "$one"/*; do
@@ -39,15 +45,16 @@ for f in "$one"/*; do
   cmp -s "$f" "$many/$(basename "$f")" || { echo "DIFFERS: $(basename "$f")"; differ=1; }
 done
 [ $differ = 0 ] && echo "merged outputs: byte-identical to the unsharded run ($(ls "$one" | grep -vc manifest.json) files)"
-/usr/bin/python3 - "$one/manifest.json" "$many/manifest.json" "$d/sharded/recommend" "$shards" <<'PY'
+/usr/bin/python3 - "$one/manifest.json" "$many/manifest.json" "$d/sharded/recommend" "$shards" "$parts" <<'PY'
 import json, sys, os
 one, merged = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 fmt = lambda t: ", ".join(f"{k} {v:.1f}" for k, v in t.items() if k != "total")
 print("unsharded phases (s):", fmt(one["timings_s"]))
-d, n = sys.argv[3], int(sys.argv[4])
-for i in range(n):
-    m = json.load(open(os.path.join(d, open(os.path.join(d, f"latest.shard-{i}-of-{n}")).read().strip(), "manifest.json")))
-    print(f"shard {i}/{n} phases (s):", fmt(m["timings_s"]))
+d, n, m_parts = sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+for kind, count in (("shard", n), ("part", m_parts)):
+    for i in range(count):
+        m = json.load(open(os.path.join(d, open(os.path.join(d, f"latest.{kind}-{i}-of-{count}")).read().strip(), "manifest.json")))
+        print(f"{kind} {i}/{count} phases (s):", fmt(m["timings_s"]))
 print("merge phases (s):", fmt(merged["timings_s"]))
 PY
 exit $differ
