@@ -24,7 +24,6 @@ int main(int argc, char** argv) {
   cli::GlobalFlags global;
   cli::BindGlobal(app, global);
   RunContext ctx;
-  ctx.workdir = "visrec-work";
   extract::ExtractOptions eo;
   std::string shard_text;
   auto* c_ex = app.add_subcommand("extract", "CNN features per item (LibTorch)");

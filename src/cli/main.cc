@@ -142,7 +142,6 @@ int main(int argc, char** argv) {
   cli::GlobalFlags global;
   cli::BindGlobal(app, global);
   RunContext ctx;
-  ctx.workdir = "visrec-work";
   auto add_ctx = [&](CLI::App* c) { cli::BindRunContext(c, ctx); };
 
   // sample
@@ -294,7 +293,7 @@ int main(int argc, char** argv) {
   // explain
   std::string x_user, x_item;
   fs::path x_recommend;
-  fs::path x_workdir = "visrec-work";
+  fs::path x_workdir = kDefaultWorkdir;
   bool x_json = false;
   auto* c_explain = app.add_subcommand("explain", "why an item scores what it does for a user, source by source");
   c_explain->add_option("--user", x_user, "user id")->required();

@@ -135,12 +135,6 @@ void AppendCsvField(std::string& out, std::string_view f) {
   out.push_back('"');
 }
 
-std::string CsvEscape(const std::string& f) {
-  std::string out;
-  AppendCsvField(out, f);
-  return out;
-}
-
 void AppendCsvLine(std::string& out, std::initializer_list<std::string_view> fields) {
   bool first = true;
   for (std::string_view f : fields) {

@@ -83,11 +83,6 @@ size_t DTypeSize(DType d) {
   }
   return 0;
 }
-DType DTypeFromName(const std::string& n) {
-  for (DType d : {DType::kF32, DType::kF64, DType::kU8, DType::kI32, DType::kI64})
-    if (n == DTypeName(d)) return d;
-  throw ArtifactError("unknown dtype '" + n + "'");
-}
 
 template <> DType DTypeOf<float>() { return DType::kF32; }
 template <> DType DTypeOf<double>() { return DType::kF64; }

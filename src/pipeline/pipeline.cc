@@ -30,7 +30,7 @@ void RunOptions::Validate() const {
 
 namespace {
 template <class F>
-StageResult Timed(const std::string& name, RunReport* rep, F&& f, std::string detail_key = "") {
+StageResult Timed(const std::string& name, RunReport* rep, F&& f) {
   auto t0 = std::chrono::steady_clock::now();
   StageResult r = f();
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

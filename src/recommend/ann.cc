@@ -24,11 +24,17 @@ bool HaveFaiss() {
 #endif
 }
 
+void RequireFaiss() {
+  if (!HaveFaiss())
+    throw NotImplementedError("--visual-index hnsw needs Faiss, and this visrec was built without it: "
+                              "apt-get install libfaiss-dev and rebuild (tools/install-deps.sh does both), or use --visual-index exact");
+}
+
 TopK HnswCosineTopK(const float* rows, int64_t n, int64_t d, int k, const HnswOptions& h, int threads) {
+  RequireFaiss();
 #ifndef VISREC_HAVE_FAISS
   (void)rows; (void)n; (void)d; (void)k; (void)h; (void)threads;
-  throw NotImplementedError("--visual-index hnsw needs Faiss, and this visrec was built without it: "
-                            "apt-get install libfaiss-dev and rebuild (tools/install-deps.sh does both), or use --visual-index exact");
+  return {};
 #else
   // Zero rows get no neighbours and are nobody's neighbour (as in exact search): index the others.
   std::vector<int64_t> nonzero;

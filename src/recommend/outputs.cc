@@ -1,4 +1,7 @@
+#include <spdlog/spdlog.h>
+
 #include "visrec/core/csv.h"
+#include "visrec/core/fs.h"
 #include "visrec/core/npy.h"
 #include "visrec/core/numfmt.h"
 #include "phases.h"
@@ -97,6 +100,80 @@ void WriteSimilarItems(ArtifactBuilder& b, const HybridLists& hybrid, const TopK
     WriteNpy(b.Path("scoring_neighbors.npy"), DType::kI32, {n, nb}, nb_idx.data());
     WriteNpy(b.Path("scoring_parts.npy"), DType::kF32, {n, nb, 3}, nb_part.data());
   }
+}
+
+StageResult WriteWholeRun(const WholeRun& run, const RunContext& ctx, const json& params, const std::vector<ArtifactInput>& inputs,
+                          UserRecs* recs, GatheredParts* parts, PhaseClock& clock) {
+  const RecommendOptions& o = run.o;
+  const Universe& universe = run.universe;
+  const HistoryRead& read = run.read;
+  const Lists& lists = run.lists;
+  const Blend& blend = run.blend;
+  const std::vector<double>& popularity = run.popularity;
+  const std::vector<std::string>& ids = universe.ids;
+  const std::vector<std::string>& users = read.histories.users;
+  const int32_t n = universe.size();
+  const int k = run.k, threads = run.threads;
+  const bool have_interactions = !o.interactions.empty();
+  ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+  b.set_tag(ctx.tag);
+  const std::string header = "user_id,rank,item_id,score,reason\n";
+  std::vector<int32_t> rec_idx;
+  std::vector<float> rec_score;
+  int64_t fallback = 0;
+  if (parts) {
+    rec_idx = std::move(parts->rec_items);
+    rec_score = std::move(parts->rec_scores);
+    fallback = parts->fallbacks;
+    ConcatenateFiles(b.Path("recommendations.csv"), header, parts->csv_chunks);
+  } else {
+    RecArrays(*recs, k, rec_idx, rec_score);
+    fallback = recs->Fallbacks();
+    if (have_interactions)
+      WriteLinesInParallel(b.Path("recommendations.csv"), header, int64_t(users.size()), threads, [&](int64_t u, std::string& out) {
+        AppendRecommendationLines(out, users[size_t(u)], recs->recs[size_t(u)], ids, blend.w);
+      });
+  }
+  if (recs) recs->recs = {};  // before the similar items: the largest structure gone
+  WriteNpy(b.Path("rec_items.npy"), DType::kI32, {int64_t(users.size()), k}, rec_idx.data());
+  WriteNpy(b.Path("rec_scores.npy"), DType::kF32, {int64_t(users.size()), k}, rec_score.data());
+  WriteSimilarItems(b, run.hybrid, lists.sims, ids, std::min(o.similar_k, std::max(1, n - 1)), o.neighbors, o.store_scoring, threads);
+  WriteLines(b.Path("ids.txt"), ids);
+  WriteLines(b.Path("users.txt"), users);
+  for (const char* f : {"rec_items.npy", "rec_scores.npy", "similar_items.csv", "similar_items.npy",
+                        "similar_scores.npy", "ids.txt", "users.txt"})
+    b.AddOutput(f);
+  if (have_interactions) b.AddOutput("recommendations.csv");
+  if (o.store_scoring) {
+    b.AddOutput("scoring_neighbors.npy");
+    b.AddOutput("scoring_parts.npy");
+  }
+  int64_t cold_items = 0, cold_recommended = 0;
+  std::vector<char> recommended(size_t(n), 0);
+  for (int32_t item : rec_idx)
+    if (item >= 0) recommended[size_t(item)] = 1;
+  for (int32_t i = 0; i < n; ++i)
+    if (popularity[size_t(i)] == 0) { ++cold_items; cold_recommended += recommended[size_t(i)]; }
+  const Interactions& inter = read.summary;
+  b.counts() = {{"users", users.size()}, {"items", n}, {"items_with_vectors", universe.vector_ids.size()},
+                {"interactions", inter.accepted}, {"interactions_unknown_item", read.unknown_items},
+                {"interaction_rows_skipped", inter.issues.size()}, {"users_popularity_fallback", fallback},
+                {"items_without_interactions", cold_items}, {"cold_items_recommended", cold_recommended},
+                {"text_similarity", lists.has_text}, {"interaction_rows", inter.data_rows},
+                {"has_recommendations", have_interactions}};
+  for (auto& e : read.unknown_examples) b.extra()["unknown_item_examples"].push_back(e);
+  // Every skipped row (capped), not only the three the log quotes.
+  if (!inter.issues.empty()) b.extra()["skipped_rows"] = IssueList(inter.issues);
+  b.extra()["visual_index"] = lists.visual_index;
+  b.extra()["blend"] = blend.record;
+  if (o.merge_shards > 1) b.extra()["merged_shards"] = {{"count", o.merge_shards}, {"artifacts", lists.merged_from}};
+  if (parts) b.extra()["merged_parts"] = {{"count", o.merge_parts}, {"artifacts", parts->artifacts}};
+  clock.Lap("outputs");
+  clock.Record(b);
+  Artifact a = b.Commit();
+  spdlog::info("recommend: {} users x top-{} over {} items ({} cold items, {} of them recommended; {} users on "
+               "popularity fallback) -> {}", users.size(), k, n, cold_items, cold_recommended, fallback, a.dir.string());
+  return StageResult{a, false, clock.Seconds(), a.manifest["counts"]};
 }
 
 }  // namespace visrec::recommend::internal

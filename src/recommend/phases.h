@@ -119,6 +119,23 @@ void RecArrays(const UserRecs& r, int k, std::vector<int32_t>& items, std::vecto
 void WriteSimilarItems(ArtifactBuilder& b, const HybridLists& hybrid, const TopK (&sims)[3], const std::vector<std::string>& ids,
                        int similar_k, int neighbors, bool store_scoring, int threads);
 
+// The whole run's artifact (the one an unsharded run writes), from every user's recommendations
+// (`recs`) or from the user parts gathered (`parts`): recommendations, similar items, counts.
+struct GatheredParts;
+struct WholeRun {
+  const RecommendOptions& o;
+  const Universe& universe;
+  const HistoryRead& read;
+  const Lists& lists;
+  const Blend& blend;
+  const HybridLists& hybrid;
+  const std::vector<double>& popularity;
+  int k;
+  int threads;
+};
+StageResult WriteWholeRun(const WholeRun& run, const RunContext& ctx, const json& params, const std::vector<ArtifactInput>& inputs,
+                          UserRecs* recs, GatheredParts* parts, PhaseClock& clock);
+
 // ---- item shards (shards.cc): `--shard i/N` writes its items' lists, `--merge-shards N` gathers ----
 json ListParams(const json& params);
 // What differs between another run's manifest and this one's params and inputs, flags named.

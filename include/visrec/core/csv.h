@@ -32,7 +32,6 @@ void StreamCsv(const std::string& text, const std::string& name_for_errors, cons
                const CsvRowFn& on_row);
 void StreamCsvFile(const std::filesystem::path& path, const CsvHeaderFn& on_header, const CsvRowFn& on_row);
 
-std::string CsvEscape(const std::string& field);
 std::string CsvLine(const std::vector<std::string>& fields);  // with trailing '\n'
 // The same, appended to `out` without temporaries (for files of millions of lines).
 void AppendCsvField(std::string& out, std::string_view field);

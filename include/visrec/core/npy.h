@@ -13,7 +13,6 @@ enum class DType { kF32, kF64, kU8, kI32, kI64 };
 const char* DTypeName(DType d);       // "float32", ...
 const char* DTypeDescr(DType d);      // "<f4", ...
 size_t DTypeSize(DType d);
-DType DTypeFromName(const std::string& name);  // ArtifactError on unknown
 
 struct NpyHeader {
   DType dtype = DType::kF32;

@@ -22,8 +22,11 @@ struct ShardSpec {
   static ShardSpec Parse(const std::string& text, const std::string& flag = "--shard");
 };
 
+// The workdir every command uses when --workdir is not given.
+inline constexpr const char* kDefaultWorkdir = "visrec-work";
+
 struct RunContext {
-  std::filesystem::path workdir;  // artifacts go to WORKDIR/<stage>/<key>/
+  std::filesystem::path workdir = kDefaultWorkdir;  // artifacts go to WORKDIR/<stage>/<key>/
   bool force = false;             // recompute even when an up-to-date artifact exists
   int threads = 0;                // 0 = all cores
   ShardSpec shard;                // sharded stages read and write the shard's own pointer

@@ -16,7 +16,7 @@
 namespace visrec::query {
 
 struct QueryOptions {
-  std::filesystem::path workdir = "visrec-work";
+  std::filesystem::path workdir = kDefaultWorkdir;
   std::filesystem::path recommend;  // recommend artifact; empty = WORKDIR/recommend/latest
   std::string device = "auto";      // for photo queries: auto | cpu | cuda
   int threads = 0;                  // 0 = all cores

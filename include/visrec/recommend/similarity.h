@@ -65,6 +65,7 @@ struct HnswOptions {
   int ef_search = 64;         // query-time candidate list (raised to k + 1 when smaller)
 };
 bool HaveFaiss();  // false: HnswCosineTopK throws NotImplementedError (exit 5) naming the fix
+void RequireFaiss();  // that error when !HaveFaiss(), before any work
 TopK HnswCosineTopK(const float* rows, int64_t n, int64_t d, int k, const HnswOptions& options, int threads);
 // recall@k of `approx` against exact search on `sample` rows drawn with `seed` (exact ties at the
 // k-th score count as found).

@@ -16,7 +16,7 @@ namespace visrec::report {
 constexpr int64_t kTsneAutoMaxItems = 100000;
 
 struct ReportOptions {
-  std::filesystem::path workdir = "visrec-work";
+  std::filesystem::path workdir = kDefaultWorkdir;
   std::filesystem::path recommend;       // recommend artifact; empty = WORKDIR/recommend/latest
   std::filesystem::path out;             // empty = WORKDIR/report
   int items = 6;                         // sheets for the first N items (sorted ids) ...
