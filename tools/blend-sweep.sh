@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's experiment: on the sample catalog with data/demo.toml, the default fixed blend, the
+# The experiment in docs/stages.md ("Experiments"): on the sample catalog with data/demo.toml, the default fixed blend, the
 # tuned one (`--blend auto`) and collaborative filtering alone, each in its own workdir, then
 # `visrec compare` with paired bootstrap intervals against the default. Run from anywhere.
 # Usage: tools/blend-sweep.sh [SCRATCH_DIR=/tmp/visrec-sweep]

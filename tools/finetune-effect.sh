@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What fine-tuning does on the sample catalog: same-label precision@10 of similar items over the items
 # finetune held out (never trained on), and the recommendation metrics, for the untrained ResNet-18 and
-# for fine-tuning the head only and the last block + head. Prints one table; the README quotes it.
+# for fine-tuning the head only and the last block + head. Prints one table; docs/stages.md quotes it.
 #   bash tools/finetune-effect.sh [WORKDIR]      (needs build/visrec; makes sample-catalog/ if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's "Measured on the sample catalog" tables in one command: the demo options
+# The "Measured on the sample catalog" tables of docs/stages.md in one command: the demo options
 # (data/demo.toml: bundled SqueezeNet, leave-last-out) with each source alone and blended, --trim
 # off (default) against auto, and the untrained ResNet-18 of earlier releases for comparison.
 # Usage: tools/measure-sample.sh [VISREC_BINARY=build/visrec] [SCRATCH_DIR=/tmp/visrec-measure]

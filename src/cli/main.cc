@@ -38,7 +38,7 @@ void BindPreprocess(CLI::App* c, preprocess::PreprocessOptions& o, std::string& 
     c->add_option("--model", o.model, "built-in model whose input (torchvision's) sets the defaults");
   }
   c->add_option("--mode", o.mode, "crop | letterbox")->capture_default_str();
-  c->add_option("--trim", o.trim, "off | auto: crop near-uniform margins (see README)")->capture_default_str();
+  c->add_option("--trim", o.trim, "off | auto: crop near-uniform margins (see docs/stages.md)")->capture_default_str();
   c->add_option("--trim-tolerance", o.trim_tolerance, "0-255 border colour tolerance")->capture_default_str();
   c->add_option("--trim-padding", o.trim_padding, "fraction kept around the content box")->capture_default_str();
   // Three values each (`--mean 0.5 0.5 0.5`, or `mean = [0.5, 0.5, 0.5]` in a --config file).
@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
   add_ctx(c_pre);
   std::string shard_text;
   int merge_shards = 0;
-  auto* pre_shard = c_pre->add_option("--shard", shard_text, "i/N: only the items of shard i of N (stable by id hash); see README");
+  auto* pre_shard = c_pre->add_option("--shard", shard_text, "i/N: only the items of shard i of N (stable by id hash); see docs/operations.md");
 
   // extract
   extract::ExtractOptions eo;
@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
   add_ctx(c_rec);
   auto* rec_shard = c_rec->add_option("--shard", shard_text,
                                       "i/N: only the neighbour lists of shard i of N's items (stable by id hash), "
-                                      "for --merge-shards N; see README");
+                                      "for --merge-shards N; see docs/operations.md");
   c_rec->add_option("--merge-shards", rco.merge_shards,
                     "N: gather the lists of shards 0..N-1 and write the artifact one unsharded run writes")
       ->check(CLI::Range(1, 100000))
@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
   std::string score_part_text;
   auto* rec_part = c_rec->add_option("--score-part", score_part_text,
                                      "j/M: score only user part j of M (users in id order) and write it for --merge-parts M; "
-                                     "see README")
+                                     "see docs/operations.md")
                        ->excludes(rec_shard);
   c_rec->add_option("--merge-parts", rco.merge_parts,
                     "M: gather the user parts 0..M-1 and write the artifact one unsharded run writes")
@@ -254,7 +254,7 @@ int main(int argc, char** argv) {
   c_run->add_flag("--final", rno.final, "with --split: also recommend from all interactions (the lists to serve)");
   c_run->add_option("--test-fraction", rno.split_options.test_fraction, "random split share")->capture_default_str();
   c_run->add_option("--split-seed", rno.split_options.seed, "random split seed")->capture_default_str();
-  c_run->add_option("--refit", rno.refit, "PCA on nightly runs: auto | always | never (see README)")->capture_default_str();
+  c_run->add_option("--refit", rno.refit, "PCA on nightly runs: auto | always | never (see docs/stages.md)")->capture_default_str();
   c_run->add_option("--refit-drop", rno.refit_drop, "auto: refit when the basis explains this much less of the new data")
       ->capture_default_str();
   BindPreprocess(c_run, rno.preprocess, run_bad_rows, false);

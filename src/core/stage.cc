@@ -73,13 +73,13 @@ void RequireWholeArtifact(const Artifact& a, const std::string& command) {
   if (!part.empty())
     throw ArtifactError(command + ": '" + a.dir.string() + "' holds only user part " + part + "'s recommendations; merge the "
                         "parts first (`visrec recommend --merge-parts " + part.substr(part.find('/') + 1) +
-                        "`, README: Sharding) and use the merged artifact");
+                        "`, docs/operations.md: Sharding) and use the merged artifact");
   const std::string shard = a.manifest["params"].value("shard", "");
   if (shard.empty()) return;
   const std::string n = shard.substr(shard.find('/') + 1);
   throw ArtifactError(command + ": '" + a.dir.string() + "' is only shard " + shard + "'s part of a " + a.stage +
                       " run; merge the shards first (`visrec " + a.stage + " --merge-shards " + n +
-                      "`, README: Sharding) and use the merged artifact");
+                      "`, docs/operations.md: Sharding) and use the merged artifact");
 }
 
 int ResolveThreads(int requested) {

@@ -215,7 +215,7 @@ void GatherShardLists(int count, const fs::path& workdir, const std::string& lis
   for (const auto& k : kernels) kernel += (kernel.empty() ? "" : ",") + k;
   if (kernels.size() > 1)
     spdlog::warn("recommend: the shards ran different visual kernels ({}); their lists can differ from one run's in the "
-                 "last bits of a score (README: Sharding)", kernel);
+                 "last bits of a score (docs/operations.md: Sharding)", kernel);
   lists.visual_index = json{{"kind", "exact"}, {"kernel", kernel}};
 }
 

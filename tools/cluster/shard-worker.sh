@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Step 1 of the nightly DAG (docs: README "Sharding"): one shard of a sharded `preprocess` +
+# Step 1 of the nightly DAG (docs/operations.md, "Sharding"): one shard of a sharded `preprocess` +
 # `extract`, for cluster engines that start N copies of a job and give each an index (see
 # shard-index.sh). Every shard writes into the same WORKDIR on shared storage; each keeps its own
 # pointer (WORKDIR/<stage>/latest.shard-i-of-N), so shards never step on each other.
