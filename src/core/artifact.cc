@@ -244,12 +244,20 @@ void UnlockStageKey(const fs::path& workdir, const std::string& stage, const std
 }
 
 namespace {
+// A pointer file's key without the whitespace an editor or another OS may add (CR, spaces, tabs,
+// newlines on either side).
+std::string TrimPointer(const std::string& text) {
+  const char* ws = " \t\r\n";
+  const size_t first = text.find_first_not_of(ws);
+  return first == std::string::npos ? std::string() : text.substr(first, text.find_last_not_of(ws) - first + 1);
+}
+
 // `path` itself, or for a stage folder (no manifest, a `latest` pointer) the version it points to.
 fs::path LatestDir(const fs::path& path) {
   std::error_code ec;
   if (fs::exists(path / kManifest, ec) || !fs::exists(path / kLatest, ec)) return path;
   std::string key = ReadFileBytes(path / kLatest);
-  while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) key.pop_back();
+  key = TrimPointer(key);
   if (key.empty() || key.find('/') != std::string::npos)
     throw ArtifactError("'" + (path / kLatest).string() + "' is damaged; rerun the stage");
   return path / key;
@@ -283,7 +291,7 @@ Artifact OpenLatest(const fs::path& workdir, const std::string& stage, VerifyLev
   }
   if (pointer == kLatest) return OpenArtifact(sd, level);
   std::string key = ReadFileBytes(sd / pointer);
-  while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) key.pop_back();
+  key = TrimPointer(key);
   if (key.empty() || key.find('/') != std::string::npos)
     throw ArtifactError("'" + (sd / pointer).string() + "' is damaged; rerun the stage");
   return OpenArtifact(sd / key, level);

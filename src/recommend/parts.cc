@@ -121,7 +121,8 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
         continue;
       }
       if (extra.value("key", "") != key) {
-        problem("made with other inputs or flags: " + ParamDifferences(m, params, inputs) + "; " + rerun);
+        problem("made with other inputs or flags: " + ParamDifferences(m, params, inputs) + "; " + rerun +
+                " (or, if the part is right, give the merge its flags)");
         continue;
       }
       const auto [begin, end] = PartRange(part, users);

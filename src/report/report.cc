@@ -84,9 +84,9 @@ ReportResult WriteReport(const ReportOptions& o) {
   qo.workdir = o.workdir;
   qo.recommend = o.recommend;
   qo.device = "cpu";
-  query::QueryEngine engine(qo);
   const Artifact rec = o.recommend.empty() ? OpenLatest(o.workdir, "recommend") : OpenArtifact(o.recommend);
-  RequireWholeArtifact(rec, "report");
+  RequireWholeArtifact(rec, "report");  // before the engine, whose refusal would name `query`
+  query::QueryEngine engine(qo);
   const Artifact red = OpenParent(rec, "reduce", "reduce");
   const Artifact ex = OpenParent(red, "extract", "extract");
   const Artifact pre = OpenParent(ex, "preprocess", "preprocess");

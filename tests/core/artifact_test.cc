@@ -75,6 +75,18 @@ TEST(Artifact, RoundTripAndLatest) {
   EXPECT_EQ(OpenLatest(d.path(), "demo").dir, c.dir);
   ASSERT_TRUE(FindArtifact(d.path(), "demo", a.key).has_value());
   EXPECT_FALSE(FindArtifact(d.path(), "demo", std::string(64, '0')).has_value());
+  // A pointer edited by hand (CRLF, spaces, tabs around the key) still names its version, through
+  // the stage folder and as a named pointer; one holding only whitespace is damaged.
+  const std::string key = a.dir.filename().string();
+  for (const std::string text : {key + "\r\n", " " + key, "\t" + key + " \n\n"}) {
+    testing::WriteText(d / "demo" / "latest", text);
+    testing::WriteText(d / "demo" / "latest.shard-0-of-2", text);
+    EXPECT_EQ(OpenLatest(d.path(), "demo").dir, a.dir);
+    EXPECT_EQ(OpenArtifact(d / "demo").dir, a.dir);
+    EXPECT_EQ(OpenLatest(d.path(), "demo", VerifyLevel::kCheap, "latest.shard-0-of-2").dir, a.dir);
+  }
+  testing::WriteText(d / "demo" / "latest", " \r\n");
+  EXPECT_THROW(OpenLatest(d.path(), "demo"), ArtifactError);
 }
 
 TEST(Artifact, ContentDigestIgnoresTimings) {
