@@ -18,7 +18,7 @@ using namespace visrec;
 
 int main(int argc, char** argv) {
   visrec::TuneAllocatorForBatchWork();  // before any large allocation
-  CLI::App app{"visrec-gpu: the extract and finetune stages of visrec for GPU nodes. See README.md."};
+  CLI::App app{"visrec-gpu: the extract and finetune stages of visrec for GPU nodes. See docs/operations.md, 'GPU nodes'."};
   app.require_subcommand(1);
   app.fallthrough();
   cli::GlobalFlags global;

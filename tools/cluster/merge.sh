@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Step 2 of the nightly DAG: after all N shard-worker.sh copies, merge their features and fit the
-# reduction on one machine. Then recommend, either here (unsharded) or as steps 3 and 4
-# (recommend-worker.sh copies, then recommend-merge.sh) when VISREC_RECOMMEND_SHARDED=1.
+# reduction on one machine. Then recommend, either here (unsharded) or as steps 3 to 5
+# (recommend-worker.sh, score-worker.sh, recommend-merge.sh) when VISREC_RECOMMEND_SHARDED=1.
 # Usage: merge.sh N CATALOG INTERACTIONS WORKDIR
 # Options: VISREC (as in shard-worker.sh), VISREC_REDUCE_ARGS, VISREC_RECOMMEND_ARGS (as in recommend-worker.sh),
 # VISREC_RECOMMEND_SHARDED (default 0; k8s-merge.yaml and slurm-merge.sbatch set 1).

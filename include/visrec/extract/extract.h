@@ -28,8 +28,8 @@ struct ExtractOptions {
   // fp32 only); "eager" runs LibTorch module by module; "auto" = onednn where it applies (CPU,
   // fp32/bf16, a LibTorch with oneDNN), eager elsewhere. Features agree within float rounding.
   std::string cpu_kernels = "auto";
-  // Images per forward pass; 0 = by device: CPU 8 (ResNet-50 on 2 cores, oneDNN kernels: batch
-  // 1/2/4/8 in fp32 29/33/34/35 img/s, README), CUDA 64. Not part of the artifact key.
+  // Images per forward pass; 0 = by device: CPU 8 (the fastest batch for ResNet-50 on 2 cores with
+  // the oneDNN kernels, AVX-512 and AVX2 alike: docs/benchmarks.md), CUDA 64. Not part of the key.
   int batch_size = 0;
   double max_failed_fraction = 0.1;   // items without a usable photo above this -> exit code 7
   void Validate() const;

@@ -20,8 +20,8 @@ struct PreprocessOptions {
   int crop = 224;                        // model input size C; output is C x C x 3
   std::string mode = "crop";             // "crop" (resize+centre crop) | "letterbox" (whole product)
   // "auto" crops near-uniform margins (the padded content box then survives the centre crop) | "off".
-  // Default off: on the sample catalog with the bundled SqueezeNet, same-category P@10 of visual
-  // neighbours is 0.821 with off and 0.733 with auto (README, "Trimming margins").
+  // Default off: on the sample catalog with the bundled SqueezeNet, same-category precision of
+  // visual neighbours was higher with off (docs/stages.md, preprocess).
   std::string trim = "off";
   int trim_tolerance = 24;               // 0-255: max channel difference still counted as border
   double trim_padding = 0.04;            // fraction of the content box kept around it
