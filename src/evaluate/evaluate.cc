@@ -166,65 +166,404 @@ void EvaluateOptions::Validate() const {
   CheckRange("evaluate: --tolerance", tolerance, 0, 1);
 }
 
-StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
-  o.Validate();
-  auto t0 = std::chrono::steady_clock::now();
-  // The lists: a recommend artifact's, or a recommendations CSV from any source (--recommendations).
+namespace {
+// The lists to evaluate (a recommend artifact's, or a recommendations CSV from any source) and the
+// files the report depends on.
+struct Sources {
   std::optional<Artifact> rec;
-  const bool external = !o.recommendations.empty();
-  if (!external) {
-    rec = o.recommend.empty() ? OpenLatest(ctx.workdir, "recommend") : OpenArtifact(o.recommend);
-    if (rec->stage != "recommend") throw ArtifactError("evaluate: '" + rec->dir.string() + "' is not a recommend artifact");
-    RequireWholeArtifact(*rec, "evaluate");
-  }
-  const std::string lists_name = external ? o.recommendations.string() : rec->dir.string();
-  fs::path train_path = o.train;
-  if (train_path.empty() && rec)
-    for (const auto& in : rec->manifest["inputs"])
-      if (in["role"] == "interactions") train_path = ResolveRecordedPath(*rec, in["path"].get<std::string>(), "file");
-  if (train_path.empty())
-    throw InputError("evaluate: " + lists_name + " was made without interactions; give --train");
-  std::vector<ArtifactInput> inputs{
-      external ? ArtifactInput{"recommendations", "file", fs::absolute(o.recommendations).lexically_normal().string(),
-                               Sha256File(o.recommendations)}
-               : rec->AsInput("recommend"),
-      {"test", "file", fs::absolute(o.test).lexically_normal().string(), Sha256File(o.test)},
-      {"train", "file", fs::absolute(train_path).lexically_normal().string(), Sha256File(train_path)}};
-  if (!o.catalog.empty()) inputs.push_back({"catalog", "file", fs::absolute(o.catalog).string(), Sha256File(o.catalog)});
+  bool external = false;
+  std::string lists_name;
+  fs::path train_path;
+  std::vector<ArtifactInput> inputs;
   std::set<std::string> label_items;
-  if (!o.label_items.empty()) {
-    inputs.push_back({"label_items", "file", fs::absolute(o.label_items).string(), Sha256File(o.label_items)});
-    for (const auto& line : ReadLines(o.label_items))
-      if (!line.empty()) label_items.insert(line);
-    if (label_items.empty()) throw InputError(o.label_items.string() + ": no item ids (one per line expected) for --label-items");
+};
+
+Sources OpenSources(const EvaluateOptions& o, const RunContext& ctx) {
+  Sources s;
+  s.external = !o.recommendations.empty();
+  if (!s.external) {
+    s.rec = o.recommend.empty() ? OpenLatest(ctx.workdir, "recommend") : OpenArtifact(o.recommend);
+    if (s.rec->stage != "recommend") throw ArtifactError("evaluate: '" + s.rec->dir.string() + "' is not a recommend artifact");
+    RequireWholeArtifact(*s.rec, "evaluate");
   }
-  // Cut-offs: the first is the headline; none may exceed the lists recommend wrote, or the model
-  // would be scored @K on a shorter list while the baselines get K items.
+  s.lists_name = s.external ? o.recommendations.string() : s.rec->dir.string();
+  s.train_path = o.train;
+  if (s.train_path.empty() && s.rec)
+    for (const auto& in : s.rec->manifest["inputs"])
+      if (in["role"] == "interactions") s.train_path = ResolveRecordedPath(*s.rec, in["path"].get<std::string>(), "file");
+  if (s.train_path.empty())
+    throw InputError("evaluate: " + s.lists_name + " was made without interactions; give --train");
+  s.inputs = {s.external ? ArtifactInput{"recommendations", "file", fs::absolute(o.recommendations).lexically_normal().string(),
+                                         Sha256File(o.recommendations)}
+                         : s.rec->AsInput("recommend"),
+              {"test", "file", fs::absolute(o.test).lexically_normal().string(), Sha256File(o.test)},
+              {"train", "file", fs::absolute(s.train_path).lexically_normal().string(), Sha256File(s.train_path)}};
+  if (!o.catalog.empty()) s.inputs.push_back({"catalog", "file", fs::absolute(o.catalog).string(), Sha256File(o.catalog)});
+  if (!o.label_items.empty()) {
+    s.inputs.push_back({"label_items", "file", fs::absolute(o.label_items).string(), Sha256File(o.label_items)});
+    for (const auto& line : ReadLines(o.label_items))
+      if (!line.empty()) s.label_items.insert(line);
+    if (s.label_items.empty()) throw InputError(o.label_items.string() + ": no item ids (one per line expected) for --label-items");
+  }
+  return s;
+}
+
+// Cut-offs: the first is the headline; none may exceed the lists recommend wrote, or the model
+// would be scored @K on a shorter list while the baselines get K items. Reads external lists.
+std::vector<int> CheckCutoffs(const EvaluateOptions& o, const Sources& s, ExternalLists& ext) {
   std::vector<int> cutoffs{o.k};
   for (int x : o.more_k)
     if (std::find(cutoffs.begin(), cutoffs.end(), x) == cutoffs.end()) cutoffs.push_back(x);
   const int k_max = *std::max_element(cutoffs.begin(), cutoffs.end());
-  ExternalLists ext;
-  if (external) {
+  if (s.external) {
     ext = ReadExternalLists(o.recommendations);
     if (k_max > ext.longest)
-      throw UsageError("evaluate: --k " + std::to_string(k_max) + " is larger than the longest list in " + lists_name + " (" +
+      throw UsageError("evaluate: --k " + std::to_string(k_max) + " is larger than the longest list in " + s.lists_name + " (" +
                        std::to_string(ext.longest) + " items); evaluate at --k <= " + std::to_string(ext.longest));
   } else {
     bool has_recs = false;
-    for (const auto& f : rec->manifest["outputs"]) has_recs |= f.value("file", "") == "recommendations.csv";
+    for (const auto& f : s.rec->manifest["outputs"]) has_recs |= f.value("file", "") == "recommendations.csv";
     if (!has_recs)
-      throw InputError("evaluate: " + rec->dir.string() + " has no recommendations (recommend ran without --interactions); "
+      throw InputError("evaluate: " + s.rec->dir.string() + " has no recommendations (recommend ran without --interactions); "
                        "nothing to evaluate");
-    const int rec_k = rec->manifest["params"].value("k", 0);
+    const int rec_k = s.rec->manifest["params"].value("k", 0);
     if (rec_k > 0 && k_max > rec_k)
       throw UsageError("evaluate: --k " + std::to_string(k_max) + " is larger than the " + std::to_string(rec_k) +
-                       " recommendations per user in " + rec->dir.string() + "; evaluate at --k <= " + std::to_string(rec_k) +
+                       " recommendations per user in " + s.rec->dir.string() + "; evaluate at --k <= " + std::to_string(rec_k) +
                        " or rerun recommend with --k " + std::to_string(k_max));
   }
+  return cutoffs;
+}
+
+// Users, items, training histories, held-out items and lists, as numbers. Users and items become
+// numbers as the rows are parsed (a file's bytes are still read whole, but a string per field of a
+// 50M-row file did not fit in memory); items are numbered in id order and users are visited in id
+// order, so every list, draw and line is as it was with strings.
+struct EvalData {
+  Interner users;
+  std::vector<std::string> items;  // the universe, sorted
+  int32_t n = 0;
+  std::vector<int64_t> seen_start;  // user u's distinct training items: seen_items[seen_start[u] .. seen_start[u + 1])
+  std::vector<int32_t> seen_items;
+  std::vector<double> pop;          // distinct training users per item (items past n: outside the universe)
+  std::vector<std::pair<int32_t, int32_t>> relevant;  // (user, item) held out, unseen, sorted, unique
+  std::vector<std::vector<int32_t>> recs;             // each user's list, by user number
+  int64_t test_unknown = 0;
+  int64_t test_accepted = 0;
+};
+
+std::vector<std::string> ItemUniverse(const EvaluateOptions& o, const Sources& s, const ExternalLists& ext, const Interner& keys,
+                                      const std::vector<std::pair<int32_t, int32_t>>& train_pairs) {
+  std::vector<std::string> items;
+  if (!s.external) {
+    items = ReadLines(s.rec->File("ids.txt"));
+  } else if (!o.catalog.empty()) {
+    items = ReadCatalog(o.catalog).item_ids;
+  } else {  // no catalog: the items the training data and the lists name
+    std::set<std::string> named;
+    for (const auto& [u, key] : train_pairs) named.insert(keys.names[size_t(key)]);
+    for (const auto& [u, list] : ext.lists) named.insert(list.begin(), list.end());
+    items.assign(named.begin(), named.end());
+  }
+  std::sort(items.begin(), items.end());
+  items.erase(std::unique(items.begin(), items.end()), items.end());
+  return items;
+}
+
+// Each user's list by user number: the external lists, or rec_items.npy (the rows of
+// recommendations.csv as item numbers of ids.txt, which is the universe).
+void ReadLists(const Sources& s, const ExternalLists& ext, const std::unordered_map<std::string, int32_t>& universe, EvalData& d) {
+  d.recs.assign(d.users.names.size(), {});
+  if (s.external) {
+    for (auto& [u, list] : ext.lists) {
+      const auto it = d.users.index.find(u);
+      if (it == d.users.index.end()) continue;  // neither in training nor in test: never scored
+      auto& r = d.recs[size_t(it->second)];
+      for (const auto& i : list) r.push_back(universe.at(i));
+    }
+    return;
+  }
+  const auto lists = s.rec->ReadArray<int32_t>("rec_items.npy");
+  const std::vector<std::string> list_users = ReadLines(s.rec->File("users.txt"));
+  if (lists.shape.size() != 2 || lists.rows() != int64_t(list_users.size()))
+    throw ArtifactError("evaluate: rec_items.npy and users.txt disagree in " + s.rec->dir.string());
+  const int64_t width = lists.shape[1];
+  for (size_t r = 0; r < list_users.size(); ++r) {
+    const auto it = d.users.index.find(list_users[r]);
+    if (it == d.users.index.end()) continue;  // neither in training nor in test: never scored
+    auto& out = d.recs[size_t(it->second)];
+    for (int64_t q = 0; q < width; ++q) {
+      const int32_t i = lists.data[size_t(int64_t(r) * width + q)];
+      if (i < 0) break;
+      if (i >= d.n) throw ArtifactError("evaluate: rec_items.npy names item " + std::to_string(i) + " of " + std::to_string(d.n) +
+                                        " in " + s.rec->dir.string());
+      out.push_back(i);
+    }
+  }
+}
+
+EvalData LoadData(const EvaluateOptions& o, const Sources& s, const ExternalLists& ext) {
+  EvalData d;
+  Interner& users = d.users;
+  Interner keys;  // every item id named anywhere, in order of first appearance
+  std::vector<std::pair<int32_t, int32_t>> train_pairs, test_pairs;  // (user, key)
+  StreamInteractions(s.train_path, BadRowPolicy::kSkip, [&](Interaction& x) {
+    train_pairs.push_back({users.Get(x.user_id), keys.Get(x.item_id)});
+  });
+  d.test_accepted = StreamInteractions(o.test, BadRowPolicy::kSkip, [&](Interaction& x) {
+    test_pairs.push_back({users.Get(x.user_id), keys.Get(x.item_id)});
+  }).accepted;
+  d.items = ItemUniverse(o, s, ext, keys, train_pairs);
+  const int32_t n = d.n = int32_t(d.items.size());
+  std::unordered_map<std::string, int32_t> universe;
+  universe.reserve(d.items.size());
+  for (int32_t i = 0; i < n; ++i) universe.emplace(d.items[size_t(i)], i);
+  if (s.external && !o.catalog.empty())
+    for (const auto& [u, list] : ext.lists)
+      for (const auto& i : list)
+        if (!universe.count(i))
+          throw InputError("evaluate: " + s.lists_name + " recommends item '" + i + "' to user '" + u + "', which " +
+                           o.catalog.string() + " does not list; evaluate against the catalog the lists were made for");
+  // Item number of each key: its place in the universe, or a number past it (a training item the
+  // universe lacks still counts in its user's history size).
+  std::vector<int32_t> item_of(keys.names.size());
+  int32_t outside = n;
+  for (size_t key = 0; key < keys.names.size(); ++key) {
+    const auto it = universe.find(keys.names[key]);
+    item_of[key] = it != universe.end() ? it->second : outside++;
+  }
+  // Training history per user: sorted distinct items; popularity = distinct users per item.
+  for (auto& [u, key] : train_pairs) key = item_of[size_t(key)];
+  std::sort(train_pairs.begin(), train_pairs.end());
+  train_pairs.erase(std::unique(train_pairs.begin(), train_pairs.end()), train_pairs.end());
+  d.seen_start.assign(users.names.size() + 1, 0);
+  d.seen_items.resize(train_pairs.size());
+  d.pop.assign(size_t(outside), 0.0);
+  for (size_t q = 0; q < train_pairs.size(); ++q) {
+    d.seen_start[size_t(train_pairs[q].first) + 1]++;
+    d.seen_items[q] = train_pairs[q].second;
+    d.pop[size_t(train_pairs[q].second)] += 1;
+  }
+  for (size_t u = 0; u < users.names.size(); ++u) d.seen_start[u + 1] += d.seen_start[u];
+  std::vector<std::pair<int32_t, int32_t>>().swap(train_pairs);
+  const auto has_seen = [&](int32_t u, int32_t i) {
+    return std::binary_search(d.seen_items.begin() + d.seen_start[size_t(u)], d.seen_items.begin() + d.seen_start[size_t(u) + 1], i);
+  };
+  for (const auto& [u, key] : test_pairs) {
+    const int32_t i = item_of[size_t(key)];
+    if (i >= n) { ++d.test_unknown; continue; }
+    if (has_seen(u, i)) continue;  // re-interactions are not discoveries
+    d.relevant.push_back({u, i});
+  }
+  std::vector<std::pair<int32_t, int32_t>>().swap(test_pairs);
+  std::sort(d.relevant.begin(), d.relevant.end());
+  d.relevant.erase(std::unique(d.relevant.begin(), d.relevant.end()), d.relevant.end());
+  ReadLists(s, ext, universe, d);
+  return d;
+}
+
+// The model's and the baselines' metrics at each cut-off, and one per_user.csv row per evaluated
+// user (so two runs on the same split can be compared user by user).
+struct AtK {
+  RankingMetrics s_model, s_pop, s_rand, c_model, c_pop, c_rand;
+  std::vector<char> covered;
+  int64_t covered_count = 0;
+};
+struct Scored {
+  std::vector<AtK> at;
+  std::string per_user;
+  int64_t users_without_recs = 0;
+};
+
+// Random baseline: k distinct unseen items. Rejection sampling keeps this O(k) per user; a user who
+// has seen nearly everything gets an explicit pool instead.
+template <class Seen>
+void RandomList(int32_t n, int k, int64_t hist_size, const Seen& seen, std::mt19937_64& g, std::set<int32_t>& chosen,
+                std::vector<int32_t>& pool, std::vector<int32_t>& out) {
+  const size_t unseen = size_t(n) - std::min(size_t(n), size_t(hist_size));
+  if (unseen > size_t(2 * k)) {
+    chosen.clear();
+    while (int(out.size()) < k) {
+      const int32_t i = int32_t(g() % uint64_t(n));
+      if (!seen(i) && chosen.insert(i).second) out.push_back(i);
+    }
+  } else {
+    pool.clear();
+    for (int32_t i = 0; i < n; ++i) if (!seen(i)) pool.push_back(i);
+    for (int q = 0; q < k && !pool.empty(); ++q) {
+      size_t r = size_t(g() % pool.size());
+      out.push_back(pool[r]);
+      pool[r] = pool.back();
+      pool.pop_back();
+    }
+  }
+}
+
+std::string PerUserLine(const std::string& user, const std::vector<std::string>& items, const std::vector<int32_t>& rel,
+                        const std::vector<int32_t>& model, const std::vector<int>& cutoffs) {
+  std::string held, rank;
+  for (int32_t i : rel) held += (held.empty() ? "" : " ") + items[size_t(i)];
+  for (size_t q = 0; q < model.size(); ++q)
+    if (std::binary_search(rel.begin(), rel.end(), model[q])) { rank = std::to_string(q + 1); break; }
+  std::vector<std::string> fields{user, held, rank};
+  std::vector<RankingMetrics> mine(cutoffs.size());
+  for (size_t c = 0; c < cutoffs.size(); ++c) AccumulateIds(model, rel, cutoffs[c], &mine[c]);
+  for (const auto& m : mine) fields.push_back(m.hr > 0 ? "1" : "0");
+  for (const auto& m : mine) fields.push_back(FormatFixed(m.ndcg, 6));
+  return CsvLine(fields);
+}
+
+Scored ScoreUsers(const EvaluateOptions& o, const std::vector<int>& cutoffs, const EvalData& d) {
+  const int32_t n = d.n;
+  const int k = *std::max_element(cutoffs.begin(), cutoffs.end());  // lists are built at the largest cut-off, scored at each
+  const Interner& users = d.users;
+  // Baselines from the same training data.
+  std::vector<int32_t> by_pop(static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; ++i) by_pop[size_t(i)] = i;
+  std::stable_sort(by_pop.begin(), by_pop.end(), [&](int32_t a, int32_t b) { return d.pop[size_t(a)] > d.pop[size_t(b)]; });
+  std::mt19937_64 g(o.seed);
+  Scored out;
+  out.at.resize(cutoffs.size());
+  for (auto& a : out.at) a.covered.assign(size_t(n), 0);
+  out.per_user = "user_id,held_out,rank";
+  for (int kc : cutoffs) out.per_user += ",hit@" + std::to_string(kc);
+  for (int kc : cutoffs) out.per_user += ",ndcg@" + std::to_string(kc);
+  out.per_user += "\n";
+  // Users with held-out items, in id order.
+  std::vector<int32_t> order;
+  for (size_t q = 0; q < d.relevant.size(); ++q)
+    if (q == 0 || d.relevant[q].first != d.relevant[q - 1].first) order.push_back(d.relevant[q].first);
+  std::vector<int64_t> rel_start(users.names.size() + 1, 0);
+  for (const auto& [u, i] : d.relevant) rel_start[size_t(u) + 1]++;
+  for (size_t u = 0; u < users.names.size(); ++u) rel_start[u + 1] += rel_start[u];
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return users.names[size_t(a)] < users.names[size_t(b)]; });
+  std::vector<int32_t> seen_mark(static_cast<size_t>(n), -1);  // user number whose history holds the item
+  std::vector<int32_t> rel, cold, model, popl, randl, pool;
+  std::set<int32_t> chosen;
+  for (const int32_t u : order) {
+    rel.clear();
+    for (int64_t q = rel_start[size_t(u)]; q < rel_start[size_t(u) + 1]; ++q) rel.push_back(d.relevant[size_t(q)].second);
+    const int64_t hist_size = d.seen_start[size_t(u) + 1] - d.seen_start[size_t(u)];
+    for (int64_t q = d.seen_start[size_t(u)]; q < d.seen_start[size_t(u) + 1]; ++q)
+      if (d.seen_items[size_t(q)] < n) seen_mark[size_t(d.seen_items[size_t(q)])] = u;
+    const auto seen = [&](int32_t i) { return seen_mark[size_t(i)] == u; };
+    model = d.recs[size_t(u)];
+    if (model.empty()) ++out.users_without_recs;
+    if (int(model.size()) > k) model.resize(size_t(k));
+    popl.clear();
+    randl.clear();
+    for (int32_t i : by_pop) { if (int(popl.size()) >= k) break; if (!seen(i)) popl.push_back(i); }
+    RandomList(n, k, hist_size, seen, g, chosen, pool, randl);
+    cold.clear();
+    for (int32_t i : rel) if (d.pop[size_t(i)] == 0) cold.push_back(i);
+    out.per_user += PerUserLine(users.names[size_t(u)], d.items, rel, model, cutoffs);
+    for (size_t c = 0; c < cutoffs.size(); ++c) {
+      const int kc = cutoffs[c];
+      AtK& a = out.at[c];
+      for (size_t q = 0; q < model.size() && int(q) < kc; ++q)
+        if (!a.covered[size_t(model[q])]) { a.covered[size_t(model[q])] = 1; ++a.covered_count; }
+      AccumulateIds(model, rel, kc, &a.s_model);
+      AccumulateIds(popl, rel, kc, &a.s_pop);
+      AccumulateIds(randl, rel, kc, &a.s_rand);
+      AccumulateIds(model, cold, kc, &a.c_model);
+      AccumulateIds(popl, cold, kc, &a.c_pop);
+      AccumulateIds(randl, cold, kc, &a.c_rand);
+    }
+  }
+  return out;
+}
+
+// The report's metrics, after the checks that make a report of nothing an error.
+json MetricsReport(const EvaluateOptions& o, const Sources& s, const std::vector<int>& cutoffs, const EvalData& d,
+                   const Scored& r) {
+  const int64_t evaluated = r.at[0].s_model.users;
+  if (s.external && evaluated > 0 && r.users_without_recs == evaluated)
+    throw InputError("evaluate: none of the " + std::to_string(evaluated) + " test users has a list in " +
+                     s.lists_name + "; are the lists for another split or another id scheme?");
+  if (d.test_unknown > 0)
+    spdlog::warn("evaluate: {} test row(s) name items outside the item universe and are left out{}", d.test_unknown,
+                 s.external && o.catalog.empty()
+                     ? " (without --catalog the universe is the items of --train and the lists, so systems scored on "
+                       "the same test set can be judged over different users: give --catalog)"
+                     : "");
+  if (r.users_without_recs > 0)
+    spdlog::warn("evaluate: {} of the {} test users have no list in {}; they count as misses", r.users_without_recs,
+                 evaluated, s.lists_name);
+  if (evaluated == 0)
+    throw InputError("evaluate: no test user to evaluate: " + o.test.string() + " has " + std::to_string(d.test_accepted) +
+                     " usable rows, " + std::to_string(d.test_unknown) + " of them naming items outside " + s.lists_name +
+                     ", the rest already in the users' training history; metrics over 0 users would read 0.0000");
+  const auto metrics_at = [&](const AtK& a) {
+    json m;
+    m["model"] = ToJson(Finish(a.s_model));
+    m["model"]["coverage"] = d.items.empty() ? 0.0 : double(a.covered_count) / double(d.items.size());
+    m["popularity"] = ToJson(Finish(a.s_pop));
+    m["random"] = ToJson(Finish(a.s_rand));
+    m["cold_start"] = {{"model", ToJson(Finish(a.c_model))}, {"popularity", ToJson(Finish(a.c_pop))},
+                       {"random", ToJson(Finish(a.c_rand))},
+                       {"note", "test items with no training interaction"}};
+    return m;
+  };
+  json report = metrics_at(r.at[0]);
+  report["k"] = o.k;
+  report["users_evaluated"] = evaluated;
+  report["users_without_recommendations"] = r.users_without_recs;
+  report["test_rows_unknown_item"] = d.test_unknown;
+  if (cutoffs.size() > 1)
+    for (size_t c = 0; c < cutoffs.size(); ++c) report["at_k"][std::to_string(cutoffs[c])] = metrics_at(r.at[c]);
+  return report;
+}
+
+// --label-column: the share of each source's similar items (top --k) that share the item's label.
+void AddSameLabelPrecision(const EvaluateOptions& o, const Sources& s, json& report) {
+  Catalog cat = ReadCatalog(o.catalog);
+  if (std::find(cat.columns.begin(), cat.columns.end(), o.label_column) == cat.columns.end())
+    throw InputError(o.catalog.string() + ": no column '" + o.label_column + "' for --label-column");
+  std::map<std::string, std::pair<double, double>> per_source;  // same-label hits, total
+  std::set<std::string> sources_seen;
+  // Each item's label as a number, looked up once per row by hash (a search of the catalog's
+  // ordered map per row took minutes at 1M items).
+  std::unordered_map<std::string, int32_t> label_of;
+  {
+    std::unordered_map<std::string, int32_t> label_number;
+    label_of.reserve(cat.metadata.size());
+    for (auto& [item, columns] : cat.metadata)
+      label_of.emplace(item, label_number.try_emplace(columns[o.label_column], int32_t(label_number.size())).first->second);
+  }
+  // Row by row, keeping no table: similar_items.csv has 4 x similar-k rows per item.
+  StreamCsvFile(s.rec->File("similar_items.csv"), [](std::vector<std::string>&) {}, [&](std::vector<std::string>& r, int64_t) {
+    if (r.size() < 5 || std::atoi(r[1].c_str()) > o.k) return;
+    if (!s.label_items.empty()) {
+      if (!s.label_items.count(r[0])) return;
+      sources_seen.insert(r[0]);
+    }
+    auto a = label_of.find(r[0]), b = label_of.find(r[2]);
+    if (a == label_of.end() || b == label_of.end()) return;
+    auto& e = per_source[r[4]];
+    e.first += a->second == b->second;
+    e.second += 1;
+  });
+  for (auto& [src, e] : per_source) report["same_label_precision"][src] = e.second ? e.first / e.second : 0.0;
+  report["label_column"] = o.label_column;
+  if (!s.label_items.empty()) {
+    report["label_items"] = {{"file", o.label_items.string()}, {"listed", s.label_items.size()},
+                             {"found", sources_seen.size()}};
+    if (sources_seen.empty())
+      throw InputError(o.label_items.string() + ": none of its " + std::to_string(s.label_items.size()) +
+                       " item ids has similar items in " + s.lists_name + "; is it from another catalog?");
+  }
+}
+}  // namespace
+
+StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
+  o.Validate();
+  auto t0 = std::chrono::steady_clock::now();
+  const Sources s = OpenSources(o, ctx);
+  ExternalLists ext;
+  const std::vector<int> cutoffs = CheckCutoffs(o, s, ext);
   json params{{"k", o.k}, {"seed", o.seed}, {"label_column", o.label_column}};
   if (cutoffs.size() > 1) params["more_k"] = std::vector<int>(cutoffs.begin() + 1, cutoffs.end());
-  const std::string key = ComputeArtifactKey("evaluate", kEvaluateStageVersion, params, inputs);
+  const std::string key = ComputeArtifactKey("evaluate", kEvaluateStageVersion, params, s.inputs);
   std::optional<Artifact> existing;
   if (!ctx.force) existing = FindArtifact(ctx.workdir, "evaluate", key);
   json report;
@@ -234,277 +573,19 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
     report = json::parse(ReadFileBytes(existing->File("report.json")));
     out = existing;
   } else {
-    // Universe, training history, recommendations. Users and items become numbers as the rows are
-    // parsed (a file's bytes are still read whole, but a string per field of a 50M-row file did not
-    // fit in memory); items are numbered in id order and users are visited in id order, so every
-    // list, draw and line is as it was with strings.
-    Interner users, keys;  // keys: every item id named anywhere, in order of first appearance
-    std::vector<std::pair<int32_t, int32_t>> train_pairs, test_pairs;  // (user, key)
-    StreamInteractions(train_path, BadRowPolicy::kSkip, [&](Interaction& x) {
-      train_pairs.push_back({users.Get(x.user_id), keys.Get(x.item_id)});
-    });
-    const Interactions test_read = StreamInteractions(o.test, BadRowPolicy::kSkip, [&](Interaction& x) {
-      test_pairs.push_back({users.Get(x.user_id), keys.Get(x.item_id)});
-    });
-    std::vector<std::string> items;
-    if (!external) {
-      items = ReadLines(rec->File("ids.txt"));
-    } else if (!o.catalog.empty()) {
-      items = ReadCatalog(o.catalog).item_ids;
-    } else {  // no catalog: the items the training data and the lists name
-      std::set<std::string> named;
-      for (const auto& [u, key] : train_pairs) named.insert(keys.names[size_t(key)]);
-      for (const auto& [u, list] : ext.lists) named.insert(list.begin(), list.end());
-      items.assign(named.begin(), named.end());
-    }
-    std::sort(items.begin(), items.end());
-    items.erase(std::unique(items.begin(), items.end()), items.end());
-    const int32_t n = int32_t(items.size());
-    std::unordered_map<std::string, int32_t> universe;
-    universe.reserve(items.size());
-    for (int32_t i = 0; i < n; ++i) universe.emplace(items[size_t(i)], i);
-    if (external && !o.catalog.empty())
-      for (const auto& [u, list] : ext.lists)
-        for (const auto& i : list)
-          if (!universe.count(i))
-            throw InputError("evaluate: " + lists_name + " recommends item '" + i + "' to user '" + u + "', which " +
-                             o.catalog.string() + " does not list; evaluate against the catalog the lists were made for");
-    // Item number of each key: its place in the universe, or a number past it (a training item the
-    // universe lacks still counts in its user's history size).
-    std::vector<int32_t> item_of(keys.names.size());
-    int32_t outside = n;
-    for (size_t key = 0; key < keys.names.size(); ++key) {
-      const auto it = universe.find(keys.names[key]);
-      item_of[key] = it != universe.end() ? it->second : outside++;
-    }
-    // Training history per user: sorted distinct items; popularity = distinct users per item.
-    for (auto& [u, key] : train_pairs) key = item_of[size_t(key)];
-    std::sort(train_pairs.begin(), train_pairs.end());
-    train_pairs.erase(std::unique(train_pairs.begin(), train_pairs.end()), train_pairs.end());
-    std::vector<int64_t> seen_start(users.names.size() + 1, 0);
-    std::vector<int32_t> seen_items(train_pairs.size());
-    std::vector<double> pop(size_t(outside), 0.0);
-    for (size_t q = 0; q < train_pairs.size(); ++q) {
-      seen_start[size_t(train_pairs[q].first) + 1]++;
-      seen_items[q] = train_pairs[q].second;
-      pop[size_t(train_pairs[q].second)] += 1;
-    }
-    for (size_t u = 0; u < users.names.size(); ++u) seen_start[u + 1] += seen_start[u];
-    std::vector<std::pair<int32_t, int32_t>>().swap(train_pairs);
-    const auto has_seen = [&](int32_t u, int32_t i) {
-      return std::binary_search(seen_items.begin() + seen_start[size_t(u)], seen_items.begin() + seen_start[size_t(u) + 1], i);
-    };
-    int64_t test_unknown = 0;
-    std::vector<std::pair<int32_t, int32_t>> relevant_pairs;  // (user, item)
-    for (const auto& [u, key] : test_pairs) {
-      const int32_t i = item_of[size_t(key)];
-      if (i >= n) { ++test_unknown; continue; }
-      if (has_seen(u, i)) continue;  // re-interactions are not discoveries
-      relevant_pairs.push_back({u, i});
-    }
-    std::vector<std::pair<int32_t, int32_t>>().swap(test_pairs);
-    std::sort(relevant_pairs.begin(), relevant_pairs.end());
-    relevant_pairs.erase(std::unique(relevant_pairs.begin(), relevant_pairs.end()), relevant_pairs.end());
-    // Each user's list, by user number.
-    std::vector<std::vector<int32_t>> recs(users.names.size());
-    if (external) {
-      for (auto& [u, list] : ext.lists) {
-        const auto it = users.index.find(u);
-        if (it == users.index.end()) continue;  // neither in training nor in test: never scored
-        auto& r = recs[size_t(it->second)];
-        for (const auto& i : list) r.push_back(universe.at(i));
-      }
-    } else {
-      // rec_items.npy holds the rows of recommendations.csv as item numbers of ids.txt (= items).
-      const auto lists = rec->ReadArray<int32_t>("rec_items.npy");
-      const std::vector<std::string> list_users = ReadLines(rec->File("users.txt"));
-      if (lists.shape.size() != 2 || lists.rows() != int64_t(list_users.size()))
-        throw ArtifactError("evaluate: rec_items.npy and users.txt disagree in " + rec->dir.string());
-      const int64_t width = lists.shape[1];
-      for (size_t r = 0; r < list_users.size(); ++r) {
-        const auto it = users.index.find(list_users[r]);
-        if (it == users.index.end()) continue;  // neither in training nor in test: never scored
-        auto& out = recs[size_t(it->second)];
-        for (int64_t q = 0; q < width; ++q) {
-          const int32_t i = lists.data[size_t(int64_t(r) * width + q)];
-          if (i < 0) break;
-          if (i >= n) throw ArtifactError("evaluate: rec_items.npy names item " + std::to_string(i) + " of " + std::to_string(n) +
-                                          " in " + rec->dir.string());
-          out.push_back(i);
-        }
-      }
-    }
-    const int k = k_max;  // lists are built at the largest cut-off, scored at each
-    // Baselines from the same training data.
-    std::vector<int32_t> by_pop(static_cast<size_t>(n));
-    for (int32_t i = 0; i < n; ++i) by_pop[size_t(i)] = i;
-    std::stable_sort(by_pop.begin(), by_pop.end(), [&](int32_t a, int32_t b) { return pop[size_t(a)] > pop[size_t(b)]; });
-    std::mt19937_64 g(o.seed);
-    struct AtK {
-      RankingMetrics s_model, s_pop, s_rand, c_model, c_pop, c_rand;
-      std::vector<char> covered;
-      int64_t covered_count = 0;
-    };
-    std::vector<AtK> at(cutoffs.size());
-    for (auto& a : at) a.covered.assign(size_t(n), 0);
-    int64_t users_without_recs = 0;
-    // One row per evaluated user, so two runs on the same split can be compared user by user.
-    std::string per_user = "user_id,held_out,rank";
-    for (int kc : cutoffs) per_user += ",hit@" + std::to_string(kc);
-    for (int kc : cutoffs) per_user += ",ndcg@" + std::to_string(kc);
-    per_user += "\n";
-    // Users with held-out items, in id order.
-    std::vector<int32_t> order;
-    for (size_t q = 0; q < relevant_pairs.size(); ++q)
-      if (q == 0 || relevant_pairs[q].first != relevant_pairs[q - 1].first) order.push_back(relevant_pairs[q].first);
-    std::vector<int64_t> rel_start(users.names.size() + 1, 0);
-    for (const auto& [u, i] : relevant_pairs) rel_start[size_t(u) + 1]++;
-    for (size_t u = 0; u < users.names.size(); ++u) rel_start[u + 1] += rel_start[u];
-    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return users.names[size_t(a)] < users.names[size_t(b)]; });
-    std::vector<int32_t> seen_mark(static_cast<size_t>(n), -1);  // user number whose history holds the item
-    std::vector<int32_t> rel, cold, model, popl, randl, pool;
-    std::set<int32_t> chosen;
-    for (const int32_t u : order) {
-      rel.clear();
-      for (int64_t q = rel_start[size_t(u)]; q < rel_start[size_t(u) + 1]; ++q) rel.push_back(relevant_pairs[size_t(q)].second);
-      const int64_t hist_size = seen_start[size_t(u) + 1] - seen_start[size_t(u)];
-      for (int64_t q = seen_start[size_t(u)]; q < seen_start[size_t(u) + 1]; ++q)
-        if (seen_items[size_t(q)] < n) seen_mark[size_t(seen_items[size_t(q)])] = u;
-      const auto seen = [&](int32_t i) { return seen_mark[size_t(i)] == u; };
-      model = recs[size_t(u)];
-      if (model.empty()) ++users_without_recs;
-      if (int(model.size()) > k) model.resize(size_t(k));
-      popl.clear();
-      randl.clear();
-      for (int32_t i : by_pop) { if (int(popl.size()) >= k) break; if (!seen(i)) popl.push_back(i); }
-      // Random baseline: k distinct unseen items. Rejection sampling keeps this O(k) per user; a
-      // user who has seen nearly everything gets an explicit pool instead.
-      const size_t unseen = size_t(n) - std::min(size_t(n), size_t(hist_size));
-      if (unseen > size_t(2 * k)) {
-        chosen.clear();
-        while (int(randl.size()) < k) {
-          const int32_t i = int32_t(g() % uint64_t(n));
-          if (!seen(i) && chosen.insert(i).second) randl.push_back(i);
-        }
-      } else {
-        pool.clear();
-        for (int32_t i = 0; i < n; ++i) if (!seen(i)) pool.push_back(i);
-        for (int q = 0; q < k && !pool.empty(); ++q) {
-          size_t r = size_t(g() % pool.size());
-          randl.push_back(pool[r]);
-          pool[r] = pool.back();
-          pool.pop_back();
-        }
-      }
-      cold.clear();
-      for (int32_t i : rel) if (pop[size_t(i)] == 0) cold.push_back(i);
-      {
-        std::string held, rank;
-        for (int32_t i : rel) held += (held.empty() ? "" : " ") + items[size_t(i)];
-        for (size_t q = 0; q < model.size(); ++q)
-          if (std::binary_search(rel.begin(), rel.end(), model[q])) { rank = std::to_string(q + 1); break; }
-        std::vector<std::string> fields{users.names[size_t(u)], held, rank};
-        std::vector<RankingMetrics> mine(cutoffs.size());
-        for (size_t c = 0; c < cutoffs.size(); ++c) AccumulateIds(model, rel, cutoffs[c], &mine[c]);
-        for (const auto& m : mine) fields.push_back(m.hr > 0 ? "1" : "0");
-        for (const auto& m : mine) fields.push_back(FormatFixed(m.ndcg, 6));
-        per_user += CsvLine(fields);
-      }
-      for (size_t c = 0; c < cutoffs.size(); ++c) {
-        const int kc = cutoffs[c];
-        AtK& a = at[c];
-        for (size_t q = 0; q < model.size() && int(q) < kc; ++q)
-          if (!a.covered[size_t(model[q])]) { a.covered[size_t(model[q])] = 1; ++a.covered_count; }
-        AccumulateIds(model, rel, kc, &a.s_model);
-        AccumulateIds(popl, rel, kc, &a.s_pop);
-        AccumulateIds(randl, rel, kc, &a.s_rand);
-        AccumulateIds(model, cold, kc, &a.c_model);
-        AccumulateIds(popl, cold, kc, &a.c_pop);
-        AccumulateIds(randl, cold, kc, &a.c_rand);
-      }
-    }
-    if (external && at[0].s_model.users > 0 && users_without_recs == at[0].s_model.users)
-      throw InputError("evaluate: none of the " + std::to_string(at[0].s_model.users) + " test users has a list in " +
-                       lists_name + "; are the lists for another split or another id scheme?");
-    if (test_unknown > 0)
-      spdlog::warn("evaluate: {} test row(s) name items outside the item universe and are left out{}", test_unknown,
-                   external && o.catalog.empty()
-                       ? " (without --catalog the universe is the items of --train and the lists, so systems scored on "
-                         "the same test set can be judged over different users: give --catalog)"
-                       : "");
-    if (users_without_recs > 0)
-      spdlog::warn("evaluate: {} of the {} test users have no list in {}; they count as misses", users_without_recs,
-                   at[0].s_model.users, lists_name);
-    if (at[0].s_model.users == 0)
-      throw InputError("evaluate: no test user to evaluate: " + o.test.string() + " has " + std::to_string(test_read.accepted) +
-                       " usable rows, " + std::to_string(test_unknown) + " of them naming items outside " + lists_name +
-                       ", the rest already in the users' training history; metrics over 0 users would read 0.0000");
-    const auto metrics_at = [&](const AtK& a) {
-      json m;
-      m["model"] = ToJson(Finish(a.s_model));
-      m["model"]["coverage"] = items.empty() ? 0.0 : double(a.covered_count) / double(items.size());
-      m["popularity"] = ToJson(Finish(a.s_pop));
-      m["random"] = ToJson(Finish(a.s_rand));
-      m["cold_start"] = {{"model", ToJson(Finish(a.c_model))}, {"popularity", ToJson(Finish(a.c_pop))},
-                         {"random", ToJson(Finish(a.c_rand))},
-                         {"note", "test items with no training interaction"}};
-      return m;
-    };
-    report = metrics_at(at[0]);
-    report["k"] = o.k;
-    report["users_evaluated"] = at[0].s_model.users;
-    report["users_without_recommendations"] = users_without_recs;
-    report["test_rows_unknown_item"] = test_unknown;
-    if (cutoffs.size() > 1)
-      for (size_t c = 0; c < cutoffs.size(); ++c) report["at_k"][std::to_string(cutoffs[c])] = metrics_at(at[c]);
-    if (!o.label_column.empty()) {
-      Catalog cat = ReadCatalog(o.catalog);
-      if (std::find(cat.columns.begin(), cat.columns.end(), o.label_column) == cat.columns.end())
-        throw InputError(o.catalog.string() + ": no column '" + o.label_column + "' for --label-column");
-      std::map<std::string, std::pair<double, double>> per_source;  // same-label hits, total
-      std::set<std::string> sources_seen;
-      // Row by row, keeping no table: similar_items.csv has 4 x similar-k rows per item (tens of
-      // millions at 1M items).
-      // Each item's label as a number, looked up once per row by hash (a search of the catalog's
-      // ordered map per row took minutes at 1M items).
-      std::unordered_map<std::string, int32_t> label_of;
-      {
-        std::unordered_map<std::string, int32_t> label_number;
-        label_of.reserve(cat.metadata.size());
-        for (auto& [item, columns] : cat.metadata)
-          label_of.emplace(item, label_number.try_emplace(columns[o.label_column], int32_t(label_number.size())).first->second);
-      }
-      StreamCsvFile(rec->File("similar_items.csv"), [](std::vector<std::string>&) {}, [&](std::vector<std::string>& r, int64_t) {
-        if (r.size() < 5 || std::atoi(r[1].c_str()) > o.k) return;
-        if (!label_items.empty()) {
-          if (!label_items.count(r[0])) return;
-          sources_seen.insert(r[0]);
-        }
-        auto a = label_of.find(r[0]), b = label_of.find(r[2]);
-        if (a == label_of.end() || b == label_of.end()) return;
-        auto& e = per_source[r[4]];
-        e.first += a->second == b->second;
-        e.second += 1;
-      });
-      for (auto& [src, e] : per_source) report["same_label_precision"][src] = e.second ? e.first / e.second : 0.0;
-      report["label_column"] = o.label_column;
-      if (!label_items.empty()) {
-        report["label_items"] = {{"file", o.label_items.string()}, {"listed", label_items.size()},
-                                 {"found", sources_seen.size()}};
-        if (sources_seen.empty())
-          throw InputError(o.label_items.string() + ": none of its " + std::to_string(label_items.size()) +
-                           " item ids has similar items in " + lists_name + "; is it from another catalog?");
-      }
-    }
-    ArtifactBuilder b(ctx.workdir, "evaluate", kEvaluateStageVersion, params, inputs);
+    const EvalData d = LoadData(o, s, ext);
+    const Scored scored = ScoreUsers(o, cutoffs, d);
+    report = MetricsReport(o, s, cutoffs, d, scored);
+    if (!o.label_column.empty()) AddSameLabelPrecision(o, s, report);
+    ArtifactBuilder b(ctx.workdir, "evaluate", kEvaluateStageVersion, params, s.inputs);
     b.set_tag(ctx.tag);
     WriteFileAtomic(b.Path("report.json"), report.dump(2) + "\n");
     WriteFileAtomic(b.Path("report.txt"), FormatReport(report));
     b.AddOutput("report.json");
     b.AddOutput("report.txt");
-    WriteFileAtomic(b.Path("per_user.csv"), per_user);
+    WriteFileAtomic(b.Path("per_user.csv"), scored.per_user);
     b.AddOutput("per_user.csv");
-    b.counts() = {{"users_evaluated", at[0].s_model.users}};
+    b.counts() = {{"users_evaluated", scored.at[0].s_model.users}};
     b.SetTiming("total", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     out = b.Commit();
   }
