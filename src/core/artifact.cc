@@ -99,15 +99,29 @@ void CheckOutputs(const fs::path& dir, const json& m, VerifyLevel level) {
   }
 }
 
+// This machine, as "h" + 8 hex digits of its host name's sha256: a process id means nothing on
+// another host sharing the workdir (pods or nodes on shared storage).
+const std::string& HostTag() {
+  static const std::string tag = [] {
+    char name[256] = {0};
+    if (::gethostname(name, sizeof name - 1) != 0) name[0] = '\0';
+    return "h" + Sha256Hex(name).substr(0, 8);
+  }();
+  return tag;
+}
+
+// "<pid>-h<host8>-<clock>-<counter>": unique among concurrent writers on any host.
 std::string UniqueSuffix() {
   static std::atomic<int> counter{0};
   auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  return std::to_string(::getpid()) + "-" + std::to_string(now % 1000000007) + "-" +
+  return std::to_string(::getpid()) + "-" + HostTag() + "-" + std::to_string(now % 1000000007) + "-" +
          std::to_string(counter++);
 }
 
 // Hidden directories left by a process that died mid-write (".tmp-<key16>-<pid>-...") or mid-swap
 // (".old-<key16>-<pid>-..."): removed once their writer is gone; they were never visible to readers.
+// Only this host's are judged (a name carrying another host's tag belongs to a process this host
+// cannot see, e.g. another pod writing into the same shared workdir).
 // An ".old-" directory whose key directory is missing is the previous good artifact of a swap that
 // was interrupted between its two renames (filesystems without atomic exchange): it is put back.
 void RemoveStaleStaging(const fs::path& stage_dir) {
@@ -119,6 +133,9 @@ void RemoveStaleStaging(const fs::path& stage_dir) {
     if (name.size() < 5 + 16 + 2) continue;
     const std::string rest = name.substr(5 + 16 + 1);
     const pid_t pid = pid_t(std::atol(rest.c_str()));
+    const size_t dash = rest.find('-');
+    if (dash != std::string::npos && rest.compare(dash + 1, 1, "h") == 0 && rest.compare(dash + 1, HostTag().size(), HostTag()) != 0)
+      continue;  // another host's writer
     if (pid <= 0 || pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
     const fs::path key_dir = stage_dir / name.substr(5, 16);
     std::error_code ec2;

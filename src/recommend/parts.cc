@@ -28,10 +28,16 @@ std::string MissingPartsText(const fs::path& workdir, int count) {
          "); run `visrec recommend --score-part j/" + std::to_string(count) + "` for each, with the merge's inputs and flags";
 }
 
-// The blend a part used: its weights, which every part and the merge must share.
+// The blend a part used: its weights, which every part and the merge must share; "" when the
+// record is not an object with three finite weights.
 std::string BlendWeights(const json& blend) {
-  if (!blend.is_object()) return "none";
-  return json{blend.value("w_cf", -1.0), blend.value("w_visual", -1.0), blend.value("w_text", -1.0)}.dump();
+  if (!blend.is_object()) return "";
+  json w = json::array();
+  for (const char* k : {"w_cf", "w_visual", "w_text"}) {
+    if (!blend.contains(k) || !blend[k].is_number() || !std::isfinite(blend[k].get<double>())) return "";
+    w.push_back(blend[k]);
+  }
+  return w.dump();
 }
 }  // namespace
 
@@ -110,6 +116,11 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
         problem(a.dir.string() + " is not a recommend user part " + part.Text() + " artifact; " + rerun);
         continue;
       }
+      // The blend and the counts below are in no output's digest: the manifest's own digest covers them.
+      if (m.value("manifest_sha256", "") != ManifestBodyDigest(m)) {
+        problem("its manifest.json was edited after it was written (manifest_sha256 differs); " + rerun);
+        continue;
+      }
       if (m.value("stage_version", 0) != kStageVersion) {
         problem(a.dir.string() + " has recommend stage version " + std::to_string(m.value("stage_version", 0)) + ", this visrec " +
                 std::to_string(kStageVersion) + "; " + rerun);
@@ -148,6 +159,10 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
         }
       if (!ok) continue;
       const json& their_blend = extra.contains("blend") ? extra["blend"] : none;
+      if (BlendWeights(their_blend).empty()) {
+        problem("records no blend weights (extra.blend); " + rerun);
+        continue;
+      }
       if (first_blend.is_null()) {
         first_blend = their_blend;
       } else if (BlendWeights(their_blend) != BlendWeights(first_blend)) {
@@ -157,7 +172,7 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
       std::copy(items.data.begin(), items.data.end(), out.rec_items.begin() + begin * k);
       std::copy(scores.data.begin(), scores.data.end(), out.rec_scores.begin() + begin * k);
       out.fallbacks += counts.value("users_popularity_fallback", int64_t(0));
-      out.csv_chunks.push_back(a.File("recommendations.csv"));
+      out.csv_chunks.push_back({a.File("recommendations.csv"), a.Output("recommendations.csv").value("sha256", "")});
       out.artifacts.push_back(a.dir.filename().string());
     } catch (const Error& e) {  // unreadable or damaged: named with its part and the fix
       problem(std::string(e.what()) + "; " + rerun);
@@ -172,18 +187,25 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
   return out;
 }
 
-void ConcatenateFiles(const fs::path& dst, const std::string& header, const std::vector<fs::path>& sources) {
+void ConcatenateFiles(const fs::path& dst, const std::string& header, const std::vector<CheckedFile>& sources) {
   FileStreamWriter w(dst);
   w.Write(header);
   std::vector<char> buf(size_t(1) << 20);
   for (const auto& src : sources) {
-    std::ifstream in(src, std::ios::binary);
-    if (!in) throw IoError("cannot read '" + src.string() + "'");
+    std::ifstream in(src.path, std::ios::binary);
+    if (!in) throw IoError("cannot read '" + src.path.string() + "'");
+    Sha256 digest;
     while (in) {
       in.read(buf.data(), std::streamsize(buf.size()));
-      if (in.gcount() > 0) w.Write(std::string_view(buf.data(), size_t(in.gcount())));
+      if (in.gcount() <= 0) continue;
+      digest.Update(buf.data(), size_t(in.gcount()));
+      w.Write(std::string_view(buf.data(), size_t(in.gcount())));
     }
-    if (in.bad()) throw IoError("read error in '" + src.string() + "'");
+    if (in.bad()) throw IoError("read error in '" + src.path.string() + "'");
+    // The part was checked when gathered, possibly long before: a part rewritten since is refused.
+    if (digest.HexDigest() != src.sha256)
+      throw ArtifactError("recommend: '" + src.path.string() + "' changed while the parts were merged (a part rerun?); "
+                          "rerun the merge once every part is done");
   }
   w.Close();
 }

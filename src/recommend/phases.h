@@ -161,18 +161,23 @@ StageResult WritePart(const RecommendOptions& o, const RunContext& ctx, const js
                       const PhaseClock& clock);
 // The parts' recommendations, checked (present; of this stage version, build, key and users; every
 // file's digest; shapes and ranges; one blend), into the whole run's arrays; `blend` from the parts.
+struct CheckedFile {
+  fs::path path;
+  std::string sha256;  // as its manifest records it
+};
 struct GatheredParts {
   std::vector<int32_t> rec_items;
   std::vector<float> rec_scores;
   int64_t fallbacks = 0;
-  std::vector<fs::path> csv_chunks;  // in user order
+  std::vector<CheckedFile> csv_chunks;  // in user order
   json artifacts = json::array();
 };
 GatheredParts GatherParts(int count, const fs::path& workdir, const std::string& key, const json& params,
                           const std::vector<ArtifactInput>& inputs, const FlatHistories& h, int32_t n_items, int k,
                           Blend& blend);
 std::string UsersDigest(const std::vector<std::string>& users);
-// `header`, then every source file's bytes in order, into a new file (an artifact's staging dir).
-void ConcatenateFiles(const fs::path& dst, const std::string& header, const std::vector<fs::path>& sources);
+// `header`, then every source file's bytes in order, into a new file (an artifact's staging dir);
+// ArtifactError when a source's bytes no longer match its recorded sha256.
+void ConcatenateFiles(const fs::path& dst, const std::string& header, const std::vector<CheckedFile>& sources);
 
 }  // namespace visrec::recommend::internal

@@ -112,6 +112,8 @@ void RecommendOptions::Validate() const {
     throw UsageError("recommend: --merge-shards N needs 1 <= N <= 100000 (the N of the shards' --shard i/N)");
   if (merge_parts < 0 || merge_parts > 100000)
     throw UsageError("recommend: --merge-parts M needs 1 <= M <= 100000 (the M of the parts' --score-part j/M)");
+  if (score_part.count < 1 || score_part.count > 100000 || score_part.index < 0 || score_part.index >= score_part.count)
+    throw UsageError("recommend: --score-part j/M needs 0 <= j < M <= 100000");
   if (score_part.active() && merge_parts > 1)
     throw UsageError("recommend: give --score-part j/M to each user part and --merge-parts M to their merge, not both");
 }

@@ -11,6 +11,7 @@
 #include "../test_util.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
+#include "visrec/core/sha256.h"
 
 namespace visrec {
 namespace {
@@ -188,6 +189,19 @@ TEST(Artifact, LeftoversOfADeadWriterAreCleanedUp) {
   MakeArtifact(d.path(), {{"p", 2}});
   EXPECT_FALSE(fs::exists(stale));
   EXPECT_TRUE(fs::exists(live)) << "a running writer's staging directory is left alone";
+  // Names carry the writer's host: a process id is judged on its own host only (another pod or node
+  // writing into the same shared workdir has ids this host cannot see).
+  char host[256] = {0};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  const std::string mine = "h" + Sha256Hex(host).substr(0, 8);
+  const std::string other = mine == "h00000000" ? "h11111111" : "h00000000";
+  const fs::path dead_here = d / "demo" / (".tmp-0123456789abcdef-4194305-" + mine + "-1-0");
+  const fs::path elsewhere = d / "demo" / (".tmp-0123456789abcdef-4194305-" + other + "-1-0");
+  fs::create_directories(dead_here);
+  fs::create_directories(elsewhere);
+  MakeArtifact(d.path(), {{"p", 3}});
+  EXPECT_FALSE(fs::exists(dead_here)) << "this host's dead writer is cleaned up";
+  EXPECT_TRUE(fs::exists(elsewhere)) << "another host's writer was judged by a local process id";
 }
 
 TEST(Artifact, RewritingTheSameKeySwapsInOneStepAndLeavesNothingBehind) {

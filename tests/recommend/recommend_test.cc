@@ -16,7 +16,9 @@
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/numfmt.h"
+#include "visrec/core/sha256.h"
 #include "visrec/recommend/similarity.h"
+#include "../../src/recommend/phases.h"
 
 namespace visrec::recommend {
 namespace {
@@ -778,6 +780,16 @@ TEST(Recommend, UserPartsMergedEqualOneRunAndTheMergeChecksThem) {
   } catch (const ArtifactError& e) {
     EXPECT_NE(std::string(e.what()).find("merge the parts first (`visrec recommend --merge-parts 2`"), std::string::npos) << e.what();
   }
+  {  // a part's manifest edited (its blend weights are in no output's digest): caught, named
+    const fs::path file = part.dir / "manifest.json";
+    const std::string original = testing::ReadText(file);
+    json m = json::parse(original);
+    m["extra"]["blend"]["w_visual"] = 0.5;
+    testing::WriteText(file, m.dump(2));
+    const std::string edited = message(merge, ctx);
+    EXPECT_NE(edited.find("part 1/2: its manifest.json was edited"), std::string::npos) << edited;
+    testing::WriteText(file, original);
+  }
   {  // a part's file changed in place (same size): caught by its digest, named with the part
     const fs::path file = part.File("rec_scores.npy");
     std::string bytes = testing::ReadText(file);
@@ -804,6 +816,20 @@ TEST(Recommend, UserPartsMergedEqualOneRunAndTheMergeChecksThem) {
   RecommendOptions hnsw = bad;
   hnsw.visual_index = "hnsw";
   EXPECT_THROW(recommend::Run(hnsw, ctx), UsageError);
+}
+
+// The merge concatenates the parts' CSV chunks after checking them, possibly long before: a chunk
+// rewritten since (a part rerun meanwhile) is refused, and no partial file is left.
+TEST(Recommend, PartConcatenationRefusesAChunkChangedSinceItWasChecked) {
+  testing::TempDir dir;
+  testing::WriteText(dir / "a.csv", "u1,1\n");
+  testing::WriteText(dir / "b.csv", "u2,1\n");
+  const std::vector<internal::CheckedFile> chunks{{dir / "a.csv", Sha256Hex("u1,1\n")}, {dir / "b.csv", Sha256Hex("u2,1\n")}};
+  internal::ConcatenateFiles(dir / "out.csv", "h\n", chunks);
+  EXPECT_EQ(testing::ReadText(dir / "out.csv"), "h\nu1,1\nu2,1\n");
+  testing::WriteText(dir / "b.csv", "u2,2\n");
+  EXPECT_THROW(internal::ConcatenateFiles(dir / "out2.csv", "h\n", chunks), ArtifactError);
+  EXPECT_FALSE(fs::exists(dir / "out2.csv"));
 }
 
 }  // namespace
