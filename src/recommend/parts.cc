@@ -8,7 +8,6 @@
 #include "visrec/core/fs.h"
 #include "visrec/core/npy.h"
 #include "visrec/core/sha256.h"
-#include "visrec/core/version.h"
 #include "phases.h"
 
 namespace visrec::recommend::internal {
@@ -95,7 +94,6 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
   out.rec_items.assign(size_t(users) * size_t(k), -1);
   out.rec_scores.assign(size_t(users) * size_t(k), 0.f);
   const std::string digest = UsersDigest(h.users);
-  const std::string build = VisrecVersion() + " (" + GitSha() + ")";
   std::vector<std::string> problems;
   json first_blend;
   for (int j = 0; j < count; ++j) {
@@ -111,7 +109,6 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
       const json& theirs = m.contains("params") && m["params"].is_object() ? m["params"] : none;
       const json& extra = m.contains("extra") && m["extra"].is_object() ? m["extra"] : none;
       const json& counts = m.contains("counts") && m["counts"].is_object() ? m["counts"] : none;
-      const json& producer = m.contains("producer") && m["producer"].is_object() ? m["producer"] : none;
       if (a.stage != kStage || theirs.value("score_part", "") != part.Text() || !extra.contains("key")) {
         problem(a.dir.string() + " is not a recommend user part " + part.Text() + " artifact; " + rerun);
         continue;
@@ -121,14 +118,8 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
         problem("its manifest.json was edited after it was written (manifest_sha256 differs); " + rerun);
         continue;
       }
-      if (m.value("stage_version", 0) != kStageVersion) {
-        problem(a.dir.string() + " has recommend stage version " + std::to_string(m.value("stage_version", 0)) + ", this visrec " +
-                std::to_string(kStageVersion) + "; " + rerun);
-        continue;
-      }
-      const std::string made_by = producer.value("visrec", "?") + " (" + producer.value("git_sha", "?") + ")";
-      if (made_by != build) {
-        problem("made by visrec " + made_by + ", the merge is " + build + "; every part and the merge must run the same build; " + rerun);
+      if (const std::string p = StageAndBuildProblem(a, "part"); !p.empty()) {
+        problem(p + "; " + rerun);
         continue;
       }
       if (extra.value("key", "") != key) {

@@ -147,6 +147,9 @@ StageResult WriteShardLists(const RecommendOptions& o, const RunContext& ctx, co
 void GatherShardLists(int count, const fs::path& workdir, const std::string& lists_key, const json& list_params,
                       const std::vector<ArtifactInput>& inputs, const std::vector<std::string>& ids, int neighbors,
                       Lists& lists);
+// What every shard and part must share with its merge: this stage version and this visrec build.
+// "" when both hold, else the problem; `kind` is "shard" or "part".
+std::string StageAndBuildProblem(const Artifact& a, const char* kind);
 // Problems of one shard or part, gathered and thrown as one ArtifactError.
 [[noreturn]] void ThrowProblems(const std::string& what, const std::vector<std::string>& problems);
 

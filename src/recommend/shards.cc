@@ -109,7 +109,6 @@ void GatherShardLists(int count, const fs::path& workdir, const std::string& lis
   std::vector<int64_t> stamp(size_t(n), -1);  // duplicate neighbours within one list
   std::set<std::string> kernels;
   std::vector<std::string> problems;
-  const std::string build = VisrecVersion() + " (" + GitSha() + ")";
   for (int k = 0; k < count; ++k) {
     const ShardSpec spec{k, count};
     std::error_code ec;
@@ -121,19 +120,12 @@ void GatherShardLists(int count, const fs::path& workdir, const std::string& lis
       const json& m = a.manifest;
       const json& params = m.contains("params") && m["params"].is_object() ? m["params"] : json::object();
       const json& extra = m.contains("extra") && m["extra"].is_object() ? m["extra"] : json::object();
-      const json& producer = m.contains("producer") && m["producer"].is_object() ? m["producer"] : json::object();
       if (a.stage != kStage || params.value("shard", "") != spec.Text() || !extra.contains("lists_key")) {
         problem(a.dir.string() + " is not a recommend shard " + spec.Text() + " artifact; " + rerun);
         continue;
       }
-      if (m.value("stage_version", 0) != kStageVersion) {
-        problem(a.dir.string() + " has recommend stage version " + std::to_string(m.value("stage_version", 0)) + ", this visrec " +
-                std::to_string(kStageVersion) + "; " + rerun);
-        continue;
-      }
-      const std::string theirs = producer.value("visrec", "?") + " (" + producer.value("git_sha", "?") + ")";
-      if (theirs != build) {
-        problem("made by visrec " + theirs + ", the merge is " + build + "; every shard and the merge must run the same build; " + rerun);
+      if (const std::string p = StageAndBuildProblem(a, "shard"); !p.empty()) {
+        problem(p + "; " + rerun);
         continue;
       }
       if (extra.value("lists_key", "") != lists_key) {
@@ -217,6 +209,19 @@ void GatherShardLists(int count, const fs::path& workdir, const std::string& lis
     spdlog::warn("recommend: the shards ran different visual kernels ({}); their lists can differ from one run's in the "
                  "last bits of a score (docs/operations.md: Sharding)", kernel);
   lists.visual_index = json{{"kind", "exact"}, {"kernel", kernel}};
+}
+
+std::string StageAndBuildProblem(const Artifact& a, const char* kind) {
+  const json& m = a.manifest;
+  if (m.value("stage_version", 0) != kStageVersion)
+    return a.dir.string() + " has recommend stage version " + std::to_string(m.value("stage_version", 0)) + ", this visrec " +
+           std::to_string(kStageVersion);
+  const json producer = m.contains("producer") && m["producer"].is_object() ? m["producer"] : json::object();
+  const std::string build = VisrecVersion() + " (" + GitSha() + ")";
+  const std::string made_by = producer.value("visrec", "?") + " (" + producer.value("git_sha", "?") + ")";
+  if (made_by != build)
+    return "made by visrec " + made_by + ", the merge is " + build + "; every " + kind + " and the merge must run the same build";
+  return "";
 }
 
 void ThrowProblems(const std::string& what, const std::vector<std::string>& problems) {

@@ -569,6 +569,16 @@ SplitFixture MakeSplitFixture(const fs::path& dir) {
   return f;
 }
 
+// The ArtifactError a run ends with (a merge's refusal), or "no ArtifactError".
+std::string ArtifactErrorOf(const RecommendOptions& opts, const RunContext& ctx) {
+  try {
+    recommend::Run(opts, ctx);
+  } catch (const ArtifactError& e) {
+    return std::string(e.what());
+  }
+  return std::string("no ArtifactError");
+}
+
 // Every output file of `a` equals `b`'s, byte for byte, under the same key and counts.
 void ExpectSameOutputs(const Artifact& a, const Artifact& b) {
   EXPECT_EQ(a.dir.filename(), b.dir.filename()) << "the merged artifact should have the unsharded run's key";
@@ -617,14 +627,7 @@ TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
   ctx.workdir = dir / "bad";
   RecommendOptions merge = o;
   merge.merge_shards = 2;
-  const auto message = [&](const RecommendOptions& opts, const RunContext& c) {
-    try {
-      recommend::Run(opts, c);
-    } catch (const ArtifactError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no ArtifactError");
-  };
+  const auto message = ArtifactErrorOf;
   const std::string none = message(merge, ctx);  // no shard ran: both named, and the fix
   EXPECT_NE(none.find("2 of 2 shards have no recommend artifact"), std::string::npos) << none;
   EXPECT_NE(none.find("latest.shard-i-of-2 for i = 0, 1"), std::string::npos) << none;
@@ -749,14 +752,7 @@ TEST(Recommend, UserPartsMergedEqualOneRunAndTheMergeChecksThem) {
   ctx.workdir = dir / "bad";
   RecommendOptions merge = o;
   merge.merge_parts = 2;
-  const auto message = [&](const RecommendOptions& opts, const RunContext& c) {
-    try {
-      recommend::Run(opts, c);
-    } catch (const ArtifactError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no ArtifactError");
-  };
+  const auto message = ArtifactErrorOf;
   const std::string none = message(merge, ctx);
   EXPECT_NE(none.find("2 of 2 user parts are missing (0/2, 1/2)"), std::string::npos) << none;
   EXPECT_NE(none.find("`visrec recommend --score-part j/2`"), std::string::npos) << none;
