@@ -3,18 +3,11 @@
 #include <cmath>
 
 #include "visrec/core/errors.h"
+#include "visrec/core/random.h"
 #include "visrec/finetune/finetune.h"
 
 namespace visrec::finetune {
 namespace {
-
-// splitmix64: a fixed generator, so a seed means the same split on every platform and library.
-uint64_t Mix(uint64_t& state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 uint64_t NameHash(const std::string& s) {  // FNV-1a
   uint64_t h = 1469598103934665603ull;
@@ -53,7 +46,7 @@ ItemSplit StratifiedSplit(const std::map<std::string, std::string>& label_of_ite
     s.classes.push_back(label);
     std::vector<std::string> order = ids;
     uint64_t state = seed ^ NameHash(label);
-    for (size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[size_t(Mix(state) % (i + 1))]);
+    for (size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[size_t(SplitMix64(state) % (i + 1))]);
     const int n = int(order.size());
     int n_test = std::max(1, int(std::lround(n * test_fraction)));
     int n_dev = int(std::lround(n * dev_fraction));
