@@ -17,6 +17,15 @@ using namespace internal;
 using History = std::map<int32_t, std::pair<double, double>>;
 }  // namespace
 
+void ExplainOptions::Validate() const {
+  if (user.empty() || item.empty()) throw UsageError("explain: give --user and --item");
+}
+
+Explanation Explain(const ExplainOptions& o) {
+  o.Validate();
+  return Explain(o.recommend.empty() ? OpenLatest(o.workdir, kStage).dir : o.recommend, o.user, o.item);
+}
+
 Explanation Explain(const fs::path& recommend_artifact, const std::string& user, const std::string& item) {
   Artifact a = OpenArtifact(recommend_artifact);
   if (a.stage != kStage) throw ArtifactError("explain: '" + a.dir.string() + "' is a " + a.stage + " artifact, expected recommend");

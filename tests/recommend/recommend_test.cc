@@ -358,6 +358,17 @@ TEST(Recommend, ExplainDecomposesEveryRecommendedScoreExactly) {
   Artifact b = recommend::Run(lean, ctx).artifact;
   EXPECT_FALSE(fs::exists(b.dir / "scoring_neighbors.npy"));
   EXPECT_THROW(Explain(b.dir, "u0", ids[1]), ArtifactError);
+  // The options form: a workdir's latest artifact (b, made last, has no stored lists) or a named one.
+  ExplainOptions eo;
+  eo.workdir = dir / "w";
+  eo.user = "u0";
+  eo.item = ids[0];
+  EXPECT_THROW(Explain(eo), ArtifactError);
+  eo.recommend = a.dir;
+  EXPECT_TRUE(Explain(eo).seen);
+  EXPECT_EQ(Explain(eo).score, Explain(a.dir, "u0", ids[0]).score);
+  eo.user.clear();
+  EXPECT_THROW(Explain(eo), UsageError);
   // The interactions changed since: the explanation would not be of these recommendations.
   testing::WriteText(dir / "i.csv", csv + "u1," + ids[2] + ",1,1700000003\n");
   EXPECT_THROW(Explain(a.dir, "u0", ids[1]), ArtifactError);

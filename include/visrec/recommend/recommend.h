@@ -94,6 +94,13 @@ struct Explanation {
   std::vector<ExplainedPart> parts;  // by contribution, descending
 };
 Explanation Explain(const std::filesystem::path& recommend_artifact, const std::string& user, const std::string& item);
+struct ExplainOptions {
+  std::filesystem::path workdir = kDefaultWorkdir;  // where WORKDIR/recommend/latest is looked up
+  std::filesystem::path recommend;                  // artifact dir; empty = WORKDIR/recommend/latest
+  std::string user, item;                           // both required
+  void Validate() const;
+};
+Explanation Explain(const ExplainOptions& options);
 std::string FormatExplanation(const Explanation& e);
 std::string ExplanationJson(const Explanation& e);
 
