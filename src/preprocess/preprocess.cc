@@ -193,14 +193,12 @@ void PreprocessOptions::Validate() const {
   CheckRange("preprocess: --max-failed-fraction", max_failed_fraction, 0, 1);
 }
 
-StageResult Run(const PreprocessOptions& options, const RunContext& ctx) {
-  json input_source;
-  const PreprocessOptions o = ResolveModelInput(options, &input_source);
-  o.Validate();
-  auto t0 = std::chrono::steady_clock::now();
-  const int threads = ResolveThreads(ctx.threads);
+namespace {
+
+// The catalog, or with --shard only this shard's items (stable by id hash), in catalog order.
+Catalog ReadCatalogShard(const PreprocessOptions& o, const RunContext& ctx) {
   Catalog cat = ReadCatalog(o.catalog, o.bad_rows);
-  if (ctx.shard.active()) {  // only this shard's items (stable by id hash), in catalog order
+  if (ctx.shard.active()) {
     cat.photos.erase(std::remove_if(cat.photos.begin(), cat.photos.end(),
                                     [&](const CatalogPhoto& p) { return !ctx.shard.Owns(p.item_id); }),
                      cat.photos.end());
@@ -208,47 +206,49 @@ StageResult Run(const PreprocessOptions& options, const RunContext& ctx) {
                                       [&](const std::string& id) { return !ctx.shard.Owns(id); }),
                        cat.item_ids.end());
   }
-  const size_t n = cat.photos.size();
+  return cat;
+}
 
-  // Digest every source file: the key depends on the bytes, not on names or dates.
-  std::vector<std::string> sha(n), read_error(n);
+struct SourceDigests {
+  std::vector<std::string> sha;         // per photo; "missing" when it cannot be read
+  std::vector<std::string> read_error;  // per photo; empty when readable
+};
+
+// Every source file's digest: the key depends on the bytes, not on names or dates. Only regular
+// files within --max-file-mb are read: a FIFO would block, /dev/zero never ends.
+SourceDigests DigestSources(const Catalog& cat, const PreprocessOptions& o, int threads) {
+  const size_t n = cat.photos.size();
+  SourceDigests d{std::vector<std::string>(n), std::vector<std::string>(n)};
   ParallelFor(int64_t(n), threads, [&](int64_t i) {
-    // Only regular files within --max-file-mb are read: a FIFO would block, /dev/zero never ends.
     const fs::path& p = cat.photos[size_t(i)].resolved;
-    read_error[size_t(i)] = RegularFileProblem(p, o.max_file_mb << 20, "--max-file-mb");
-    if (read_error[size_t(i)].empty()) {
+    std::string& error = d.read_error[size_t(i)];
+    error = RegularFileProblem(p, o.max_file_mb << 20, "--max-file-mb");
+    if (error.empty()) {
       try {
-        sha[size_t(i)] = Sha256File(p);
+        d.sha[size_t(i)] = Sha256File(p);
       } catch (const Error& e) {
-        read_error[size_t(i)] = "file cannot be read (permissions?)";
+        error = "file cannot be read (permissions?)";
       }
     }
-    if (!read_error[size_t(i)].empty()) sha[size_t(i)] = "missing";
+    if (!error.empty()) d.sha[size_t(i)] = "missing";
   });
-  std::vector<std::pair<std::string, std::string>> names;
-  for (size_t i = 0; i < n; ++i) names.push_back({cat.photos[i].item_id + "\x1f" + cat.photos[i].image, sha[i]});
-  std::vector<ArtifactInput> inputs{
-      {"catalog", "file", fs::absolute(o.catalog).lexically_normal().string(), Sha256File(o.catalog)},
-      {"images", "fileset", fs::absolute(o.catalog).lexically_normal().parent_path().string(), FileSetDigest(names)}};
-  json params = CanonicalParams(o);
-  if (ctx.shard.active()) params["shard"] = ctx.shard.Text();
-  const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
-  if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
+  return d;
+}
 
-  ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
-
-  b.set_tag(ctx.tag);
-  b.set_pointer(ctx.shard.Pointer());
-  b.producer()["opencv"] = OpenCvVersion();
-  if (!std::getenv("OPENCV_IO_MAX_IMAGE_PIXELS"))
-    setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(std::max<int64_t>(o.max_pixels, 1)).c_str(), 0);
-  PreviousPixels previous(ctx.workdir, params, o.crop, ctx.shard.Pointer());
-
+struct PixelsWritten {
   std::string images_csv = "row,item_id,image,sha256,width,height,shard,shard_row\n";
+  int64_t failed = 0, reused = 0, computed = 0, rows = 0, items_without_photo = 0;
+  int shards = 0;
+};
+
+// Decodes (or takes from the previous version) every photo, --shard-size photos at a time on all
+// threads, and streams each batch into its pixel shard; failures go into the manifest.
+PixelsWritten WritePixelShards(const Catalog& cat, const SourceDigests& src, const PreprocessOptions& o,
+                               PreviousPixels& previous, int threads, ArtifactBuilder& b) {
+  const size_t n = cat.photos.size();
+  PixelsWritten out;
   std::map<std::string, int> good_per_item;
   for (const auto& id : cat.item_ids) good_per_item[id] = 0;
-  int64_t failed = 0, reused = 0, computed = 0, row = 0;
-  int shard = 0;
   Progress progress("preprocess", int64_t(n), "images");
   for (size_t start = 0; start < n; start += size_t(o.shard_size)) {
     const size_t end = std::min(n, start + size_t(o.shard_size));
@@ -257,9 +257,9 @@ StageResult Run(const PreprocessOptions& options, const RunContext& ctx) {
     ParallelFor(int64_t(end - start), threads, [&](int64_t j) {
       const size_t i = start + size_t(j);
       Processed& p = done[size_t(j)];
-      if (!read_error[i].empty()) {
-        p.failure = read_error[i];
-      } else if (previous.Get(sha[i], &p)) {
+      if (!src.read_error[i].empty()) {
+        p.failure = src.read_error[i];
+      } else if (previous.Get(src.sha[i], &p)) {
         was_reused[size_t(j)] = 1;
       } else {
         try {
@@ -270,50 +270,80 @@ StageResult Run(const PreprocessOptions& options, const RunContext& ctx) {
       }
       progress.Add();
     });
-    const std::string shard_name = ShardName(shard);
+    const std::string shard_name = ShardName(out.shards);
     NpyStreamWriter w(b.Path("pixels-" + shard_name + ".npy"), DType::kU8, {o.crop, o.crop, 3});
     int64_t shard_row = 0;
     for (size_t j = 0; j < done.size(); ++j) {
       const auto& ph = cat.photos[start + j];
       Processed& p = done[j];
       if (!p.failure.empty()) {
-        ++failed;
+        ++out.failed;
         b.AddFailure(ph.item_id, ph.image, p.failure);
         continue;
       }
-      (was_reused[j] ? reused : computed)++;
+      (was_reused[j] ? out.reused : out.computed)++;
       w.Append(p.pixels.data(), 1);
-      images_csv += CsvLine({std::to_string(row++), ph.item_id, ph.image, sha[start + j], std::to_string(p.width),
-                             std::to_string(p.height), shard_name, std::to_string(shard_row++)});
+      out.images_csv += CsvLine({std::to_string(out.rows++), ph.item_id, ph.image, src.sha[start + j],
+                                 std::to_string(p.width), std::to_string(p.height), shard_name, std::to_string(shard_row++)});
       good_per_item[ph.item_id]++;
       p.pixels.clear();
       p.pixels.shrink_to_fit();
     }
     w.Finish();
     b.AddOutput("pixels-" + shard_name + ".npy");
-    ++shard;
+    ++out.shards;
   }
   progress.Done();
-
-  int64_t items_without_photo = 0;
   for (const auto& [id, good] : good_per_item)
     if (good == 0) {
-      ++items_without_photo;
+      ++out.items_without_photo;
       b.AddFailure(id, "", "item has no usable photo (all its photos failed)");
     }
-  const double frac = n ? double(failed) / double(n) : 0.0;
+  return out;
+}
+
+}  // namespace
+
+StageResult Run(const PreprocessOptions& options, const RunContext& ctx) {
+  json input_source;
+  const PreprocessOptions o = ResolveModelInput(options, &input_source);
+  o.Validate();
+  auto t0 = std::chrono::steady_clock::now();
+  const int threads = ResolveThreads(ctx.threads);
+  const Catalog cat = ReadCatalogShard(o, ctx);
+  const size_t n = cat.photos.size();
+  const SourceDigests src = DigestSources(cat, o, threads);
+  std::vector<std::pair<std::string, std::string>> names;
+  for (size_t i = 0; i < n; ++i) names.push_back({cat.photos[i].item_id + "\x1f" + cat.photos[i].image, src.sha[i]});
+  std::vector<ArtifactInput> inputs{
+      {"catalog", "file", fs::absolute(o.catalog).lexically_normal().string(), Sha256File(o.catalog)},
+      {"images", "fileset", fs::absolute(o.catalog).lexically_normal().parent_path().string(), FileSetDigest(names)}};
+  json params = CanonicalParams(o);
+  if (ctx.shard.active()) params["shard"] = ctx.shard.Text();
+  const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
+  if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
+
+  ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
+  b.set_tag(ctx.tag);
+  b.set_pointer(ctx.shard.Pointer());
+  b.producer()["opencv"] = OpenCvVersion();
+  if (!std::getenv("OPENCV_IO_MAX_IMAGE_PIXELS"))
+    setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(std::max<int64_t>(o.max_pixels, 1)).c_str(), 0);
+  PreviousPixels previous(ctx.workdir, params, o.crop, ctx.shard.Pointer());
+  const PixelsWritten px = WritePixelShards(cat, src, o, previous, threads, b);
+  const double frac = n ? double(px.failed) / double(n) : 0.0;
   if (frac > o.max_failed_fraction) {
-    throw TooManyFailuresError("preprocess: " + std::to_string(failed) + " of " + std::to_string(n) +
+    throw TooManyFailuresError("preprocess: " + std::to_string(px.failed) + " of " + std::to_string(n) +
                                " photos failed (" + FormatFixed(100 * frac, 1) + "% > --max-failed-fraction " +
                                FormatFixed(100 * o.max_failed_fraction, 1) +
                                "%); no artifact written. Check the paths in " + o.catalog.string() +
                                " (rerun with -v to see each failure) or raise --max-failed-fraction");
   }
-  WriteFileAtomic(b.Path("images.csv"), images_csv);
+  WriteFileAtomic(b.Path("images.csv"), px.images_csv);
   b.AddOutput("images.csv");
-  b.counts() = {{"photos", n}, {"images_ok", row}, {"images_failed", failed}, {"images_reused", reused},
-                {"images_computed", computed}, {"items", cat.item_ids.size()},
-                {"items_without_photo", items_without_photo}, {"shards", shard},
+  b.counts() = {{"photos", n}, {"images_ok", px.rows}, {"images_failed", px.failed}, {"images_reused", px.reused},
+                {"images_computed", px.computed}, {"items", cat.item_ids.size()},
+                {"items_without_photo", px.items_without_photo}, {"shards", px.shards},
                 {"catalog_rows_skipped", cat.issues.size()}, {"duplicate_photo_rows", cat.duplicate_photo_rows}};
   b.extra()["catalog_columns"] = cat.columns;
   b.extra()["input_source"] = input_source;
@@ -323,9 +353,9 @@ StageResult Run(const PreprocessOptions& options, const RunContext& ctx) {
   for (const auto& f : a.manifest["failures"])
     spdlog::debug("preprocess failure: item {} {}: {}", f["id"].get<std::string>(), f["file"].get<std::string>(),
                   f["reason"].get<std::string>());
-  if (failed) spdlog::warn("preprocess: {} photo(s) failed (listed in {}/manifest.json)", failed, a.dir.string());
-  spdlog::info("preprocess: {} images ({} computed, {} reused, {} failed) in {:.1f}s -> {}", row, computed, reused,
-               failed, secs, a.dir.string());
+  if (px.failed) spdlog::warn("preprocess: {} photo(s) failed (listed in {}/manifest.json)", px.failed, a.dir.string());
+  spdlog::info("preprocess: {} images ({} computed, {} reused, {} failed) in {:.1f}s -> {}", px.rows, px.computed,
+               px.reused, px.failed, secs, a.dir.string());
   return StageResult{a, false, secs, a.manifest["counts"]};
 }
 
