@@ -242,14 +242,13 @@ void SampleOptions::Validate() const {
     throw UsageError("sample: --cold-fraction and --new-fraction must be >= 0 and sum to <= 0.5");
 }
 
-SampleSummary GenerateSample(const SampleOptions& o) {
-  o.Validate();
-  fs::path out = o.out_dir;
-  std::error_code ec;
-  fs::create_directories(out / "images", ec);
-  if (ec) throw IoError("cannot create '" + (out / "images").string() + "': " + ec.message());
+namespace {
 
-  // ---- items ----
+struct PhotoRow {
+  std::string item, image;
+};
+
+std::vector<Item> MakeItems(const SampleOptions& o) {
   std::vector<Item> items(size_t(o.items));
   int width = std::max(4, int(std::to_string(o.items).size()));
   for (int i = 0; i < o.items; ++i) {
@@ -269,9 +268,57 @@ SampleSummary GenerateSample(const SampleOptions& o) {
     it.title = std::string(kAdjectives[r.I(6)]) + " " + kColors[it.color] + " " + kPatternWords[it.pattern] +
                " " + kCategories[it.category];
   }
+  return items;
+}
 
-  // ---- photos (parallel; each item has its own RNG stream) ----
-  struct PhotoRow { std::string item, image; };
+// Deliberately awkward files, each as an extra photo of one of the first six items (i: its index).
+void AddAwkwardPhoto(size_t i, const Item& it, Rng& r, const SampleOptions& o, const fs::path& images,
+                     std::vector<PhotoRow>& rows) {
+  std::string name;
+  if (i == 0) {
+    cv::Mat img = Render(it, r, o.min_side, o.max_side, nullptr), gray;
+    cv::cvtColor(img, gray, cv::COLOR_BGR2GRAY);
+    name = it.id + "_gray.jpg";
+    Encode(images / name, gray, false, r);
+  } else if (i == 1) {
+    cv::Mat alpha, bgra;
+    cv::Mat img = Render(it, r, o.min_side, o.max_side, &alpha);
+    cv::cvtColor(img, bgra, cv::COLOR_BGR2BGRA);
+    cv::Mat ch[4];
+    cv::split(bgra, ch);
+    ch[3] = alpha;
+    cv::merge(ch, 4, bgra);
+    name = it.id + "_alpha.png";
+    Encode(images / name, bgra, true, r);
+  } else if (i == 2) {
+    // Stored sideways with EXIF Orientation=6 ("rotate 90 clockwise to display").
+    cv::Mat img = Render(it, r, o.min_side, o.max_side, nullptr), stored;
+    cv::rotate(img, stored, cv::ROTATE_90_COUNTERCLOCKWISE);
+    std::vector<uchar> buf;
+    cv::imencode(".jpg", stored, buf, {cv::IMWRITE_JPEG_QUALITY, 90});
+    name = it.id + "_exif6.jpg";
+    WriteBytes(images / name, WithExifOrientation(buf, 6));
+  } else if (i == 3) {
+    cv::Mat img = Render(it, r, 48, 48, nullptr), tiny;
+    cv::resize(img, tiny, {16, 12}, 0, 0, cv::INTER_AREA);
+    name = it.id + "_tiny.png";
+    Encode(images / name, tiny, true, r);
+  } else if (i == 4) {
+    name = it.id + "_broken.jpg";
+    std::ofstream(images / name) << "this is not a JPEG file\n";
+  } else if (i == 5) {
+    cv::Mat img = Render(it, r, o.min_side, o.max_side, nullptr), img16;
+    img.convertTo(img16, CV_16UC3, 257.0);
+    name = it.id + "_16bit.png";
+    Encode(images / name, img16, true, r);
+  } else {
+    return;
+  }
+  rows.push_back({it.id, "images/" + name});
+}
+
+// Photos in parallel, each item with its own RNG stream; returns each item's catalog rows.
+std::vector<std::vector<PhotoRow>> WritePhotos(const std::vector<Item>& items, const SampleOptions& o, const fs::path& out) {
   std::vector<std::vector<PhotoRow>> rows(items.size());
   ParallelFor(int64_t(items.size()), ResolveThreads(o.threads), [&](int64_t i) {
     const Item& it = items[size_t(i)];
@@ -283,46 +330,107 @@ SampleSummary GenerateSample(const SampleOptions& o) {
       Encode(out / "images" / name, img, png, r);
       rows[size_t(i)].push_back({it.id, "images/" + name});
     }
-    if (!o.awkward) return;
-    // Deliberately awkward files, each as an extra photo of an early item.
-    if (i == 0) {
-      cv::Mat img = Render(it, r, o.min_side, o.max_side, nullptr), gray;
-      cv::cvtColor(img, gray, cv::COLOR_BGR2GRAY);
-      Encode(out / "images" / (it.id + "_gray.jpg"), gray, false, r);
-      rows[size_t(i)].push_back({it.id, "images/" + it.id + "_gray.jpg"});
-    } else if (i == 1) {
-      cv::Mat alpha, bgra;
-      cv::Mat img = Render(it, r, o.min_side, o.max_side, &alpha);
-      cv::cvtColor(img, bgra, cv::COLOR_BGR2BGRA);
-      cv::Mat ch[4];
-      cv::split(bgra, ch);
-      ch[3] = alpha;
-      cv::merge(ch, 4, bgra);
-      Encode(out / "images" / (it.id + "_alpha.png"), bgra, true, r);
-      rows[size_t(i)].push_back({it.id, "images/" + it.id + "_alpha.png"});
-    } else if (i == 2) {
-      // Stored sideways with EXIF Orientation=6 ("rotate 90 clockwise to display").
-      cv::Mat img = Render(it, r, o.min_side, o.max_side, nullptr), stored;
-      cv::rotate(img, stored, cv::ROTATE_90_COUNTERCLOCKWISE);
-      std::vector<uchar> buf;
-      cv::imencode(".jpg", stored, buf, {cv::IMWRITE_JPEG_QUALITY, 90});
-      WriteBytes(out / "images" / (it.id + "_exif6.jpg"), WithExifOrientation(buf, 6));
-      rows[size_t(i)].push_back({it.id, "images/" + it.id + "_exif6.jpg"});
-    } else if (i == 3) {
-      cv::Mat img = Render(it, r, 48, 48, nullptr), tiny;
-      cv::resize(img, tiny, {16, 12}, 0, 0, cv::INTER_AREA);
-      Encode(out / "images" / (it.id + "_tiny.png"), tiny, true, r);
-      rows[size_t(i)].push_back({it.id, "images/" + it.id + "_tiny.png"});
-    } else if (i == 4) {
-      std::ofstream(out / "images" / (it.id + "_broken.jpg")) << "this is not a JPEG file\n";
-      rows[size_t(i)].push_back({it.id, "images/" + it.id + "_broken.jpg"});
-    } else if (i == 5) {
-      cv::Mat img = Render(it, r, o.min_side, o.max_side, nullptr), img16;
-      img.convertTo(img16, CV_16UC3, 257.0);
-      Encode(out / "images" / (it.id + "_16bit.png"), img16, true, r);
-      rows[size_t(i)].push_back({it.id, "images/" + it.id + "_16bit.png"});
-    }
+    if (o.awkward) AddAwkwardPhoto(size_t(i), it, r, o, out / "images", rows[size_t(i)]);
   });
+  return rows;
+}
+
+// Popularity: a Zipf-like weight over a seeded permutation of items.
+std::vector<double> LogPopularity(size_t n, uint64_t seed) {
+  std::vector<double> log_pop(n);
+  std::vector<int> perm(n);
+  for (size_t i = 0; i < perm.size(); ++i) perm[i] = int(i);
+  Rng r(Mix(seed, 3, 0));
+  for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[size_t(r.I(int(i)))]);
+  for (size_t rank = 0; rank < perm.size(); ++rank) log_pop[size_t(perm[rank])] = -0.7 * std::log(1.0 + rank);
+  return log_pop;
+}
+
+// One user: a taste (categories, colours, a pattern) recorded in `truth_users`, and the items that
+// taste, popularity and noise pick, appended to `inter`.
+void MakeUser(int u, const SampleOptions& o, const std::vector<Item>& items, const std::vector<double>& log_pop,
+              nlohmann::json& truth_users, std::vector<Interaction>& inter) {
+  const double day = 86400.0, t0 = 1767225600.0;  // 2026-01-01T00:00:00Z
+  const int uwidth = std::max(4, int(std::to_string(o.users).size()));
+  Rng r(Mix(o.seed, 4, uint64_t(u)));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "U%0*d", uwidth, u + 1);
+  std::string uid = buf;
+  std::set<int> cats{r.I(6)}, cols{r.I(8)};
+  if (r.U() < 0.4) cats.insert(r.I(6));
+  if (r.U() < 0.5) cols.insert(r.I(8));
+  int pat = r.I(4);
+  truth_users[uid] = {{"categories", std::vector<std::string>()}, {"colors", std::vector<std::string>()},
+                      {"pattern", kPatterns[pat]}};
+  for (int c : cats) truth_users[uid]["categories"].push_back(kCategories[c]);
+  for (int c : cols) truth_users[uid]["colors"].push_back(kColors[c]);
+  // Activity: heavy-tailed, 3..40 interactions.
+  int n = std::min(40, 3 + int(std::floor(-std::log(std::max(r.U(), 1e-9)) * 7)));
+  n = std::min<int>(n, int(items.size()) / 2);
+  std::vector<std::pair<double, int>> scored;
+  // Large catalogs: each user browses a random window of at most kBrowse items, so generation
+  // stays O(users x kBrowse) instead of O(users x items).
+  constexpr size_t kBrowse = 4000;
+  const size_t window = std::min(items.size(), kBrowse);
+  const size_t offset = items.size() > kBrowse ? size_t(r.Next() % items.size()) : 0;
+  for (size_t w = 0; w < window; ++w) {
+    const size_t i = (offset + w * (items.size() > kBrowse ? 7919 : 1)) % items.size();
+    const Item& it = items[i];
+    if (it.cold) continue;
+    double s = 2.2 * cats.count(it.category) + 1.6 * cols.count(it.color) + 0.6 * (it.pattern == pat) +
+               0.8 * log_pop[i];
+    bool noise = r.U() < 0.12;  // taste-free clicks
+    scored.push_back({(noise ? 0.0 : s) / 0.6 + r.Gumbel(), int(i)});
+  }
+  std::partial_sort(scored.begin(), scored.begin() + std::min<size_t>(size_t(n), scored.size()), scored.end(),
+                    [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  scored.resize(std::min<size_t>(size_t(n), scored.size()));
+  // About a third of users meet a new arrival at the end of the period.
+  bool had_fresh = r.U() >= 0.35;
+  for (auto& [s, i] : scored) {
+    const Item& it = items[size_t(i)];
+    // At most one new arrival per user, as their latest interaction: held out by leave-last-out,
+    // so new items stay cold in training and test the visual/text path.
+    if (it.fresh && had_fresh) continue;
+    had_fresh = had_fresh || it.fresh;
+    Interaction x;
+    x.user_id = uid;
+    x.item_id = it.id;
+    double u01 = r.U();
+    x.weight = u01 < 0.1 ? 3 : (u01 < 0.3 ? 2 : 1);
+    // New arrivals are seen only after everything else, so leave-last-out holds them out:
+    // they are the cold-start items of an evaluation.
+    double d = it.fresh ? r.U(90, 91) : r.U(0, 90);
+    x.timestamp = std::floor(t0 + d * day);
+    inter.push_back(x);
+  }
+}
+
+void WriteInteractions(std::vector<Interaction>& inter, const fs::path& path) {
+  std::sort(inter.begin(), inter.end(), [](const Interaction& a, const Interaction& b) {
+    return a.timestamp != b.timestamp ? a.timestamp < b.timestamp
+                                      : (a.user_id != b.user_id ? a.user_id < b.user_id : a.item_id < b.item_id);
+  });
+  std::string csv = "user_id,item_id,weight,timestamp\n";
+  for (const auto& x : inter) {
+    std::time_t t = std::time_t(x.timestamp);
+    char ts[32];
+    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    csv += CsvLine({x.user_id, x.item_id, FormatShortest(x.weight), ts});
+  }
+  WriteFileAtomic(path, csv);
+}
+
+}  // namespace
+
+SampleSummary GenerateSample(const SampleOptions& o) {
+  o.Validate();
+  fs::path out = o.out_dir;
+  std::error_code ec;
+  fs::create_directories(out / "images", ec);
+  if (ec) throw IoError("cannot create '" + (out / "images").string() + "': " + ec.message());
+  const std::vector<Item> items = MakeItems(o);
+  const std::vector<std::vector<PhotoRow>> rows = WritePhotos(items, o, out);
 
   SampleSummary sum;
   std::string cat = "item_id,image,title,category,color,pattern\n";
@@ -335,87 +443,12 @@ SampleSummary GenerateSample(const SampleOptions& o) {
   sum.catalog = out / "catalog.csv";
   WriteFileAtomic(sum.catalog, cat);
 
-  // ---- users and interactions ----
-  // Popularity: a Zipf-like weight over a seeded permutation of items.
-  std::vector<double> log_pop(items.size());
-  {
-    std::vector<int> perm(items.size());
-    for (size_t i = 0; i < perm.size(); ++i) perm[i] = int(i);
-    Rng r(Mix(o.seed, 3, 0));
-    for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[size_t(r.I(int(i)))]);
-    for (size_t rank = 0; rank < perm.size(); ++rank) log_pop[size_t(perm[rank])] = -0.7 * std::log(1.0 + rank);
-  }
-  const double day = 86400.0, t0 = 1767225600.0;  // 2026-01-01T00:00:00Z
+  const std::vector<double> log_pop = LogPopularity(items.size(), o.seed);
   nlohmann::json truth_users = nlohmann::json::object();
   std::vector<Interaction> inter;
-  int uwidth = std::max(4, int(std::to_string(o.users).size()));
-  for (int u = 0; u < o.users; ++u) {
-    Rng r(Mix(o.seed, 4, uint64_t(u)));
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "U%0*d", uwidth, u + 1);
-    std::string uid = buf;
-    std::set<int> cats{r.I(6)}, cols{r.I(8)};
-    if (r.U() < 0.4) cats.insert(r.I(6));
-    if (r.U() < 0.5) cols.insert(r.I(8));
-    int pat = r.I(4);
-    truth_users[uid] = {{"categories", std::vector<std::string>()}, {"colors", std::vector<std::string>()},
-                        {"pattern", kPatterns[pat]}};
-    for (int c : cats) truth_users[uid]["categories"].push_back(kCategories[c]);
-    for (int c : cols) truth_users[uid]["colors"].push_back(kColors[c]);
-    // Activity: heavy-tailed, 3..40 interactions.
-    int n = std::min(40, 3 + int(std::floor(-std::log(std::max(r.U(), 1e-9)) * 7)));
-    n = std::min<int>(n, int(items.size()) / 2);
-    std::vector<std::pair<double, int>> scored;
-    // Large catalogs: each user browses a random window of at most kBrowse items, so generation
-    // stays O(users x kBrowse) instead of O(users x items).
-    constexpr size_t kBrowse = 4000;
-    const size_t window = std::min(items.size(), kBrowse);
-    const size_t offset = items.size() > kBrowse ? size_t(r.Next() % items.size()) : 0;
-    for (size_t w = 0; w < window; ++w) {
-      const size_t i = (offset + w * (items.size() > kBrowse ? 7919 : 1)) % items.size();
-      const Item& it = items[i];
-      if (it.cold) continue;
-      double s = 2.2 * cats.count(it.category) + 1.6 * cols.count(it.color) + 0.6 * (it.pattern == pat) +
-                 0.8 * log_pop[i];
-      bool noise = r.U() < 0.12;  // taste-free clicks
-      scored.push_back({(noise ? 0.0 : s) / 0.6 + r.Gumbel(), int(i)});
-    }
-    std::partial_sort(scored.begin(), scored.begin() + std::min<size_t>(size_t(n), scored.size()), scored.end(),
-                      [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
-    scored.resize(std::min<size_t>(size_t(n), scored.size()));
-    // About a third of users meet a new arrival at the end of the period.
-    bool had_fresh = r.U() >= 0.35;
-    for (auto& [s, i] : scored) {
-      const Item& it = items[size_t(i)];
-      // At most one new arrival per user, as their latest interaction: held out by leave-last-out,
-      // so new items stay cold in training and test the visual/text path.
-      if (it.fresh && had_fresh) continue;
-      had_fresh = had_fresh || it.fresh;
-      Interaction x;
-      x.user_id = uid;
-      x.item_id = it.id;
-      double u01 = r.U();
-      x.weight = u01 < 0.1 ? 3 : (u01 < 0.3 ? 2 : 1);
-      // New arrivals are seen only after everything else, so leave-last-out holds them out:
-      // they are the cold-start items of an evaluation.
-      double d = it.fresh ? r.U(90, 91) : r.U(0, 90);
-      x.timestamp = std::floor(t0 + d * day);
-      inter.push_back(x);
-    }
-  }
-  std::sort(inter.begin(), inter.end(), [](const Interaction& a, const Interaction& b) {
-    return a.timestamp != b.timestamp ? a.timestamp < b.timestamp
-                                      : (a.user_id != b.user_id ? a.user_id < b.user_id : a.item_id < b.item_id);
-  });
-  std::string csv = "user_id,item_id,weight,timestamp\n";
-  for (const auto& x : inter) {
-    std::time_t t = std::time_t(x.timestamp);
-    char ts[32];
-    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-    csv += CsvLine({x.user_id, x.item_id, FormatShortest(x.weight), ts});
-  }
+  for (int u = 0; u < o.users; ++u) MakeUser(u, o, items, log_pop, truth_users, inter);
   sum.interactions_csv = out / "interactions.csv";
-  WriteFileAtomic(sum.interactions_csv, csv);
+  WriteInteractions(inter, sum.interactions_csv);
 
   nlohmann::json truth;
   truth["seed"] = o.seed;
