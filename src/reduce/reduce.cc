@@ -71,6 +71,83 @@ json FitParams(const ReduceOptions& o) {
   return params;
 }
 
+namespace {
+
+// The extract artifact's item features, checked: one id per row, every value finite.
+NpyArray<float> ReadFeatures(const Artifact& ex, std::vector<std::string>& ids) {
+  auto feats = ex.ReadArray<float>("features.npy");
+  ids = ReadLines(ex.File("ids.txt"));
+  if (int64_t(ids.size()) != feats.rows())
+    throw ArtifactError("reduce: " + ex.File("ids.txt").string() + " has " + std::to_string(ids.size()) +
+                        " ids for " + std::to_string(feats.rows()) + " feature rows");
+  Eigen::Map<MatrixF> x(feats.data.data(), feats.rows(), feats.cols());
+  for (Eigen::Index i = 0; i < x.rows(); ++i)
+    if (!x.row(i).allFinite())
+      throw InputError("reduce: features of item '" + ids[size_t(i)] + "' contain NaN/Inf (" +
+                       ex.File("features.npy").string() + " row " + std::to_string(i) + "); rerun extract");
+  return feats;
+}
+
+// Fisher LDA on the catalog's --label-column; unlabelled items are projected, not fitted on.
+PcaModel FitLdaOnCatalog(const ReduceOptions& o, const MatrixRef& x, const std::vector<std::string>& ids) {
+  Catalog cat = ReadCatalog(o.catalog);
+  if (std::find(cat.columns.begin(), cat.columns.end(), o.label_column) == cat.columns.end())
+    throw InputError(o.catalog.string() + ": no column '" + o.label_column + "' for --label-column");
+  std::map<std::string, int> class_of;
+  std::vector<int> labels(ids.size(), -1);
+  int64_t unlabelled = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto it = cat.metadata.find(ids[i]);
+    std::string v = it == cat.metadata.end() ? "" : it->second[o.label_column];
+    if (v.empty()) { ++unlabelled; continue; }
+    labels[i] = class_of.emplace(v, int(class_of.size())).first->second;
+  }
+  PcaModel m;
+  try {
+    m = FitLda(x, labels, o.pca.dims);
+  } catch (const InputError& e) {  // name the classes the fit numbered
+    std::string msg = e.what();
+    for (auto& [name, c] : class_of)
+      if (msg.find("class #" + std::to_string(c) + " ") != std::string::npos)
+        msg.replace(msg.find("class #" + std::to_string(c) + " "), ("class #" + std::to_string(c)).size(), "class '" + name + "'");
+    throw InputError("reduce: " + msg);
+  }
+  if (unlabelled) spdlog::warn("reduce: {} item(s) without a '{}' label are projected but not used for the LDA fit", unlabelled, o.label_column);
+  return m;
+}
+
+void WriteOutputs(const PcaModel& m, const MatrixF& red, const MatrixF& l2, const std::vector<std::string>& ids,
+                  ArtifactBuilder& b) {
+  const int64_t n = red.rows(), k = red.cols(), d = m.mean.size();
+  WriteNpy(b.Path("reduced.npy"), DType::kF32, {n, k}, red.data());
+  WriteNpy(b.Path("reduced_l2.npy"), DType::kF32, {n, k}, l2.data());
+  std::vector<double> mean(m.mean.data(), m.mean.data() + m.mean.size());
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> comps = m.components;
+  std::vector<double> var(m.variance.data(), m.variance.data() + m.variance.size());
+  WriteNpy(b.Path("pca_mean.npy"), DType::kF64, {d}, mean.data());
+  WriteNpy(b.Path("pca_components.npy"), DType::kF64, {k, d}, comps.data());
+  WriteNpy(b.Path("pca_variance.npy"), DType::kF64, {k}, var.data());
+  WriteLines(b.Path("ids.txt"), ids);
+  for (const char* f : {"reduced.npy", "reduced_l2.npy", "pca_mean.npy", "pca_components.npy", "pca_variance.npy", "ids.txt"})
+    b.AddOutput(f);
+}
+
+// Explained variance per component and cumulated; returns the total share explained.
+double DescribeFit(const PcaModel& m, ArtifactBuilder& b) {
+  json ratios = json::array(), cum = json::array();
+  double c = 0;
+  for (Eigen::Index i = 0; i < m.ratio.size(); ++i) {
+    c += m.ratio(i);
+    ratios.push_back(m.ratio(i));
+    cum.push_back(c);
+  }
+  b.extra() = {{"explained_variance_ratio", ratios}, {"cumulative_explained_variance", cum},
+               {"total_variance", m.total_variance}, {"method", m.method}, {"whiten", m.whiten}};
+  return c;
+}
+
+}  // namespace
+
 StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
   o.Validate();
   auto t0 = std::chrono::steady_clock::now();
@@ -91,51 +168,20 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
 
-  auto feats = ex.ReadArray<float>("features.npy");
-  std::vector<std::string> ids = ReadLines(ex.File("ids.txt"));
-  if (int64_t(ids.size()) != feats.rows())
-    throw ArtifactError("reduce: " + ex.File("ids.txt").string() + " has " + std::to_string(ids.size()) +
-                        " ids for " + std::to_string(feats.rows()) + " feature rows");
+  std::vector<std::string> ids;
+  auto feats = ReadFeatures(ex, ids);
   Eigen::Map<MatrixF> x(feats.data.data(), feats.rows(), feats.cols());
-  for (Eigen::Index i = 0; i < x.rows(); ++i)
-    if (!x.row(i).allFinite())
-      throw InputError("reduce: features of item '" + ids[size_t(i)] + "' contain NaN/Inf (" +
-                       ex.File("features.npy").string() + " row " + std::to_string(i) + "); rerun extract");
-
   PcaModel m;
   double drift_share = -1;
   if (fitted) {
     m = LoadFit(*fitted);
     drift_share = ExplainedShare(m, x);
+  } else if (o.pca.method == "lda") {
+    m = FitLdaOnCatalog(o, x, ids);
   } else {
-    if (o.pca.method == "lda") {
-      Catalog cat = ReadCatalog(o.catalog);
-      if (std::find(cat.columns.begin(), cat.columns.end(), o.label_column) == cat.columns.end())
-        throw InputError(o.catalog.string() + ": no column '" + o.label_column + "' for --label-column");
-      std::map<std::string, int> class_of;
-      std::vector<int> labels(ids.size(), -1);
-      int64_t unlabelled = 0;
-      for (size_t i = 0; i < ids.size(); ++i) {
-        auto it = cat.metadata.find(ids[i]);
-        std::string v = it == cat.metadata.end() ? "" : it->second[o.label_column];
-        if (v.empty()) { ++unlabelled; continue; }
-        labels[i] = class_of.emplace(v, int(class_of.size())).first->second;
-      }
-      try {
-        m = FitLda(x, labels, o.pca.dims);
-      } catch (const InputError& e) {
-        std::string msg = e.what();
-        for (auto& [name, c] : class_of)
-          if (msg.find("class #" + std::to_string(c) + " ") != std::string::npos)
-            msg.replace(msg.find("class #" + std::to_string(c) + " "), ("class #" + std::to_string(c)).size(), "class '" + name + "'");
-        throw InputError("reduce: " + msg);
-      }
-      if (unlabelled) spdlog::warn("reduce: {} item(s) without a '{}' label are projected but not used for the LDA fit", unlabelled, o.label_column);
-    } else {
-      PcaFitOptions fit = o.pca;
-      fit.threads = ctx.threads;
-      m = FitPca(x, fit);
-    }
+    PcaFitOptions fit = o.pca;
+    fit.threads = ctx.threads;
+    m = FitPca(x, fit);
   }
   MatrixF red = Project(m, x);
   MatrixF l2 = red;
@@ -146,31 +192,10 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
   const int64_t n = red.rows(), k = red.cols(), d = x.cols();
 
   ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, params, inputs);
-
   b.set_tag(ctx.tag);
   b.producer()["eigen"] = EigenVersion();
-  WriteNpy(b.Path("reduced.npy"), DType::kF32, {n, k}, red.data());
-  WriteNpy(b.Path("reduced_l2.npy"), DType::kF32, {n, k}, l2.data());
-  {
-    std::vector<double> mean(m.mean.data(), m.mean.data() + m.mean.size());
-    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> comps = m.components;
-    std::vector<double> var(m.variance.data(), m.variance.data() + m.variance.size());
-    WriteNpy(b.Path("pca_mean.npy"), DType::kF64, {d}, mean.data());
-    WriteNpy(b.Path("pca_components.npy"), DType::kF64, {k, d}, comps.data());
-    WriteNpy(b.Path("pca_variance.npy"), DType::kF64, {k}, var.data());
-  }
-  WriteLines(b.Path("ids.txt"), ids);
-  for (const char* f : {"reduced.npy", "reduced_l2.npy", "pca_mean.npy", "pca_components.npy", "pca_variance.npy", "ids.txt"})
-    b.AddOutput(f);
-  json ratios = json::array(), cum = json::array();
-  double c = 0;
-  for (Eigen::Index i = 0; i < m.ratio.size(); ++i) {
-    c += m.ratio(i);
-    ratios.push_back(m.ratio(i));
-    cum.push_back(c);
-  }
-  b.extra() = {{"explained_variance_ratio", ratios}, {"cumulative_explained_variance", cum},
-               {"total_variance", m.total_variance}, {"method", m.method}, {"whiten", m.whiten}};
+  WriteOutputs(m, red, l2, ids, b);
+  const double c = DescribeFit(m, b);
   if (fitted) {
     b.extra()["drift"] = {{"fit_explained_share", c}, {"new_data_explained_share", drift_share},
                           {"note", "share of the new items' variance (around the fitted mean) the old basis explains"}};
