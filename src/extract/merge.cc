@@ -15,37 +15,46 @@
 
 namespace visrec::extract {
 
-StageResult MergeShards(int shards, const RunContext& ctx) {
-  if (shards < 2 || shards > 100000) throw UsageError("extract: --merge-shards N needs 2 <= N <= 100000");
-  if (const std::string missing = MissingShardsText(ctx.workdir, "extract", shards); !missing.empty())
-    throw ArtifactError("extract: " + missing + " (preprocess and extract, each with that --shard)");
-  auto t0 = std::chrono::steady_clock::now();
-  struct Shard {
-    Artifact ex, pre;
-    NpyArray<float> features, photo_features;
-    std::vector<std::string> ids, missing;
-    CsvTable photos, images;
-  };
-  std::vector<Shard> parts(static_cast<size_t>(shards));
+namespace {
+
+struct Shard {
+  Artifact ex, pre;
+  NpyArray<float> features, photo_features;
+  std::vector<std::string> ids, missing;
+  CsvTable photos, images;
+};
+
+struct ShardSet {
+  std::vector<Shard> parts;
   std::vector<ArtifactInput> inputs;
-  std::string catalog_digest, catalog_path;
+  std::string catalog_digest, catalog_path;  // the catalog every shard's preprocess read
+};
+
+// Every shard's extract artifact and its preprocess parent, checked to be of one run: shard i of
+// N, same parameters, same catalog, photo counts that agree.
+ShardSet LoadShards(int shards, const RunContext& ctx) {
+  ShardSet set;
+  set.parts.resize(size_t(shards));
   for (int k = 0; k < shards; ++k) {
     ShardSpec spec{k, shards};
-    Shard& s = parts[size_t(k)];
+    Shard& s = set.parts[size_t(k)];
     s.ex = OpenLatest(ctx.workdir, "extract", VerifyLevel::kCheap, spec.Pointer());
     s.pre = OpenParent(s.ex, "preprocess", "preprocess");
     if (s.pre.manifest["params"].value("shard", "") != spec.Text())
       throw ArtifactError("extract: " + s.ex.dir.string() + " is not shard " + spec.Text() + " (its preprocess artifact says '" +
                           s.pre.manifest["params"].value("shard", "none") + "')");
-    if (k > 0 && s.ex.manifest["params"] != parts[0].ex.manifest["params"])
+    if (k > 0 && s.ex.manifest["params"] != set.parts[0].ex.manifest["params"])
       throw ArtifactError("extract: shards 0/" + std::to_string(shards) + " and " + spec.Text() +
                           " ran with different models or parameters; rerun them alike");
     for (const auto& in : s.pre.manifest["inputs"])
       if (in.value("role", "") == "catalog") {
-        if (k == 0) { catalog_digest = in.value("digest", ""); catalog_path = in.value("path", ""); }
-        else if (in.value("digest", "") != catalog_digest)
+        if (k == 0) {
+          set.catalog_digest = in.value("digest", "");
+          set.catalog_path = in.value("path", "");
+        } else if (in.value("digest", "") != set.catalog_digest) {
           throw ArtifactError("extract: shard " + spec.Text() + " was made from a different catalog than shard 0/" +
                               std::to_string(shards) + "; rerun every shard on the same catalog");
+        }
       }
     s.features = s.ex.ReadArray<float>("features.npy");
     s.photo_features = s.ex.ReadArray<float>("photo_features.npy");
@@ -55,8 +64,85 @@ StageResult MergeShards(int shards, const RunContext& ctx) {
     s.images = ReadCsv(s.pre.File("images.csv"));
     if (s.photos.rows.size() != s.images.rows.size() || int64_t(s.photos.rows.size()) != s.photo_features.rows())
       throw ArtifactError("extract: " + s.ex.dir.string() + " and its preprocess artifact disagree on the photo count");
-    inputs.push_back(s.ex.AsInput("shard-" + std::to_string(k)));
+    set.inputs.push_back(s.ex.AsInput("shard-" + std::to_string(k)));
   }
+  return set;
+}
+
+struct PhotoRef {
+  int64_t order;
+  size_t shard;
+  int64_t row;
+};
+
+// Photos in catalog order, as an unsharded preprocess lists them.
+std::vector<PhotoRef> PhotosInCatalogOrder(const ShardSet& set) {
+  std::map<std::pair<std::string, std::string>, int64_t> catalog_order;
+  std::error_code ec;
+  if (!fs::exists(set.catalog_path, ec) || Sha256File(set.catalog_path) != set.catalog_digest)
+    throw InputError("extract: the catalog '" + set.catalog_path + "' the shards were made from is gone or changed; "
+                     "the merge needs it to put photos in catalog order");
+  Catalog cat = ReadCatalog(set.catalog_path);
+  for (size_t i = 0; i < cat.photos.size(); ++i)
+    catalog_order.emplace(std::make_pair(cat.photos[i].item_id, cat.photos[i].image), int64_t(i));
+  std::vector<PhotoRef> photos;
+  for (size_t k = 0; k < set.parts.size(); ++k) {
+    const CsvTable& im = set.parts[k].images;
+    const int ci = im.Column("item_id"), cm = im.Column("image");
+    for (size_t r = 0; r < im.rows.size(); ++r) {
+      auto it = catalog_order.find({im.rows[r][size_t(ci)], im.rows[r][size_t(cm)]});
+      if (it == catalog_order.end())
+        throw ArtifactError("extract: photo '" + im.rows[r][size_t(cm)] + "' of shard " + std::to_string(k) + " is not in the catalog");
+      photos.push_back({it->second, k, int64_t(r)});
+    }
+  }
+  std::sort(photos.begin(), photos.end(), [](const PhotoRef& a, const PhotoRef& b) { return a.order < b.order; });
+  return photos;
+}
+
+// features.npy, ids.txt and items_without_features.txt: items in sorted id order across shards.
+void WriteItems(const ShardSet& set, const std::map<std::string, std::pair<size_t, int64_t>>& item_at,
+                const std::vector<std::string>& missing, int64_t dim, ArtifactBuilder& b) {
+  std::vector<float> feat;
+  feat.reserve(item_at.size() * size_t(dim));
+  std::string ids;
+  for (const auto& [id, at] : item_at) {
+    const auto& f = set.parts[at.first].features.data;
+    feat.insert(feat.end(), f.begin() + at.second * dim, f.begin() + (at.second + 1) * dim);
+    ids += id + "\n";
+  }
+  WriteNpy(b.Path("features.npy"), DType::kF32, {int64_t(item_at.size()), dim}, feat.data());
+  WriteFileAtomic(b.Path("ids.txt"), ids);
+  std::string missing_txt;
+  for (const auto& m : missing) missing_txt += m + "\n";
+  WriteFileAtomic(b.Path("items_without_features.txt"), missing_txt);
+}
+
+// photo_features.npy and photos.csv in catalog order.
+void WritePhotos(const ShardSet& set, const std::vector<PhotoRef>& photos, int64_t dim, ArtifactBuilder& b) {
+  std::vector<float> photo_feat;
+  photo_feat.reserve(photos.size() * size_t(dim));
+  std::string photos_csv = "row,sha256,item_id\n";
+  for (size_t i = 0; i < photos.size(); ++i) {
+    const Shard& s = set.parts[photos[i].shard];
+    const auto& f = s.photo_features.data;
+    photo_feat.insert(photo_feat.end(), f.begin() + photos[i].row * dim, f.begin() + (photos[i].row + 1) * dim);
+    const auto& pr = s.photos.rows[size_t(photos[i].row)];
+    photos_csv += CsvLine({std::to_string(i), pr[1], pr[2]});
+  }
+  WriteNpy(b.Path("photo_features.npy"), DType::kF32, {int64_t(photos.size()), dim}, photo_feat.data());
+  WriteFileAtomic(b.Path("photos.csv"), photos_csv);
+}
+
+}  // namespace
+
+StageResult MergeShards(int shards, const RunContext& ctx) {
+  if (shards < 2 || shards > 100000) throw UsageError("extract: --merge-shards N needs 2 <= N <= 100000");
+  if (const std::string missing = MissingShardsText(ctx.workdir, "extract", shards); !missing.empty())
+    throw ArtifactError("extract: " + missing + " (preprocess and extract, each with that --shard)");
+  auto t0 = std::chrono::steady_clock::now();
+  const ShardSet set = LoadShards(shards, ctx);
+  const std::vector<Shard>& parts = set.parts;
   const int64_t dim = parts[0].features.cols();
 
   // Items: sorted ids across shards, each in exactly one shard.
@@ -70,67 +156,21 @@ StageResult MergeShards(int shards, const RunContext& ctx) {
     missing.insert(missing.end(), parts[k].missing.begin(), parts[k].missing.end());
   }
   std::sort(missing.begin(), missing.end());
-
-  // Photos in catalog order, as an unsharded preprocess lists them.
-  std::map<std::pair<std::string, std::string>, int64_t> catalog_order;
-  {
-    std::error_code ec;
-    if (!fs::exists(catalog_path, ec) || Sha256File(catalog_path) != catalog_digest)
-      throw InputError("extract: the catalog '" + catalog_path + "' the shards were made from is gone or changed; "
-                       "the merge needs it to put photos in catalog order");
-    Catalog cat = ReadCatalog(catalog_path);
-    for (size_t i = 0; i < cat.photos.size(); ++i) catalog_order.emplace(std::make_pair(cat.photos[i].item_id, cat.photos[i].image), int64_t(i));
-  }
-  struct PhotoRef { int64_t order; size_t shard; int64_t row; };
-  std::vector<PhotoRef> photos;
-  for (size_t k = 0; k < parts.size(); ++k) {
-    const CsvTable& im = parts[k].images;
-    const int ci = im.Column("item_id"), cm = im.Column("image");
-    for (size_t r = 0; r < im.rows.size(); ++r) {
-      auto it = catalog_order.find({im.rows[r][size_t(ci)], im.rows[r][size_t(cm)]});
-      if (it == catalog_order.end())
-        throw ArtifactError("extract: photo '" + im.rows[r][size_t(cm)] + "' of shard " + std::to_string(k) + " is not in the catalog");
-      photos.push_back({it->second, k, int64_t(r)});
-    }
-  }
-  std::sort(photos.begin(), photos.end(), [](const PhotoRef& a, const PhotoRef& b) { return a.order < b.order; });
+  const std::vector<PhotoRef> photos = PhotosInCatalogOrder(set);
 
   json params = parts[0].ex.manifest["params"];
   params["merged_shards"] = shards;
-  const std::string key = ComputeArtifactKey("extract", kStageVersion, params, inputs);
+  const std::string key = ComputeArtifactKey("extract", kStageVersion, params, set.inputs);
   if (auto up = FindUpToDate(ctx, "extract", key)) return *up;
-  ArtifactBuilder b(ctx.workdir, "extract", kStageVersion, params, inputs);
+  ArtifactBuilder b(ctx.workdir, "extract", kStageVersion, params, set.inputs);
   b.set_tag(ctx.tag);
-  std::vector<float> feat;
-  feat.reserve(item_at.size() * size_t(dim));
-  std::string ids;
-  for (const auto& [id, at] : item_at) {
-    const auto& f = parts[at.first].features.data;
-    feat.insert(feat.end(), f.begin() + at.second * dim, f.begin() + (at.second + 1) * dim);
-    ids += id + "\n";
-  }
-  std::vector<float> photo_feat;
-  photo_feat.reserve(photos.size() * size_t(dim));
-  std::string photos_csv = "row,sha256,item_id\n";
   int64_t computed = 0;
-  for (size_t i = 0; i < photos.size(); ++i) {
-    const Shard& s = parts[photos[i].shard];
-    const auto& f = s.photo_features.data;
-    photo_feat.insert(photo_feat.end(), f.begin() + photos[i].row * dim, f.begin() + (photos[i].row + 1) * dim);
-    const auto& pr = s.photos.rows[size_t(photos[i].row)];
-    photos_csv += CsvLine({std::to_string(i), pr[1], pr[2]});
-  }
   for (const auto& s : parts) {
     computed += s.ex.manifest["counts"].value("photos_computed", int64_t(0));
     for (const auto& f : s.ex.manifest["failures"]) b.AddFailure(f.value("id", ""), f.value("file", ""), f.value("reason", ""));
   }
-  WriteNpy(b.Path("features.npy"), DType::kF32, {int64_t(item_at.size()), dim}, feat.data());
-  WriteNpy(b.Path("photo_features.npy"), DType::kF32, {int64_t(photos.size()), dim}, photo_feat.data());
-  WriteFileAtomic(b.Path("ids.txt"), ids);
-  std::string missing_txt;
-  for (const auto& m : missing) missing_txt += m + "\n";
-  WriteFileAtomic(b.Path("items_without_features.txt"), missing_txt);
-  WriteFileAtomic(b.Path("photos.csv"), photos_csv);
+  WriteItems(set, item_at, missing, dim, b);
+  WritePhotos(set, photos, dim, b);
   for (const char* f : {"features.npy", "photo_features.npy", "ids.txt", "items_without_features.txt", "photos.csv"}) b.AddOutput(f);
   b.counts() = {{"items", int64_t(item_at.size())}, {"dim", dim}, {"photos", int64_t(photos.size())},
                 {"photos_computed", computed}, {"photos_reused", int64_t(photos.size()) - computed},
