@@ -81,16 +81,17 @@ HybridLists BuildHybrid(const SourceLists& sims, const double w[3], int32_t n, i
   return hybrid;
 }
 
-BlendTuning TuneBlend(const BlendTuningInput& in) {
-  const auto t0 = std::chrono::steady_clock::now();
+namespace {
+
+struct Held {
+  int32_t user;
+  int32_t item;
+};
+
+// Validation users (2+ interactions; at most max_users, a seeded sample) and each one's held-out
+// item: among the latest items (all of them without timestamps), the one with the smallest seeded hash.
+std::vector<Held> PickHeldOut(const BlendTuningInput& in, BlendTuning& out) {
   const FlatHistories& all = *in.histories;
-  BlendTuning out;
-  // ---- validation users and their held-out items ----
-  struct Held {
-    int32_t user;
-    int32_t item;
-  };
-  std::vector<Held> held;
   bool any_timestamp = false;
   for (const auto& e : all.entries) any_timestamp |= e.second.second != 0;
   out.by_timestamp = any_timestamp;
@@ -103,10 +104,10 @@ BlendTuning TuneBlend(const BlendTuningInput& in) {
     eligible.resize(size_t(in.max_users));
   }
   std::sort(eligible.begin(), eligible.end(), [](auto& a, auto& b) { return a.second < b.second; });
+  std::vector<Held> held;
   for (const auto& [order, u] : eligible) {
     const auto h = all[size_t(u)];
     const double t_last = LatestTimestamp(h);
-    // Among the latest items (all of them without timestamps), the one with the smallest seeded hash.
     int32_t pick = -1;
     uint64_t best = 0;
     for (const auto& [i, wt] : h) {
@@ -116,96 +117,114 @@ BlendTuning TuneBlend(const BlendTuningInput& in) {
     }
     held.push_back({u, pick});
   }
-  out.validation_users = int64_t(held.size());
-  // The grid: w_cf = 1, every (w_visual, w_text) pair, simpler blends first (fewer sources, then
-  // smaller weights), so a tie goes to the simpler blend.
+  return held;
+}
+
+// The grid: w_cf = 1, every (w_visual, w_text) pair, simpler blends first (fewer sources, then
+// smaller weights), so a tie goes to the simpler blend.
+std::vector<BlendCell> BlendGrid(const BlendTuningInput& in) {
+  std::vector<BlendCell> cells;
   std::vector<double> text_values = in.has_text ? in.grid : std::vector<double>{0.0};
   for (double v : in.grid)
-    for (double t : text_values) out.cells.push_back({{1.0, v, t}});
-  std::stable_sort(out.cells.begin(), out.cells.end(), [](const BlendCell& a, const BlendCell& b) {
+    for (double t : text_values) cells.push_back({{1.0, v, t}});
+  std::stable_sort(cells.begin(), cells.end(), [](const BlendCell& a, const BlendCell& b) {
     const int na = (a.w[1] > 0) + (a.w[2] > 0), nb = (b.w[1] > 0) + (b.w[2] > 0);
     if (na != nb) return na < nb;
     if (a.w[1] + a.w[2] != b.w[1] + b.w[2]) return a.w[1] + a.w[2] < b.w[1] + b.w[2];
     return a.w[1] < b.w[1];
   });
-  if (held.empty()) {
-    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return out;
-  }
-  // ---- training histories without the held-out items; collaborative similarity from them ----
+  return cells;
+}
+
+// Training histories: every user's history without their held-out item (`held` is in user order).
+FlatHistories WithoutHeldOut(const FlatHistories& all, const std::vector<Held>& held) {
   FlatHistories train;
   train.users = all.users;
   train.start.assign(all.users.size() + 1, 0);
   train.entries.reserve(all.entries.size());
-  {
-    size_t q = 0;
-    for (size_t u = 0; u < all.users.size(); ++u) {
-      const bool holds = q < held.size() && held[q].user == int32_t(u);
-      for (const auto& e : all[u])
-        if (!holds || e.first != held[q].item) train.entries.push_back(e);
-      if (holds) ++q;
-      train.start[u + 1] = int64_t(train.entries.size());
-    }
+  size_t q = 0;
+  for (size_t u = 0; u < all.users.size(); ++u) {
+    const bool holds = q < held.size() && held[q].user == int32_t(u);
+    for (const auto& e : all[u])
+      if (!holds || e.first != held[q].item) train.entries.push_back(e);
+    if (holds) ++q;
+    train.start[u + 1] = int64_t(train.entries.size());
   }
-  const TopK cf = SparseCosineTopK(UserItemRows(train, in.n_items), in.neighbors, in.shrink, in.min_support, in.threads);
-  const SourceLists sims{&cf, in.visual, in.has_text ? in.text : nullptr};
+  return train;
+}
 
-  // ---- every cell: the held-out item's rank among the user's scored, unseen items ----
+// One cell: HR and NDCG of the held-out item's rank among each user's scored, unseen items.
+void ScoreCell(BlendCell& cell, const SourceLists& sims, const FlatHistories& train, const std::vector<Held>& held,
+               const BlendTuningInput& in) {
   const int n = in.n_items;
-  for (BlendCell& cell : out.cells) {
-    const HybridLists hybrid = BuildHybrid(sims, cell.w, n, in.neighbors, in.threads);
-    std::atomic<int64_t> next{0};
-    // Per user, summed in user order afterwards: the same totals whatever the thread count.
-    std::vector<double> ndcg(held.size(), 0.0);
-    std::vector<char> hit(held.size(), 0);
-    ParallelFor(in.threads, in.threads, [&](int64_t) {
-      std::vector<double> total(size_t(n), 0.0);
-      std::vector<int64_t> seen_by(size_t(n), 0), touched_by(size_t(n), 0);
-      std::vector<int32_t> touched;
-      for (int64_t q; (q = next.fetch_add(1)) < int64_t(held.size());) {
-        const auto h = train[size_t(held[size_t(q)].user)];
-        const int32_t target = held[size_t(q)].item;
-        const int64_t mark = q + 1;
-        const double t_last = LatestTimestamp(h);
-        for (const auto& e : h) seen_by[size_t(e.first)] = mark;
-        touched.clear();
-        for (const auto& [hi, wt] : h) {
-          const double weight = HistoryWeight(wt, t_last, in.half_life_days);
-          for (const auto& nb : hybrid[size_t(hi)]) {
-            const size_t j = size_t(nb.item);
-            if (seen_by[j] == mark) continue;
-            if (touched_by[j] != mark) {
-              touched_by[j] = mark;
-              touched.push_back(nb.item);
-              total[j] = 0.0;
-            }
-            total[j] += weight * nb.score;
+  const HybridLists hybrid = BuildHybrid(sims, cell.w, n, in.neighbors, in.threads);
+  std::atomic<int64_t> next{0};
+  // Per user, summed in user order afterwards: the same totals whatever the thread count.
+  std::vector<double> ndcg(held.size(), 0.0);
+  std::vector<char> hit(held.size(), 0);
+  ParallelFor(in.threads, in.threads, [&](int64_t) {
+    std::vector<double> total(size_t(n), 0.0);
+    std::vector<int64_t> seen_by(size_t(n), 0), touched_by(size_t(n), 0);
+    std::vector<int32_t> touched;
+    for (int64_t q; (q = next.fetch_add(1)) < int64_t(held.size());) {
+      const auto h = train[size_t(held[size_t(q)].user)];
+      const int32_t target = held[size_t(q)].item;
+      const int64_t mark = q + 1;
+      const double t_last = LatestTimestamp(h);
+      for (const auto& e : h) seen_by[size_t(e.first)] = mark;
+      touched.clear();
+      for (const auto& [hi, wt] : h) {
+        const double weight = HistoryWeight(wt, t_last, in.half_life_days);
+        for (const auto& nb : hybrid[size_t(hi)]) {
+          const size_t j = size_t(nb.item);
+          if (seen_by[j] == mark) continue;
+          if (touched_by[j] != mark) {
+            touched_by[j] = mark;
+            touched.push_back(nb.item);
+            total[j] = 0.0;
           }
-        }
-        if (touched_by[size_t(target)] != mark) continue;
-        const double st = total[size_t(target)];
-        if (!(st > 0) || !std::isfinite(st)) continue;
-        int64_t rank = 0;  // items ranked above the target, by the stage's order (score desc, index asc)
-        for (int32_t j : touched) {
-          const double s = total[size_t(j)];
-          if (s > st || (s == st && j < target)) ++rank;
-        }
-        if (rank < in.k) {
-          hit[size_t(q)] = 1;
-          ndcg[size_t(q)] = 1.0 / std::log2(double(rank) + 2.0);
+          total[j] += weight * nb.score;
         }
       }
-    });
-    for (size_t q = 0; q < held.size(); ++q) {
-      cell.hr += hit[q];
-      cell.ndcg += ndcg[q];
+      if (touched_by[size_t(target)] != mark) continue;
+      const double st = total[size_t(target)];
+      if (!(st > 0) || !std::isfinite(st)) continue;
+      int64_t rank = 0;  // items ranked above the target, by the stage's order (score desc, index asc)
+      for (int32_t j : touched) {
+        const double s = total[size_t(j)];
+        if (s > st || (s == st && j < target)) ++rank;
+      }
+      if (rank < in.k) {
+        hit[size_t(q)] = 1;
+        ndcg[size_t(q)] = 1.0 / std::log2(double(rank) + 2.0);
+      }
     }
-    cell.hr /= double(held.size());
-    cell.ndcg /= double(held.size());
+  });
+  for (size_t q = 0; q < held.size(); ++q) {
+    cell.hr += hit[q];
+    cell.ndcg += ndcg[q];
   }
-  out.chosen = 0;
-  for (size_t c = 1; c < out.cells.size(); ++c)
-    if (out.cells[c].ndcg > out.cells[size_t(out.chosen)].ndcg) out.chosen = int(c);
+  cell.hr /= double(held.size());
+  cell.ndcg /= double(held.size());
+}
+
+}  // namespace
+
+BlendTuning TuneBlend(const BlendTuningInput& in) {
+  const auto t0 = std::chrono::steady_clock::now();
+  BlendTuning out;
+  const std::vector<Held> held = PickHeldOut(in, out);
+  out.validation_users = int64_t(held.size());
+  out.cells = BlendGrid(in);
+  if (!held.empty()) {
+    const FlatHistories train = WithoutHeldOut(*in.histories, held);
+    const TopK cf = SparseCosineTopK(UserItemRows(train, in.n_items), in.neighbors, in.shrink, in.min_support, in.threads);
+    const SourceLists sims{&cf, in.visual, in.has_text ? in.text : nullptr};
+    for (BlendCell& cell : out.cells) ScoreCell(cell, sims, train, held, in);
+    out.chosen = 0;
+    for (size_t c = 1; c < out.cells.size(); ++c)
+      if (out.cells[c].ndcg > out.cells[size_t(out.chosen)].ndcg) out.chosen = int(c);
+  }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }

@@ -15,18 +15,9 @@ namespace {
 using namespace internal;
 // A user's history: item -> (summed weight, latest timestamp).
 using History = std::map<int32_t, std::pair<double, double>>;
-}  // namespace
 
-void ExplainOptions::Validate() const {
-  if (user.empty() || item.empty()) throw UsageError("explain: give --user and --item");
-}
-
-Explanation Explain(const ExplainOptions& o) {
-  o.Validate();
-  return Explain(o.recommend.empty() ? OpenLatest(o.workdir, kStage).dir : o.recommend, o.user, o.item);
-}
-
-Explanation Explain(const fs::path& recommend_artifact, const std::string& user, const std::string& item) {
+// A whole recommend artifact that stored its scoring neighbour lists.
+Artifact OpenExplainable(const fs::path& recommend_artifact) {
   Artifact a = OpenArtifact(recommend_artifact);
   if (a.stage != kStage) throw ArtifactError("explain: '" + a.dir.string() + "' is a " + a.stage + " artifact, expected recommend");
   RequireWholeArtifact(a, "explain");
@@ -35,16 +26,11 @@ Explanation Explain(const fs::path& recommend_artifact, const std::string& user,
   if (!stored)
     throw ArtifactError("explain: " + a.dir.string() + " holds no scoring neighbour lists (made with --store-scoring false "
                         "or by a visrec before recommend stage version 2); rerun recommend");
-  const json& p = a.manifest["params"];
-  Explanation e;
-  e.user = user;
-  e.item = item;
-  // The weights the run used (tuned ones under --blend auto); artifacts from before had only params.
-  const json& used = a.manifest.contains("extra") && a.manifest["extra"].contains("blend") ? a.manifest["extra"]["blend"] : p;
-  e.blend[kCf] = used.value("w_cf", 1.0);
-  e.blend[kVisual] = used.value("w_visual", 1.0);
-  e.blend[kText] = used.value("w_text", 1.0);
-  const double half_life = p.value("half_life_days", 0.0);
+  return a;
+}
+
+// The interactions file the run read, unchanged since: otherwise the history is not the one scored.
+fs::path CheckedInteractions(const Artifact& a) {
   fs::path interactions;
   std::string digest;
   for (const auto& in : a.manifest["inputs"])
@@ -59,20 +45,14 @@ Explanation Explain(const fs::path& recommend_artifact, const std::string& user,
   if (Sha256File(interactions) != digest)
     throw ArtifactError("explain: the interactions file '" + interactions.string() + "' changed since " + a.dir.string() +
                         " was made; rerun recommend to explain its current recommendations");
+  return interactions;
+}
 
-  const std::vector<std::string> ids = ReadLines(a.File("ids.txt"));
-  std::unordered_map<std::string, int32_t> index;
-  for (size_t i = 0; i < ids.size(); ++i) index[ids[i]] = int32_t(i);
-  auto target = index.find(item);
-  if (target == index.end()) throw InputError("explain: unknown item '" + item + "' (not in " + a.File("ids.txt").string() + ")");
-  {
-    bool known = false;
-    for (const auto& u : ReadLines(a.File("users.txt"))) known |= u == user;
-    if (!known) throw InputError("explain: unknown user '" + user + "' (not in " + a.File("users.txt").string() + ")");
-  }
-  // The user's history, by the stage's rule.
+// The user's history, by the stage's rule.
+History UserHistory(const fs::path& interactions, const json& params, const std::string& user,
+                    const std::unordered_map<std::string, int32_t>& index) {
   History h;
-  StreamInteractions(interactions, p.value("bad_rows", "skip") == "fail" ? BadRowPolicy::kFail : BadRowPolicy::kSkip,
+  StreamInteractions(interactions, params.value("bad_rows", "skip") == "fail" ? BadRowPolicy::kFail : BadRowPolicy::kSkip,
                      [&](const Interaction& x) {
                        if (x.user_id != user) return;
                        auto it = index.find(x.item_id);
@@ -81,45 +61,85 @@ Explanation Explain(const fs::path& recommend_artifact, const std::string& user,
                        wt.first += x.weight;
                        wt.second = std::max(wt.second, x.timestamp);
                      });
-  e.history_items = int(h.size());
-  e.seen = h.count(target->second) > 0;
+  return h;
+}
 
+// The score of `target` for this history, history item by history item and source by source, in
+// the same order and arithmetic as the stage's scoring loop, so the total is the same double.
+void Decompose(const Artifact& a, const std::vector<std::string>& ids, const History& h, int32_t target,
+               double half_life, Explanation& e) {
   MappedNpy nbs(a.File("scoring_neighbors.npy")), parts(a.File("scoring_parts.npy"));
   const int64_t width = nbs.cols();
   e.neighbors = int(width);
   if (nbs.rows() != int64_t(ids.size()) || parts.rows() != nbs.rows() || parts.header().shape.size() != 3 ||
       parts.header().shape[1] != width || parts.header().shape[2] != 3)
     throw ArtifactError("explain: scoring_neighbors.npy and scoring_parts.npy of " + a.dir.string() + " disagree in shape");
+  if (e.seen) return;
   const int32_t* nb = nbs.data<int32_t>();
   const float* pt = parts.data<float>();
-  if (!e.seen) {
-    const double t_last = LatestTimestamp(h);
-    // Same order and arithmetic as the stage's scoring loop, so the total is the same double.
-    for (auto& [hi, wt] : h) {
-      const double weight = HistoryWeight(wt, t_last, half_life);
-      for (int64_t r = 0; r < width; ++r) {
-        const int32_t j = nb[hi * width + r];
-        if (j < 0) break;
-        if (j != target->second) continue;
-        const float* q = pt + (hi * width + r) * 3;
-        const float tot = q[0] + q[1] + q[2];
-        ExplainedPart x;
-        x.history_item = ids[size_t(hi)];
-        x.weight = weight;
-        for (int s = 0; s < 3; ++s) {
-          x.part[s] = q[s];
-          e.by_source[s] += weight * q[s];
-        }
-        x.contribution = weight * tot;
-        e.score += x.contribution;
-        e.parts.push_back(x);
-        break;
+  const double t_last = LatestTimestamp(h);
+  for (auto& [hi, wt] : h) {
+    const double weight = HistoryWeight(wt, t_last, half_life);
+    for (int64_t r = 0; r < width; ++r) {
+      const int32_t j = nb[hi * width + r];
+      if (j < 0) break;
+      if (j != target) continue;
+      const float* q = pt + (hi * width + r) * 3;
+      const float tot = q[0] + q[1] + q[2];
+      ExplainedPart x;
+      x.history_item = ids[size_t(hi)];
+      x.weight = weight;
+      for (int s = 0; s < 3; ++s) {
+        x.part[s] = q[s];
+        e.by_source[s] += weight * q[s];
       }
+      x.contribution = weight * tot;
+      e.score += x.contribution;
+      e.parts.push_back(x);
+      break;
     }
-    std::stable_sort(e.parts.begin(), e.parts.end(), [](const ExplainedPart& x, const ExplainedPart& y) {
-      return x.contribution > y.contribution || (x.contribution == y.contribution && x.history_item < y.history_item);
-    });
   }
+  std::stable_sort(e.parts.begin(), e.parts.end(), [](const ExplainedPart& x, const ExplainedPart& y) {
+    return x.contribution > y.contribution || (x.contribution == y.contribution && x.history_item < y.history_item);
+  });
+}
+
+}  // namespace
+
+void ExplainOptions::Validate() const {
+  if (user.empty() || item.empty()) throw UsageError("explain: give --user and --item");
+}
+
+Explanation Explain(const ExplainOptions& o) {
+  o.Validate();
+  return Explain(o.recommend.empty() ? OpenLatest(o.workdir, kStage).dir : o.recommend, o.user, o.item);
+}
+
+Explanation Explain(const fs::path& recommend_artifact, const std::string& user, const std::string& item) {
+  const Artifact a = OpenExplainable(recommend_artifact);
+  const json& p = a.manifest["params"];
+  Explanation e;
+  e.user = user;
+  e.item = item;
+  // The weights the run used (tuned ones under --blend auto); artifacts from before had only params.
+  const json& used = a.manifest.contains("extra") && a.manifest["extra"].contains("blend") ? a.manifest["extra"]["blend"] : p;
+  e.blend[kCf] = used.value("w_cf", 1.0);
+  e.blend[kVisual] = used.value("w_visual", 1.0);
+  e.blend[kText] = used.value("w_text", 1.0);
+  const fs::path interactions = CheckedInteractions(a);
+
+  const std::vector<std::string> ids = ReadLines(a.File("ids.txt"));
+  std::unordered_map<std::string, int32_t> index;
+  for (size_t i = 0; i < ids.size(); ++i) index[ids[i]] = int32_t(i);
+  auto target = index.find(item);
+  if (target == index.end()) throw InputError("explain: unknown item '" + item + "' (not in " + a.File("ids.txt").string() + ")");
+  bool known = false;
+  for (const auto& u : ReadLines(a.File("users.txt"))) known |= u == user;
+  if (!known) throw InputError("explain: unknown user '" + user + "' (not in " + a.File("users.txt").string() + ")");
+  const History h = UserHistory(interactions, p, user, index);
+  e.history_items = int(h.size());
+  e.seen = h.count(target->second) > 0;
+  Decompose(a, ids, h, target->second, p.value("half_life_days", 0.0), e);
   CsvTable recs = ReadCsv(a.File("recommendations.csv"));
   for (const auto& row : recs.rows)
     if (row.size() >= 5 && row[0] == user && row[2] == item) {

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -95,6 +96,82 @@ std::string ParamDifferences(const json& manifest, const json& list_params, cons
   return out.empty() ? "its recorded key differs" : out;
 }
 
+namespace {
+
+// The merge's state across shards: which shard owns each item, and the lists gathered so far.
+struct ShardGather {
+  const std::vector<std::string>& ids;
+  int neighbors;
+  TopK (&sims)[3];
+  std::vector<int32_t> owner;  // shard of each item row; -1 until one lists it
+  std::vector<int64_t> stamp;  // duplicate neighbours within one list
+  std::function<void(const std::string&)> problem;
+
+  int64_t n() const { return int64_t(ids.size()); }
+
+  // Each row of shard_items.npy: in range, listed once, by the shard that owns the item.
+  bool Claim(const NpyArray<int32_t>& rows, const ShardSpec& spec, const std::string& rerun) {
+    const int64_t m_rows = rows.shape.empty() ? 0 : rows.shape[0];
+    for (int64_t q = 0; q < m_rows; ++q) {
+      const int32_t row = rows.data[size_t(q)];
+      if (row < 0 || row >= n()) {
+        problem("names item row " + std::to_string(row) + ", out of range; " + rerun);
+        return false;
+      }
+      if (owner[size_t(row)] >= 0) {
+        problem("item '" + ids[size_t(row)] + "' is listed " +
+                (owner[size_t(row)] == spec.index ? std::string("twice") : "also by shard " + std::to_string(owner[size_t(row)])) +
+                "; " + rerun);
+        return false;
+      }
+      if (!spec.Owns(ids[size_t(row)])) {
+        problem("holds item '" + ids[size_t(row)] + "', which belongs to another shard; " + rerun);
+        return false;
+      }
+      owner[size_t(row)] = spec.index;
+    }
+    return true;
+  }
+
+  // One source's lists of the shard's items: one row of --neighbors each, best first, unique,
+  // finite, -1 padded at the end only.
+  bool ReadSource(const Artifact& a, int s, const NpyArray<int32_t>& rows, const std::string& rerun) {
+    const int64_t m_rows = rows.shape.empty() ? 0 : rows.shape[0];
+    const auto items = a.ReadArray<int32_t>(ListFile(s, "items"));
+    const auto scores = a.ReadArray<float>(ListFile(s, "scores"));
+    if (items.shape != std::vector<int64_t>{m_rows, neighbors} || scores.shape != items.shape) {
+      problem("its " + std::string(kSourceName[s]) + " lists are not one row of --neighbors " + std::to_string(neighbors) +
+              " per shard item; " + rerun);
+      return false;
+    }
+    for (int64_t q = 0; q < m_rows; ++q) {
+      const int32_t row = rows.data[size_t(q)];
+      auto& list = sims[s][size_t(row)];
+      bool padding = false;
+      for (int64_t r = 0; r < neighbors; ++r) {
+        const int32_t j = items.data[size_t(q * neighbors + r)];
+        const float score = scores.data[size_t(q * neighbors + r)];
+        if (j == -1) {
+          padding = true;
+          continue;
+        }
+        const bool bad = padding || j < 0 || j >= n() || j == row || !std::isfinite(score) ||
+                         stamp[size_t(j)] == row * 3 + s || (!list.empty() && list.back().score < score);
+        if (bad) {
+          problem("its " + std::string(kSourceName[s]) + " list of item '" + ids[size_t(row)] + "' is malformed at rank " +
+                  std::to_string(r + 1) + "; " + rerun);
+          return false;
+        }
+        stamp[size_t(j)] = row * 3 + s;
+        list.push_back(Neighbor{j, score});
+      }
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
 // `recommend --merge-shards N`: every shard's lists into `sims`, after checking each shard (present;
 // a recommend shard artifact of this stage version, made by this visrec build, from the same inputs
 // and list parameters, over the same items; every output's sha256; each item in exactly the shard
@@ -102,102 +179,54 @@ std::string ParamDifferences(const json& manifest, const json& list_params, cons
 void GatherShardLists(int count, const fs::path& workdir, const std::string& lists_key, const json& list_params,
                       const std::vector<ArtifactInput>& inputs, const std::vector<std::string>& ids, int neighbors,
                       Lists& lists) {
-  TopK (&sims)[3] = lists.sims;
   const int64_t n = int64_t(ids.size());
-  for (auto& s : sims) s.assign(size_t(n), {});
-  std::vector<int32_t> owner(size_t(n), -1);
-  std::vector<int64_t> stamp(size_t(n), -1);  // duplicate neighbours within one list
-  std::set<std::string> kernels;
+  for (auto& s : lists.sims) s.assign(size_t(n), {});
   std::vector<std::string> problems;
+  std::string current;  // the shard being read, for problem()
+  ShardGather g{ids, neighbors, lists.sims, std::vector<int32_t>(size_t(n), -1), std::vector<int64_t>(size_t(n), -1),
+                [&](const std::string& what) { problems.push_back("shard " + current + ": " + what); }};
+  std::set<std::string> kernels;
   for (int k = 0; k < count; ++k) {
     const ShardSpec spec{k, count};
+    current = spec.Text();
     std::error_code ec;
     if (!fs::exists(workdir / kStage / spec.Pointer(), ec)) continue;  // named below
     const std::string rerun = "rerun `visrec recommend --shard " + spec.Text() + " --force` with the merge's inputs and list flags";
-    const auto problem = [&](const std::string& what) { problems.push_back("shard " + spec.Text() + ": " + what); };
     try {
       const Artifact a = OpenLatest(workdir, kStage, VerifyLevel::kFull, spec.Pointer());
       const json& m = a.manifest;
       const json& params = m.contains("params") && m["params"].is_object() ? m["params"] : json::object();
       const json& extra = m.contains("extra") && m["extra"].is_object() ? m["extra"] : json::object();
       if (a.stage != kStage || params.value("shard", "") != spec.Text() || !extra.contains("lists_key")) {
-        problem(a.dir.string() + " is not a recommend shard " + spec.Text() + " artifact; " + rerun);
+        g.problem(a.dir.string() + " is not a recommend shard " + spec.Text() + " artifact; " + rerun);
         continue;
       }
       if (const std::string p = StageAndBuildProblem(a, "shard"); !p.empty()) {
-        problem(p + "; " + rerun);
+        g.problem(p + "; " + rerun);
         continue;
       }
       if (extra.value("lists_key", "") != lists_key) {
-        problem("made with other inputs or list flags: " + ParamDifferences(m, list_params, inputs) + "; " + rerun);
+        g.problem("made with other inputs or list flags: " + ParamDifferences(m, list_params, inputs) + "; " + rerun);
         continue;
       }
       if (ReadLines(a.File("ids.txt")) != ids) {
-        problem(a.dir.string() + " lists other items than the merge sees; " + rerun);
+        g.problem(a.dir.string() + " lists other items than the merge sees; " + rerun);
         continue;
       }
       const auto rows = a.ReadArray<int32_t>("shard_items.npy");
-      const int64_t m_rows = rows.shape.empty() ? 0 : rows.shape[0];
-      bool ok = true;
-      for (int64_t q = 0; q < m_rows && ok; ++q) {
-        const int32_t row = rows.data[size_t(q)];
-        if (row < 0 || row >= n) {
-          problem("names item row " + std::to_string(row) + ", out of range; " + rerun);
-          ok = false;
-        } else if (owner[size_t(row)] >= 0) {
-          problem("item '" + ids[size_t(row)] + "' is listed " +
-                  (owner[size_t(row)] == k ? std::string("twice") : "also by shard " + std::to_string(owner[size_t(row)])) + "; " + rerun);
-          ok = false;
-        } else if (!spec.Owns(ids[size_t(row)])) {
-          problem("holds item '" + ids[size_t(row)] + "', which belongs to another shard; " + rerun);
-          ok = false;
-        } else {
-          owner[size_t(row)] = k;
-        }
-      }
-      for (int s = 0; s < 3 && ok; ++s) {
-        const auto items = a.ReadArray<int32_t>(ListFile(s, "items"));
-        const auto scores = a.ReadArray<float>(ListFile(s, "scores"));
-        if (items.shape != std::vector<int64_t>{m_rows, neighbors} || scores.shape != items.shape) {
-          problem("its " + std::string(kSourceName[s]) + " lists are not one row of --neighbors " + std::to_string(neighbors) +
-                  " per shard item; " + rerun);
-          ok = false;
-          break;
-        }
-        for (int64_t q = 0; q < m_rows && ok; ++q) {
-          const int32_t row = rows.data[size_t(q)];
-          auto& list = sims[s][size_t(row)];
-          bool padding = false;
-          for (int64_t r = 0; r < neighbors && ok; ++r) {
-            const int32_t j = items.data[size_t(q * neighbors + r)];
-            const float score = scores.data[size_t(q * neighbors + r)];
-            const Neighbor nb{j, score};
-            // Lists are best first, unique, -1 padded at the end only.
-            if (j == -1) { padding = true; continue; }
-            const bool bad = padding || j < 0 || j >= n || j == row || !std::isfinite(score) ||
-                             stamp[size_t(j)] == row * 3 + s || (!list.empty() && list.back().score < score);
-            if (bad) {
-              problem("its " + std::string(kSourceName[s]) + " list of item '" + ids[size_t(row)] +
-                      "' is malformed at rank " + std::to_string(r + 1) + "; " + rerun);
-              ok = false;
-              break;
-            }
-            stamp[size_t(j)] = row * 3 + s;
-            list.push_back(nb);
-          }
-        }
-      }
+      bool ok = g.Claim(rows, spec, rerun);
+      for (int s = 0; s < 3 && ok; ++s) ok = g.ReadSource(a, s, rows, rerun);
       if (!ok) continue;
       lists.merged_from.push_back(a.dir.filename().string());
       kernels.insert(extra.contains("visual_index") && extra["visual_index"].is_object() ? extra["visual_index"].value("kernel", "") : "");
     } catch (const Error& e) {  // unreadable or damaged: named with its shard and the fix
-      problem(std::string(e.what()) + "; " + rerun);
+      g.problem(std::string(e.what()) + "; " + rerun);
     }
   }
   if (const std::string text = MissingShardsText(workdir, kStage, count); !text.empty()) problems.insert(problems.begin(), text);
   if (problems.empty())
     for (int64_t i = 0; i < n; ++i)
-      if (owner[size_t(i)] < 0) {
+      if (g.owner[size_t(i)] < 0) {
         problems.push_back("item '" + ids[size_t(i)] + "' is in none of the " + std::to_string(count) +
                            " shards' lists (were they run with another N?); rerun its shard");
         break;
