@@ -22,6 +22,7 @@
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/sha256.h"
+#include "visrec/core/stage_versions.h"
 #include "visrec/core/version.h"
 
 namespace visrec {
@@ -69,6 +70,15 @@ json ReadManifest(const fs::path& dir) {
   for (const char* field : {"stage", "stage_version", "key", "params", "inputs", "outputs"})
     if (!m.contains(field)) Corrupt(dir, std::string("manifest.json lacks '") + field + "'");
   if (!m["outputs"].is_array()) Corrupt(dir, "manifest 'outputs' is not a list");
+  if (!m["stage"].is_string() || !m["stage_version"].is_number_integer())
+    Corrupt(dir, "manifest 'stage' is not a name or 'stage_version' not an integer");
+  const std::string stage = m["stage"].get<std::string>();
+  const int version = m["stage_version"].get<int>(), known = stage_version::Known(stage);
+  if (known > 0 && version > known)
+    throw ArtifactError("artifact '" + dir.string() + "' was made by " + stage + " stage version " + std::to_string(version) +
+                        " (visrec " + m.value("/producer/visrec"_json_pointer, std::string("?")) + "), but this visrec (" +
+                        VisrecVersion() + ") reads " + stage + " up to version " + std::to_string(known) +
+                        "; upgrade visrec, or rerun `visrec " + stage + "` with this one");
   return m;
 }
 

@@ -12,6 +12,7 @@
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/sha256.h"
+#include "visrec/core/stage_versions.h"
 
 namespace visrec {
 namespace {
@@ -134,6 +135,44 @@ TEST(Artifact, NewerSchemaNamesBothVersions) {
   testing::WriteText(a.dir / "manifest.json", m.dump());
   ExpectArtifactError(a.dir, "schema version " + std::to_string(kArtifactSchemaVersion + 1));
   ExpectArtifactError(a.dir, "reads up to version " + std::to_string(kArtifactSchemaVersion));
+}
+
+TEST(Artifact, NewerStageVersionNamesBothVersionsAndOlderOnesStillRead) {
+  testing::TempDir d;
+  const int known = stage_version::Known("reduce");
+  ASSERT_GT(known, 0);
+  for (int version : {known - 1, known, known + 1, known + 7}) {
+    ArtifactBuilder b(d.path() / std::to_string(version), "reduce", known, {{"p", 1}}, {});
+    WriteFileAtomic(b.Path("ids.txt"), "a\n");
+    b.AddOutput("ids.txt");
+    const fs::path dir = b.Commit().dir;
+    json m = OpenArtifact(dir).manifest;
+    m["stage_version"] = version;  // as a newer (or older) visrec would have written it
+    testing::WriteText(dir / "manifest.json", m.dump());
+    if (version <= known) {
+      EXPECT_EQ(OpenArtifact(dir).stage, "reduce");
+      continue;
+    }
+    ExpectArtifactError(dir, "reduce stage version " + std::to_string(version));
+    ExpectArtifactError(dir, "reads reduce up to version " + std::to_string(known));
+    try {  // the documented exit 4, through the latest pointer too
+      OpenLatest(d.path() / std::to_string(version), "reduce");
+      ADD_FAILURE() << "a newer stage version was read";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::kArtifact) << e.what();
+    }
+  }
+  // A stage this visrec does not know is not refused for its version (the readers check the stage).
+  ArtifactBuilder other(d.path() / "other", "demo", 99, {{"p", 1}}, {});
+  WriteFileAtomic(other.Path("ids.txt"), "a\n");
+  other.AddOutput("ids.txt");
+  EXPECT_EQ(OpenArtifact(other.Commit().dir).stage, "demo");
+  // A stage version that is not an integer is a damaged manifest.
+  Artifact a = MakeArtifact(d.path() / "bad", {{"p", 1}});
+  json m = a.manifest;
+  m["stage_version"] = "2";
+  testing::WriteText(a.dir / "manifest.json", m.dump());
+  ExpectArtifactError(a.dir, "not an integer");
 }
 
 TEST(Artifact, CorruptManifest) {

@@ -5,11 +5,12 @@
 
 #include "visrec/core/inputs.h"
 #include "visrec/core/stage.h"
+#include "visrec/core/stage_versions.h"
 
 namespace visrec::evaluate {
 
-constexpr int kSplitStageVersion = 1;
-constexpr int kEvaluateStageVersion = 2;  // 2: per_user.csv
+constexpr int kSplitStageVersion = stage_version::kSplit;
+constexpr int kEvaluateStageVersion = stage_version::kEvaluate;
 
 struct SplitOptions {
   std::filesystem::path interactions;  // required

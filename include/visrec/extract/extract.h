@@ -8,17 +8,18 @@
 #include <vector>
 
 #include "visrec/core/stage.h"
+#include "visrec/core/stage_versions.h"
 #include "visrec/model/device.h"
 
 namespace visrec::extract {
 
-constexpr int kStageVersion = 1;
+constexpr int kStageVersion = stage_version::kExtract;
 
 struct ExtractOptions {
   std::filesystem::path preprocess;  // artifact dir; empty = WORKDIR/preprocess/latest
   std::string model = "resnet18";     // built-in: resnet18 | resnet34 | resnet50 | resnet101
   std::filesystem::path model_file;   // a TorchScript model instead of a built-in (sidecar JSON optional)
-  std::filesystem::path weights;      // torchvision state_dict saved as a plain dict (tools/convert-weights.py)
+  std::filesystem::path weights;      // torchvision state_dict saved as a plain dict (tools/models/convert-weights.py)
   uint64_t init_seed = 0;             // fixed-seed initialisation when no weights are given
   std::string device = "auto";        // auto | cpu | cuda
   std::string precision = "fp32";     // fp32 | bf16 | fp16 (fp16 on CUDA only)

@@ -10,10 +10,11 @@
 #include <vector>
 
 #include "visrec/core/stage.h"
+#include "visrec/core/stage_versions.h"
 
 namespace visrec::finetune {
 
-constexpr int kStageVersion = 2;  // 2: crop size and brightness drawn independently
+constexpr int kStageVersion = stage_version::kFinetune;
 
 struct FinetuneOptions {
   std::filesystem::path preprocess;  // artifact dir; empty = WORKDIR/preprocess/latest

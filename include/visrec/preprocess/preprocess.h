@@ -9,10 +9,11 @@
 #include "visrec/core/inputs.h"
 #include "visrec/core/model_input.h"
 #include "visrec/core/stage.h"
+#include "visrec/core/stage_versions.h"
 
 namespace visrec::preprocess {
 
-constexpr int kStageVersion = 2;  // 2: trim keeps the content box inside the centre crop
+constexpr int kStageVersion = stage_version::kPreprocess;
 
 struct PreprocessOptions {
   std::filesystem::path catalog;         // required

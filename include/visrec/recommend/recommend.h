@@ -7,10 +7,11 @@
 
 #include "visrec/core/inputs.h"
 #include "visrec/core/stage.h"
+#include "visrec/core/stage_versions.h"
 
 namespace visrec::recommend {
 
-constexpr int kStageVersion = 3;  // 2: scoring lists for `explain`; 3: per-source similar-item arrays
+constexpr int kStageVersion = stage_version::kRecommend;
 
 enum class BlendMode { kFixed, kAuto };
 

@@ -59,7 +59,7 @@ std::string DenseKernelInUse();
 // catalogs where exact search is too slow. Same output contract as DenseCosineTopK. Builds with
 // several threads are not bit-reproducible (graph insertion order); --threads 1 is.
 struct HnswOptions {
-  // Defaults chosen for recall near 1 on clustered vectors (docs/benchmarks.md, tools/bench-recommend.sh).
+  // Defaults chosen for recall near 1 on clustered vectors (docs/benchmarks.md, tools/bench/bench-recommend.sh).
   int m = 16;                 // graph degree
   int ef_construction = 40;   // build-time candidate list
   int ef_search = 64;         // query-time candidate list (raised to k + 1 when smaller)

@@ -4,11 +4,12 @@
 #include <string>
 
 #include "visrec/core/stage.h"
+#include "visrec/core/stage_versions.h"
 #include "visrec/reduce/pca.h"
 
 namespace visrec::reduce {
 
-constexpr int kStageVersion = 1;
+constexpr int kStageVersion = stage_version::kReduce;
 
 struct ReduceOptions {
   std::filesystem::path extract;     // artifact dir; empty = WORKDIR/extract/latest
