@@ -8,7 +8,7 @@
 #include "visrec/core/errors.h"
 
 #ifndef VISREC_BUILD_ISA
-#define VISREC_BUILD_ISA ""  // builds outside CMake (tools/fuzz.sh)
+#define VISREC_BUILD_ISA ""  // builds outside CMake (tools/ci/fuzz.sh)
 #endif
 
 namespace visrec {

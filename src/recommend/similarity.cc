@@ -55,8 +55,8 @@ struct Occurrence {
 
 // The k best candidates of one item, in rank order (Better). Candidates go into a buffer while they
 // beat the bar; at 8k entries the buffer is cut back to its k best, whose worst becomes the bar.
-// Most admitted candidates cost one append, where a bounded heap paid a sift for each (CF top-20
-// on tools/bench-recommend.sh's data: 0.080 s with 8k, 0.084 s with 4k, 0.093 s with 2k).
+// Most admitted candidates cost one append, where a bounded heap paid a sift for each (the buffer
+// size was picked with tools/bench/bench-recommend.sh).
 class TopSelector {
  public:
   static constexpr size_t kBufferFactor = 8;

@@ -1,5 +1,5 @@
 // libFuzzer targets for the readers that take untrusted bytes: CSV (catalog and interactions),
-// npy headers, artifact manifests, --config files, `query --batch` lines and torch.save weights files. Built and run by tools/fuzz.sh (clang -fsanitize=fuzzer).
+// npy headers, artifact manifests, --config files, `query --batch` lines and torch.save weights files. Built and run by tools/ci/fuzz.sh (clang -fsanitize=fuzzer).
 // A target may throw visrec::Error (a clean, reported rejection); anything else is a finding.
 #include <unistd.h>
 

@@ -1,5 +1,5 @@
 // torchvision-format checkpoints read natively (visrec/core/checkpoint.h): the fixtures of
-// tools/make-checkpoint-fixtures.py hold one ResNet-18-shaped state_dict as torchvision publishes
+// tools/fixtures/make-checkpoint-fixtures.py hold one ResNet-18-shaped state_dict as torchvision publishes
 // it (zip and legacy torch.save of an OrderedDict with _metadata) and as a plain dict.
 #include <gtest/gtest.h>
 

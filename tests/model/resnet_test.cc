@@ -1,6 +1,6 @@
 // Built-in ResNets against torchvision: parameter names and shapes (all four models), and the
 // pooled features of resnet18/resnet50 with deterministic weights (fixtures from
-// tools/make-resnet-fixtures.py, which fills torchvision's tensors with the same generator).
+// tools/fixtures/make-resnet-fixtures.py, which fills torchvision's tensors with the same generator).
 #include "visrec/model/resnet.h"
 #include "visrec/model/fused.h"
 
@@ -33,7 +33,7 @@ double Uniform(uint64_t base, uint64_t i) {
   return double(z >> 11) * 0x1.0p-53;
 }
 
-// Mirrors fill() in tools/make-resnet-fixtures.py.
+// Mirrors fill() in tools/fixtures/make-resnet-fixtures.py.
 void Fill(ResNet& net) {
   torch::NoGradGuard g;
   auto fill = [](const std::string& name, torch::Tensor& t) {

@@ -1,5 +1,5 @@
 // Every format and pixel mode the preprocess stage promises, against Pillow's reading of the same
-// files (tests/fixtures/formats, made by tools/make-format-fixtures.py).
+// files (tests/fixtures/formats, made by tools/fixtures/make-format-fixtures.py).
 #include <gtest/gtest.h>
 
 #include <fstream>

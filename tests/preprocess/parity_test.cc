@@ -1,5 +1,5 @@
 // Parity with torchvision Resize(256) + CenterCrop(224) on PIL-decoded images, against fixtures
-// made by tools/make-preprocess-fixtures.py. Tolerance: mean absolute difference <= 1 (0-255).
+// made by tools/fixtures/make-preprocess-fixtures.py. Tolerance: mean absolute difference <= 1 (0-255).
 #include <gtest/gtest.h>
 
 #include <fstream>

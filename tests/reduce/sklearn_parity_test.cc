@@ -1,4 +1,4 @@
-// visrec's PCA against scikit-learn on fixtures from tools/make-pca-fixtures.py.
+// visrec's PCA against scikit-learn on fixtures from tools/fixtures/make-pca-fixtures.py.
 #include <gtest/gtest.h>
 
 #include "visrec/core/npy.h"

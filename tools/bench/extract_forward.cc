@@ -1,5 +1,5 @@
 // Forward-only throughput of a built-in ResNet on random tensors: the ceiling the extract stage is
-// measured against (tools/bench-extract.sh, tools/gpu-check.sh).
+// measured against (tools/bench/bench-extract.sh, tools/gpu-check.sh).
 // Usage: extract_forward MODEL BATCH fp32|bf16|fp16 THREADS SECONDS [cl|nchw|fused] [cpu|cuda]
 // (fused: the CPU oneDNN path of visrec/model/fused.h, the extract stage's CPU default)
 #include <torch/torch.h>

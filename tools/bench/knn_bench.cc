@@ -1,4 +1,4 @@
-// Timing of visrec's exact similarity kernels on data from .npy files (tools/bench-recommend.sh).
+// Timing of visrec's exact similarity kernels on data from .npy files (tools/bench/bench-recommend.sh).
 //   knn_bench dense X.npy K THREADS OUT.npy [auto|onesided|blas]   X: float32 n x d, L2-normalized rows
 //   knn_bench hnsw X.npy K THREADS OUT.npy [M EF_CONSTRUCTION EF_SEARCH]   approximate (Faiss HNSW)
 //   knn_bench cf PAIRS.npy N_ITEMS K THREADS OUT.npy [REPEAT]   PAIRS: int32 nnz x 2 (user, item), sorted by user;

@@ -1,4 +1,4 @@
-// PCA timing on a matrix from a .npy file (tools/bench-reduce.sh runs it beside scikit-learn).
+// PCA timing on a matrix from a .npy file (tools/bench/bench-reduce.sh runs it beside scikit-learn).
 // Usage: pca_bench X.npy K METHOD POWER_ITERATIONS THREADS  -> prints "seconds explained_variance_sum"
 #include <chrono>
 #include <cstdio>

@@ -1,4 +1,4 @@
-// t-SNE timing on unit vectors from a .npy file (tools/bench-tsne.sh runs it beside scikit-learn).
+// t-SNE timing on unit vectors from a .npy file (tools/bench/bench-tsne.sh runs it beside scikit-learn).
 // Usage: tsne_bench X.npy OUT.npy THREADS [PERPLEXITY=30]  -> prints "seconds", writes the n x 2 map
 #include <chrono>
 #include <cstdio>

@@ -1,4 +1,4 @@
-"""tools/bench-tsne.sh's side by side: visrec's t-SNE (tsne_bench) and scikit-learn's on the same vectors."""
+"""tools/bench/bench-tsne.sh's side by side: visrec's t-SNE (tsne_bench) and scikit-learn's on the same vectors."""
 import csv
 import subprocess
 import sys

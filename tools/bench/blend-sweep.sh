@@ -2,9 +2,9 @@
 # The experiment in docs/stages.md ("Experiments"): on the sample catalog with data/demo.toml, the default fixed blend, the
 # tuned one (`--blend auto`) and collaborative filtering alone, each in its own workdir, then
 # `visrec compare` with paired bootstrap intervals against the default. Run from anywhere.
-# Usage: tools/blend-sweep.sh [SCRATCH_DIR=/tmp/visrec-sweep]
+# Usage: tools/bench/blend-sweep.sh [SCRATCH_DIR=/tmp/visrec-sweep]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 visrec="$root/build/visrec"
 scratch=$(realpath -m "${1:-/tmp/visrec-sweep}")
 mkdir -p "$scratch"

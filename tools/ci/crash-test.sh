@@ -5,9 +5,9 @@
 #  - the stage's previous good artifact is still there and still verifies.
 # After all kills, `visrec run` (no --force) completes and its recommendations and evaluation report
 # are byte-identical to an uninterrupted run in a separate workdir.
-# Usage: tools/crash-test.sh [KILLS=20] [VISREC=build/visrec]
+# Usage: tools/ci/crash-test.sh [KILLS=20] [VISREC=build/visrec]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 kills=${1:-20}; visrec=$(realpath "${2:-$root/build/visrec}")
 work=$(mktemp -d /tmp/visrec-crash.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -2,8 +2,8 @@
 """Export a torchvision model to TorchScript + sidecar JSON for `visrec extract --model-file`.
 
 The model returns the global-average-pooled last feature map (the classifier is dropped).
-    python3 tools/export-torchscript.py resnet50 --out resnet50.pt            # ImageNet weights (internet)
-    python3 tools/export-torchscript.py resnet50 --out r50.pt --weights none  # untrained, for testing
+    python3 tools/models/export-torchscript.py resnet50 --out resnet50.pt            # ImageNet weights (internet)
+    python3 tools/models/export-torchscript.py resnet50 --out r50.pt --weights none  # untrained, for testing
 Writes OUT and OUT with .json: input size, RGB, mean/std, and where the weights came from.
 """
 import argparse

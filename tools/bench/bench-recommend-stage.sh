@@ -5,9 +5,9 @@
 # BASELINE=/path/to/another/visrec runs that binary alternately on the same inputs (side by side)
 # and checks both write the same recommendations.csv and similar_items.csv. AUTO=1 also runs
 # `--blend auto` after each default run and prints its time as a multiple of the default's.
-# Usage: [BASELINE=...] tools/bench-recommend-stage.sh [ITEMS=20000] [USERS=100000] [RUNS=2]
+# Usage: [BASELINE=...] tools/bench/bench-recommend-stage.sh [ITEMS=20000] [USERS=100000] [RUNS=2]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 items=${1:-20000}; users=${2:-100000}; runs=${3:-2}
 visrec="$root/build/visrec"
 work=$(mktemp -d /tmp/visrec-bench-recstage.XXXXXX)

@@ -5,8 +5,8 @@ Not needed any more for `--weights`: visrec reads torchvision's .pth files as pu
 `visrec weights fetch resnet50` downloads them. Kept for files from other tools that nest their
 tensors differently (edit the lookup below) and for offline conversion with PyTorch at hand.
 
-  python3 tools/convert-weights.py --model resnet50 --out resnet50.pt     # downloads ImageNet weights
-  python3 tools/convert-weights.py resnet50-0676ba61.pth --out resnet50.pt  # converts a file you have
+  python3 tools/models/convert-weights.py --model resnet50 --out resnet50.pt     # downloads ImageNet weights
+  python3 tools/models/convert-weights.py resnet50-0676ba61.pth --out resnet50.pt  # converts a file you have
 """
 import argparse
 import sys

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Disk full: a 3 MB tmpfs workdir holds one small preprocess artifact; a larger second version must
 # fail with exit code 9 and a clear message, leaving the first artifact intact and verifiable.
-# Needs root (mount -t tmpfs). Usage: tools/disk-full-test.sh [VISREC=build/visrec]
+# Needs root (mount -t tmpfs). Usage: tools/ci/disk-full-test.sh [VISREC=build/visrec]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 visrec=$(realpath "${1:-$root/build/visrec}")
 work=$(mktemp -d /tmp/visrec-full.XXXXXX)
 mkdir -p "$work/small"

@@ -6,9 +6,9 @@
 # `visrec run --config data/demo.toml` workdir is made when missing) and N synthetic 64-d vectors in
 # 20 noisy Gaussian classes.
 # Needs python3-sklearn (tools/install-deps.sh --bench) and -DVISREC_BUILD_BENCHMARKS=ON.
-# Usage: tools/bench-tsne.sh [N=20000]
+# Usage: tools/bench/bench-tsne.sh [N=20000]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 n=${1:-20000}
 bench="$root/build/tsne_bench"
 [ -x "$bench" ] || { echo "build with: cmake -S . -B build -DVISREC_BUILD_BENCHMARKS=ON && ninja -C build" >&2; exit 2; }

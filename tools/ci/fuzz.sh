@@ -2,9 +2,9 @@
 # Builds the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined) and runs each for
 # SECONDS (default 30). Needs clang (Debian: clang, libclang-rt-14-dev). Findings are written to
 # build-fuzz/<target>/crash-*; the run exits non-zero on the first one.
-# Usage: tools/fuzz.sh [SECONDS=30]
+# Usage: tools/ci/fuzz.sh [SECONDS=30]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-30}
 out="$root/build-fuzz"
 mkdir -p "$out"
