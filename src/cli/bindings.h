@@ -104,7 +104,8 @@ inline void CheckConfigFile(CLI::App& app, int argc, char** argv) {
       const std::string near = NearestName(key, names);
       throw UsageError(file + ":" + std::to_string(e.line) + ": unknown key '" + key + "'" +
                        (section.empty() ? "" : " in [" + section + "]") +
-                       (near.empty() ? "; see `visrec " + section + " --help` for the valid names"
+                       (near.empty() ? "; see `" + std::filesystem::path(argv[0]).filename().string() + " " + section +
+                                           " --help` for the valid names"
                                      : "; did you mean '" + near + "'?"));
     }
   }

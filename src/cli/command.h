@@ -45,8 +45,9 @@ inline int RunCommandLine(const std::string& description, const std::vector<Comm
   CLI::App app{description};
   app.require_subcommand(1);
   app.fallthrough();  // -v, -q, --log-json, --config also work after the subcommand
-  // Config file (TOML/INI): a command's options under its [section], global ones at the top.
-  app.set_config("--config", "", "TOML/INI file holding the same options ([run] section for run)");
+  // Config file (TOML/INI): a command's options under its [section], global ones at the top. Each
+  // command has its own options, so one command's section never sets another's.
+  app.set_config("--config", "", "TOML/INI file holding the same options, under a [section] per command (e.g. [run])");
   GlobalFlags global;
   BindGlobal(app, global);
   std::vector<std::pair<CLI::App*, std::unique_ptr<Command>>> commands;

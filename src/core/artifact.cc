@@ -74,11 +74,16 @@ json ReadManifest(const fs::path& dir) {
     Corrupt(dir, "manifest 'stage' is not a name or 'stage_version' not an integer");
   const std::string stage = m["stage"].get<std::string>();
   const int version = m["stage_version"].get<int>(), known = stage_version::Known(stage);
-  if (known > 0 && version > known)
+  if (known > 0 && version > known) {
+    const json* producer = m.contains("producer") && m["producer"].is_object() ? &m["producer"] : nullptr;
+    const std::string made_by = producer && producer->contains("visrec") && (*producer)["visrec"].is_string()
+                                    ? (*producer)["visrec"].get<std::string>()
+                                    : std::string("?");
     throw ArtifactError("artifact '" + dir.string() + "' was made by " + stage + " stage version " + std::to_string(version) +
-                        " (visrec " + m.value("/producer/visrec"_json_pointer, std::string("?")) + "), but this visrec (" +
+                        " (visrec " + made_by + "), but this visrec (" +
                         VisrecVersion() + ") reads " + stage + " up to version " + std::to_string(known) +
                         "; upgrade visrec, or rerun `visrec " + stage + "` with this one");
+  }
   return m;
 }
 

@@ -87,7 +87,18 @@ def main(argv):
         rc, random_out, _ = run(visrec, "split", "--method", "random", "--test-fraction", "0.3", "--interactions",
                                 interactions, "-w", work, "-q")
         expect(rc == 0 and random_out != split_out, "split --method random made its own artifact")
+        # Each command has its own options: a [run] section does not set `split`'s, a [split] one does
+        # (before the command table, one command's section leaked into every other command).
+        sections = os.path.join(tmp, "sections.toml")
+        with open(sections, "w") as f:
+            f.write('[run]\nworkdir = "%s"\n[split]\nworkdir = "%s"\n' % (os.path.join(tmp, "run-work"),
+                                                                        os.path.join(tmp, "split-work")))
+        rc, _, err = run(visrec, "--config", sections, "split", "--interactions", interactions, "-q", cwd=tmp)
+        expect(rc == 0 and os.path.isdir(os.path.join(tmp, "split-work", "split"))
+               and not os.path.exists(os.path.join(tmp, "run-work")) and not os.path.exists(os.path.join(tmp, "visrec-work")),
+               "a [split] section sets split's workdir and a [run] one does not (%d %s)" % (rc, err.strip()[-200:]))
         for args, code, what in [(["split", "-w", work], 2, "split without --interactions"),
+                                 (["explain", "--user", "", "--item", "i0", "-w", work], 2, "explain with an empty --user"),
                                  (["split", "--method", "bogus", "--interactions", interactions, "-w", work], 2,
                                   "an unknown split method"),
                                  (["explain", "--user", "u0", "--item", "i0", "-w", work], 4,
