@@ -108,61 +108,74 @@ bool SameFeatureSpace(const Artifact& a, const Artifact& b) {
 }
 }  // namespace
 
-RunReport Run(const RunOptions& o, const RunContext& ctx) {
-  o.Validate();
-  RunReport rep;
+namespace {
+
+struct ImageStages {
+  StageResult pre, ex;
+  std::optional<StageResult> ft;
+};
+
+// preprocess, finetune (with --finetune-label) and extract.
+ImageStages RunImageStages(const RunOptions& o, const RunContext& ctx, RunReport& rep) {
+  ImageStages out;
   auto pre_opts = o.preprocess;
   pre_opts.catalog = o.catalog;
   // The model extract will run declares the input preprocess makes (flags still win).
   pre_opts.model_file = o.extract.model_file;
   pre_opts.model = o.extract.model_file.empty() ? o.extract.model : "";
-  StageResult pre = Timed("preprocess", &rep, [&] { return preprocess::Run(pre_opts, ctx); });
+  out.pre = Timed("preprocess", &rep, [&] { return preprocess::Run(pre_opts, ctx); });
   auto ex_opts = o.extract;
-  ex_opts.preprocess = pre.artifact.dir;
-  std::optional<StageResult> ft;
+  ex_opts.preprocess = out.pre.artifact.dir;
   if (!o.finetune.label_column.empty()) {
     auto ft_opts = o.finetune;
-    ft_opts.preprocess = pre.artifact.dir;
+    ft_opts.preprocess = out.pre.artifact.dir;
     ft_opts.catalog = o.catalog;
     ft_opts.model = o.extract.model;
     ft_opts.weights = o.extract.weights;
     ft_opts.init_seed = o.extract.init_seed;
     ft_opts.device = o.extract.device;
     if (o.extract.precision != "fp32") ft_opts.precision = o.extract.precision;
-    ft = Timed("finetune", &rep, [&] { return finetune::Run(ft_opts, ctx); });
-    ex_opts.weights = ft->artifact.File("weights.pt");
+    out.ft = Timed("finetune", &rep, [&] { return finetune::Run(ft_opts, ctx); });
+    ex_opts.weights = out.ft->artifact.File("weights.pt");
   }
   // One threshold for the run: the share of bad photos tolerated also bounds items left without one.
   ex_opts.max_failed_fraction = o.preprocess.max_failed_fraction;
-  StageResult ex = Timed("extract", &rep, [&] { return extract::Run(ex_opts, ctx); });
+  out.ex = Timed("extract", &rep, [&] { return extract::Run(ex_opts, ctx); });
+  return out;
+}
+
+// reduce: the PCA fit in use applied to new features of the same feature space (--refit auto refits
+// when it explains much less of them), else a fresh fit.
+StageResult RunReduce(const RunOptions& o, const RunContext& ctx, const StageResult& ex, RunReport& rep) {
   auto red_opts = o.reduce;
   red_opts.extract = ex.artifact.dir;
   if (red_opts.pca.method == "lda") {
     red_opts.catalog = o.catalog;
     if (red_opts.label_column.empty()) red_opts.label_column = o.evaluate.label_column;
   }
-  StageResult red;
   std::optional<Artifact> fit = o.refit == "always" || !red_opts.apply.empty() ? std::nullopt : FitInUse(ctx.workdir);
   std::optional<Artifact> fit_source = fit ? ParentOf(*fit, "extract", "extract") : std::nullopt;
-  if (fit && fit_source && fit_source->content_digest != ex.artifact.content_digest &&
-      fit->manifest["params"] == reduce::FitParams(red_opts) && SameFeatureSpace(*fit_source, ex.artifact)) {
-    auto apply_opts = red_opts;
-    apply_opts.apply = fit->dir;
-    red = Timed("reduce", &rep, [&] { return reduce::Run(apply_opts, ctx); });
-    const json drift = red.artifact.manifest["extra"].value("drift", json::object());
-    const double now = drift.value("new_data_explained_share", 0.0), then = drift.value("fit_explained_share", 0.0);
-    if (o.refit == "auto" && now < then - o.refit_drop) {
-      spdlog::warn("run: the PCA basis in use explains {:.1f}% of the new features' variance, {:.1f}% at fit time "
-                   "(more than --refit-drop {} lower): refitting", 100 * now, 100 * then, o.refit_drop);
-      rep.stages.pop_back();
-      red = Timed("reduce", &rep, [&] { return reduce::Run(red_opts, ctx); });
-      rep.stages.back().detail += ", refitted: the fit in use had drifted";
-    }
-  } else {
+  if (!(fit && fit_source && fit_source->content_digest != ex.artifact.content_digest &&
+        fit->manifest["params"] == reduce::FitParams(red_opts) && SameFeatureSpace(*fit_source, ex.artifact)))
+    return Timed("reduce", &rep, [&] { return reduce::Run(red_opts, ctx); });
+  auto apply_opts = red_opts;
+  apply_opts.apply = fit->dir;
+  StageResult red = Timed("reduce", &rep, [&] { return reduce::Run(apply_opts, ctx); });
+  const json drift = red.artifact.manifest["extra"].value("drift", json::object());
+  const double now = drift.value("new_data_explained_share", 0.0), then = drift.value("fit_explained_share", 0.0);
+  if (o.refit == "auto" && now < then - o.refit_drop) {
+    spdlog::warn("run: the PCA basis in use explains {:.1f}% of the new features' variance, {:.1f}% at fit time "
+                 "(more than --refit-drop {} lower): refitting", 100 * now, 100 * then, o.refit_drop);
+    rep.stages.pop_back();
     red = Timed("reduce", &rep, [&] { return reduce::Run(red_opts, ctx); });
+    rep.stages.back().detail += ", refitted: the fit in use had drifted";
   }
-  if (o.interactions.empty())
-    spdlog::info("run: no --interactions given: similar items from the visual and text sources only, no recommendations");
+  return red;
+}
+
+// split (with --split), recommend, evaluate, and with --final recommend again from everything.
+void RecommendAndEvaluate(const RunOptions& o, const RunContext& ctx, const StageResult& red,
+                          const std::optional<StageResult>& ft, RunReport& rep) {
   auto rec_opts = o.recommend;
   rec_opts.reduce = red.artifact.dir;
   rec_opts.catalog = o.catalog;
@@ -178,27 +191,38 @@ RunReport Run(const RunOptions& o, const RunContext& ctx) {
   StageResult rec = Timed("recommend", &rep, [&] { return recommend::Run(rec_opts, ctx); });
   if (!o.interactions.empty()) rep.recommendations = rec.artifact.File("recommendations.csv").string();
   rep.similar_items = rec.artifact.File("similar_items.csv").string();
-  if (split) {
-    auto eo = o.evaluate;
-    eo.k = o.recommend.k;  // scored at the length of the lists recommend wrote
-    eo.recommend = rec.artifact.dir;
-    eo.test = split->artifact.File("test.csv");
-    eo.train = split->artifact.File("train.csv");
-    if (!eo.label_column.empty() && eo.catalog.empty()) eo.catalog = o.catalog;
-    if (ft && !eo.label_column.empty() && eo.label_items.empty()) eo.label_items = ft->artifact.File("test_items.txt");
-    StageResult ev = Timed("evaluate", &rep, [&] { return evaluate::RunEvaluate(eo, ctx); });
-    rep.report = ev.artifact.File("report.json").string();
-    if (o.final) {
-      // The lists to serve: the same options on every interaction (`latest` ends up here, so
-      // query/explain/report default to them; the evaluated lists stay in their own artifact).
-      rep.evaluated_recommendations = rep.recommendations;
-      rec_opts.interactions = o.interactions;
-      StageResult fin = Timed("recommend", &rep, [&] { return recommend::Run(rec_opts, ctx); });
-      rep.stages.back().detail += " (final: all interactions)";
-      rep.recommendations = fin.artifact.File("recommendations.csv").string();
-      rep.similar_items = fin.artifact.File("similar_items.csv").string();
-    }
+  if (!split) return;
+  auto eo = o.evaluate;
+  eo.k = o.recommend.k;  // scored at the length of the lists recommend wrote
+  eo.recommend = rec.artifact.dir;
+  eo.test = split->artifact.File("test.csv");
+  eo.train = split->artifact.File("train.csv");
+  if (!eo.label_column.empty() && eo.catalog.empty()) eo.catalog = o.catalog;
+  if (ft && !eo.label_column.empty() && eo.label_items.empty()) eo.label_items = ft->artifact.File("test_items.txt");
+  StageResult ev = Timed("evaluate", &rep, [&] { return evaluate::RunEvaluate(eo, ctx); });
+  rep.report = ev.artifact.File("report.json").string();
+  if (o.final) {
+    // The lists to serve: the same options on every interaction (`latest` ends up here, so
+    // query/explain/report default to them; the evaluated lists stay in their own artifact).
+    rep.evaluated_recommendations = rep.recommendations;
+    rec_opts.interactions = o.interactions;
+    StageResult fin = Timed("recommend", &rep, [&] { return recommend::Run(rec_opts, ctx); });
+    rep.stages.back().detail += " (final: all interactions)";
+    rep.recommendations = fin.artifact.File("recommendations.csv").string();
+    rep.similar_items = fin.artifact.File("similar_items.csv").string();
   }
+}
+
+}  // namespace
+
+RunReport Run(const RunOptions& o, const RunContext& ctx) {
+  o.Validate();
+  RunReport rep;
+  const ImageStages images = RunImageStages(o, ctx, rep);
+  const StageResult red = RunReduce(o, ctx, images.ex, rep);
+  if (o.interactions.empty())
+    spdlog::info("run: no --interactions given: similar items from the visual and text sources only, no recommendations");
+  RecommendAndEvaluate(o, ctx, red, images.ft, rep);
   return rep;
 }
 
