@@ -86,6 +86,38 @@ StageResult WritePart(const RecommendOptions& o, const RunContext& ctx, const js
   return StageResult{a, false, clock.Seconds(), a.manifest["counts"]};
 }
 
+namespace {
+
+// What makes a part not this merge's part: not a user part j of M, an edited manifest, another
+// stage version or build, other inputs or flags, other users. Empty when it is this merge's.
+std::string PartIdentityProblem(const Artifact& a, const ShardSpec& part, const std::string& key, const json& params,
+                                const std::vector<ArtifactInput>& inputs, const std::string& users_digest, int64_t users,
+                                const std::string& rerun) {
+  const json& m = a.manifest;
+  const json none = json::object();
+  const json& theirs = m.contains("params") && m["params"].is_object() ? m["params"] : none;
+  const json& extra = m.contains("extra") && m["extra"].is_object() ? m["extra"] : none;
+  const json& counts = m.contains("counts") && m["counts"].is_object() ? m["counts"] : none;
+  if (a.stage != kStage || theirs.value("score_part", "") != part.Text() || !extra.contains("key"))
+    return a.dir.string() + " is not a recommend user part " + part.Text() + " artifact; " + rerun;
+  // The blend and the counts are in no output's digest: the manifest's own digest covers them.
+  if (m.value("manifest_sha256", "") != ManifestBodyDigest(m))
+    return "its manifest.json was edited after it was written (manifest_sha256 differs); " + rerun;
+  if (const std::string p = StageAndBuildProblem(a, "part"); !p.empty()) return p + "; " + rerun;
+  if (extra.value("key", "") != key)
+    return "made with other inputs or flags: " + ParamDifferences(m, params, inputs) + "; " + rerun +
+           " (or, if the part is right, give the merge its flags)";
+  const auto [begin, end] = PartRange(part, users);
+  if (extra.value("users_sha256", "") != users_digest || counts.value("user_begin", int64_t(-1)) != begin ||
+      counts.value("user_end", int64_t(-1)) != end)
+    return "scored other users than the merge reads (users " + std::to_string(counts.value("user_begin", int64_t(-1))) + ".." +
+           std::to_string(counts.value("user_end", int64_t(-1))) + ", the merge expects " + std::to_string(begin) + ".." +
+           std::to_string(end) + " of " + std::to_string(users) + "); " + rerun;
+  return "";
+}
+
+}  // namespace
+
 GatheredParts GatherParts(int count, const fs::path& workdir, const std::string& key, const json& params,
                           const std::vector<ArtifactInput>& inputs, const FlatHistories& h, int32_t n_items, int k,
                           Blend& blend) {
@@ -104,37 +136,14 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
     const auto problem = [&](const std::string& what) { problems.push_back("part " + part.Text() + ": " + what); };
     try {
       const Artifact a = OpenLatest(workdir, kStage, VerifyLevel::kFull, PartPointer(part));
-      const json& m = a.manifest;
+      if (const std::string p = PartIdentityProblem(a, part, key, params, inputs, digest, users, rerun); !p.empty()) {
+        problem(p);
+        continue;
+      }
       const json none = json::object();
-      const json& theirs = m.contains("params") && m["params"].is_object() ? m["params"] : none;
-      const json& extra = m.contains("extra") && m["extra"].is_object() ? m["extra"] : none;
-      const json& counts = m.contains("counts") && m["counts"].is_object() ? m["counts"] : none;
-      if (a.stage != kStage || theirs.value("score_part", "") != part.Text() || !extra.contains("key")) {
-        problem(a.dir.string() + " is not a recommend user part " + part.Text() + " artifact; " + rerun);
-        continue;
-      }
-      // The blend and the counts below are in no output's digest: the manifest's own digest covers them.
-      if (m.value("manifest_sha256", "") != ManifestBodyDigest(m)) {
-        problem("its manifest.json was edited after it was written (manifest_sha256 differs); " + rerun);
-        continue;
-      }
-      if (const std::string p = StageAndBuildProblem(a, "part"); !p.empty()) {
-        problem(p + "; " + rerun);
-        continue;
-      }
-      if (extra.value("key", "") != key) {
-        problem("made with other inputs or flags: " + ParamDifferences(m, params, inputs) + "; " + rerun +
-                " (or, if the part is right, give the merge its flags)");
-        continue;
-      }
+      const json& extra = a.manifest["extra"];
+      const json& counts = a.manifest.contains("counts") && a.manifest["counts"].is_object() ? a.manifest["counts"] : none;
       const auto [begin, end] = PartRange(part, users);
-      if (extra.value("users_sha256", "") != digest || counts.value("user_begin", int64_t(-1)) != begin ||
-          counts.value("user_end", int64_t(-1)) != end) {
-        problem("scored other users than the merge reads (users " + std::to_string(counts.value("user_begin", int64_t(-1))) + ".." +
-                std::to_string(counts.value("user_end", int64_t(-1))) + ", the merge expects " + std::to_string(begin) + ".." +
-                std::to_string(end) + " of " + std::to_string(users) + "); " + rerun);
-        continue;
-      }
       const auto items = a.ReadArray<int32_t>("rec_items.npy");
       const auto scores = a.ReadArray<float>("rec_scores.npy");
       if (items.shape != std::vector<int64_t>{end - begin, k} || scores.shape != items.shape) {
