@@ -262,7 +262,8 @@ int SplitAndPrint(const evaluate::SplitOptions& o, const RunContext& ctx) {
 class SplitCommand : public Command {
  public:
   void Bind(CLI::App* c) override {
-    c->add_option("--method", o_.method, "leave-last-out | random")->capture_default_str();
+    // --split too: the name `run` and `evaluate` give it, which the split's own messages use.
+    c->add_option("--method,--split", o_.method, "leave-last-out | random")->capture_default_str();
     BindSplit(c, o_);
     c->get_option("--interactions")->required();
     c->add_option("--bad-rows", bad_rows_, "skip | fail on malformed CSV rows")->capture_default_str();

@@ -87,6 +87,10 @@ def main(argv):
         rc, random_out, _ = run(visrec, "split", "--method", "random", "--test-fraction", "0.3", "--interactions",
                                 interactions, "-w", work, "-q")
         expect(rc == 0 and random_out != split_out, "split --method random made its own artifact")
+        # The split's messages name --split (run's and evaluate's flag); `visrec split` takes it too.
+        rc, alias_out, _ = run(visrec, "split", "--split", "random", "--test-fraction", "0.3", "--interactions",
+                               interactions, "-w", work, "-q")
+        expect(rc == 0 and alias_out == random_out, "split --split random is split --method random")
         # Each command has its own options: a [run] section does not set `split`'s, a [split] one does
         # (before the command table, one command's section leaked into every other command).
         sections = os.path.join(tmp, "sections.toml")
