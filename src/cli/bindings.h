@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "visrec/core/choice.h"
 #include "visrec/core/config_check.h"
 #include "visrec/core/fs.h"
 
@@ -32,6 +33,26 @@ inline void BindGlobal(CLI::App& app, GlobalFlags& g) {
   app.add_flag("-v,--verbose", g.verbose, "more logging (-vv for trace)");
   app.add_flag("-q,--quiet", g.quiet, "warnings and errors only");
   app.add_option("--log-json", g.log_json, "also append JSON-lines logs to this file");
+}
+
+// A closed-choice option (core/choice.h): one of the names, else exit 2 listing them.
+template <class E>
+CLI::Option* AddChoice(CLI::App* c, const std::string& flags, E& target, const std::string& help) {
+  return c->add_option_function<std::string>(flags, [&target](const std::string& text) { target = *FindChoice<E>(text); },
+                                            help)
+      ->check(CLI::IsMember(ChoiceList<E>()))
+      ->default_str(ChoiceName(target));
+}
+// The same where one more name, `none`, means "not at all" (nullopt).
+template <class E>
+CLI::Option* AddChoice(CLI::App* c, const std::string& flags, std::optional<E>& target, const std::string& none,
+                       const std::string& help) {
+  std::vector<std::string> names = ChoiceList<E>();
+  names.insert(names.begin(), none);
+  return c->add_option_function<std::string>(
+             flags, [&target](const std::string& text) { target = FindChoice<E>(text); }, help)
+      ->check(CLI::IsMember(names))
+      ->default_str(target ? ChoiceName(*target) : none);
 }
 
 // Every floating-point option of every command, bound before this call, rejects NaN and inf with

@@ -35,8 +35,8 @@ void BindPreprocess(CLI::App* c, preprocess::PreprocessOptions& o, std::string& 
     c->add_option("--model-file", o.model_file, "TorchScript model whose sidecar .json declares resize/crop/mean/std");
     c->add_option("--model", o.model, "built-in model whose input (torchvision's) sets the defaults");
   }
-  c->add_option("--mode", o.mode, "crop | letterbox")->capture_default_str();
-  c->add_option("--trim", o.trim, "off | auto: crop near-uniform margins (see docs/stages.md)")->capture_default_str();
+  AddChoice(c, "--mode", o.mode, "crop (resize + centre crop) | letterbox (the whole product, padded)");
+  AddChoice(c, "--trim", o.trim, "off | auto: crop near-uniform margins (see docs/stages.md)");
   c->add_option("--trim-tolerance", o.trim_tolerance, "0-255 border colour tolerance")->capture_default_str();
   c->add_option("--trim-padding", o.trim_padding, "fraction kept around the content box")->capture_default_str();
   // Three values each (`--mean 0.5 0.5 0.5`, or `mean = [0.5, 0.5, 0.5]` in a --config file).
@@ -101,8 +101,7 @@ void BindRecommend(CLI::App* c, recommend::RecommendOptions& o) {
   c->add_option("--min-support", o.min_support, "CF least co-occurring users")->capture_default_str();
   c->add_option("--half-life-days", o.half_life_days, "recency decay of history (0 = off)")->capture_default_str();
   c->add_option("--memory-budget-mb", o.memory_budget_mb, "visual kNN block memory")->capture_default_str();
-  c->add_option("--visual-index", o.visual_index, "exact | hnsw (Faiss, approximate; recall is checked)")
-      ->capture_default_str();
+  AddChoice(c, "--visual-index", o.visual_index, "exact | hnsw (Faiss, approximate; recall is checked)");
   c->add_option("--hnsw-m", o.hnsw_m, "HNSW graph degree")->capture_default_str();
   c->add_option("--hnsw-ef-construction", o.hnsw_ef_construction, "HNSW build candidates")->capture_default_str();
   c->add_option("--hnsw-ef-search", o.hnsw_ef_search, "HNSW search candidates")->capture_default_str();
@@ -263,7 +262,7 @@ class SplitCommand : public Command {
  public:
   void Bind(CLI::App* c) override {
     // --split too: the name `run` and `evaluate` give it, which the split's own messages use.
-    c->add_option("--method,--split", o_.method, "leave-last-out | random")->capture_default_str();
+    AddChoice(c, "--method,--split", o_.method, "leave-last-out | random");
     BindSplit(c, o_);
     c->get_option("--interactions")->required();
     c->add_option("--bad-rows", bad_rows_, "skip | fail on malformed CSV rows")->capture_default_str();
@@ -289,18 +288,17 @@ class EvaluateCommand : public Command {
     c->add_option("--test", o_.test, "held-out interactions CSV");
     c->add_option("--train", o_.train, "training interactions CSV (default: the one recommend used)");
     c->add_option("--catalog", o_.catalog, "catalog CSV, for --label-column");
-    c->add_option("--split", split_method_, "instead of scoring: split --interactions (leave-last-out | random); "
-                                            "the same as `visrec split`");
+    split_flag_ = AddChoice(c, "--split", split_.method, "instead of scoring: split --interactions (leave-last-out | "
+                                                         "random); the same as `visrec split`");
     BindSplit(c, split_);
     BindEvaluate(c, o_, &cutoffs_);
     BindRunContext(c, ctx_);
   }
   int Run() override {
-    if (!split_method_.empty()) {
+    if (split_flag_->count() > 0) {
       if (!o_.recommendations.empty() || !o_.recommend.empty() || !o_.test.empty())
         throw UsageError("evaluate --split only splits --interactions; score in a second call (--recommend, "
                          "--recommendations and --test do not apply to it)");
-      split_.method = split_method_;
       return SplitAndPrint(split_, ctx_);
     }
     if (!cutoffs_.empty()) {
@@ -314,7 +312,7 @@ class EvaluateCommand : public Command {
  private:
   evaluate::EvaluateOptions o_;
   evaluate::SplitOptions split_;
-  std::string split_method_;
+  CLI::Option* split_flag_ = nullptr;
   std::vector<int> cutoffs_;
   RunContext ctx_;
 };
@@ -324,11 +322,11 @@ class RunCommand : public Command {
   void Bind(CLI::App* c) override {
     c->add_option("--catalog", o_.catalog, "catalog CSV")->required();
     c->add_option("--interactions", o_.interactions, "interactions CSV");
-    c->add_option("--split", o_.split, "none | leave-last-out | random: hold out, train, evaluate")->capture_default_str();
+    AddChoice(c, "--split", o_.split, "none", "none | leave-last-out | random: hold out, train, evaluate");
     c->add_flag("--final", o_.final, "with --split: also recommend from all interactions (the lists to serve)");
     c->add_option("--test-fraction", o_.split_options.test_fraction, "random split share")->capture_default_str();
     c->add_option("--split-seed", o_.split_options.seed, "random split seed")->capture_default_str();
-    c->add_option("--refit", o_.refit, "PCA on nightly runs: auto | always | never (see docs/stages.md)")->capture_default_str();
+    AddChoice(c, "--refit", o_.refit, "PCA on nightly runs: auto | always | never (see docs/stages.md)");
     c->add_option("--refit-drop", o_.refit_drop, "auto: refit when the basis explains this much less of the new data")
         ->capture_default_str();
     BindPreprocess(c, o_.preprocess, bad_rows_, false);

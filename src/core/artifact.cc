@@ -209,18 +209,17 @@ fs::path Artifact::File(const std::string& name) const {
   return dir / name;
 }
 
-const json& Artifact::Output(const std::string& name) const {
-  for (const auto& o : manifest["outputs"])
-    if (o["file"] == name) return o;
+const ManifestOutput& Artifact::Output(const std::string& name) const {
+  if (const ManifestOutput* o = manifest.FindOutput(name)) return *o;
   throw ArtifactError("artifact '" + dir.string() + "' (stage " + stage + ") has no output '" + name +
                       "'; it may come from an older visrec, rerun the stage with --force");
 }
 
 template <class T>
 NpyArray<T> Artifact::ReadArray(const std::string& name) const {
-  const json& o = Output(name);
+  const ManifestOutput& o = Output(name);
   NpyArray<T> a = ReadNpy<T>(dir / name);
-  if (o.contains("shape") && a.shape != o["shape"].get<std::vector<int64_t>>())
+  if (!o.dtype.empty() && a.shape != o.shape)
     Corrupt(dir, "output '" + name + "' shape differs from the manifest");
   return a;
 }
@@ -232,7 +231,7 @@ template NpyArray<int64_t> Artifact::ReadArray<int64_t>(const std::string&) cons
 
 ArtifactInput Artifact::AsInput(const std::string& role) const {
   return {role, "artifact", fs::absolute(dir).lexically_normal().string(), content_digest,
-          manifest.value("manifest_sha256", "")};
+          manifest.manifest_sha256};
 }
 
 std::string ManifestBodyDigest(const json& manifest) {
@@ -303,11 +302,12 @@ Artifact OpenArtifact(const fs::path& path, VerifyLevel level) {
   const fs::path dir = LatestDir(path);
   Artifact a;
   a.dir = dir;
-  a.manifest = ReadManifest(dir);
-  a.stage = a.manifest["stage"].get<std::string>();
-  a.key = a.manifest["key"].get<std::string>();
-  CheckOutputs(dir, a.manifest, level);
-  a.content_digest = ContentDigest(a.manifest);
+  a.manifest_json = ReadManifest(dir);
+  CheckOutputs(dir, a.manifest_json, level);
+  a.manifest = Manifest::Parse(a.manifest_json, dir);
+  a.stage = a.manifest.stage;
+  a.key = a.manifest.key;
+  a.content_digest = ContentDigest(a.manifest_json);
   return a;
 }
 
@@ -327,6 +327,18 @@ Artifact OpenLatest(const fs::path& workdir, const std::string& stage, VerifyLev
   if (key.empty() || key.find('/') != std::string::npos)
     throw ArtifactError("'" + (sd / pointer).string() + "' is damaged; rerun the stage");
   return OpenArtifact(sd / key, level);
+}
+
+Artifact OpenGivenOrLatest(const std::string& command, const fs::path& given, const fs::path& workdir,
+                           const std::string& stage, const std::string& pointer) {
+  Artifact a = given.empty() ? OpenLatest(workdir, stage, VerifyLevel::kCheap, pointer) : OpenArtifact(given);
+  if (a.stage != stage)
+    throw ArtifactError(command + ": '" + a.dir.string() + "' is a " + a.stage + " artifact, expected " + stage);
+  return a;
+}
+
+ArtifactInput FileInput(const std::string& role, const fs::path& file) {
+  return {role, "file", fs::absolute(file).lexically_normal().string(), Sha256File(file)};
 }
 
 std::optional<Artifact> FindArtifact(const fs::path& workdir, const std::string& stage,
@@ -517,21 +529,21 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
     // must be named after that key, and every data file in the folder must be listed.
     try {
       std::vector<ArtifactInput> recorded;
-      for (const auto& in : a.manifest.at("inputs"))
+      for (const auto& in : a.manifest_json.at("inputs"))
         recorded.push_back({in.at("role").get<std::string>(), in.value("kind", ""), in.value("path", ""),
                             in.at("digest").get<std::string>()});
-      const std::string key = ComputeArtifactKey(a.manifest.at("stage").get<std::string>(),
-                                                 a.manifest.at("stage_version").get<int>(), a.manifest.at("params"), recorded);
+      const std::string key = ComputeArtifactKey(a.manifest.stage, a.manifest.stage_version, a.manifest_json.at("params"),
+                                                 recorded);
       if (key != a.key)
         issues.push_back({a.dir.string(), "manifest.json was edited: its key does not follow from its stage, "
                                           "parameters and inputs; rerun the stage"});
       if (a.dir.filename().string() != a.key.substr(0, 16))
         issues.push_back({a.dir.string(), "the folder name does not match the manifest's key " + a.key.substr(0, 16)});
-      if (a.manifest.contains("manifest_sha256") && ManifestBodyDigest(a.manifest) != a.manifest["manifest_sha256"])
+      if (!a.manifest.manifest_sha256.empty() && ManifestBodyDigest(a.manifest_json) != a.manifest.manifest_sha256)
         issues.push_back({a.dir.string(), "manifest.json was edited after it was written (its manifest_sha256 does not "
                                           "match its content); rerun the stage"});
       std::set<std::string> listed{kManifest};
-      for (const auto& o : a.manifest.at("outputs")) listed.insert(o.at("file").get<std::string>());
+      for (const auto& o : a.manifest.outputs) listed.insert(o.file);
       std::error_code ec;
       for (const auto& e : fs::directory_iterator(a.dir, ec))
         if (!listed.count(e.path().filename().string()))
@@ -540,9 +552,9 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
     } catch (const json::exception& e) {
       issues.push_back({a.dir.string(), std::string("manifest.json is malformed: ") + e.what()});
     }
-    for (const auto& in : a.manifest["inputs"]) {
-      std::string kind = in.value("kind", "");
-      const std::string recorded = in.value("path", "");
+    for (const auto& in : a.manifest.inputs) {
+      const std::string& kind = in.kind;
+      const std::string& recorded = in.path;
       bool inside = false;
       const std::string ip = ResolveRecordedPath(a, recorded, kind, &inside).string();
       if (kind == "artifact") {
@@ -555,9 +567,9 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
           checked->push_back("  parent " + ip + " taken from its recorded path (not inside this workdir)");
         try {
           Artifact parent = OpenArtifact(ip, VerifyLevel::kCheap);
-          if (parent.content_digest != in.value("digest", ""))
+          if (parent.content_digest != in.digest)
             issues.push_back({a.dir.string(), "parent '" + ip + "' changed since this artifact was built"});
-          else if (in.contains("manifest_sha256") && parent.manifest.value("manifest_sha256", "") != in["manifest_sha256"])
+          else if (!in.manifest_digest.empty() && parent.manifest.manifest_sha256 != in.manifest_digest)
             issues.push_back({a.dir.string(), "the manifest of parent '" + ip + "' was edited since this artifact was built"});
         } catch (const Error&) {
         }
@@ -566,7 +578,7 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
         std::error_code ec;
         if (!fs::exists(ip, ec)) continue;  // inputs may move; only digests of present files are checked
         try {
-          if (Sha256File(ip) != in.value("digest", ""))
+          if (Sha256File(ip) != in.digest)
             issues.push_back({a.dir.string(), "input file '" + ip + "' changed since this artifact was built"});
         } catch (const Error& e) {
           issues.push_back({a.dir.string(), e.what()});
@@ -578,13 +590,13 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
 }
 
 Artifact OpenParent(const Artifact& child, const std::string& role, const std::string& stage) {
-  for (const auto& in : child.manifest["inputs"])
-    if (in.value("role", "") == role && in.value("kind", "") == "artifact") {
-      fs::path p = ResolveRecordedPath(child, in.value("path", ""), "artifact");
+  for (const auto& in : child.manifest.inputs)
+    if (in.role == role && in.kind == "artifact") {
+      fs::path p = ResolveRecordedPath(child, in.path, "artifact");
       std::error_code ec;
       if (!fs::exists(p, ec)) p = child.dir.parent_path().parent_path() / stage / p.filename();
       Artifact a = OpenArtifact(p);
-      if (a.content_digest != in.value("digest", ""))
+      if (a.content_digest != in.digest)
         throw ArtifactError("'" + a.dir.string() + "' changed since '" + child.dir.string() +
                             "' was made from it; rerun the pipeline (visrec run)");
       return a;

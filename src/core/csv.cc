@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "visrec/core/parallel.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/numfmt.h"

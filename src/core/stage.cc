@@ -1,6 +1,7 @@
 #include "visrec/core/stage.h"
 
 #include "visrec/core/artifact.h"
+#include "visrec/core/contracts.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/numfmt.h"
 #include "visrec/core/sha256.h"
@@ -20,11 +21,11 @@ std::optional<StageResult> FindUpToDate(const RunContext& ctx, const std::string
   SetLatest(*a, pointer.empty() ? ctx.shard.Pointer() : pointer);
   UnlockStageKey(ctx.workdir, stage, key);
   spdlog::info("{}: up to date ({}), nothing recomputed", stage, a->dir.string());
-  if (!ctx.tag.empty() && a->manifest.value("tag", "") != ctx.tag)
+  if (!ctx.tag.empty() && a->manifest.tag != ctx.tag)
     spdlog::warn("{}: --tag '{}' is not recorded: the artifact was reused, and keeps {} (a tag is written only when a "
                  "stage computes; --force recomputes)", stage, ctx.tag,
-                 a->manifest.contains("tag") ? "its tag '" + a->manifest.value("tag", "") + "'" : std::string("no tag"));
-  return StageResult{*a, true, 0, a->manifest["counts"]};
+                 a->manifest.tag.empty() ? std::string("no tag") : "its tag '" + a->manifest.tag + "'");
+  return StageResult{*a, true, 0};
 }
 
 bool ShardSpec::Owns(const std::string& item_id) const {
@@ -68,13 +69,12 @@ std::string MissingShardsText(const fs::path& workdir, const std::string& stage,
 }
 
 void RequireWholeArtifact(const Artifact& a, const std::string& command) {
-  if (!a.manifest.contains("params") || !a.manifest["params"].is_object()) return;
-  const std::string part = a.manifest["params"].value("score_part", "");
+  const std::string part = a.manifest.OptionalParam<std::string>("score_part").value_or("");
   if (!part.empty())
     throw ArtifactError(command + ": '" + a.dir.string() + "' holds only user part " + part + "'s recommendations; merge the "
                         "parts first (`visrec recommend --merge-parts " + part.substr(part.find('/') + 1) +
                         "`, docs/operations.md: Sharding) and use the merged artifact");
-  const std::string shard = a.manifest["params"].value("shard", "");
+  const std::string shard = a.manifest.OptionalParam<std::string>("shard").value_or("");
   if (shard.empty()) return;
   const std::string n = shard.substr(shard.find('/') + 1);
   throw ArtifactError(command + ": '" + a.dir.string() + "' is only shard " + shard + "'s part of a " + a.stage +
@@ -82,49 +82,12 @@ void RequireWholeArtifact(const Artifact& a, const std::string& command) {
                       "`, docs/operations.md: Sharding) and use the merged artifact");
 }
 
+std::string StageResult::Summary() const { return contract::SummaryLine(artifact.manifest); }
+
 int ResolveThreads(int requested) {
   if (requested > 0) return requested;
   unsigned hc = std::thread::hardware_concurrency();
   return hc == 0 ? 1 : int(hc);
-}
-
-}  // namespace visrec
-
-#include <atomic>
-#include <exception>
-#include <mutex>
-#include <vector>
-
-namespace visrec {
-
-void ParallelFor(int64_t n, int threads, const std::function<void(int64_t)>& fn) {
-  threads = std::max(1, std::min<int>(threads, int(std::max<int64_t>(n, 1))));
-  std::atomic<int64_t> next{0};
-  std::atomic<bool> stop{false};
-  std::exception_ptr first;
-  std::mutex mu;
-  auto work = [&]() {
-    for (;;) {
-      if (stop) return;
-      int64_t i = next++;
-      if (i >= n) return;
-      try {
-        fn(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!first) first = std::current_exception();
-        stop = true;
-      }
-    }
-  };
-  if (threads == 1) {
-    work();
-  } else {
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back(work);
-    for (auto& t : pool) t.join();
-  }
-  if (first) std::rethrow_exception(first);
 }
 
 }  // namespace visrec

@@ -1,3 +1,4 @@
+#include "visrec/core/contracts.h"
 #include "visrec/evaluate/evaluate.h"
 
 #include <cerrno>
@@ -182,25 +183,23 @@ Sources OpenSources(const EvaluateOptions& o, const RunContext& ctx) {
   Sources s;
   s.external = !o.recommendations.empty();
   if (!s.external) {
-    s.rec = o.recommend.empty() ? OpenLatest(ctx.workdir, "recommend") : OpenArtifact(o.recommend);
-    if (s.rec->stage != "recommend") throw ArtifactError("evaluate: '" + s.rec->dir.string() + "' is not a recommend artifact");
+    s.rec = OpenGivenOrLatest("evaluate", o.recommend, ctx.workdir, "recommend");
     RequireWholeArtifact(*s.rec, "evaluate");
   }
   s.lists_name = s.external ? o.recommendations.string() : s.rec->dir.string();
   s.train_path = o.train;
   if (s.train_path.empty() && s.rec)
-    for (const auto& in : s.rec->manifest["inputs"])
-      if (in["role"] == "interactions") s.train_path = ResolveRecordedPath(*s.rec, in["path"].get<std::string>(), "file");
+    for (const auto& in : s.rec->manifest.InputsWithRole("interactions"))
+      s.train_path = ResolveRecordedPath(*s.rec, in.path, "file");
   if (s.train_path.empty())
     throw InputError("evaluate: " + s.lists_name + " was made without interactions; give --train");
-  s.inputs = {s.external ? ArtifactInput{"recommendations", "file", fs::absolute(o.recommendations).lexically_normal().string(),
-                                         Sha256File(o.recommendations)}
+  s.inputs = {s.external ? FileInput("recommendations", o.recommendations)
                          : s.rec->AsInput("recommend"),
-              {"test", "file", fs::absolute(o.test).lexically_normal().string(), Sha256File(o.test)},
-              {"train", "file", fs::absolute(s.train_path).lexically_normal().string(), Sha256File(s.train_path)}};
-  if (!o.catalog.empty()) s.inputs.push_back({"catalog", "file", fs::absolute(o.catalog).string(), Sha256File(o.catalog)});
+              FileInput("test", o.test),
+              FileInput("train", s.train_path)};
+  if (!o.catalog.empty()) s.inputs.push_back(FileInput("catalog", o.catalog));
   if (!o.label_items.empty()) {
-    s.inputs.push_back({"label_items", "file", fs::absolute(o.label_items).string(), Sha256File(o.label_items)});
+    s.inputs.push_back(FileInput("label_items", o.label_items));
     for (const auto& line : ReadLines(o.label_items))
       if (!line.empty()) s.label_items.insert(line);
     if (s.label_items.empty()) throw InputError(o.label_items.string() + ": no item ids (one per line expected) for --label-items");
@@ -221,13 +220,11 @@ std::vector<int> CheckCutoffs(const EvaluateOptions& o, const Sources& s, Extern
       throw UsageError("evaluate: --k " + std::to_string(k_max) + " is larger than the longest list in " + s.lists_name + " (" +
                        std::to_string(ext.longest) + " items); evaluate at --k <= " + std::to_string(ext.longest));
   } else {
-    bool has_recs = false;
-    for (const auto& f : s.rec->manifest["outputs"]) has_recs |= f.value("file", "") == "recommendations.csv";
-    if (!has_recs)
+    if (!s.rec->manifest.HasOutput("recommendations.csv"))
       throw InputError("evaluate: " + s.rec->dir.string() + " has no recommendations (recommend ran without --interactions); "
                        "nothing to evaluate");
-    const int rec_k = s.rec->manifest["params"].value("k", 0);
-    if (rec_k > 0 && k_max > rec_k)
+    const int64_t rec_k = contract::RecommendParams::From(s.rec->manifest).k;
+    if (k_max > rec_k)
       throw UsageError("evaluate: --k " + std::to_string(k_max) + " is larger than the " + std::to_string(rec_k) +
                        " recommendations per user in " + s.rec->dir.string() + "; evaluate at --k <= " + std::to_string(rec_k) +
                        " or rerun recommend with --k " + std::to_string(k_max));
@@ -585,7 +582,7 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
     b.AddOutput("report.txt");
     WriteFileAtomic(b.Path("per_user.csv"), scored.per_user);
     b.AddOutput("per_user.csv");
-    b.counts() = {{"users_evaluated", scored.at[0].s_model.users}};
+    b.counts() = contract::EvaluateSummary{int64_t(scored.at[0].s_model.users)}.ToJson();
     b.SetTiming("total", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     out = b.Commit();
   }
@@ -593,7 +590,7 @@ StageResult RunEvaluate(const EvaluateOptions& o, const RunContext& ctx) {
   std::fputs(FormatReport(report).c_str(), stdout);
 
   if (!o.baseline.empty()) CheckBaseline(o, report);
-  return StageResult{*out, existing.has_value(), 0, report};
+  return StageResult{*out, existing.has_value(), 0};
 }
 
 std::string FormatReport(const json& r) {

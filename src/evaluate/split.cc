@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "visrec/core/contracts.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/options.h"
@@ -16,10 +17,8 @@ namespace visrec::evaluate {
 
 void SplitOptions::Validate() const {
   if (interactions.empty()) throw UsageError("split: --interactions is required");
-  if (method != "leave-last-out" && method != "random")
-    throw UsageError("split: --split must be leave-last-out or random");
   CheckRange("split: --test-fraction", test_fraction, 0, 1);
-  if (method == "random" && !(test_fraction > 0 && test_fraction < 1))
+  if (method == SplitMethod::kRandom && !(test_fraction > 0 && test_fraction < 1))
     throw UsageError("split: --test-fraction must be in (0, 1)");
   CheckRange("split: --max-bad-rows-fraction", max_bad_rows_fraction, 0, 1);
 }
@@ -89,10 +88,9 @@ void LeaveLastOut(const SplitRows& d, std::vector<int64_t>& train, std::vector<i
 StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
   o.Validate();
   auto t0 = std::chrono::steady_clock::now();
-  std::vector<ArtifactInput> inputs{{"interactions", "file", fs::absolute(o.interactions).lexically_normal().string(),
-                                     Sha256File(o.interactions)}};
-  json params{{"method", o.method}, {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"}};
-  if (o.method == "random") { params["test_fraction"] = o.test_fraction; params["seed"] = o.seed; }
+  std::vector<ArtifactInput> inputs{FileInput("interactions", o.interactions)};
+  json params{{"method", ChoiceName(o.method)}, {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"}};
+  if (o.method == SplitMethod::kRandom) { params["test_fraction"] = o.test_fraction; params["seed"] = o.seed; }
   const std::string key = ComputeArtifactKey("split", kSplitStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, "split", key)) return *up;
   const SplitRows d = ReadRows(o);
@@ -100,7 +98,7 @@ StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
   RequireUsableShare(o.interactions.string(), in.data_rows, int64_t(in.issues.size()), IssueExamples(in.issues, 3),
                      o.max_bad_rows_fraction);
   std::vector<int64_t> train, test;  // row numbers, in the order they are written
-  if (o.method == "leave-last-out") {
+  if (o.method == SplitMethod::kLeaveLastOut) {
     if (!in.has_timestamp)
       throw InputError(o.interactions.string() + ": leave-last-out needs a timestamp column; use --split random");
     RequireTimestampOnEveryRow(in, "leave-last-out", "use --split random");
@@ -110,10 +108,10 @@ StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
     for (size_t q = 0; q < d.rows.size(); ++q) ((double(g() >> 11) * 0x1.0p-53) < o.test_fraction ? test : train).push_back(int64_t(q));
   }
   if (test.empty())
-    throw InputError(o.interactions.string() + ": the " + o.method + " split leaves no interaction to test (" +
+    throw InputError(o.interactions.string() + ": the " + ChoiceName(o.method) + " split leaves no interaction to test (" +
                      std::to_string(d.rows.size()) + " rows; leave-last-out needs users with at least two items)" +
                      "; evaluation would score nobody. Use more data" +
-                     (o.method == "random" ? std::string(" or a larger --test-fraction") : std::string()));
+                     (o.method == SplitMethod::kRandom ? std::string(" or a larger --test-fraction") : std::string()));
   ArtifactBuilder b(ctx.workdir, "split", kSplitStageVersion, params, inputs);
   b.set_tag(ctx.tag);
   const std::string header = InteractionsHeader(in.has_weight, in.has_timestamp);
@@ -127,12 +125,12 @@ StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
   }
   b.AddOutput("train.csv");
   b.AddOutput("test.csv");
-  b.counts() = {{"train", train.size()}, {"test", test.size()}, {"rows_skipped", in.issues.size()}};
+  b.counts() = contract::SplitSummary{int64_t(train.size()), int64_t(test.size()), int64_t(in.issues.size())}.ToJson();
   if (!in.issues.empty()) b.extra()["skipped_rows"] = IssueList(in.issues);
   b.SetTiming("total", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   Artifact a = b.Commit();
-  spdlog::info("split ({}): {} train / {} test interactions -> {}", o.method, train.size(), test.size(), a.dir.string());
-  return StageResult{a, false, 0, a.manifest["counts"]};
+  spdlog::info("split ({}): {} train / {} test interactions -> {}", ChoiceName(o.method), train.size(), test.size(), a.dir.string());
+  return StageResult{a, false, 0};
 }
 
 }  // namespace visrec::evaluate

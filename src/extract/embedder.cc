@@ -1,5 +1,6 @@
 // PhotoEmbedder: query's one-photo path through the model an extract artifact was made with.
 #include "phases.h"
+#include "visrec/core/contracts.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/options.h"
 #include "visrec/core/sha256.h"
@@ -22,53 +23,52 @@ namespace {
 
 // An input file of an artifact (weights, model), checked against its recorded digest.
 fs::path CheckedInputFile(const Artifact& a, const std::string& role) {
-  for (const auto& in : a.manifest["inputs"])
-    if (in.value("role", "") == role) {
-      fs::path p = in.value("path", "");
-      std::error_code ec;
-      if (!fs::exists(p, ec))
-        throw ArtifactError("the " + role + " file '" + p.string() + "' that made " + a.dir.string() +
-                            " is gone; restore it or rerun extract");
-      if (Sha256File(p) != in.value("digest", ""))
-        throw ArtifactError("the " + role + " file '" + p.string() + "' changed since " + a.dir.string() +
-                            " was made; rerun extract so queries and the catalog use the same model");
-      return p;
-    }
+  for (const auto& in : a.manifest.InputsWithRole(role)) {
+    fs::path p = in.path;
+    std::error_code ec;
+    if (!fs::exists(p, ec))
+      throw ArtifactError("the " + role + " file '" + p.string() + "' that made " + a.dir.string() +
+                          " is gone; restore it or rerun extract");
+    if (Sha256File(p) != in.digest)
+      throw ArtifactError("the " + role + " file '" + p.string() + "' changed since " + a.dir.string() +
+                          " was made; rerun extract so queries and the catalog use the same model");
+    return p;
+  }
   return {};
 }
 }  // namespace
 
 PhotoEmbedder::PhotoEmbedder(const Artifact& ex, const std::string& device, int threads) : impl_(new Impl) {
   if (ex.stage != kStage) throw ArtifactError("'" + ex.dir.string() + "' is a " + ex.stage + " artifact, expected extract");
-  const json& p = ex.manifest["params"];
+  const contract::ExtractParams p = contract::ExtractParams::From(ex.manifest);
   Impl& m = *impl_;
   m.device = model::ChooseDevice(device);
   at::set_num_threads(ResolveThreads(threads));
-  const std::string precision = p.value("precision", "fp32");
+  const std::string& precision = p.precision;
   if (precision == "fp16" && !m.device.is_cuda())
     throw UsageError("the extract artifact ran in fp16, which needs CUDA; this query runs on " + m.device.str());
   model::RequireCpuBf16("query", m.device.is_cpu(), precision);
   m.dtype = precision == "bf16" ? torch::kBFloat16 : (precision == "fp16" ? torch::kHalf : torch::kFloat);
-  m.channels_last = p.value("channels_last", true);
+  m.channels_last = p.channels_last;
   // The crop size comes from the preprocess artifact the features were made from.
-  m.crop = OpenParent(ex, "preprocess", "preprocess").manifest["params"].at("crop").get<int>();
-  const auto mean = p.at("normalize_mean").get<std::array<double, 3>>();
-  const auto stdv = p.at("normalize_std").get<std::array<double, 3>>();
+  m.crop = contract::PreprocessParams::From(OpenParent(ex, "preprocess", "preprocess").manifest).crop;
+  const auto mean = p.normalize_mean;
+  const auto stdv = p.normalize_std;
   for (int k = 0; k < 3; ++k) {
     m.scale[k] = float(1.0 / (255.0 * stdv[size_t(k)]));
     m.shift[k] = float(-mean[size_t(k)] / stdv[size_t(k)]);
   }
-  const std::string kind = p.value("model", "");
+  const std::string& kind = p.model;
   if (kind == "torchscript") {
     const fs::path f = CheckedInputFile(ex, "model");
     m.model = MakeScriptModel(f, "cannot load TorchScript model '" + f.string() + "'");
   } else {
-    m.model = MakeBuiltinModel(kind, p.value("init_seed", uint64_t(0)), CheckedInputFile(ex, "weights"));
+    // The seed only matters without weights, and is recorded exactly then.
+    m.model = MakeBuiltinModel(kind, p.init_seed.value_or(0), CheckedInputFile(ex, "weights"));
   }
-  // Same kernels as the stage that made the features; artifacts from before the option ran eager.
-  std::string kernels = p.value("cpu_kernels", "eager");
-  m.model->To(m.device, m.dtype, m.channels_last, kernels == "onednn" ? "auto" : kernels);
-  m.dim = ex.manifest["counts"].value("dim", int64_t(0));
+  // Same kernels as the stage that made the features.
+  m.model->To(m.device, m.dtype, m.channels_last, p.cpu_kernels == "onednn" ? "auto" : p.cpu_kernels);
+  m.dim = contract::ExtractSummary::From(ex.manifest).dim;
 }
 
 PhotoEmbedder::~PhotoEmbedder() = default;

@@ -1,4 +1,5 @@
 // `visrec extract`: options, the key, per-item pooling and the artifact; phases.h lists the phases.
+#include "visrec/core/contracts.h"
 #include "visrec/extract/extract.h"
 
 #include <chrono>
@@ -18,13 +19,11 @@ namespace visrec::extract {
 namespace {
 
 Artifact OpenPreprocess(const ExtractOptions& o, const RunContext& ctx) {
-  Artifact pre = o.preprocess.empty() ? OpenLatest(ctx.workdir, "preprocess", VerifyLevel::kCheap, ctx.shard.Pointer())
-                                      : OpenArtifact(o.preprocess);
-  if (pre.stage != "preprocess")
-    throw ArtifactError("extract: '" + pre.dir.string() + "' is a " + pre.stage + " artifact, expected preprocess");
-  if (pre.manifest["params"].value("shard", "") != (ctx.shard.active() ? ctx.shard.Text() : ""))
+  Artifact pre = OpenGivenOrLatest("extract", o.preprocess, ctx.workdir, "preprocess", ctx.shard.Pointer());
+  const std::string shard = contract::PreprocessParams::From(pre.manifest).shard;
+  if (shard != (ctx.shard.active() ? ctx.shard.Text() : ""))
     throw UsageError("extract: the preprocess artifact " + pre.dir.string() + " is shard '" +
-                     pre.manifest["params"].value("shard", "none") + "' but this extract runs shard '" +
+                     (shard.empty() ? "none" : shard) + "' but this extract runs shard '" +
                      (ctx.shard.active() ? ctx.shard.Text() : "none") + "'; give both stages the same --shard");
   return pre;
 }
@@ -64,11 +63,11 @@ ItemFeatures PoolItems(const ImageTable& images, const std::vector<float>& photo
     out.features.insert(out.features.end(), acc.begin(), acc.end());
     out.ids += id + "\n";
   }
-  for (const auto& f : pre.manifest["failures"])
-    if (f["file"] == "" && !rows_of.count(f["id"].get<std::string>())) {
+  for (const auto& f : pre.manifest.failures)
+    if (f.file.empty() && !rows_of.count(f.id)) {
       ++out.missing;
-      out.missing_ids += f["id"].get<std::string>() + "\n";
-      b.AddFailure(f["id"], "", "no usable photo: no feature vector");
+      out.missing_ids += f.id + "\n";
+      b.AddFailure(f.id, "", "no usable photo: no feature vector");
     }
   out.items = int64_t(rows_of.size());
   return out;
@@ -139,11 +138,11 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
                  o.batch_size > 0 ? o.batch_size : device.is_cuda() ? 64 : 8, model->declared_dim()};
   const ImageTable images = ReadImageTable(pre);
   const int64_t n = images.rows();
-  ReusableFeatures reuse = FindReusable(ctx, identity, pre.manifest["params"]);
+  ReusableFeatures reuse = FindReusable(ctx, identity, pre.manifest.params);
 
   torch::InferenceMode inference;
   if (run.dim == 0) {  // TorchScript: learn the feature size from one dummy input
-    const int crop = pre.manifest["params"].at("crop").get<int>();
+    const int crop = contract::PreprocessParams::From(pre.manifest).crop;
     run.dim = model->Features(torch::zeros({1, 3, crop, crop}).to(device, dtype)).size(1);
   }
   const int64_t dim = run.dim;
@@ -173,8 +172,7 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
                                " items have no usable photo (above --max-failed-fraction)");
   WriteOutputs(images, photo, dim, pooled, b);
   const int64_t computed = int64_t(todo.size());
-  b.counts() = {{"items", items}, {"dim", dim}, {"photos", n}, {"photos_computed", computed},
-                {"photos_reused", n - computed}, {"items_without_features", missing}};
+  b.counts() = contract::ExtractSummary{items, dim, n, computed, n - computed, missing, std::nullopt, false}.ToJson();
   b.extra()["untrained"] = identity.untrained;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   b.SetTiming("total", secs);
@@ -183,7 +181,7 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
   spdlog::info("extract: {} items x {} ({} photos computed at {:.1f} img/s, {} reused) on {} ({} kernels) -> {}", items,
                dim, computed, model_secs > 0 ? computed / model_secs : 0.0, n - computed, device.str(), run.kernels,
                a.dir.string());
-  return StageResult{a, false, secs, a.manifest["counts"]};
+  return StageResult{a, false, secs};
 }
 
 StageResult Run(const ExtractOptions& o, const RunContext& ctx) {

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "visrec/core/contracts.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
@@ -40,22 +41,22 @@ ShardSet LoadShards(int shards, const RunContext& ctx) {
     Shard& s = set.parts[size_t(k)];
     s.ex = OpenLatest(ctx.workdir, "extract", VerifyLevel::kCheap, spec.Pointer());
     s.pre = OpenParent(s.ex, "preprocess", "preprocess");
-    if (s.pre.manifest["params"].value("shard", "") != spec.Text())
+    const std::string pre_shard = contract::PreprocessParams::From(s.pre.manifest).shard;
+    if (pre_shard != spec.Text())
       throw ArtifactError("extract: " + s.ex.dir.string() + " is not shard " + spec.Text() + " (its preprocess artifact says '" +
-                          s.pre.manifest["params"].value("shard", "none") + "')");
-    if (k > 0 && s.ex.manifest["params"] != set.parts[0].ex.manifest["params"])
+                          (pre_shard.empty() ? "none" : pre_shard) + "')");
+    if (k > 0 && s.ex.manifest.params != set.parts[0].ex.manifest.params)
       throw ArtifactError("extract: shards 0/" + std::to_string(shards) + " and " + spec.Text() +
                           " ran with different models or parameters; rerun them alike");
-    for (const auto& in : s.pre.manifest["inputs"])
-      if (in.value("role", "") == "catalog") {
-        if (k == 0) {
-          set.catalog_digest = in.value("digest", "");
-          set.catalog_path = in.value("path", "");
-        } else if (in.value("digest", "") != set.catalog_digest) {
-          throw ArtifactError("extract: shard " + spec.Text() + " was made from a different catalog than shard 0/" +
-                              std::to_string(shards) + "; rerun every shard on the same catalog");
-        }
+    for (const auto& in : s.pre.manifest.InputsWithRole("catalog")) {
+      if (k == 0) {
+        set.catalog_digest = in.digest;
+        set.catalog_path = in.path;
+      } else if (in.digest != set.catalog_digest) {
+        throw ArtifactError("extract: shard " + spec.Text() + " was made from a different catalog than shard 0/" +
+                            std::to_string(shards) + "; rerun every shard on the same catalog");
       }
+    }
     s.features = s.ex.ReadArray<float>("features.npy");
     s.photo_features = s.ex.ReadArray<float>("photo_features.npy");
     s.ids = ReadLines(s.ex.File("ids.txt"));
@@ -158,7 +159,7 @@ StageResult MergeShards(int shards, const RunContext& ctx) {
   std::sort(missing.begin(), missing.end());
   const std::vector<PhotoRef> photos = PhotosInCatalogOrder(set);
 
-  json params = parts[0].ex.manifest["params"];
+  json params = parts[0].ex.manifest.params;
   params["merged_shards"] = shards;
   const std::string key = ComputeArtifactKey("extract", kStageVersion, params, set.inputs);
   if (auto up = FindUpToDate(ctx, "extract", key)) return *up;
@@ -166,22 +167,23 @@ StageResult MergeShards(int shards, const RunContext& ctx) {
   b.set_tag(ctx.tag);
   int64_t computed = 0;
   for (const auto& s : parts) {
-    computed += s.ex.manifest["counts"].value("photos_computed", int64_t(0));
-    for (const auto& f : s.ex.manifest["failures"]) b.AddFailure(f.value("id", ""), f.value("file", ""), f.value("reason", ""));
+    computed += contract::ExtractSummary::From(s.ex.manifest).photos_computed;
+    for (const auto& f : s.ex.manifest.failures) b.AddFailure(f.id, f.file, f.reason);
   }
   WriteItems(set, item_at, missing, dim, b);
   WritePhotos(set, photos, dim, b);
   for (const char* f : {"features.npy", "photo_features.npy", "ids.txt", "items_without_features.txt", "photos.csv"}) b.AddOutput(f);
-  b.counts() = {{"items", int64_t(item_at.size())}, {"dim", dim}, {"photos", int64_t(photos.size())},
-                {"photos_computed", computed}, {"photos_reused", int64_t(photos.size()) - computed},
-                {"items_without_features", int64_t(missing.size())}, {"shards", shards}};
-  b.extra()["untrained"] = parts[0].ex.manifest["extra"].value("untrained", false);
-  b.producer()["merged_from"] = parts[0].ex.manifest["producer"];
+  const int64_t n = int64_t(photos.size());
+  b.counts() = contract::ExtractSummary{int64_t(item_at.size()), dim, n, computed, n - computed, int64_t(missing.size()),
+                                        shards}
+                   .ToJson();
+  b.extra()["untrained"] = contract::ExtractSummary::From(parts[0].ex.manifest).untrained;
+  b.producer()["merged_from"] = parts[0].ex.manifest.producer;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   b.SetTiming("total", secs);
   Artifact a = b.Commit();
   spdlog::info("extract: merged {} shards: {} items x {}, {} photos -> {}", shards, item_at.size(), dim, photos.size(), a.dir.string());
-  return StageResult{a, false, secs, a.manifest["counts"]};
+  return StageResult{a, false, secs};
 }
 
 }  // namespace visrec::extract

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "phases.h"
+#include "visrec/core/contracts.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/model_input.h"
 #include "visrec/core/sha256.h"
@@ -102,26 +103,25 @@ std::unique_ptr<FeatureModel> MakeScriptModel(const fs::path& file, const std::s
 }
 
 ModelIdentity IdentifyModel(const ExtractOptions& o, const Artifact& pre) {
-  const json& pp = pre.manifest["params"];
-  const int crop = pp.at("crop").get<int>();
+  const contract::PreprocessParams pp = contract::PreprocessParams::From(pre.manifest);
+  const int crop = pp.crop;
   ModelIdentity id;
-  id.mean = pp.at("mean").get<std::array<double, 3>>();
-  id.stdv = pp.at("std").get<std::array<double, 3>>();
+  id.mean = pp.mean;
+  id.stdv = pp.std;
   id.inputs = {pre.AsInput("preprocess")};
   id.params = {{"precision", o.precision}, {"channels_last", o.channels_last}, {"cpu_kernels", o.cpu_kernels},
                {"pooling", "mean of L2-normalized photo features"}};
   if (!o.model_file.empty()) {
-    id.inputs.push_back({"model", "file", fs::absolute(o.model_file).string(), Sha256File(o.model_file)});
+    id.inputs.push_back(FileInput("model", o.model_file));
     id.params["model"] = "torchscript";
     if (std::optional<ModelInput> decl = ReadModelInput(o.model_file, "")) {
       // The model's declared input, unless preprocess was explicitly given other values.
-      const json src = pre.manifest["extra"].value("input_source", json::object());
-      if (decl->mean && src.value("mean", "") != "option") id.mean = *decl->mean;
-      if (decl->std && src.value("std", "") != "option") id.stdv = *decl->std;
+      if (decl->mean && !pp.mean_from_option) id.mean = *decl->mean;
+      if (decl->std && !pp.std_from_option) id.stdv = *decl->std;
       if (decl->crop && *decl->crop != crop) {
         const std::string what = decl->source + " declares input " + std::to_string(*decl->crop) +
                                  " but the preprocess artifact has crop " + std::to_string(crop);
-        if (src.value("crop", "") != "option")
+        if (!pp.crop_from_option)
           throw InputError(what + "; rerun preprocess with --model-file " + o.model_file.string() + " (or --crop " +
                            std::to_string(*decl->crop) + ")");
         spdlog::warn("extract: {} (set explicitly); the model sees inputs unlike those it was trained on", what);
@@ -129,11 +129,11 @@ ModelIdentity IdentifyModel(const ExtractOptions& o, const Artifact& pre) {
       fs::path sidecar = o.model_file;
       sidecar.replace_extension(".json");
       id.params["sidecar"] = decl->raw;
-      id.inputs.push_back({"model_sidecar", "file", fs::absolute(sidecar).string(), Sha256File(sidecar)});
+      id.inputs.push_back(FileInput("model_sidecar", sidecar));
     }
   } else {
     id.params["model"] = o.model;
-    if (!o.weights.empty()) id.inputs.push_back({"weights", "file", fs::absolute(o.weights).string(), Sha256File(o.weights)});
+    if (!o.weights.empty()) id.inputs.push_back(FileInput("weights", o.weights));
     else id.params["init_seed"] = o.init_seed;
     id.untrained = o.weights.empty();
   }

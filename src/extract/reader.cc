@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "phases.h"
+#include "visrec/core/contracts.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/npy.h"
 #include "visrec/core/progress.h"
@@ -51,7 +52,7 @@ class BatchQueue {
 // without channels-last; NHWC otherwise.
 void ReadBatches(const FeatureRun& run, const Artifact& pre, const ImageTable& images, const std::array<double, 3>& mean,
                  const std::array<double, 3>& stdv, const std::vector<int64_t>& todo, BatchQueue& queue) {
-  const int64_t crop = pre.manifest["params"].at("crop").get<int>();
+  const int64_t crop = contract::PreprocessParams::From(pre.manifest).crop;
   const bool planar = run.kernels == "onednn" || !run.channels_last;
   const size_t px = size_t(crop) * size_t(crop) * 3;
   const bool pin = run.device.is_cuda();

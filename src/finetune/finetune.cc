@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "phases.h"
+#include "visrec/core/contracts.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
@@ -19,8 +20,7 @@ namespace {
 fs::path LabelCatalog(const FinetuneOptions& o, const Artifact& pre) {
   fs::path catalog = o.catalog;
   if (catalog.empty())
-    for (const auto& in : pre.manifest["inputs"])
-      if (in.value("role", "") == "catalog") catalog = in.value("path", "");
+    for (const auto& in : pre.manifest.InputsWithRole("catalog")) catalog = in.path;
   if (catalog.empty()) throw UsageError("finetune: give --catalog (the preprocess artifact records none)");
   return catalog;
 }
@@ -86,16 +86,18 @@ json WriteHistory(const std::vector<EpochStats>& history, const fs::path& csv_pa
 // Counts and extras of the manifest: the split's sizes, the epochs, dev and test accuracy.
 void DescribeRun(const FinetuneOptions& o, const LabelledPhotos& data, const TrainingOutcome& fit, const TestReport& test,
                  const json& history, int64_t feature_dim, ArtifactBuilder& b) {
-  b.counts() = {{"classes", int64_t(data.split.classes.size())},
-                {"items_labelled", int64_t(data.item_ids.size())},
-                {"items_unlabelled", data.unlabelled_items},
-                {"items_train", data.ItemsIn(Part::kTrain)},
-                {"items_dev", data.ItemsIn(Part::kDev)},
-                {"items_test", data.ItemsIn(Part::kTest)},
-                {"photos_train", int64_t(data.PhotosOf(Part::kTrain).size())},
-                {"photos_dev", int64_t(data.PhotosOf(Part::kDev).size())},
-                {"photos_test", int64_t(data.PhotosOf(Part::kTest).size())},
-                {"epochs_run", int64_t(fit.history.size())}};
+  contract::FinetuneSummary summary;
+  summary.classes = int64_t(data.split.classes.size());
+  summary.items_labelled = int64_t(data.item_ids.size());
+  summary.items_unlabelled = data.unlabelled_items;
+  summary.items_train = data.ItemsIn(Part::kTrain);
+  summary.items_dev = data.ItemsIn(Part::kDev);
+  summary.items_test = data.ItemsIn(Part::kTest);
+  summary.photos_train = int64_t(data.PhotosOf(Part::kTrain).size());
+  summary.photos_dev = int64_t(data.PhotosOf(Part::kDev).size());
+  summary.photos_test = int64_t(data.PhotosOf(Part::kTest).size());
+  summary.epochs_run = int64_t(fit.history.size());
+  b.counts() = summary.ToJson();
   b.extra()["classes"] = data.split.classes;
   b.extra()["history"] = history;
   b.extra()["best_epoch"] = fit.best_epoch;
@@ -137,16 +139,14 @@ static StageResult RunUnguarded(const FinetuneOptions& options, const RunContext
   FinetuneOptions o = options;
   o.weights = WeightsByName(o.weights, o.model, "finetune");
   const auto t0 = std::chrono::steady_clock::now();
-  Artifact pre = o.preprocess.empty() ? OpenLatest(ctx.workdir, "preprocess") : OpenArtifact(o.preprocess);
-  if (pre.stage != "preprocess")
-    throw ArtifactError("finetune: '" + pre.dir.string() + "' is a " + pre.stage + " artifact, expected preprocess");
+  Artifact pre = OpenGivenOrLatest("finetune", o.preprocess, ctx.workdir, "preprocess");
   const fs::path catalog = LabelCatalog(o, pre);
   const LabelledPhotos data = GatherLabelledPhotos(pre, catalog, o);
   const int64_t classes = int64_t(data.split.classes.size());
 
   std::vector<ArtifactInput> inputs{pre.AsInput("preprocess"),
-                                    {"catalog", "file", fs::absolute(catalog).string(), Sha256File(catalog)}};
-  if (!o.weights.empty()) inputs.push_back({"weights", "file", fs::absolute(o.weights).string(), Sha256File(o.weights)});
+                                    FileInput("catalog", catalog)};
+  if (!o.weights.empty()) inputs.push_back(FileInput("weights", o.weights));
   const json params = KeyParams(o);
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
@@ -191,7 +191,7 @@ static StageResult RunUnguarded(const FinetuneOptions& options, const RunContext
                data.ItemsIn(Part::kTest), fit.best_epoch, fit.history.size(),
                fit.best_dev < 0 ? std::string("-") : FormatFixed(fit.best_dev, 3), FormatFixed(test.accuracy, 3),
                a.dir.string(), o.model, a.File("weights.pt").string());
-  return StageResult{a, false, secs, a.manifest["counts"]};
+  return StageResult{a, false, secs};
 }
 
 StageResult Run(const FinetuneOptions& o, const RunContext& ctx) {

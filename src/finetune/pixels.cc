@@ -1,13 +1,14 @@
 #include "phases.h"
+#include "visrec/core/contracts.h"
 #include "visrec/core/errors.h"
 
 namespace visrec::finetune {
 
 PixelSource::PixelSource(const Artifact& pre, const std::vector<std::string>& shard_names) {
-  const json& pp = pre.manifest["params"];
-  crop_ = pp.at("crop").get<int>();
-  const auto mean = pp.at("mean").get<std::array<double, 3>>();
-  const auto stdv = pp.at("std").get<std::array<double, 3>>();
+  const contract::PreprocessParams pp = contract::PreprocessParams::From(pre.manifest);
+  crop_ = pp.crop;
+  const auto mean = pp.mean;
+  const auto stdv = pp.std;
   for (int k = 0; k < 3; ++k) {
     scale_[k] = float(1.0 / (255.0 * stdv[size_t(k)]));
     shift_[k] = float(-mean[size_t(k)] / stdv[size_t(k)]);

@@ -1,3 +1,4 @@
+#include "visrec/core/contracts.h"
 #include "visrec/pipeline/compare.h"
 
 #include <algorithm>
@@ -101,8 +102,7 @@ std::optional<Artifact> Parent(const Artifact& a, const std::string& stage, json
 }
 
 std::string FileNameOfInput(const Artifact& a, const std::string& role) {
-  for (const auto& in : a.manifest["inputs"])
-    if (in.value("role", "") == role) return fs::path(in.value("path", "")).filename().string();
+  for (const auto& in : a.manifest.InputsWithRole(role)) return fs::path(in.path).filename().string();
   return "";
 }
 
@@ -110,55 +110,72 @@ std::string Weights(double cf, double visual, double text) {
   return FormatFixed(cf, 2) + "/" + FormatFixed(visual, 2) + "/" + FormatFixed(text, 2);
 }
 
+void AddLineageParameters(const Artifact& ev, json& p, json& notes, const std::string& run);
+
 // What distinguishes a run: walked up evaluate -> recommend -> reduce -> extract.
 json RunParameters(const Artifact& ev, json& notes, const std::string& run) {
   json p;
-  p["k"] = ev.manifest["params"].value("k", 0);
+  p["k"] = contract::EvaluateParams::From(ev.manifest).k;
   // The split: the test file's artifact when it came from one (run --split), else its file name.
-  for (const auto& in : ev.manifest["inputs"])
-    if (in.value("role", "") == "test") {
-      const fs::path test = ResolveRecordedPath(ev, in.value("path", ""), "file");
-      std::string split = test.filename().string();
-      try {
-        std::error_code ec;
-        if (fs::exists(test.parent_path() / "manifest.json", ec)) {
-          Artifact s = OpenArtifact(test.parent_path());
-          if (s.stage == "split") split = s.manifest["params"].value("method", "split");
-        }
-      } catch (const Error&) {
+  for (const auto& in : ev.manifest.InputsWithRole("test")) {
+    const fs::path test = ResolveRecordedPath(ev, in.path, "file");
+    std::string split = test.filename().string();
+    try {
+      std::error_code ec;
+      if (fs::exists(test.parent_path() / "manifest.json", ec)) {
+        Artifact s = OpenArtifact(test.parent_path());
+        if (s.stage == "split") split = contract::SplitParams::From(s.manifest).method;
       }
-      p["split"] = split;
-      p["test_digest"] = in.value("digest", "");
+    } catch (const Error&) {
     }
+    p["split"] = split;
+    p["test_digest"] = in.digest;
+  }
   if (std::string f = FileNameOfInput(ev, "recommendations"); !f.empty()) {
     p["model"] = "lists from " + f;  // evaluate --recommendations: no visrec lineage to walk
     p["blend"] = "-";
     return p;
   }
+  try {
+    AddLineageParameters(ev, p, notes, run);
+  } catch (const Error& e) {  // an older or edited artifact up the lineage: what it cannot say shows as '?'
+    notes.push_back(run + ": " + e.what() + "; its remaining parameters show as '?'");
+  }
+  return p;
+}
+
+// The recommend, reduce and extract parameters behind an evaluate artifact, into p.
+void AddLineageParameters(const Artifact& ev, json& p, json& notes, const std::string& run) {
   auto rec = Parent(ev, "recommend", notes, run);
-  if (!rec) return p;
-  const json& rp = rec->manifest["params"];
-  const json& blend = rec->manifest["extra"].contains("blend") ? rec->manifest["extra"]["blend"] : rp;
-  p["blend"] = std::string(blend.value("mode", "fixed")) + " " +
-               Weights(blend.value("w_cf", 1.0), blend.value("w_visual", 1.0), blend.value("w_text", 1.0));
-  p["neighbors"] = rp.value("neighbors", 0);
-  p["half_life_days"] = rp.value("half_life_days", 0.0);
-  if (rp.contains("visual_index")) p["visual_index"] = rp["visual_index"];
+  if (!rec) return;
+  const contract::RecommendParams rp = contract::RecommendParams::From(rec->manifest);
+  p["blend"] = rp.blend.mode + " " + Weights(rp.blend.w_cf, rp.blend.w_visual, rp.blend.w_text);
+  p["neighbors"] = rp.neighbors;
+  p["half_life_days"] = rp.half_life_days;
+  if (rp.visual_index) p["visual_index"] = *rp.visual_index;
   auto red = Parent(*rec, "reduce", notes, run);
-  if (!red) return p;
-  const json& dp = red->manifest["params"];
-  p["reduce"] = std::string(dp.value("mode", "fit") == "apply" ? "apply " : "") + dp.value("method", "?") + " " +
-                std::to_string(dp.value("dims", 0)) + (dp.value("whiten", false) ? " whitened" : "");
+  if (!red) return;
+  const contract::ReduceParams dp = contract::ReduceParams::From(red->manifest);
+  if (dp.mode != "apply") {
+    p["reduce"] = dp.Describe();
+  } else {  // the fit it applied
+    std::string fit = "?";
+    try {
+      fit = contract::ReduceParams::From(OpenParent(*red, "pca_model", "reduce").manifest).Describe();
+    } catch (const Error& e) {
+      notes.push_back(run + ": the PCA fit applied by " + red->dir.string() + " cannot be read (" + e.what() + ")");
+    }
+    p["reduce"] = "apply " + fit;
+  }
   auto ex = Parent(*red, "extract", notes, run);
-  if (!ex) return p;
-  const json& ep = ex->manifest["params"];
-  std::string model = ep.value("model", "?");
+  if (!ex) return;
+  const contract::ExtractParams ep = contract::ExtractParams::From(ex->manifest);
+  std::string model = ep.model;
   if (std::string f = FileNameOfInput(*ex, "model"); !f.empty()) model = f;
   if (std::string f = FileNameOfInput(*ex, "weights"); !f.empty()) model += " + " + f;
-  if (ex->manifest["extra"].value("untrained", false)) model += " (UNTRAINED)";
+  if (contract::ExtractSummary::From(ex->manifest).untrained) model += " (UNTRAINED)";
   p["model"] = model;
-  p["precision"] = ep.value("precision", "?");
-  return p;
+  p["precision"] = ep.precision;
 }
 
 // per_user.csv as user -> (hit@K, ndcg@K) columns.
@@ -167,9 +184,7 @@ struct PerUser {
   std::map<std::string, std::vector<double>> rows;  // user -> hit@k..., ndcg@k... in ks order
 };
 std::optional<PerUser> ReadPerUser(const Artifact& ev) {
-  bool listed = false;
-  for (const auto& out : ev.manifest["outputs"]) listed |= out.value("file", "") == "per_user.csv";
-  if (!listed) return std::nullopt;
+  if (!ev.manifest.HasOutput("per_user.csv")) return std::nullopt;
   CsvTable t = ReadCsv(ev.File("per_user.csv"));
   PerUser pu;
   std::vector<size_t> hit_col, ndcg_col;
@@ -237,11 +252,11 @@ json Compare(const CompareOptions& o) {
     } catch (const json::exception& e) {
       throw ArtifactError("compare: " + ev.File("report.json").string() + " is not valid JSON: " + e.what());
     }
-    json run{{"run", i + 1}, {"evaluate", ev.dir.string()}, {"tag", ev.manifest.value("tag", "")}};
+    json run{{"run", i + 1}, {"evaluate", ev.dir.string()}, {"tag", ev.manifest.tag}};
     run["parameters"] = RunParameters(ev, out["notes"], name);
     if (run["tag"] == "" && FileNameOfInput(ev, "recommendations").empty()) {
       // A tag given to the run that made the recommendations, when evaluate itself was reused.
-      if (auto rec = Parent(ev, "recommend", out["notes"], name)) run["tag"] = rec->manifest.value("tag", "");
+      if (auto rec = Parent(ev, "recommend", out["notes"], name)) run["tag"] = rec->manifest.tag;
     }
     run["metrics"] = Metrics(report);
     if (report.contains("same_label_precision")) run["same_label_precision"] = report["same_label_precision"];

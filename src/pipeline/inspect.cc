@@ -2,6 +2,8 @@
 #include <sstream>
 
 #include "visrec/core/artifact.h"
+#include "visrec/core/contracts.h"
+#include "visrec/core/errors.h"
 #include "visrec/core/numfmt.h"
 #include "visrec/pipeline/pipeline.h"
 
@@ -83,16 +85,21 @@ void DescribeBlend(const json& b, std::ostringstream& s) {
 
 std::string UntrainedWarning(const Artifact& a) {
   auto ex = FeatureSource(a);
-  if (!ex || !ex->manifest["extra"].value("untrained", false)) return "";
-  return "UNTRAINED model: the visual features come from a randomly initialised " +
-         ex->manifest["params"].value("model", std::string("model")) +
+  std::string model;
+  try {  // a warning only: an extract manifest this visrec cannot read shows in its own inspect
+    if (!ex || !contract::ExtractSummary::From(ex->manifest).untrained) return "";
+    model = contract::ExtractParams::From(ex->manifest).model;
+  } catch (const Error&) {
+    return "";
+  }
+  return "UNTRAINED model: the visual features come from a randomly initialised " + model +
          " (no --weights), so visual similarity is noise; use the bundled model or real weights "
          "(README, 'Pretrained weights')";
 }
 
 std::string Inspect(const std::filesystem::path& path) {
   Artifact a = OpenArtifact(path, VerifyLevel::kCheap);
-  const json& m = a.manifest;
+  const json& m = a.manifest_json;  // shown whole
   std::ostringstream s;
   if (std::string w = UntrainedWarning(a); !w.empty()) s << "WARNING    " << w << "\n";
   s << "artifact   " << a.dir.string() << "\n";
@@ -102,16 +109,20 @@ std::string Inspect(const std::filesystem::path& path) {
   s << "created    " << m.value("created_utc", "?") << " by visrec " << m["producer"].value("visrec", "?") << " ("
     << m["producer"].value("git_sha", "?") << ")\n";
   s << "producer   " << m["producer"].dump() << "\n";
+  try {
+    if (const std::string line = contract::SummaryLine(a.manifest); !line.empty()) s << "summary    " << line << "\n";
+  } catch (const Error& e) {
+    s << "summary    (cannot be read: " << e.what() << ")\n";
+  }
   s << "parameters\n";
   for (auto& [k, v] : m["params"].items()) s << "  " << k << " = " << v.dump() << "\n";
   s << "inputs (lineage)\n";
-  for (auto& in : m["inputs"])
-    s << "  " << in.value("role", "") << " [" << in.value("kind", "") << "] " << in.value("path", "") << "  "
-      << in.value("digest", "").substr(0, 16) << "\n";
+  for (const auto& in : a.manifest.inputs)
+    s << "  " << in.role << " [" << in.kind << "] " << in.path << "  " << in.digest.substr(0, 16) << "\n";
   s << "outputs\n";
-  for (auto& o : m["outputs"]) {
-    s << "  " << o["file"].get<std::string>() << "  " << o["bytes"] << " bytes";
-    if (o.contains("dtype")) s << "  " << o["dtype"].get<std::string>() << " " << o["shape"].dump();
+  for (const auto& o : a.manifest.outputs) {
+    s << "  " << o.file << "  " << o.bytes << " bytes";
+    if (!o.dtype.empty()) s << "  " << o.dtype << " " << json(o.shape).dump();
     s << "\n";
   }
   s << "counts     " << m["counts"].dump() << "\n";
@@ -120,10 +131,9 @@ std::string Inspect(const std::filesystem::path& path) {
   if (a.stage == "recommend" && m["extra"].contains("blend") && m["extra"]["blend"].is_object())
     DescribeBlend(m["extra"]["blend"], s);
   if (m["extra"].contains("drift")) s << "drift      " << m["extra"]["drift"].dump() << "\n";
-  const auto& f = m["failures"];
+  const auto& f = a.manifest.failures;
   s << "failures   " << f.size() << "\n";
-  for (size_t i = 0; i < f.size() && i < 20; ++i)
-    s << "  " << f[i].value("id", "") << "  " << f[i].value("file", "") << "  " << f[i].value("reason", "") << "\n";
+  for (size_t i = 0; i < f.size() && i < 20; ++i) s << "  " << f[i].id << "  " << f[i].file << "  " << f[i].reason << "\n";
   if (f.size() > 20) s << "  ... " << (f.size() - 20) << " more in manifest.json\n";
   s << "timings    " << m["timings_s"].dump() << "\n";
   return s.str();

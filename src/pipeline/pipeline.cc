@@ -10,20 +10,18 @@
 #include "visrec/core/numfmt.h"
 #include "visrec/core/options.h"
 #include "visrec/core/artifact.h"
+#include "visrec/core/contracts.h"
 
 namespace visrec::pipeline {
 
 void RunOptions::Validate() const {
   if (catalog.empty()) throw UsageError("run: --catalog is required");
-  if (split != "none" && split != "leave-last-out" && split != "random")
-    throw UsageError("run: --split must be none, leave-last-out or random");
   if (!finetune.label_column.empty() && !extract.model_file.empty())
     throw UsageError("run: --finetune-label trains a built-in --model; it cannot fine-tune a --model-file");
-  if (split != "none" && interactions.empty()) throw UsageError("run: --split needs --interactions");
-  if (final && split == "none")
+  if (split && interactions.empty()) throw UsageError("run: --split needs --interactions");
+  if (final && !split)
     throw UsageError("run: --final only matters with --split (without a split the recommendations already use every "
                      "interaction)");
-  if (refit != "auto" && refit != "always" && refit != "never") throw UsageError("run: --refit must be auto, always or never");
   CheckRange("run: --refit-drop", refit_drop, 0, 1);
   recommend.Validate();  // before hours of image stages, not when recommend is reached
 }
@@ -34,42 +32,7 @@ StageResult Timed(const std::string& name, RunReport* rep, F&& f) {
   auto t0 = std::chrono::steady_clock::now();
   StageResult r = f();
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  StageLine line{name, r.reused, s, "", r.artifact.dir.string()};
-  const json& c = r.artifact.manifest["counts"];
-  auto get = [&](const char* k) { return c.contains(k) ? c[k].dump() : std::string("?"); };
-  if (name == "preprocess")
-    line.detail = get("images_ok") + " images (" + get("images_computed") + " computed, " + get("images_reused") +
-                  " reused), " + get("images_failed") + " failed";
-  else if (name == "finetune") {
-    const json& ex = r.artifact.manifest["extra"];
-    line.detail = get("classes") + " classes, " + get("items_train") + "/" + get("items_dev") + "/" + get("items_test") +
-                  " items train/dev/test, test accuracy " + FormatFixed(ex.value("test_accuracy", 0.0), 3) + " (epoch " +
-                  ex.value("best_epoch", json(0)).dump() + " of " + get("epochs_run") + ")";
-  }
-  else if (name == "extract") {
-    line.detail = get("items") + " items x " + get("dim") + " (" + get("photos_computed") + " photos computed, " +
-                  get("photos_reused") + " reused)";
-    if (r.artifact.manifest["extra"].value("untrained", false))
-      line.detail += ", UNTRAINED model: visual similarity is noise (README 'Pretrained weights')";
-  }
-  else if (name == "reduce") {
-    line.detail = get("items") + " items -> " + get("dims") + " dims";
-    const json& ex = r.artifact.manifest["extra"];
-    if (ex.contains("drift"))
-      line.detail += ", applied the fit in use (its basis explains " +
-                     FormatFixed(100 * ex["drift"].value("new_data_explained_share", 0.0), 1) + "% of the new data, " +
-                     FormatFixed(100 * ex["drift"].value("fit_explained_share", 0.0), 1) + "% at fit)";
-  }
-  else if (name == "split")
-    line.detail = get("train") + " train / " + get("test") + " test";
-  else if (name == "recommend")
-    line.detail = c.value("has_recommendations", true)
-                      ? get("users") + " users, " + get("items") + " items, " + get("cold_items_recommended") +
-                            " cold items recommended"
-                      : get("items") + " items: similar items only (no interactions, so no recommendations.csv)";
-  else if (name == "evaluate")
-    line.detail = get("users_evaluated") + " users evaluated";
-  rep->stages.push_back(line);
+  rep->stages.push_back(StageLine{name, r.reused, s, r.Summary(), r.artifact.dir.string()});
   return r;
 }
 // The parent artifact recorded under `role`, if it still opens and still matches its digest.
@@ -85,7 +48,7 @@ std::optional<Artifact> ParentOf(const Artifact& a, const std::string& role, con
 std::optional<Artifact> FitInUse(const fs::path& workdir) {
   try {
     Artifact r = OpenLatest(workdir, "reduce");
-    if (r.manifest["params"].value("mode", "") != "apply") return r;
+    if (contract::ReduceParams::From(r.manifest).mode != "apply") return r;
     return ParentOf(r, "pca_model", "reduce");
   } catch (const Error&) {
     return std::nullopt;
@@ -95,16 +58,16 @@ std::optional<Artifact> FitInUse(const fs::path& workdir) {
 // Features in the same space: same extract parameters and model/weights files, made from pixels
 // with the same preprocess parameters. Only the set of photos differs.
 bool SameFeatureSpace(const Artifact& a, const Artifact& b) {
-  if (a.manifest["params"] != b.manifest["params"]) return false;
+  if (a.manifest.params != b.manifest.params) return false;
   auto inputs = [](const Artifact& x) {
     std::map<std::string, std::string> m;
-    for (const auto& in : x.manifest["inputs"])
-      if (in.value("role", "") != "preprocess") m[in.value("role", "")] = in.value("digest", "");
+    for (const auto& in : x.manifest.inputs)
+      if (in.role != "preprocess") m[in.role] = in.digest;
     return m;
   };
   if (inputs(a) != inputs(b)) return false;
   auto pa = ParentOf(a, "preprocess", "preprocess"), pb = ParentOf(b, "preprocess", "preprocess");
-  return pa && pb && pa->manifest["params"] == pb->manifest["params"];
+  return pa && pb && pa->manifest.params == pb->manifest.params;
 }
 }  // namespace
 
@@ -153,17 +116,18 @@ StageResult RunReduce(const RunOptions& o, const RunContext& ctx, const StageRes
     red_opts.catalog = o.catalog;
     if (red_opts.label_column.empty()) red_opts.label_column = o.evaluate.label_column;
   }
-  std::optional<Artifact> fit = o.refit == "always" || !red_opts.apply.empty() ? std::nullopt : FitInUse(ctx.workdir);
+  std::optional<Artifact> fit = o.refit == Refit::kAlways || !red_opts.apply.empty() ? std::nullopt : FitInUse(ctx.workdir);
   std::optional<Artifact> fit_source = fit ? ParentOf(*fit, "extract", "extract") : std::nullopt;
   if (!(fit && fit_source && fit_source->content_digest != ex.artifact.content_digest &&
-        fit->manifest["params"] == reduce::FitParams(red_opts) && SameFeatureSpace(*fit_source, ex.artifact)))
+        fit->manifest.params == reduce::FitParams(red_opts) && SameFeatureSpace(*fit_source, ex.artifact)))
     return Timed("reduce", &rep, [&] { return reduce::Run(red_opts, ctx); });
   auto apply_opts = red_opts;
   apply_opts.apply = fit->dir;
   StageResult red = Timed("reduce", &rep, [&] { return reduce::Run(apply_opts, ctx); });
-  const json drift = red.artifact.manifest["extra"].value("drift", json::object());
-  const double now = drift.value("new_data_explained_share", 0.0), then = drift.value("fit_explained_share", 0.0);
-  if (o.refit == "auto" && now < then - o.refit_drop) {
+  const std::optional<contract::ReduceDrift> drift = contract::ReduceSummary::From(red.artifact.manifest).drift;
+  if (!drift) throw ArtifactError("run: " + red.artifact.dir.string() + " applied a PCA fit but recorded no drift check");
+  const double now = drift->new_data_explained_share, then = drift->fit_explained_share;
+  if (o.refit == Refit::kAuto && now < then - o.refit_drop) {
     spdlog::warn("run: the PCA basis in use explains {:.1f}% of the new features' variance, {:.1f}% at fit time "
                  "(more than --refit-drop {} lower): refitting", 100 * now, 100 * then, o.refit_drop);
     rep.stages.pop_back();
@@ -181,10 +145,10 @@ void RecommendAndEvaluate(const RunOptions& o, const RunContext& ctx, const Stag
   rec_opts.catalog = o.catalog;
   rec_opts.interactions = o.interactions;
   std::optional<StageResult> split;
-  if (o.split != "none") {
+  if (o.split) {
     auto so = o.split_options;
     so.interactions = o.interactions;
-    so.method = o.split;
+    so.method = *o.split;
     split = Timed("split", &rep, [&] { return evaluate::RunSplit(so, ctx); });
     rec_opts.interactions = split->artifact.File("train.csv");
   }

@@ -44,7 +44,7 @@ PreprocessOptions ResolveModelInput(const PreprocessOptions& options, json* sour
   follow("mean", "--mean", o.follow_model.mean, o.mean, decl ? decl->mean : no3, Triple);
   follow("std", "--std", o.follow_model.std, o.std, decl ? decl->std : no3, Triple);
   // A model wanting a larger crop than the default resize: keep torchvision's 256/224 ratio.
-  if (o.follow_model.resize && !(decl && decl->resize) && o.mode == "crop" && o.resize < o.crop) {
+  if (o.follow_model.resize && !(decl && decl->resize) && o.mode == FitMode::kCrop && o.resize < o.crop) {
     o.resize = int(std::lround(o.crop * 256.0 / 224.0));
     src["resize"] = "derived from crop (256/224)";
   }

@@ -1,3 +1,5 @@
+#include "visrec/core/contracts.h"
+#include "visrec/core/parallel.h"
 #include "visrec/preprocess/preprocess.h"
 
 #include <chrono>
@@ -25,7 +27,7 @@ namespace {
 constexpr const char* kStage = "preprocess";
 
 json CanonicalParams(const PreprocessOptions& o) {
-  return {{"resize", o.resize}, {"crop", o.crop}, {"mode", o.mode}, {"trim", o.trim},
+  return {{"resize", o.resize}, {"crop", o.crop}, {"mode", ChoiceName(o.mode)}, {"trim", ChoiceName(o.trim)},
           {"trim_tolerance", o.trim_tolerance}, {"trim_padding", o.trim_padding},
           {"background", o.background}, {"mean", o.mean}, {"std", o.std},
           {"max_pixels", o.max_pixels}, {"max_file_mb", o.max_file_mb}, {"reduced_decode", o.reduced_decode},
@@ -51,7 +53,7 @@ Processed ProcessOne(const std::string& bytes, const PreprocessOptions& o) {
     bool known = ProbeDimensions(bytes, &w, &h);
     p.width = w;
     p.height = h;
-    const int need = o.mode == "crop" ? o.resize : o.crop;
+    const int need = o.mode == FitMode::kCrop ? o.resize : o.crop;
     // DCT-domain downscale while keeping >= 2x the needed pixels on the shorter side: measured on
     // tests/fixtures/preprocess/large.jpg, mean abs difference to torchvision 0.14 at 1050 px and
     // 0.33 at 525 px for a 256 target (1.44 at 262 px, hence the 2x margin). With trim, a content
@@ -63,8 +65,8 @@ Processed ProcessOne(const std::string& bytes, const PreprocessOptions& o) {
     }
     cv::Mat rgb = DecodeToRgb(bytes, d);
     if (!known) { p.width = rgb.cols; p.height = rgb.rows; }
-    if (o.trim == "auto") {
-      const double keep = o.mode == "crop" ? double(o.crop) / o.resize : 1.0;
+    if (o.trim == Trim::kAuto) {
+      const double keep = o.mode == FitMode::kCrop ? double(o.crop) / o.resize : 1.0;
       cv::Mat t = TrimMargins(rgb, o.trim_tolerance, o.trim_padding, keep);
       if (d.reduce_factor > 1 && std::min(t.rows, t.cols) < 2 * need) {
         d.reduce_factor = 1;
@@ -73,7 +75,7 @@ Processed ProcessOne(const std::string& bytes, const PreprocessOptions& o) {
       }
       rgb = t;
     }
-    cv::Mat out = o.mode == "crop" ? ResizeShorterCenterCrop(rgb, o.resize, o.crop)
+    cv::Mat out = o.mode == FitMode::kCrop ? ResizeShorterCenterCrop(rgb, o.resize, o.crop)
                                    : Letterbox(rgb, o.crop, d.background);
     p.pixels.assign(out.data, out.data + size_t(o.crop) * size_t(o.crop) * 3);
   } catch (const ImageFailure& e) {
@@ -93,7 +95,7 @@ class PreviousPixels {
       : row_bytes_(size_t(crop) * crop * 3) {
     try {
       Artifact prev = OpenLatest(workdir, kStage, VerifyLevel::kCheap, pointer);
-      if (prev.manifest["params"] != params) return;
+      if (prev.manifest.params != params) return;
       CsvTable t = ReadCsv(prev.File("images.csv"));
       int sha = t.Column("sha256"), shard = t.Column("shard"), row = t.Column("shard_row");
       int w = t.Column("width"), h = t.Column("height");
@@ -141,26 +143,22 @@ std::string ShardName(int s) {
 
 std::string OpenCvVersion() { return CV_VERSION; }
 
-PreprocessOptions OptionsFromParams(const json& p) {
+PreprocessOptions OptionsFromManifest(const Manifest& m) {
+  const contract::PreprocessParams pixels = contract::PreprocessParams::From(m);
   PreprocessOptions o;
-  try {
-    o.resize = p.at("resize").get<int>();
-    o.crop = p.at("crop").get<int>();
-    o.mode = p.at("mode").get<std::string>();
-    o.trim = p.at("trim").get<std::string>();
-    o.trim_tolerance = p.at("trim_tolerance").get<int>();
-    o.trim_padding = p.at("trim_padding").get<double>();
-    o.background = p.at("background").get<std::array<int, 3>>();
-    o.mean = p.at("mean").get<std::array<double, 3>>();
-    o.std = p.at("std").get<std::array<double, 3>>();
-    o.max_pixels = p.at("max_pixels").get<int64_t>();
-    o.max_file_mb = p.value("max_file_mb", o.max_file_mb);  // artifacts made before the option: the default
-    o.reduced_decode = p.at("reduced_decode").get<std::string>();
-    o.shard_size = p.at("shard_size").get<int>();
-  } catch (const json::exception& e) {
-    throw ArtifactError(std::string("preprocess parameters in the manifest are incomplete (") + e.what() +
-                        "); rerun preprocess with this visrec");
-  }
+  o.resize = pixels.resize;
+  o.crop = pixels.crop;
+  o.mean = pixels.mean;
+  o.std = pixels.std;
+  o.mode = m.ParamChoice<FitMode>("mode");
+  o.trim = m.ParamChoice<Trim>("trim");
+  o.trim_tolerance = m.Param<int>("trim_tolerance");
+  o.trim_padding = m.Param<double>("trim_padding");
+  o.background = m.Param<std::array<int, 3>>("background");
+  o.max_pixels = m.Param<int64_t>("max_pixels");
+  o.max_file_mb = m.Param<int64_t>("max_file_mb");
+  o.reduced_decode = m.Param<std::string>("reduced_decode");
+  o.shard_size = m.Param<int>("shard_size");
   return o;
 }
 
@@ -173,9 +171,7 @@ std::vector<uint8_t> PreprocessPhoto(const std::string& bytes, const PreprocessO
 void PreprocessOptions::Validate() const {
   if (catalog.empty()) throw UsageError("preprocess: --catalog is required");
   if (crop < 16 || crop > 2048) throw UsageError("preprocess: --crop must be in [16, 2048]");
-  if (mode != "crop" && mode != "letterbox") throw UsageError("preprocess: --mode must be crop or letterbox");
-  if (mode == "crop" && resize < crop) throw UsageError("preprocess: --resize must be >= --crop");
-  if (trim != "auto" && trim != "off") throw UsageError("preprocess: --trim must be auto or off");
+  if (mode == FitMode::kCrop && resize < crop) throw UsageError("preprocess: --resize must be >= --crop");
   if (trim_tolerance < 0 || trim_tolerance > 255) throw UsageError("preprocess: --trim-tolerance must be in [0, 255]");
   CheckRange("preprocess: --trim-padding", trim_padding, 0, 1);
   for (int b : background)
@@ -316,7 +312,7 @@ StageResult Run(const PreprocessOptions& options, const RunContext& ctx) {
   std::vector<std::pair<std::string, std::string>> names;
   for (size_t i = 0; i < n; ++i) names.push_back({cat.photos[i].item_id + "\x1f" + cat.photos[i].image, src.sha[i]});
   std::vector<ArtifactInput> inputs{
-      {"catalog", "file", fs::absolute(o.catalog).lexically_normal().string(), Sha256File(o.catalog)},
+      FileInput("catalog", o.catalog),
       {"images", "fileset", fs::absolute(o.catalog).lexically_normal().parent_path().string(), FileSetDigest(names)}};
   json params = CanonicalParams(o);
   if (ctx.shard.active()) params["shard"] = ctx.shard.Text();
@@ -341,22 +337,28 @@ StageResult Run(const PreprocessOptions& options, const RunContext& ctx) {
   }
   WriteFileAtomic(b.Path("images.csv"), px.images_csv);
   b.AddOutput("images.csv");
-  b.counts() = {{"photos", n}, {"images_ok", px.rows}, {"images_failed", px.failed}, {"images_reused", px.reused},
-                {"images_computed", px.computed}, {"items", cat.item_ids.size()},
-                {"items_without_photo", px.items_without_photo}, {"shards", px.shards},
-                {"catalog_rows_skipped", cat.issues.size()}, {"duplicate_photo_rows", cat.duplicate_photo_rows}};
+  contract::PreprocessSummary summary;
+  summary.photos = n;
+  summary.images_ok = px.rows;
+  summary.images_failed = px.failed;
+  summary.images_reused = px.reused;
+  summary.images_computed = px.computed;
+  summary.items = int64_t(cat.item_ids.size());
+  summary.items_without_photo = px.items_without_photo;
+  summary.shards = px.shards;
+  summary.catalog_rows_skipped = int64_t(cat.issues.size());
+  summary.duplicate_photo_rows = cat.duplicate_photo_rows;
+  b.counts() = summary.ToJson();
   b.extra()["catalog_columns"] = cat.columns;
   b.extra()["input_source"] = input_source;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   b.SetTiming("total", secs);
   Artifact a = b.Commit();
-  for (const auto& f : a.manifest["failures"])
-    spdlog::debug("preprocess failure: item {} {}: {}", f["id"].get<std::string>(), f["file"].get<std::string>(),
-                  f["reason"].get<std::string>());
+  for (const auto& f : a.manifest.failures) spdlog::debug("preprocess failure: item {} {}: {}", f.id, f.file, f.reason);
   if (px.failed) spdlog::warn("preprocess: {} photo(s) failed (listed in {}/manifest.json)", px.failed, a.dir.string());
   spdlog::info("preprocess: {} images ({} computed, {} reused, {} failed) in {:.1f}s -> {}", px.rows, px.computed,
                px.reused, px.failed, secs, a.dir.string());
-  return StageResult{a, false, secs, a.manifest["counts"]};
+  return StageResult{a, false, secs};
 }
 
 }  // namespace visrec::preprocess

@@ -1,3 +1,4 @@
+#include "visrec/core/contracts.h"
 #include "visrec/query/query.h"
 
 #include <algorithm>
@@ -122,7 +123,7 @@ struct QueryEngine::Impl {
 
   void LoadImageSide() {
     if (embedder) return;
-    pre_opts = preprocess::OptionsFromParams(pre.manifest["params"]);
+    pre_opts = preprocess::OptionsFromManifest(pre.manifest);
     embedder = std::make_unique<extract::PhotoEmbedder>(ex, o.device, o.threads);
     fit = std::make_unique<reduce::PcaModel>(reduce::LoadFit(red));
     if (fit->mean.size() != embedder->dim() && embedder->dim() != 0)
@@ -144,10 +145,8 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
   o.Validate();
   Impl& m = *impl_;
   m.o = o;
-  m.rec = o.recommend.empty() ? OpenLatest(o.workdir, "recommend") : OpenArtifact(o.recommend);
+  m.rec = OpenGivenOrLatest("query", o.recommend, o.workdir, "recommend");
   RequireWholeArtifact(m.rec, "query");
-  if (m.rec.stage != "recommend")
-    throw ArtifactError("query: '" + m.rec.dir.string() + "' is a " + m.rec.stage + " artifact, expected recommend");
   m.red = OpenParent(m.rec, "reduce", "reduce");
   m.ex = OpenParent(m.red, "extract", "extract");
   m.pre = OpenParent(m.ex, "preprocess", "preprocess");
@@ -172,22 +171,19 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
   (void)m.rec_scores->data<float>();
   (void)m.reduced->data<float>();
   // Lists from a --split run leave the held-out interactions out: fine for judging, not for serving.
-  for (const auto& in : m.rec.manifest["inputs"])
-    if (in.value("role", "") == "interactions" && fs::path(in.value("path", "")).filename() == "train.csv" &&
-        fs::path(in.value("path", "")).parent_path().parent_path().filename() == "split")
+  for (const auto& in : m.rec.manifest.InputsWithRole("interactions"))
+    if (fs::path(in.path).filename() == "train.csv" && fs::path(in.path).parent_path().parent_path().filename() == "split")
       spdlog::warn("query: {} was trained on a split's training part (a `run --split` without --final); its lists lack the "
                    "held-out interactions", m.rec.dir.string());
   if (o.source != "hybrid") {
-    bool listed = false;
-    for (const auto& out : m.rec.manifest["outputs"]) listed |= out.value("file", "") == "similar_items_" + o.source + ".npy";
-    if (!listed)
+    if (!m.rec.manifest.HasOutput("similar_items_" + o.source + ".npy"))
       throw ArtifactError("query: " + m.rec.dir.string() + " has no per-source similar items (made by a visrec before "
                           "recommend stage version 3); rerun recommend, or use --source hybrid");
-    const json& counts = m.rec.manifest["counts"];
-    if (o.source == "text" && !counts.value("text_similarity", false))
+    const contract::RecommendSummary counts = contract::RecommendSummary::From(m.rec.manifest);
+    if (o.source == "text" && !counts.text_similarity)
       throw InputError("query: the run in " + m.rec.dir.string() + " had no text similarity (no --catalog titles or "
                        "--text-columns); ask another --source");
-    if (o.source == "collaborative" && !counts.value("has_recommendations", true))
+    if (o.source == "collaborative" && !counts.has_recommendations)
       throw InputError("query: the run in " + m.rec.dir.string() + " had no interactions, so no collaborative similarity; "
                        "ask another --source");
     m.source_idx = std::make_unique<MappedNpy>(m.rec.File("similar_items_" + o.source + ".npy"));
@@ -201,11 +197,10 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
   if (!o.show.empty()) {
     fs::path catalog;
     std::string digest;
-    for (const auto& in : m.rec.manifest["inputs"])
-      if (in.value("role", "") == "catalog") {
-        catalog = ResolveRecordedPath(m.rec, in.value("path", ""), "file");
-        digest = in.value("digest", "");
-      }
+    for (const auto& in : m.rec.manifest.InputsWithRole("catalog")) {
+      catalog = ResolveRecordedPath(m.rec, in.path, "file");
+      digest = in.digest;
+    }
     if (catalog.empty())
       throw UsageError("query: --show needs the catalog, and " + m.rec.dir.string() + " was made without --catalog");
     std::error_code ec;
@@ -236,7 +231,7 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
 
 QueryEngine::~QueryEngine() = default;
 
-int QueryEngine::crop() const { return impl_->pre.manifest["params"].value("crop", 0); }
+int QueryEngine::crop() const { return contract::PreprocessParams::From(impl_->pre.manifest).crop; }
 
 QueryResult QueryEngine::Item(const std::string& id, int k) {
   auto t0 = Clock::now();
@@ -339,7 +334,7 @@ std::vector<uint8_t> QueryEngine::ItemPixels(const std::string& id) {
 
 std::vector<uint8_t> QueryEngine::PhotoPixels(const fs::path& photo) {
   Impl& m = *impl_;
-  const auto opts = preprocess::OptionsFromParams(m.pre.manifest["params"]);
+  const auto opts = preprocess::OptionsFromManifest(m.pre.manifest);
   return preprocess::PreprocessPhoto(ReadRegularFile(photo, opts.max_file_mb << 20, "--max-file-mb of preprocess"), opts);
 }
 

@@ -7,6 +7,7 @@
 
 #include "phases.h"
 #include "visrec/core/numfmt.h"
+#include "visrec/core/parallel.h"
 #include "visrec/core/stage.h"
 
 namespace visrec::recommend::internal {

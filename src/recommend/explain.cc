@@ -1,6 +1,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "visrec/core/contracts.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/fs.h"
@@ -21,9 +22,7 @@ Artifact OpenExplainable(const fs::path& recommend_artifact) {
   Artifact a = OpenArtifact(recommend_artifact);
   if (a.stage != kStage) throw ArtifactError("explain: '" + a.dir.string() + "' is a " + a.stage + " artifact, expected recommend");
   RequireWholeArtifact(a, "explain");
-  bool stored = false;
-  for (const auto& out : a.manifest["outputs"]) stored |= out.value("file", "") == "scoring_neighbors.npy";
-  if (!stored)
+  if (!a.manifest.HasOutput("scoring_neighbors.npy"))
     throw ArtifactError("explain: " + a.dir.string() + " holds no scoring neighbour lists (made with --store-scoring false "
                         "or by a visrec before recommend stage version 2); rerun recommend");
   return a;
@@ -33,11 +32,10 @@ Artifact OpenExplainable(const fs::path& recommend_artifact) {
 fs::path CheckedInteractions(const Artifact& a) {
   fs::path interactions;
   std::string digest;
-  for (const auto& in : a.manifest["inputs"])
-    if (in.value("role", "") == "interactions") {
-      interactions = ResolveRecordedPath(a, in.value("path", ""), "file");
-      digest = in.value("digest", "");
-    }
+  for (const auto& in : a.manifest.InputsWithRole("interactions")) {
+    interactions = ResolveRecordedPath(a, in.path, "file");
+    digest = in.digest;
+  }
   std::error_code ec;
   if (interactions.empty() || !fs::exists(interactions, ec))
     throw ArtifactError("explain: the interactions file '" + interactions.string() + "' that made " + a.dir.string() +
@@ -49,10 +47,10 @@ fs::path CheckedInteractions(const Artifact& a) {
 }
 
 // The user's history, by the stage's rule.
-History UserHistory(const fs::path& interactions, const json& params, const std::string& user,
+History UserHistory(const fs::path& interactions, const std::string& bad_rows, const std::string& user,
                     const std::unordered_map<std::string, int32_t>& index) {
   History h;
-  StreamInteractions(interactions, params.value("bad_rows", "skip") == "fail" ? BadRowPolicy::kFail : BadRowPolicy::kSkip,
+  StreamInteractions(interactions, bad_rows == "fail" ? BadRowPolicy::kFail : BadRowPolicy::kSkip,
                      [&](const Interaction& x) {
                        if (x.user_id != user) return;
                        auto it = index.find(x.item_id);
@@ -112,20 +110,20 @@ void ExplainOptions::Validate() const {
 
 Explanation Explain(const ExplainOptions& o) {
   o.Validate();
-  return Explain(o.recommend.empty() ? OpenLatest(o.workdir, kStage).dir : o.recommend, o.user, o.item);
+  return Explain(o.recommend.empty() ? OpenGivenOrLatest("explain", "", o.workdir, kStage).dir : o.recommend, o.user, o.item);
 }
 
 Explanation Explain(const fs::path& recommend_artifact, const std::string& user, const std::string& item) {
   const Artifact a = OpenExplainable(recommend_artifact);
-  const json& p = a.manifest["params"];
   Explanation e;
   e.user = user;
   e.item = item;
-  // The weights the run used (tuned ones under --blend auto); artifacts from before had only params.
-  const json& used = a.manifest.contains("extra") && a.manifest["extra"].contains("blend") ? a.manifest["extra"]["blend"] : p;
-  e.blend[kCf] = used.value("w_cf", 1.0);
-  e.blend[kVisual] = used.value("w_visual", 1.0);
-  e.blend[kText] = used.value("w_text", 1.0);
+  // The weights the run used (tuned ones under --blend auto).
+  const contract::RecommendParams p = contract::RecommendParams::From(a.manifest);
+  const contract::RecommendBlend& used = p.blend;
+  e.blend[kCf] = used.w_cf;
+  e.blend[kVisual] = used.w_visual;
+  e.blend[kText] = used.w_text;
   const fs::path interactions = CheckedInteractions(a);
 
   const std::vector<std::string> ids = ReadLines(a.File("ids.txt"));
@@ -136,10 +134,10 @@ Explanation Explain(const fs::path& recommend_artifact, const std::string& user,
   bool known = false;
   for (const auto& u : ReadLines(a.File("users.txt"))) known |= u == user;
   if (!known) throw InputError("explain: unknown user '" + user + "' (not in " + a.File("users.txt").string() + ")");
-  const History h = UserHistory(interactions, p, user, index);
+  const History h = UserHistory(interactions, p.bad_rows, user, index);
   e.history_items = int(h.size());
   e.seen = h.count(target->second) > 0;
-  Decompose(a, ids, h, target->second, p.value("half_life_days", 0.0), e);
+  Decompose(a, ids, h, target->second, p.half_life_days, e);
   CsvTable recs = ReadCsv(a.File("recommendations.csv"));
   for (const auto& row : recs.rows)
     if (row.size() >= 5 && row[0] == user && row[2] == item) {

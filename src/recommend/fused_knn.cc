@@ -12,6 +12,7 @@
 
 #include "topk_internal.h"
 #include "visrec/core/stage.h"
+#include "visrec/core/parallel.h"
 #include "visrec/core/version.h"
 
 namespace visrec::recommend::detail {

@@ -14,7 +14,7 @@ namespace {
 TopK VisualLists(const RecommendOptions& o, const Universe& u, const std::vector<char>* only, int threads, json& visual_index) {
   const auto& vec = u.vectors;
   TopK v;
-  if (o.visual_index == "hnsw") {
+  if (o.visual_index == VisualIndex::kHnsw) {
     const auto start = std::chrono::steady_clock::now();
     HnswOptions h;
     h.m = o.hnsw_m;

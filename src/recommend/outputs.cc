@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include "visrec/core/contracts.h"
 #include "visrec/core/csv.h"
 #include "visrec/core/fs.h"
 #include "visrec/core/npy.h"
@@ -102,6 +103,34 @@ void WriteSimilarItems(ArtifactBuilder& b, const HybridLists& hybrid, const TopK
   }
 }
 
+namespace {
+// The run's counts, which `run`'s table and `inspect` summarise. Cold items: no interaction at all.
+contract::RecommendSummary CountRun(const WholeRun& run, const std::vector<int32_t>& rec_idx, int64_t fallback) {
+  const int32_t n = run.universe.size();
+  std::vector<char> recommended(size_t(n), 0);
+  for (int32_t item : rec_idx)
+    if (item >= 0) recommended[size_t(item)] = 1;
+  contract::RecommendSummary s;
+  for (int32_t i = 0; i < n; ++i)
+    if (run.popularity[size_t(i)] == 0) {
+      ++s.items_without_interactions;
+      s.cold_items_recommended += recommended[size_t(i)];
+    }
+  const Interactions& inter = run.read.summary;
+  s.users = int64_t(run.read.histories.users.size());
+  s.items = n;
+  s.items_with_vectors = int64_t(run.universe.vector_ids.size());
+  s.interactions = inter.accepted;
+  s.interactions_unknown_item = run.read.unknown_items;
+  s.interaction_rows_skipped = int64_t(inter.issues.size());
+  s.users_popularity_fallback = fallback;
+  s.text_similarity = run.lists.has_text;
+  s.interaction_rows = inter.data_rows;
+  s.has_recommendations = !run.o.interactions.empty();
+  return s;
+}
+}  // namespace
+
 StageResult WriteWholeRun(const WholeRun& run, const RunContext& ctx, const json& params, const std::vector<ArtifactInput>& inputs,
                           UserRecs* recs, GatheredParts* parts, PhaseClock& clock) {
   const RecommendOptions& o = run.o;
@@ -109,7 +138,6 @@ StageResult WriteWholeRun(const WholeRun& run, const RunContext& ctx, const json
   const HistoryRead& read = run.read;
   const Lists& lists = run.lists;
   const Blend& blend = run.blend;
-  const std::vector<double>& popularity = run.popularity;
   const std::vector<std::string>& ids = universe.ids;
   const std::vector<std::string>& users = read.histories.users;
   const int32_t n = universe.size();
@@ -148,19 +176,9 @@ StageResult WriteWholeRun(const WholeRun& run, const RunContext& ctx, const json
     b.AddOutput("scoring_neighbors.npy");
     b.AddOutput("scoring_parts.npy");
   }
-  int64_t cold_items = 0, cold_recommended = 0;
-  std::vector<char> recommended(size_t(n), 0);
-  for (int32_t item : rec_idx)
-    if (item >= 0) recommended[size_t(item)] = 1;
-  for (int32_t i = 0; i < n; ++i)
-    if (popularity[size_t(i)] == 0) { ++cold_items; cold_recommended += recommended[size_t(i)]; }
+  const contract::RecommendSummary summary = CountRun(run, rec_idx, fallback);
+  b.counts() = summary.ToJson();
   const Interactions& inter = read.summary;
-  b.counts() = {{"users", users.size()}, {"items", n}, {"items_with_vectors", universe.vector_ids.size()},
-                {"interactions", inter.accepted}, {"interactions_unknown_item", read.unknown_items},
-                {"interaction_rows_skipped", inter.issues.size()}, {"users_popularity_fallback", fallback},
-                {"items_without_interactions", cold_items}, {"cold_items_recommended", cold_recommended},
-                {"text_similarity", lists.has_text}, {"interaction_rows", inter.data_rows},
-                {"has_recommendations", have_interactions}};
   for (auto& e : read.unknown_examples) b.extra()["unknown_item_examples"].push_back(e);
   // Every skipped row (capped), not only the three the log quotes.
   if (!inter.issues.empty()) b.extra()["skipped_rows"] = IssueList(inter.issues);
@@ -172,8 +190,9 @@ StageResult WriteWholeRun(const WholeRun& run, const RunContext& ctx, const json
   clock.Record(b);
   Artifact a = b.Commit();
   spdlog::info("recommend: {} users x top-{} over {} items ({} cold items, {} of them recommended; {} users on "
-               "popularity fallback) -> {}", users.size(), k, n, cold_items, cold_recommended, fallback, a.dir.string());
-  return StageResult{a, false, clock.Seconds(), a.manifest["counts"]};
+               "popularity fallback) -> {}", users.size(), k, n, summary.items_without_interactions, summary.cold_items_recommended,
+               fallback, a.dir.string());
+  return StageResult{a, false, clock.Seconds()};
 }
 
 }  // namespace visrec::recommend::internal

@@ -83,7 +83,7 @@ StageResult WritePart(const RecommendOptions& o, const RunContext& ctx, const js
   spdlog::info("recommend: user part {}: users {}..{} of {} -> {}; when all {} parts are done, run `visrec recommend "
                "--merge-parts {}` with the same inputs and flags", o.score_part.Text(), begin, begin + count, h.users.size(),
                a.dir.string(), o.score_part.count, o.score_part.count);
-  return StageResult{a, false, clock.Seconds(), a.manifest["counts"]};
+  return StageResult{a, false, clock.Seconds()};
 }
 
 namespace {
@@ -93,25 +93,22 @@ namespace {
 std::string PartIdentityProblem(const Artifact& a, const ShardSpec& part, const std::string& key, const json& params,
                                 const std::vector<ArtifactInput>& inputs, const std::string& users_digest, int64_t users,
                                 const std::string& rerun) {
-  const json& m = a.manifest;
-  const json none = json::object();
-  const json& theirs = m.contains("params") && m["params"].is_object() ? m["params"] : none;
-  const json& extra = m.contains("extra") && m["extra"].is_object() ? m["extra"] : none;
-  const json& counts = m.contains("counts") && m["counts"].is_object() ? m["counts"] : none;
-  if (a.stage != kStage || theirs.value("score_part", "") != part.Text() || !extra.contains("key"))
+  const Manifest& m = a.manifest;
+  const std::optional<std::string> score_part = a.stage == kStage ? m.OptionalParam<std::string>("score_part") : std::nullopt;
+  if (score_part != part.Text() || !m.OptionalExtra<std::string>("key"))
     return a.dir.string() + " is not a recommend user part " + part.Text() + " artifact; " + rerun;
   // The blend and the counts are in no output's digest: the manifest's own digest covers them.
-  if (m.value("manifest_sha256", "") != ManifestBodyDigest(m))
+  if (m.manifest_sha256 != ManifestBodyDigest(a.manifest_json))
     return "its manifest.json was edited after it was written (manifest_sha256 differs); " + rerun;
   if (const std::string p = StageAndBuildProblem(a, "part"); !p.empty()) return p + "; " + rerun;
-  if (extra.value("key", "") != key)
+  if (m.Extra<std::string>("key") != key)
     return "made with other inputs or flags: " + ParamDifferences(m, params, inputs) + "; " + rerun +
            " (or, if the part is right, give the merge its flags)";
   const auto [begin, end] = PartRange(part, users);
-  if (extra.value("users_sha256", "") != users_digest || counts.value("user_begin", int64_t(-1)) != begin ||
-      counts.value("user_end", int64_t(-1)) != end)
-    return "scored other users than the merge reads (users " + std::to_string(counts.value("user_begin", int64_t(-1))) + ".." +
-           std::to_string(counts.value("user_end", int64_t(-1))) + ", the merge expects " + std::to_string(begin) + ".." +
+  const int64_t their_begin = m.Count<int64_t>("user_begin"), their_end = m.Count<int64_t>("user_end");
+  if (m.Extra<std::string>("users_sha256") != users_digest || their_begin != begin || their_end != end)
+    return "scored other users than the merge reads (users " + std::to_string(their_begin) + ".." +
+           std::to_string(their_end) + ", the merge expects " + std::to_string(begin) + ".." +
            std::to_string(end) + " of " + std::to_string(users) + "); " + rerun;
   return "";
 }
@@ -140,9 +137,6 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
         problem(p);
         continue;
       }
-      const json none = json::object();
-      const json& extra = a.manifest["extra"];
-      const json& counts = a.manifest.contains("counts") && a.manifest["counts"].is_object() ? a.manifest["counts"] : none;
       const auto [begin, end] = PartRange(part, users);
       const auto items = a.ReadArray<int32_t>("rec_items.npy");
       const auto scores = a.ReadArray<float>("rec_scores.npy");
@@ -158,7 +152,7 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
           ok = false;
         }
       if (!ok) continue;
-      const json& their_blend = extra.contains("blend") ? extra["blend"] : none;
+      const json their_blend = a.manifest.OptionalExtra<json>("blend").value_or(json());
       if (BlendWeights(their_blend).empty()) {
         problem("records no blend weights (extra.blend); " + rerun);
         continue;
@@ -171,8 +165,8 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
       }
       std::copy(items.data.begin(), items.data.end(), out.rec_items.begin() + begin * k);
       std::copy(scores.data.begin(), scores.data.end(), out.rec_scores.begin() + begin * k);
-      out.fallbacks += counts.value("users_popularity_fallback", int64_t(0));
-      out.csv_chunks.push_back({a.File("recommendations.csv"), a.Output("recommendations.csv").value("sha256", "")});
+      out.fallbacks += a.manifest.Count<int64_t>("users_popularity_fallback");
+      out.csv_chunks.push_back({a.File("recommendations.csv"), a.Output("recommendations.csv").sha256});
       out.artifacts.push_back(a.dir.filename().string());
     } catch (const Error& e) {  // unreadable or damaged: named with its part and the fix
       problem(std::string(e.what()) + "; " + rerun);
@@ -181,9 +175,9 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
   if (const std::string text = MissingPartsText(workdir, count); !text.empty()) problems.insert(problems.begin(), text);
   if (!problems.empty()) ThrowProblems("recommend: cannot merge " + std::to_string(count) + " user parts:", problems);
   blend.record = first_blend;
-  blend.w[kCf] = first_blend.value("w_cf", 0.0);
-  blend.w[kVisual] = first_blend.value("w_visual", 0.0);
-  blend.w[kText] = first_blend.value("w_text", 0.0);
+  blend.w[kCf] = first_blend.at("w_cf").get<double>();
+  blend.w[kVisual] = first_blend.at("w_visual").get<double>();
+  blend.w[kText] = first_blend.at("w_text").get<double>();
   return out;
 }
 

@@ -139,7 +139,7 @@ StageResult WriteWholeRun(const WholeRun& run, const RunContext& ctx, const json
 // ---- item shards (shards.cc): `--shard i/N` writes its items' lists, `--merge-shards N` gathers ----
 json ListParams(const json& params);
 // What differs between another run's manifest and this one's params and inputs, flags named.
-std::string ParamDifferences(const json& manifest, const json& params, const std::vector<ArtifactInput>& inputs);
+std::string ParamDifferences(const Manifest& manifest, const json& params, const std::vector<ArtifactInput>& inputs);
 StageResult WriteShardLists(const RecommendOptions& o, const RunContext& ctx, const json& params,
                             const std::vector<ArtifactInput>& inputs, const std::string& lists_key,
                             const std::vector<std::string>& ids, const std::vector<char>& own, const Lists& lists,

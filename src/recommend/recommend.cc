@@ -60,9 +60,10 @@ Split CheckSplit(const RecommendOptions& o, const RunContext& ctx, bool have_int
   if ((s.part || s.merge_parts) && !have_interactions)
     throw UsageError("recommend: --score-part and --merge-parts split the users' scoring; without --interactions there are "
                      "no users to split");
-  if ((s.shard || s.merge_shards || s.part || s.merge_parts) && o.visual_index != "exact")
-    throw UsageError("recommend: --shard, --merge-shards, --score-part and --merge-parts need the same lists in every process "
-                     "(exact visual neighbours); drop --visual-index " + o.visual_index);
+  if ((s.shard || s.merge_shards || s.part || s.merge_parts) && o.visual_index != VisualIndex::kExact)
+    throw UsageError(std::string("recommend: --shard, --merge-shards, --score-part and --merge-parts need the same lists in "
+                                 "every process (exact visual neighbours); drop --visual-index ") +
+                     ChoiceName(o.visual_index));
   return s;
 }
 
@@ -72,12 +73,12 @@ json KeyParams(const RecommendOptions& o, bool have_interactions) {
               {"half_life_days", o.half_life_days}, {"store_scoring", o.store_scoring}, {"text_columns", o.catalog.empty() ? "" : o.text_columns},
               {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"},
               {"duplicates", "same (user, item) rows: weights summed, latest timestamp kept"},
-              {"visual_index", o.visual_index}};
+              {"visual_index", ChoiceName(o.visual_index)}};
   if (!have_interactions) params["interactions"] = "none: similar items only";
   // The fixed weights stay in the key in auto mode too: they are what a failed tuning falls back to.
   if (o.blend == BlendMode::kAuto)
     params["blend"] = {{"mode", "auto"}, {"grid", o.blend_grid}, {"seed", o.blend_seed}, {"users", o.blend_users}};
-  if (o.visual_index == "hnsw")
+  if (o.visual_index == VisualIndex::kHnsw)
     params["hnsw"] = {{"m", o.hnsw_m}, {"ef_construction", o.hnsw_ef_construction}, {"ef_search", o.hnsw_ef_search}};
   return params;
 }
@@ -95,7 +96,6 @@ void RecommendOptions::Validate() const {
   if (min_support < 1) throw UsageError("recommend: --min-support must be >= 1");
   CheckRange("recommend: --half-life-days", half_life_days, 0, 1e7);
   if (memory_budget_mb < 1) throw UsageError("recommend: --memory-budget-mb must be >= 1");
-  if (visual_index != "exact" && visual_index != "hnsw") throw UsageError("recommend: --visual-index must be exact|hnsw");
   if (hnsw_m < 4 || hnsw_m > 256) throw UsageError("recommend: --hnsw-m must be in [4, 256]");
   if (hnsw_ef_construction < 8 || hnsw_ef_search < 1) throw UsageError("recommend: --hnsw-ef-construction >= 8, --hnsw-ef-search >= 1");
   if (recall_sample < 1) throw UsageError("recommend: --recall-sample must be >= 1");
@@ -122,17 +122,15 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   o.Validate();
   PhaseClock clock;
   const int threads = ResolveThreads(ctx.threads);
-  Artifact red = o.reduce.empty() ? OpenLatest(ctx.workdir, "reduce") : OpenArtifact(o.reduce);
-  if (red.stage != "reduce") throw ArtifactError("recommend: '" + red.dir.string() + "' is not a reduce artifact");
+  Artifact red = OpenGivenOrLatest("recommend", o.reduce, ctx.workdir, "reduce");
   const bool have_interactions = !o.interactions.empty();
   std::vector<ArtifactInput> inputs{red.AsInput("reduce")};
   if (have_interactions)
-    inputs.push_back({"interactions", "file", fs::absolute(o.interactions).lexically_normal().string(),
-                      Sha256File(o.interactions)});
+    inputs.push_back(FileInput("interactions", o.interactions));
   if (!o.catalog.empty())
-    inputs.push_back({"catalog", "file", fs::absolute(o.catalog).lexically_normal().string(), Sha256File(o.catalog)});
+    inputs.push_back(FileInput("catalog", o.catalog));
   const json params = KeyParams(o, have_interactions);
-  if (o.visual_index == "hnsw") RequireFaiss();
+  if (o.visual_index == VisualIndex::kHnsw) RequireFaiss();
   // Split runs: a shard (--shard i/N) writes its own items' lists (stable by id hash) against all
   // items under its own pointer; a user part (--score-part j/M) writes its users' recommendations.
   // The merges (--merge-shards N, --merge-parts M) check and gather them and write what one

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "visrec/core/stage.h"
+#include "visrec/core/parallel.h"
 #include "phases.h"
 
 namespace visrec::recommend::internal {

@@ -59,7 +59,7 @@ StageResult WriteShardLists(const RecommendOptions& o, const RunContext& ctx, co
   spdlog::info("recommend: shard {}: neighbour lists of {} of {} items -> {}; when all {} shards are done, run "
                "`visrec recommend --merge-shards {}` with the same inputs and list flags", ctx.shard.Text(), m, ids.size(),
                a.dir.string(), ctx.shard.count, ctx.shard.count);
-  return StageResult{a, false, clock.Seconds(), a.manifest["counts"]};
+  return StageResult{a, false, clock.Seconds()};
 }
 
 // The parameters the neighbour lists depend on: a shard's identity. The others (top-K, weights,
@@ -71,9 +71,9 @@ json ListParams(const json& params) {
   return p;
 }
 
-std::string ParamDifferences(const json& manifest, const json& list_params, const std::vector<ArtifactInput>& inputs) {
+std::string ParamDifferences(const Manifest& manifest, const json& list_params, const std::vector<ArtifactInput>& inputs) {
   std::vector<std::string> diffs;
-  json theirs = manifest.value("params", json::object());
+  json theirs = manifest.params;
   theirs.erase("shard");
   theirs.erase("score_part");
   for (const auto& [name, value] : list_params.items())
@@ -82,8 +82,7 @@ std::string ParamDifferences(const json& manifest, const json& list_params, cons
   for (const auto& [name, value] : theirs.items())
     if (!list_params.contains(name)) diffs.push_back(name + " " + value.dump() + " (merge: unset)");
   std::map<std::string, std::string> their_inputs;
-  for (const auto& in : manifest.value("inputs", json::array()))
-    if (in.is_object()) their_inputs[in.value("role", "")] = in.value("digest", "");
+  for (const auto& in : manifest.inputs) their_inputs[in.role] = in.digest;
   for (const auto& in : inputs) {
     const auto it = their_inputs.find(in.role);
     if (it == their_inputs.end()) diffs.push_back("no " + in.role + " input (merge: " + in.path + ")");
@@ -194,10 +193,9 @@ void GatherShardLists(int count, const fs::path& workdir, const std::string& lis
     const std::string rerun = "rerun `visrec recommend --shard " + spec.Text() + " --force` with the merge's inputs and list flags";
     try {
       const Artifact a = OpenLatest(workdir, kStage, VerifyLevel::kFull, spec.Pointer());
-      const json& m = a.manifest;
-      const json& params = m.contains("params") && m["params"].is_object() ? m["params"] : json::object();
-      const json& extra = m.contains("extra") && m["extra"].is_object() ? m["extra"] : json::object();
-      if (a.stage != kStage || params.value("shard", "") != spec.Text() || !extra.contains("lists_key")) {
+      const Manifest& m = a.manifest;
+      const std::optional<std::string> shard = a.stage == kStage ? m.OptionalParam<std::string>("shard") : std::nullopt;
+      if (shard != spec.Text() || !m.OptionalExtra<std::string>("lists_key")) {
         g.problem(a.dir.string() + " is not a recommend shard " + spec.Text() + " artifact; " + rerun);
         continue;
       }
@@ -205,7 +203,7 @@ void GatherShardLists(int count, const fs::path& workdir, const std::string& lis
         g.problem(p + "; " + rerun);
         continue;
       }
-      if (extra.value("lists_key", "") != lists_key) {
+      if (m.Extra<std::string>("lists_key") != lists_key) {
         g.problem("made with other inputs or list flags: " + ParamDifferences(m, list_params, inputs) + "; " + rerun);
         continue;
       }
@@ -218,7 +216,9 @@ void GatherShardLists(int count, const fs::path& workdir, const std::string& lis
       for (int s = 0; s < 3 && ok; ++s) ok = g.ReadSource(a, s, rows, rerun);
       if (!ok) continue;
       lists.merged_from.push_back(a.dir.filename().string());
-      kernels.insert(extra.contains("visual_index") && extra["visual_index"].is_object() ? extra["visual_index"].value("kernel", "") : "");
+      const json index = m.Extra<json>("visual_index");  // {"kind", "kernel"}; HNSW shards have no kernel
+      const auto kernel = index.is_object() ? index.find("kernel") : index.end();
+      kernels.insert(kernel != index.end() && kernel->is_string() ? kernel->get<std::string>() : "");
     } catch (const Error& e) {  // unreadable or damaged: named with its shard and the fix
       g.problem(std::string(e.what()) + "; " + rerun);
     }
@@ -241,13 +241,17 @@ void GatherShardLists(int count, const fs::path& workdir, const std::string& lis
 }
 
 std::string StageAndBuildProblem(const Artifact& a, const char* kind) {
-  const json& m = a.manifest;
-  if (m.value("stage_version", 0) != kStageVersion)
-    return a.dir.string() + " has recommend stage version " + std::to_string(m.value("stage_version", 0)) + ", this visrec " +
+  const Manifest& m = a.manifest;
+  if (m.stage_version != kStageVersion)
+    return a.dir.string() + " has recommend stage version " + std::to_string(m.stage_version) + ", this visrec " +
            std::to_string(kStageVersion);
-  const json producer = m.contains("producer") && m["producer"].is_object() ? m["producer"] : json::object();
   const std::string build = VisrecVersion() + " (" + GitSha() + ")";
-  const std::string made_by = producer.value("visrec", "?") + " (" + producer.value("git_sha", "?") + ")";
+  // Shown as "?" when unrecorded: a build that cannot be told apart is never the merge's.
+  auto recorded = [&](const char* field) {
+    auto it = m.producer.find(field);
+    return it != m.producer.end() && it->is_string() ? it->get<std::string>() : std::string("?");
+  };
+  const std::string made_by = recorded("visrec") + " (" + recorded("git_sha") + ")";
   if (made_by != build)
     return "made by visrec " + made_by + ", the merge is " + build + "; every " + kind + " and the merge must run the same build";
   return "";

@@ -10,6 +10,7 @@
 
 #include <Eigen/Dense>
 
+#include "visrec/core/parallel.h"
 #include "visrec/core/blas.h"
 #include "visrec/core/stage.h"
 #include "fused_knn.h"

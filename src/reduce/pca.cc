@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "visrec/core/parallel.h"
 #include "visrec/core/blas.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/stage.h"

@@ -1,3 +1,4 @@
+#include "visrec/core/contracts.h"
 #include "visrec/reduce/reduce.h"
 
 #include <chrono>
@@ -37,10 +38,12 @@ PcaModel LoadFit(const Artifact& a) {
   m.components = Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
       comps.data.data(), comps.rows(), comps.cols());
   m.variance = Eigen::Map<Eigen::VectorXd>(var.data.data(), Eigen::Index(var.data.size()));
-  m.total_variance = a.manifest["extra"].value("total_variance", 0.0);
+  m.total_variance = a.manifest.Extra<double>("total_variance");
   m.ratio = m.variance / std::max(m.total_variance, 1e-300);
-  m.whiten = a.manifest["params"].value("whiten", false);
-  m.method = a.manifest["params"].value("method", "exact");
+  // A fit's options; an applied fit records what it applied in extra.
+  const contract::ReduceParams params = contract::ReduceParams::From(a.manifest);
+  m.whiten = params.whiten ? *params.whiten : a.manifest.Extra<bool>("whiten");
+  m.method = params.method ? *params.method : a.manifest.Extra<std::string>("method");
   return m;
 }
 
@@ -151,8 +154,7 @@ double DescribeFit(const PcaModel& m, ArtifactBuilder& b) {
 StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
   o.Validate();
   auto t0 = std::chrono::steady_clock::now();
-  Artifact ex = o.extract.empty() ? OpenLatest(ctx.workdir, "extract") : OpenArtifact(o.extract);
-  if (ex.stage != "extract") throw ArtifactError("reduce: '" + ex.dir.string() + "' is not an extract artifact");
+  Artifact ex = OpenGivenOrLatest("reduce", o.extract, ctx.workdir, "extract");
   std::vector<ArtifactInput> inputs{ex.AsInput("extract")};
   json params;
   std::optional<Artifact> fitted;
@@ -163,7 +165,7 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
   } else {
     params = FitParams(o);
     if (o.pca.method == "lda")
-      inputs.push_back({"catalog", "file", fs::absolute(o.catalog).lexically_normal().string(), Sha256File(o.catalog)});
+      inputs.push_back(FileInput("catalog", o.catalog));
   }
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
@@ -202,13 +204,13 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
     spdlog::info("reduce: applied fit {}: the basis explains {:.1f}% of the new data's variance (fit time: {:.1f}%)",
                  fitted->dir.string(), 100 * drift_share, 100 * c);
   }
-  b.counts() = {{"items", n}, {"input_dim", d}, {"dims", k}};
+  b.counts() = contract::ReduceSummary{int64_t(n), int64_t(d), int64_t(k), std::nullopt}.ToJson();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   b.SetTiming("total", secs);
   Artifact a = b.Commit();
   spdlog::info("reduce: {} items {} -> {} dims ({}), explained variance {:.1f}% -> {}", n, d, k, m.method, 100 * c,
                a.dir.string());
-  return StageResult{a, false, secs, a.manifest["counts"]};
+  return StageResult{a, false, secs};
 }
 
 }  // namespace visrec::reduce

@@ -101,20 +101,18 @@ fs::path PrepareOutputFolder(const ReportOptions& o) {
 // lacks the column (a warning says which).
 std::map<std::string, std::string> MapLabels(const Artifact& pre, const std::string& column) {
   std::map<std::string, std::string> label;
-  for (const auto& in : pre.manifest["inputs"])
-    if (in.value("role", "") == "catalog") {
-      std::error_code ec;
-      if (!fs::exists(in.value("path", ""), ec))
-        spdlog::warn("report: the catalog '{}' the run used is gone; the map cannot colour by '{}'", in.value("path", ""),
-                     column);
-      if (fs::exists(in.value("path", ""), ec)) {
-        Catalog cat = ReadCatalog(in.value("path", ""));
-        if (std::find(cat.columns.begin(), cat.columns.end(), column) != cat.columns.end())
-          for (const auto& [id, md] : cat.metadata) label[id] = md.at(column);
-        else
-          spdlog::warn("report: the catalog has no column '{}'; the map uses one colour", column);
-      }
+  for (const auto& in : pre.manifest.InputsWithRole("catalog")) {
+    std::error_code ec;
+    if (!fs::exists(in.path, ec))
+      spdlog::warn("report: the catalog '{}' the run used is gone; the map cannot colour by '{}'", in.path, column);
+    if (fs::exists(in.path, ec)) {
+      Catalog cat = ReadCatalog(in.path);
+      if (std::find(cat.columns.begin(), cat.columns.end(), column) != cat.columns.end())
+        for (const auto& [id, md] : cat.metadata) label[id] = md.at(column);
+      else
+        spdlog::warn("report: the catalog has no column '{}'; the map uses one colour", column);
     }
+  }
   return label;
 }
 
@@ -247,13 +245,12 @@ void ReportWriter::ItemSheets(const Artifact& rec) {
 // Users: their history (most recent first) above their recommendations with reasons.
 void ReportWriter::UserSheets(const Artifact& rec) {
   std::map<std::string, std::vector<Interaction>> history;
-  for (const auto& in : rec.manifest["inputs"])
-    if (in.value("role", "") == "interactions") {
-      std::error_code ec;
-      const fs::path ip = ResolveRecordedPath(rec, in.value("path", ""), "file");
-      if (fs::exists(ip, ec))
-        for (auto& r : ReadInteractions(ip).rows) history[r.user_id].push_back(r);
-    }
+  for (const auto& in : rec.manifest.InputsWithRole("interactions")) {
+    std::error_code ec;
+    const fs::path ip = ResolveRecordedPath(rec, in.path, "file");
+    if (fs::exists(ip, ec))
+      for (auto& r : ReadInteractions(ip).rows) history[r.user_id].push_back(r);
+  }
   std::vector<std::string> users = o_.user_ids;
   if (users.empty())
     for (const auto& u : ReadLines(rec.File("users.txt"))) {
@@ -408,7 +405,7 @@ ReportResult WriteReport(const ReportOptions& o) {
   qo.workdir = o.workdir;
   qo.recommend = o.recommend;
   qo.device = "cpu";
-  const Artifact rec = o.recommend.empty() ? OpenLatest(o.workdir, "recommend") : OpenArtifact(o.recommend);
+  const Artifact rec = OpenGivenOrLatest("report", o.recommend, o.workdir, "recommend");
   RequireWholeArtifact(rec, "report");  // before the engine, whose refusal would name `query`
   query::QueryEngine engine(qo);
   const Artifact red = OpenParent(rec, "reduce", "reduce");

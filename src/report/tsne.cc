@@ -8,6 +8,7 @@
 #include <Eigen/Dense>
 #include <spdlog/spdlog.h>
 
+#include "visrec/core/parallel.h"
 #include "visrec/core/errors.h"
 #include "visrec/core/options.h"
 #include "visrec/core/stage.h"

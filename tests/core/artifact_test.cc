@@ -64,9 +64,9 @@ TEST(Artifact, RoundTripAndLatest) {
   Artifact b = OpenLatest(d.path(), "demo", VerifyLevel::kFull);
   EXPECT_EQ(b.dir, a.dir);
   EXPECT_EQ(b.content_digest, a.content_digest);
-  EXPECT_EQ(b.manifest["counts"]["rows"], 2);
-  EXPECT_EQ(b.manifest["failures"][0]["reason"], "broken");
-  EXPECT_EQ(b.manifest["schema_version"], kArtifactSchemaVersion);
+  EXPECT_EQ(b.manifest_json["counts"]["rows"], 2);
+  EXPECT_EQ(b.manifest_json["failures"][0]["reason"], "broken");
+  EXPECT_EQ(b.manifest_json["schema_version"], kArtifactSchemaVersion);
   auto v = b.ReadArray<float>("v.npy");
   EXPECT_EQ(v.shape, (std::vector<int64_t>{2, 3}));
   EXPECT_THROW(b.ReadArray<float>("nope.npy"), ArtifactError);
@@ -130,7 +130,7 @@ TEST(Artifact, DigestMismatchCaughtByFullVerify) {
 TEST(Artifact, NewerSchemaNamesBothVersions) {
   testing::TempDir d;
   Artifact a = MakeArtifact(d.path(), {{"p", 1}});
-  json m = a.manifest;
+  json m = a.manifest_json;
   m["schema_version"] = kArtifactSchemaVersion + 1;
   testing::WriteText(a.dir / "manifest.json", m.dump());
   ExpectArtifactError(a.dir, "schema version " + std::to_string(kArtifactSchemaVersion + 1));
@@ -146,7 +146,7 @@ TEST(Artifact, NewerStageVersionNamesBothVersionsAndOlderOnesStillRead) {
     WriteFileAtomic(b.Path("ids.txt"), "a\n");
     b.AddOutput("ids.txt");
     const fs::path dir = b.Commit().dir;
-    json m = OpenArtifact(dir).manifest;
+    json m = OpenArtifact(dir).manifest_json;
     m["stage_version"] = version;  // as a newer (or older) visrec would have written it
     if (version == known + 7) m["producer"]["visrec"] = 1;  // a damaged producer still gives the error
     testing::WriteText(dir / "manifest.json", m.dump());
@@ -171,7 +171,7 @@ TEST(Artifact, NewerStageVersionNamesBothVersionsAndOlderOnesStillRead) {
   EXPECT_EQ(OpenArtifact(other.Commit().dir).stage, "demo");
   // A stage version that is not an integer is a damaged manifest.
   Artifact a = MakeArtifact(d.path() / "bad", {{"p", 1}});
-  json m = a.manifest;
+  json m = a.manifest_json;
   m["stage_version"] = "2";
   testing::WriteText(a.dir / "manifest.json", m.dump());
   ExpectArtifactError(a.dir, "not an integer");

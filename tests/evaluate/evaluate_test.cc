@@ -22,7 +22,7 @@ struct TinySplitRun {
     testing::MakeTinyCatalog(dir / "catalog", 18, 40, 64, 96, 5);
     options.catalog = dir / "catalog" / "catalog.csv";
     options.interactions = dir / "catalog" / "interactions.csv";
-    options.split = "leave-last-out";
+    options.split = evaluate::SplitMethod::kLeaveLastOut;
     options.preprocess.resize = 40;
     options.preprocess.crop = 32;
     options.preprocess.max_failed_fraction = 0.3;
@@ -44,14 +44,14 @@ TEST(Evaluate, SeveralCutOffsEqualSingleRunsAndKIsCheckedAgainstTheLists) {
   e.test = split.File("test.csv");
   e.k = 2;
   e.more_k = {8, 5};
-  const json multi = RunEvaluate(e, ctx).summary;
+  const json multi = json::parse(ReadFileBytes(RunEvaluate(e, ctx).artifact.File("report.json")));
   ASSERT_TRUE(multi.contains("at_k"));
   EXPECT_EQ(multi["at_k"]["2"]["model"], multi["model"]) << "the first cut-off is the headline";
   for (int k : {2, 5, 8}) {
     EvaluateOptions single = e;
     single.k = k;
     single.more_k.clear();
-    const json one = RunEvaluate(single, ctx).summary;
+    const json one = json::parse(ReadFileBytes(RunEvaluate(single, ctx).artifact.File("report.json")));
     EXPECT_EQ(multi["at_k"][std::to_string(k)]["model"]["hr"], one["model"]["hr"]) << k;
     EXPECT_EQ(multi["at_k"][std::to_string(k)]["model"]["ndcg"], one["model"]["ndcg"]) << k;
     EXPECT_EQ(multi["at_k"][std::to_string(k)]["popularity"]["hr"], one["popularity"]["hr"]) << k;
@@ -126,7 +126,7 @@ TEST(Evaluate, RecommendationsFromAnySourceScoreAsTheArtifactsOwn) {
   EXPECT_EQ(a["popularity"], b["popularity"]);
   EXPECT_EQ(a["at_k"]["5"]["model"], b["at_k"]["5"]["model"]);
   bool recorded = false;
-  for (const auto& in : theirs.manifest["inputs"]) recorded |= in["role"] == "recommendations";
+  for (const auto& in : theirs.manifest_json["inputs"]) recorded |= in["role"] == "recommendations";
   EXPECT_TRUE(recorded);
 
   // Hostile files and requests.

@@ -37,7 +37,7 @@ TEST(Split, RandomFractionIsSeededAndNeedsNoTimestamps) {
   testing::WriteText(d / "i.csv", csv);
   SplitOptions o;
   o.interactions = d / "i.csv";
-  o.method = "random";
+  o.method = evaluate::SplitMethod::kRandom;
   o.test_fraction = 0.25;
   o.seed = 3;
   RunContext ctx;
@@ -49,7 +49,7 @@ TEST(Split, RandomFractionIsSeededAndNeedsNoTimestamps) {
   Artifact b = RunSplit(o, ctx).artifact;
   EXPECT_NE(a.dir, b.dir);
   EXPECT_NE(testing::ReadText(a.File("test.csv")), testing::ReadText(b.File("test.csv")));
-  o.method = "leave-last-out";
+  o.method = evaluate::SplitMethod::kLeaveLastOut;
   EXPECT_THROW(RunSplit(o, ctx), InputError) << "leave-last-out without timestamps";
 }
 
@@ -72,7 +72,7 @@ TEST(Split, NothingToTestAndMissingTimestampsAreErrors) {
   testing::WriteText(d / "gaps.csv", "user_id,item_id,timestamp\nu1,A,2024-01-01\nu1,B,\nu2,B,2024-01-02\n");
   o.interactions = d / "gaps.csv";
   testing::ExpectThrowWith<InputError>([&] { RunSplit(o, ctx); }, {"gaps.csv:3"});
-  o.method = "random";
+  o.method = evaluate::SplitMethod::kRandom;
   o.test_fraction = 0.5;
   EXPECT_NO_THROW(RunSplit(o, ctx));  // random needs no timestamps; the empty cell stays empty
   o.test_fraction = std::nan("");

@@ -63,8 +63,8 @@ TEST(Extract, ManifestSaysUntrainedAndItemsWithoutPhotosAreListed) {
   ExtractOptions o;
   o.preprocess = t.pre.dir;
   StageResult r = extract::Run(o, t.ctx);
-  EXPECT_TRUE(r.artifact.manifest["extra"]["untrained"].get<bool>());
-  EXPECT_EQ(r.artifact.manifest["producer"]["device"], "cpu");
+  EXPECT_TRUE(r.artifact.manifest_json["extra"]["untrained"].get<bool>());
+  EXPECT_EQ(r.artifact.manifest_json["producer"]["device"], "cpu");
   auto f = r.artifact.ReadArray<float>("features.npy");
   EXPECT_EQ(f.shape[1], 512);
   EXPECT_EQ(f.shape[0], 10);  // every sample item has at least one good photo
@@ -94,13 +94,13 @@ TEST(Extract, IncrementalReuseOfUnchangedPhotos) {
   p.crop = 32;
   p.max_failed_fraction = 0.5;
   StageResult pre2 = preprocess::Run(p, t.ctx);
-  EXPECT_EQ(pre2.artifact.manifest["counts"]["images_computed"], 0);
+  EXPECT_EQ(pre2.artifact.manifest_json["counts"]["images_computed"], 0);
   o.preprocess = pre2.artifact.dir;
   StageResult second = extract::Run(o, t.ctx);
   EXPECT_FALSE(second.reused);
-  EXPECT_EQ(second.artifact.manifest["counts"]["photos_computed"], 0);
-  EXPECT_EQ(second.artifact.manifest["counts"]["photos"].get<int>(),
-            first.manifest["counts"]["photos"].get<int>() - 1);
+  EXPECT_EQ(second.artifact.manifest_json["counts"]["photos_computed"], 0);
+  EXPECT_EQ(second.artifact.manifest_json["counts"]["photos"].get<int>(),
+            first.manifest_json["counts"]["photos"].get<int>() - 1);
 }
 
 TEST(Extract, DeviceAndPrecisionErrors) {
@@ -170,12 +170,12 @@ TEST(Extract, OneDnnAndEagerKernelsAgree) {
   o.device = "cpu";
   o.cpu_kernels = "eager";
   Artifact eager = extract::Run(o, t.ctx).artifact;
-  EXPECT_EQ(eager.manifest["producer"]["kernels"], "eager");
+  EXPECT_EQ(eager.manifest_json["producer"]["kernels"], "eager");
   o.cpu_kernels = "auto";
   Artifact fused = extract::Run(o, t.ctx).artifact;
   EXPECT_NE(eager.dir, fused.dir) << "the kernel choice is a parameter: changing it reruns the stage";
   if (!OneDnnAvailable()) GTEST_SKIP() << "LibTorch without oneDNN";
-  EXPECT_EQ(fused.manifest["producer"]["kernels"], "onednn");
+  EXPECT_EQ(fused.manifest_json["producer"]["kernels"], "onednn");
   auto a = eager.ReadArray<float>("photo_features.npy");
   auto b = fused.ReadArray<float>("photo_features.npy");
   ASSERT_EQ(a.shape, b.shape);
@@ -200,8 +200,8 @@ TEST(Extract, TorchScriptModelWithSidecar) {
   o.preprocess = t.pre.dir;
   o.model_file = std::string(VISREC_FIXTURES_DIR) + "/extract/tiny.pt";
   StageResult r = extract::Run(o, t.ctx);
-  EXPECT_EQ(r.artifact.manifest["counts"]["dim"], 6);  // feature map of 6 channels, pooled
-  EXPECT_EQ(r.artifact.manifest["params"]["normalize_mean"][0], 0.5);  // the sidecar's normalization
+  EXPECT_EQ(r.artifact.manifest_json["counts"]["dim"], 6);  // feature map of 6 channels, pooled
+  EXPECT_EQ(r.artifact.manifest_json["params"]["normalize_mean"][0], 0.5);  // the sidecar's normalization
   o.model_file = std::string(VISREC_FIXTURES_DIR) + "/extract/names.json";  // not a model
   EXPECT_THROW(extract::Run(o, t.ctx), InputError);
 }
@@ -221,11 +221,11 @@ TEST(Extract, NoReuseAcrossDifferentPreprocessParameters) {
   p.catalog = t.dir / "catalog" / "catalog.csv";
   p.resize = 36;
   p.crop = 32;
-  p.trim = "off";  // same source files, different pixels
+  p.trim = preprocess::Trim::kOff;  // same source files, different pixels
   p.max_failed_fraction = 0.5;
   o.preprocess = preprocess::Run(p, t.ctx).artifact.dir;
   StageResult r = extract::Run(o, t.ctx);
-  EXPECT_EQ(r.artifact.manifest["counts"]["photos_reused"], 0);
+  EXPECT_EQ(r.artifact.manifest_json["counts"]["photos_reused"], 0);
 }
 
 }  // namespace

@@ -74,9 +74,9 @@ TEST(Finetune, ArtifactHoldsWeightsClassesHistoryAndTestSummary) {
   FinetuneOptions o = t.Options();
   StageResult r = finetune::Run(o, t.ctx);
   const Artifact& a = r.artifact;
-  const json& ex = a.manifest["extra"];
+  const json& ex = a.manifest_json["extra"];
   EXPECT_EQ(ex["classes"], json({"A", "B"}));
-  EXPECT_EQ(ex["history"].size(), a.manifest["counts"]["epochs_run"].get<size_t>());
+  EXPECT_EQ(ex["history"].size(), a.manifest_json["counts"]["epochs_run"].get<size_t>());
   EXPECT_GE(ex["test_accuracy"].get<double>(), 0.0);
   EXPECT_LE(ex["test_accuracy"].get<double>(), 1.0);
   EXPECT_EQ(ex["per_class"].size(), 2u);
@@ -92,7 +92,7 @@ TEST(Finetune, ArtifactHoldsWeightsClassesHistoryAndTestSummary) {
   for (const auto& l : ReadLines(a.File("test_items.txt")))
     if (!l.empty()) listed.insert(l);
   EXPECT_EQ(listed, test_items);
-  EXPECT_EQ(int64_t(test_items.size()), a.manifest["counts"]["items_test"].get<int64_t>());
+  EXPECT_EQ(int64_t(test_items.size()), a.manifest_json["counts"]["items_test"].get<int64_t>());
   // Confusion rows add up to the test items.
   int64_t confusion_total = 0;
   for (const auto& row : ReadCsv(a.File("confusion.csv")).rows) confusion_total += std::stoll(row[2]);
@@ -118,7 +118,7 @@ TEST(Finetune, WeightsLoadIntoExtractAndOnlyTheTrainedBlockChanges) {
     extract::ExtractOptions e = eo;
     e.weights = ft.File("weights.pt");
     Artifact ex = extract::Run(e, c).artifact;
-    EXPECT_FALSE(ex.manifest["extra"]["untrained"].get<bool>());
+    EXPECT_FALSE(ex.manifest_json["extra"]["untrained"].get<bool>());
     return ex.ReadArray<float>("photo_features.npy");
   };
   auto max_diff = [&](const NpyArray<float>& a) {
@@ -162,16 +162,16 @@ TEST(Finetune, TrainingLossFallsAndEarlyStoppingKeepsTheBestDevEpoch) {
   o.patience = 2;
   o.lr = 3e-3;
   Artifact a = finetune::Run(o, t.ctx).artifact;
-  const json& h = a.manifest["extra"]["history"];
+  const json& h = a.manifest_json["extra"]["history"];
   ASSERT_GE(h.size(), 2u);
   EXPECT_LT(h.back()["train_loss"].get<double>(), h.front()["train_loss"].get<double>());
-  const int best = a.manifest["extra"]["best_epoch"].get<int>();
-  EXPECT_TRUE(a.manifest["extra"]["stopped_early"].get<bool>()) << h.size() << " epochs";
+  const int best = a.manifest_json["extra"]["best_epoch"].get<int>();
+  EXPECT_TRUE(a.manifest_json["extra"]["stopped_early"].get<bool>()) << h.size() << " epochs";
   EXPECT_EQ(int(h.size()), best + o.patience) << "stops `patience` epochs after the best";
   double best_dev = -1;
   for (const auto& e : h) best_dev = std::max(best_dev, e["dev_accuracy"].get<double>());
   EXPECT_DOUBLE_EQ(h[size_t(best - 1)]["dev_accuracy"].get<double>(), best_dev);
-  EXPECT_DOUBLE_EQ(a.manifest["extra"]["dev_accuracy"].get<double>(), best_dev);
+  EXPECT_DOUBLE_EQ(a.manifest_json["extra"]["dev_accuracy"].get<double>(), best_dev);
 }
 
 TEST(Finetune, BadLabelsGiveClearErrors) {

@@ -30,7 +30,7 @@ struct TinyRun {
     options.preprocess.shard_size = 7;  // several shards
     options.preprocess.max_failed_fraction = 0.2;
     options.reduce.pca.dims = 8;
-    options.split = "leave-last-out";
+    options.split = evaluate::SplitMethod::kLeaveLastOut;
     options.evaluate.label_column = "category";
     ctx.workdir = dir / "work";
     ctx.threads = 2;
@@ -89,14 +89,14 @@ TEST(Pipeline, FinetuneRunsBeforeExtractWhichUsesItsWeightsAndEvaluateJudgesHeld
   EXPECT_EQ(r.stages[2].stage, "extract");
   Artifact ft = OpenArtifact(r.stages[1].dir), ex = OpenArtifact(r.stages[2].dir);
   std::string weights_used;
-  for (const auto& in : ex.manifest["inputs"])
+  for (const auto& in : ex.manifest_json["inputs"])
     if (in["role"] == "weights") weights_used = in["path"].get<std::string>();
   EXPECT_EQ(fs::path(weights_used), fs::absolute(ft.File("weights.pt")));
-  EXPECT_FALSE(ex.manifest["extra"]["untrained"].get<bool>());
+  EXPECT_FALSE(ex.manifest_json["extra"]["untrained"].get<bool>());
   // Same-label precision is computed over finetune's held-out test items only.
   json report = json::parse(testing::ReadText(r.report));
   ASSERT_TRUE(report.contains("label_items")) << report.dump();
-  EXPECT_EQ(report["label_items"]["listed"], ft.manifest["counts"]["items_test"]);
+  EXPECT_EQ(report["label_items"]["listed"], ft.manifest_json["counts"]["items_test"]);
   EXPECT_TRUE(report["same_label_precision"].contains("visual"));
   // With a split, the table says the lists were trained on the training part only.
   EXPECT_NE(FormatRunReport(r).find("trained on the training part only"), std::string::npos) << FormatRunReport(r);
@@ -126,7 +126,7 @@ TEST(Pipeline, FinalRecommendsFromAllInteractionsAfterEvaluatingTheSplit) {
   const Artifact fin = OpenArtifact(fs::path(r.recommendations).parent_path());
   const Artifact evaluated = OpenArtifact(fs::path(r.evaluated_recommendations).parent_path());
   auto interactions_of = [](const Artifact& a) {
-    for (const auto& in : a.manifest["inputs"])
+    for (const auto& in : a.manifest_json["inputs"])
       if (in["role"] == "interactions") return fs::path(in["path"].get<std::string>()).filename().string();
     return std::string();
   };
@@ -147,7 +147,7 @@ TEST(Pipeline, FinalRecommendsFromAllInteractionsAfterEvaluatingTheSplit) {
   EXPECT_NE(table.find("final: all interactions"), std::string::npos) << table;
   EXPECT_NE(table.find("serve those"), std::string::npos) << table;
   EXPECT_TRUE(AllReused(pipeline::Run(t.options, t.ctx)));
-  t.options.split = "none";
+  t.options.split = std::nullopt;
   EXPECT_THROW(pipeline::Run(t.options, t.ctx), UsageError);
 }
 
@@ -169,7 +169,7 @@ TEST(Pipeline, UntrainedFeaturesAreSaidLoudlyInTheRunTableAndInspect) {
 // records where each value came from, and extract normalizes as declared.
 TEST(Pipeline, ModelDeclaresThePreprocessingUnlessAnOptionSaysOtherwise) {
   TinyRun t;
-  t.options.split = "none";
+  t.options.split = std::nullopt;
   fs::copy_file(fs::path(VISREC_FIXTURES_DIR) / "extract" / "tiny.pt", t.dir / "m.pt");
   testing::WriteText(t.dir / "m.json",
                      R"({"input": {"resize": 44, "crop": 40, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.2, 0.2]}})");
@@ -178,19 +178,19 @@ TEST(Pipeline, ModelDeclaresThePreprocessingUnlessAnOptionSaysOtherwise) {
   t.options.reduce.pca.dims = 4;  // the tiny model has 6 features
   RunReport r = pipeline::Run(t.options, t.ctx);
   Artifact pre = OpenArtifact(r.stages[0].dir), ex = OpenArtifact(r.stages[1].dir);
-  EXPECT_EQ(pre.manifest["params"]["resize"], 44);
-  EXPECT_EQ(pre.manifest["params"]["crop"], 40);
+  EXPECT_EQ(pre.manifest_json["params"]["resize"], 44);
+  EXPECT_EQ(pre.manifest_json["params"]["crop"], 40);
   const std::string declared = "model sidecar " + (t.dir / "m.json").string();
-  EXPECT_EQ(pre.manifest["extra"]["input_source"]["crop"], declared);
-  EXPECT_EQ(pre.manifest["extra"]["input_source"]["mean"], declared);
-  EXPECT_EQ(ex.manifest["params"]["normalize_mean"][1], 0.4);
+  EXPECT_EQ(pre.manifest_json["extra"]["input_source"]["crop"], declared);
+  EXPECT_EQ(pre.manifest_json["extra"]["input_source"]["mean"], declared);
+  EXPECT_EQ(ex.manifest_json["params"]["normalize_mean"][1], 0.4);
   // An explicit crop wins and is recorded as such; the rest still follows the model.
   t.options.preprocess.follow_model.crop = false;
   t.options.preprocess.crop = 36;
   pre = OpenArtifact(pipeline::Run(t.options, t.ctx).stages[0].dir);
-  EXPECT_EQ(pre.manifest["params"]["crop"], 36);
-  EXPECT_EQ(pre.manifest["params"]["resize"], 44);
-  EXPECT_EQ(pre.manifest["extra"]["input_source"]["crop"], "option");
+  EXPECT_EQ(pre.manifest_json["params"]["crop"], 36);
+  EXPECT_EQ(pre.manifest_json["params"]["resize"], 44);
+  EXPECT_EQ(pre.manifest_json["extra"]["input_source"]["crop"], "option");
   // A sidecar with a wrong or impossible declaration is an input error naming the file and the
   // field, in preprocess and in extract alike (extract reads the normalization itself).
   for (const auto& [text, field] : std::vector<std::pair<std::string, std::string>>{
@@ -226,9 +226,9 @@ TEST(Pipeline, OutputsFollowTheFixedFormatsAndAwkwardFilesAreReported) {
   EXPECT_EQ(sim.header, (std::vector<std::string>{"item_id", "rank", "neighbor_id", "score", "source"}));
   // The unreadable sample file is a per-image failure with a reason; every other photo decoded.
   Artifact pre = OpenLatest(t.ctx.workdir, "preprocess");
-  ASSERT_EQ(pre.manifest["failures"].size(), 1u);
-  EXPECT_NE(pre.manifest["failures"][0]["file"].get<std::string>().find("broken"), std::string::npos);
-  EXPECT_EQ(pre.manifest["counts"]["images_failed"], 1);
+  ASSERT_EQ(pre.manifest_json["failures"].size(), 1u);
+  EXPECT_NE(pre.manifest_json["failures"][0]["file"].get<std::string>().find("broken"), std::string::npos);
+  EXPECT_EQ(pre.manifest_json["counts"]["images_failed"], 1);
   // Seen items are never recommended.
   Artifact split = OpenLatest(t.ctx.workdir, "split");
   Interactions train = ReadInteractions(split.File("train.csv"));
@@ -325,14 +325,14 @@ TEST(Pipeline, SampleScalesWithoutQuadraticCost) {
 // refitted), and every output equals a from-scratch run on the new inputs with that fit.
 TEST(Pipeline, NightlyRunRecomputesOnlyWhatChangedAndEqualsAFromScratchRun) {
   TinyRun t;
-  t.options.split = "none";
+  t.options.split = std::nullopt;
   t.options.extract.batch_size = 1;  // each photo alone through the model: bitwise batch-independent
   // Trimmed photos: the day's changes then move the PCA basis little enough to be applied, not refitted.
-  t.options.preprocess.trim = "auto";
+  t.options.preprocess.trim = preprocess::Trim::kAuto;
   RunReport night1 = pipeline::Run(t.options, t.ctx);
   const Artifact fit1 = OpenLatest(t.ctx.workdir, "reduce");
   const Artifact pre1 = OpenLatest(t.ctx.workdir, "preprocess");
-  const int64_t photos1 = pre1.manifest["counts"]["images_ok"].get<int64_t>();
+  const int64_t photos1 = pre1.manifest_json["counts"]["images_ok"].get<int64_t>();
 
   // The day's changes: 2 new photos (one on a new item), 1 photo modified in place, 1 removed.
   const fs::path cat = t.dir / "catalog";
@@ -373,11 +373,11 @@ TEST(Pipeline, NightlyRunRecomputesOnlyWhatChangedAndEqualsAFromScratchRun) {
   const Artifact pre2 = OpenLatest(t.ctx.workdir, "preprocess");
   const Artifact ex2 = OpenLatest(t.ctx.workdir, "extract");
   const Artifact red2 = OpenLatest(t.ctx.workdir, "reduce");
-  EXPECT_EQ(pre2.manifest["counts"]["images_computed"], 3) << "2 new photos and 1 modified";
-  EXPECT_EQ(pre2.manifest["counts"]["images_reused"], photos1 - 1 - 1) << "all others but the removed and the modified";
-  EXPECT_EQ(ex2.manifest["counts"]["photos_computed"], 3);
-  EXPECT_EQ(red2.manifest["params"]["mode"], "apply") << "the fit in use is applied, not refitted";
-  EXPECT_TRUE(red2.manifest["extra"].contains("drift"));
+  EXPECT_EQ(pre2.manifest_json["counts"]["images_computed"], 3) << "2 new photos and 1 modified";
+  EXPECT_EQ(pre2.manifest_json["counts"]["images_reused"], photos1 - 1 - 1) << "all others but the removed and the modified";
+  EXPECT_EQ(ex2.manifest_json["counts"]["photos_computed"], 3);
+  EXPECT_EQ(red2.manifest_json["params"]["mode"], "apply") << "the fit in use is applied, not refitted";
+  EXPECT_TRUE(red2.manifest_json["extra"].contains("drift"));
   EXPECT_NE(night2.stages[2].detail.find("applied the fit in use"), std::string::npos) << night2.stages[2].detail;
 
   // From scratch on the new inputs, in a fresh workdir, with the same PCA fit: byte-identical outputs.
@@ -398,18 +398,18 @@ TEST(Pipeline, NightlyRunRecomputesOnlyWhatChangedAndEqualsAFromScratchRun) {
   RunReport night3 = pipeline::Run(t.options, t.ctx);
   EXPECT_TRUE(AllReused(night3));
   // The drift rule: with --refit-drop 0, any loss of explained share against fit time refits.
-  const double now = red2.manifest["extra"]["drift"]["new_data_explained_share"].get<double>();
-  const double then = red2.manifest["extra"]["drift"]["fit_explained_share"].get<double>();
+  const double now = red2.manifest_json["extra"]["drift"]["new_data_explained_share"].get<double>();
+  const double then = red2.manifest_json["extra"]["drift"]["fit_explained_share"].get<double>();
   RunOptions strict = t.options;
   strict.refit_drop = 0;
   pipeline::Run(strict, t.ctx);
-  EXPECT_EQ(OpenLatest(t.ctx.workdir, "reduce").manifest["params"]["mode"], now < then ? "fit" : "apply")
+  EXPECT_EQ(OpenLatest(t.ctx.workdir, "reduce").manifest_json["params"]["mode"], now < then ? "fit" : "apply")
       << "explained share now " << now << ", at fit " << then;
   // --refit always refits.
   RunOptions refit = t.options;
-  refit.refit = "always";
+  refit.refit = Refit::kAlways;
   pipeline::Run(refit, t.ctx);
-  EXPECT_EQ(OpenLatest(t.ctx.workdir, "reduce").manifest["params"]["mode"], "fit");
+  EXPECT_EQ(OpenLatest(t.ctx.workdir, "reduce").manifest_json["params"]["mode"], "fit");
 }
 
 }  // namespace

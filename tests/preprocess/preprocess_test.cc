@@ -46,7 +46,7 @@ struct BadCatalog {
 TEST(PreprocessStage, BadFilesBecomeReasonsAndItemsWithoutPhotosAreListed) {
   BadCatalog t;
   StageResult r = preprocess::Run(t.o, t.ctx);
-  const json& m = r.artifact.manifest;
+  const json& m = r.artifact.manifest_json;
   EXPECT_EQ(m["counts"]["images_ok"], 2);
   EXPECT_EQ(m["counts"]["images_failed"], 4);
   std::map<std::string, std::string> reason;
@@ -79,10 +79,10 @@ TEST(PreprocessStage, FailureThresholdAndParameterChangesAndReruns) {
   t.o.max_failed_fraction = 0.9;
   StageResult a = preprocess::Run(t.o, t.ctx);
   EXPECT_TRUE(preprocess::Run(t.o, t.ctx).reused);
-  t.o.trim = t.o.trim == "off" ? "auto" : "off";
+  t.o.trim = t.o.trim == preprocess::Trim::kOff ? preprocess::Trim::kAuto : preprocess::Trim::kOff;
   StageResult b = preprocess::Run(t.o, t.ctx);
   EXPECT_NE(a.artifact.dir, b.artifact.dir);
-  EXPECT_EQ(b.artifact.manifest["counts"]["images_reused"], 0) << "other parameters: nothing reusable";
+  EXPECT_EQ(b.artifact.manifest_json["counts"]["images_reused"], 0) << "other parameters: nothing reusable";
   t.o.crop = 8;  // resize 40 >= crop: fine; bad values are usage errors
   t.o.resize = 4;
   EXPECT_THROW(preprocess::Run(t.o, t.ctx), UsageError);
@@ -104,8 +104,8 @@ TEST(PreprocessStage, TrimmedProductSurvivesTheCentreCrop) {
       std::vector<uint8_t> png;
       cv::imencode(".png", img, png);
       PreprocessOptions o;
-      o.mode = mode;
-      o.trim = "auto";
+      o.mode = *FindChoice<FitMode>(mode);
+      o.trim = preprocess::Trim::kAuto;
       const double paddings[] = {0.0, 0.02, 0.04, 0.1};
       o.trim_padding = paddings[trial % 4];
       auto px = PreprocessPhoto(std::string(png.begin(), png.end()), o);

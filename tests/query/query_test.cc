@@ -71,7 +71,7 @@ TEST_F(QueryTest, ItemAnswersAreTheHybridRowsOfSimilarItems) {
 TEST_F(QueryTest, ItemAnswersPerSourceAndCatalogColumns) {
   CsvTable sim = ReadCsv(Latest("recommend").File("similar_items.csv"));
   const Catalog cat = ReadCatalog(*dir_ / "catalog" / "catalog.csv");
-  ASSERT_TRUE(Latest("recommend").manifest["counts"]["text_similarity"].get<bool>());
+  ASSERT_TRUE(Latest("recommend").manifest_json["counts"]["text_similarity"].get<bool>());
   for (const std::string source : {"collaborative", "visual", "text"}) {
     QueryOptions q = Options();
     q.source = source;

@@ -139,8 +139,8 @@ TEST(Recommend, EdgeCases) {
   o.reduce = red.dir;
   o.interactions = dir / "i.csv";
   Artifact a = recommend::Run(o, ctx).artifact;
-  EXPECT_EQ(a.manifest["counts"]["interactions_unknown_item"], 2);
-  EXPECT_NE(a.manifest["extra"]["unknown_item_examples"][0].get<std::string>().find("line 5"), std::string::npos);
+  EXPECT_EQ(a.manifest_json["counts"]["interactions_unknown_item"], 2);
+  EXPECT_NE(a.manifest_json["extra"]["unknown_item_examples"][0].get<std::string>().find("line 5"), std::string::npos);
   CsvTable recs = ReadCsv(a.File("recommendations.csv"));
   bool u3_fallback = false, u1_fallback = false;
   for (auto& row : recs.rows) {
@@ -152,9 +152,9 @@ TEST(Recommend, EdgeCases) {
   }
   EXPECT_TRUE(u3_fallback);
   EXPECT_TRUE(u1_fallback);
-  EXPECT_EQ(a.manifest["counts"]["users_popularity_fallback"], 2);
-  EXPECT_EQ(a.manifest["counts"]["items_without_interactions"], 1);  // c
-  EXPECT_EQ(a.manifest["counts"]["cold_items_recommended"], 1);      // c, to u1 (and u3) as a fill
+  EXPECT_EQ(a.manifest_json["counts"]["users_popularity_fallback"], 2);
+  EXPECT_EQ(a.manifest_json["counts"]["items_without_interactions"], 1);  // c
+  EXPECT_EQ(a.manifest_json["counts"]["cold_items_recommended"], 1);      // c, to u1 (and u3) as a fill
 
   // A single-item catalog: nothing to recommend, no crash.
   Artifact one = FakeReduce(dir / "w1", {"solo"}, {1.f, 0.f}, 2);
@@ -186,8 +186,8 @@ TEST(Recommend, HostileInputs) {
   // No interactions: similar items from visual and text, no recommendations.csv.
   Artifact only = recommend::Run(o, ctx).artifact;
   EXPECT_FALSE(fs::exists(only.dir / "recommendations.csv"));
-  for (const auto& out : only.manifest["outputs"]) EXPECT_NE(out["file"], "recommendations.csv");
-  EXPECT_EQ(only.manifest["counts"]["has_recommendations"], false);
+  for (const auto& out : only.manifest_json["outputs"]) EXPECT_NE(out["file"], "recommendations.csv");
+  EXPECT_EQ(only.manifest_json["counts"]["has_recommendations"], false);
   CsvTable sim = ReadCsv(only.File("similar_items.csv"));
   std::set<std::string> sources;
   for (auto& row : sim.rows) sources.insert(row[4]);
@@ -206,8 +206,8 @@ TEST(Recommend, HostileInputs) {
   testing::WriteText(dir / "empty-ts.csv", "user_id,item_id,weight,timestamp\nu1,a,,\nu1,b,,\nu2,b,3,\n");
   o.interactions = dir / "empty-ts.csv";
   Artifact ok = recommend::Run(o, ctx).artifact;
-  EXPECT_EQ(ok.manifest["counts"]["users"], 2);
-  EXPECT_EQ(ok.manifest["counts"]["interactions"], 3);
+  EXPECT_EQ(ok.manifest_json["counts"]["users"], 2);
+  EXPECT_EQ(ok.manifest_json["counts"]["interactions"], 3);
   o.half_life_days = 30;
   testing::ExpectThrowWith<InputError>([&] { recommend::Run(o, ctx); }, {"empty-ts.csv:2"});
   o.half_life_days = 0;
@@ -223,7 +223,7 @@ TEST(Recommend, HostileInputs) {
   for (int i = 0; i < 7; ++i) many += "u2,b,bad" + std::to_string(i) + "\n";
   testing::WriteText(dir / "many-bad.csv", many);
   o.interactions = dir / "many-bad.csv";
-  const json skipped = recommend::Run(o, ctx).artifact.manifest["extra"]["skipped_rows"];
+  const json skipped = recommend::Run(o, ctx).artifact.manifest_json["extra"]["skipped_rows"];
   ASSERT_EQ(skipped.size(), 7u);
   EXPECT_NE(skipped[6].get<std::string>().find("line 9: weight 'bad6'"), std::string::npos) << skipped;
 
@@ -294,8 +294,8 @@ TEST(Recommend, DuplicateRowsAndRowOrderFollowTheDocumentedRule) {
   EXPECT_EQ(testing::ReadText(a.File("users.txt")), testing::ReadText(b.File("users.txt")));
   std::set<std::string> with_rows;
   for (const auto& r : raw) with_rows.insert(r.user);
-  EXPECT_EQ(a.manifest["counts"]["users"], with_rows.size());  // "only-unknown" included
-  EXPECT_EQ(a.manifest["counts"]["interactions_unknown_item"], 2);
+  EXPECT_EQ(a.manifest_json["counts"]["users"], with_rows.size());  // "only-unknown" included
+  EXPECT_EQ(a.manifest_json["counts"]["interactions_unknown_item"], 2);
 }
 
 TEST(Recommend, ExplainDecomposesEveryRecommendedScoreExactly) {
@@ -389,12 +389,12 @@ TEST(Recommend, HnswVisualIndexRecordsItsRecallAndEnforcesTheFloor) {
   o.reduce = red.dir;
   o.interactions = dir / "i.csv";
   o.neighbors = 10;
-  o.visual_index = "hnsw";
+  o.visual_index = recommend::VisualIndex::kHnsw;
   o.recall_sample = 200;
   RunContext ctx;
   ctx.workdir = dir / "w";
   Artifact a = recommend::Run(o, ctx).artifact;
-  const json& vi = a.manifest["extra"]["visual_index"];
+  const json& vi = a.manifest_json["extra"]["visual_index"];
   EXPECT_EQ(vi["kind"], "hnsw");
   EXPECT_EQ(vi["recall_sample_rows"], 200);
   EXPECT_GE(vi["recall_at_k"].get<double>(), 0.9);
@@ -483,7 +483,7 @@ TEST(Recommend, BlendAutoGivesTheTruthfulSourceWeightAndBeatsTheDefaultBlend) {
     const Artifact fixed = recommend::Run(o, ctx).artifact;
     o.blend = BlendMode::kAuto;
     const Artifact tuned = recommend::Run(o, ctx).artifact;
-    const json& blend = tuned.manifest["extra"]["blend"];
+    const json& blend = tuned.manifest_json["extra"]["blend"];
     ASSERT_EQ(blend["mode"], "auto");
     EXPECT_EQ(blend["grid"].size(), 25u);
     EXPECT_EQ(blend["validation"]["users"], 150);
@@ -514,7 +514,7 @@ TEST(Recommend, BlendAutoGivesTheTruthfulSourceWeightAndBeatsTheDefaultBlend) {
     Artifact red1 = FakeReduce(one.workdir, ReadLines(red.File("ids.txt")), red.ReadArray<float>("reduced_l2.npy").data,
                                int(red.ReadArray<float>("reduced_l2.npy").cols()));
     o.reduce = red1.dir;
-    EXPECT_EQ(recommend::Run(o, one).artifact.manifest["extra"]["blend"]["grid"], blend["grid"]);
+    EXPECT_EQ(recommend::Run(o, one).artifact.manifest_json["extra"]["blend"]["grid"], blend["grid"]);
   }
 }
 
@@ -529,12 +529,12 @@ TEST(Recommend, BlendAutoFallsBackToTheFixedWeightsWhenNothingCanBeValidated) {
   o.interactions = dir / "i.csv";
   o.blend = BlendMode::kAuto;
   o.w_visual = 2;
-  const json blend = recommend::Run(o, ctx).artifact.manifest["extra"]["blend"];
+  const json blend = recommend::Run(o, ctx).artifact.manifest_json["extra"]["blend"];
   EXPECT_NE(blend.value("fallback", "").find("no user has two"), std::string::npos);
   EXPECT_EQ(blend["w_visual"], 2.0);
   // Without interactions there is nothing to validate on either, and no text: the grid has no text axis.
   o.interactions.clear();
-  const json alone = recommend::Run(o, ctx).artifact.manifest["extra"]["blend"];
+  const json alone = recommend::Run(o, ctx).artifact.manifest_json["extra"]["blend"];
   EXPECT_NE(alone.value("fallback", "").find("no interactions"), std::string::npos);
   o.blend_grid = {};
   EXPECT_THROW(recommend::Run(o, ctx), UsageError);
@@ -593,12 +593,12 @@ std::string ArtifactErrorOf(const RecommendOptions& opts, const RunContext& ctx)
 // Every output file of `a` equals `b`'s, byte for byte, under the same key and counts.
 void ExpectSameOutputs(const Artifact& a, const Artifact& b) {
   EXPECT_EQ(a.dir.filename(), b.dir.filename()) << "the merged artifact should have the unsharded run's key";
-  for (const auto& out : a.manifest["outputs"]) {
+  for (const auto& out : a.manifest_json["outputs"]) {
     const std::string f = out["file"];
     EXPECT_EQ(testing::ReadText(a.File(f)), testing::ReadText(b.File(f))) << f << " differs";
   }
-  EXPECT_EQ(a.manifest["outputs"].size(), b.manifest["outputs"].size());
-  EXPECT_EQ(a.manifest["counts"], b.manifest["counts"]);
+  EXPECT_EQ(a.manifest_json["outputs"].size(), b.manifest_json["outputs"].size());
+  EXPECT_EQ(a.manifest_json["counts"], b.manifest_json["counts"]);
 }
 
 TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
@@ -621,14 +621,14 @@ TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
         shard.shard = ShardSpec{i, 3};
         shard.threads = 1 + i;
         const Artifact s = recommend::Run(o, shard).artifact;
-        EXPECT_EQ(s.manifest["params"]["shard"], std::to_string(i) + "/3");
-        EXPECT_GT(s.manifest["counts"]["shard_items"].get<int64_t>(), 0);
+        EXPECT_EQ(s.manifest_json["params"]["shard"], std::to_string(i) + "/3");
+        EXPECT_GT(s.manifest_json["counts"]["shard_items"].get<int64_t>(), 0);
       }
       EXPECT_FALSE(fs::exists(many.workdir / "recommend" / "latest")) << "a shard moved the unsharded pointer";
       RecommendOptions merge = o;
       merge.merge_shards = 3;
       const Artifact b = recommend::Run(merge, many).artifact;
-      EXPECT_EQ(b.manifest["extra"]["merged_shards"]["count"], 3);
+      EXPECT_EQ(b.manifest_json["extra"]["merged_shards"]["count"], 3);
       ExpectSameOutputs(a, b);
       EXPECT_TRUE(recommend::Run(o, many).reused) << "an unsharded run after the merge is up to date";
     }
@@ -699,7 +699,7 @@ TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
   merge.merge_shards = 2;
   EXPECT_THROW(recommend::Run(merge, shard), UsageError);  // both at once
   RecommendOptions hnsw = o;
-  hnsw.visual_index = "hnsw";
+  hnsw.visual_index = recommend::VisualIndex::kHnsw;
   EXPECT_THROW(recommend::Run(hnsw, shard), UsageError);
 }
 
@@ -717,8 +717,8 @@ TEST(Recommend, UserPartsMergedEqualOneRunAndTheMergeChecksThem) {
       RunContext c = ctx;
       c.threads = 1 + j % 2;
       const Artifact a = recommend::Run(part, c).artifact;
-      EXPECT_EQ(a.manifest["params"]["score_part"], std::to_string(j) + "/" + std::to_string(count));
-      users += a.manifest["counts"]["users"].get<int64_t>();
+      EXPECT_EQ(a.manifest_json["params"]["score_part"], std::to_string(j) + "/" + std::to_string(count));
+      users += a.manifest_json["counts"]["users"].get<int64_t>();
     }
     EXPECT_EQ(users, 80) << "every user in exactly one part";
     EXPECT_FALSE(fs::exists(ctx.workdir / "recommend" / "latest")) << "a part moved the whole run's pointer";
@@ -742,8 +742,8 @@ TEST(Recommend, UserPartsMergedEqualOneRunAndTheMergeChecksThem) {
       run_parts(split, many, 3);
       split.merge_parts = 3;
       const Artifact b = recommend::Run(split, many).artifact;
-      EXPECT_EQ(b.manifest["extra"]["merged_parts"]["count"], 3);
-      EXPECT_EQ(b.manifest["extra"]["blend"]["w_visual"], a.manifest["extra"]["blend"]["w_visual"]);
+      EXPECT_EQ(b.manifest_json["extra"]["merged_parts"]["count"], 3);
+      EXPECT_EQ(b.manifest_json["extra"]["blend"]["w_visual"], a.manifest_json["extra"]["blend"]["w_visual"]);
       ExpectSameOutputs(a, b);
       EXPECT_TRUE(recommend::Run(o, many).reused) << "an unsharded run after the merge is up to date";
     }
@@ -821,7 +821,7 @@ TEST(Recommend, UserPartsMergedEqualOneRunAndTheMergeChecksThem) {
   no_users.interactions.clear();
   EXPECT_THROW(recommend::Run(no_users, ctx), UsageError);
   RecommendOptions hnsw = bad;
-  hnsw.visual_index = "hnsw";
+  hnsw.visual_index = recommend::VisualIndex::kHnsw;
   EXPECT_THROW(recommend::Run(hnsw, ctx), UsageError);
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "visrec/core/manifest.h"
 #include "visrec/core/npy.h"
 
 namespace visrec {
@@ -24,16 +25,6 @@ using nlohmann::json;
 
 // Bumped only when the manifest/directory layout changes (not when a stage changes meaning).
 constexpr int kArtifactSchemaVersion = 1;
-
-struct ArtifactInput {
-  std::string role;    // "catalog", "preprocess", ...
-  std::string kind;    // "file" | "artifact" | "fileset"
-  std::string path;    // informational; not part of the key
-  std::string digest;  // sha256 of a file, content digest of an artifact, or of a file set
-  // Artifacts only: the parent's manifest digest (manifest_sha256) when it was read, so `verify`
-  // sees a parent manifest edited after the fact. Not part of the key.
-  std::string manifest_digest = {};
-};
 
 // sha256 of a manifest's canonical JSON without its own "manifest_sha256" field: written last by
 // ArtifactBuilder, checked by `verify` (an edited count or failure list shows).
@@ -53,13 +44,14 @@ std::string ComputeArtifactKey(const std::string& stage, int stage_version, cons
 
 struct Artifact {
   fs::path dir;
-  json manifest;
+  json manifest_json;  // manifest.json as read: for digests, `verify` and tools that show it whole
+  Manifest manifest;   // the same, typed and checked: what readers use
   std::string stage;
   std::string key;
   std::string content_digest;  // what a child records as this input's digest
 
   fs::path File(const std::string& name) const;  // checks the file is a listed output
-  const json& Output(const std::string& name) const;
+  const ManifestOutput& Output(const std::string& name) const;
   // Reads an npy output and checks dtype and shape against the manifest.
   template <class T>
   NpyArray<T> ReadArray(const std::string& name) const;
@@ -78,6 +70,13 @@ Artifact OpenArtifact(const fs::path& path, VerifyLevel level = VerifyLevel::kCh
 // `pointer` names the pointer file: "latest", or a shard's own ("latest.shard-1-of-3").
 Artifact OpenLatest(const fs::path& workdir, const std::string& stage,
                     VerifyLevel level = VerifyLevel::kCheap, const std::string& pointer = "latest");
+// The artifact a command reads: `given` (an artifact or stage directory) when set, else the
+// `pointer` of `stage` in WORKDIR. ArtifactError "COMMAND: 'DIR' is a S artifact, expected STAGE"
+// when it belongs to another stage.
+Artifact OpenGivenOrLatest(const std::string& command, const fs::path& given, const fs::path& workdir,
+                           const std::string& stage, const std::string& pointer = "latest");
+// A file a stage reads, as its manifest records it: role, absolute normalized path, sha256.
+ArtifactInput FileInput(const std::string& role, const fs::path& file);
 // An existing, valid artifact with this key, if any (the up-to-date check).
 std::optional<Artifact> FindArtifact(const fs::path& workdir, const std::string& stage,
                                      const std::string& key);

@@ -50,7 +50,8 @@ struct StageResult {
   Artifact artifact;
   bool reused = false;     // an up-to-date artifact existed; nothing was recomputed
   double seconds = 0;
-  nlohmann::json summary;  // small, human-facing counts for `run`'s table
+  // The stage's one-line summary of its artifact (contract::SummaryLine): `run`'s table prints it.
+  std::string Summary() const;
 };
 
 // The up-to-date check every stage makes before computing: unless --force, an existing valid
@@ -59,11 +60,4 @@ struct StageResult {
 std::optional<StageResult> FindUpToDate(const RunContext& context, const std::string& stage, const std::string& key,
                                         const std::string& pointer = "");
 
-}  // namespace visrec
-
-#include <functional>
-namespace visrec {
-// Runs fn(i) for i in [0, n) on `threads` workers (dynamic scheduling). The first exception thrown
-// by any worker is rethrown here after all workers stop.
-void ParallelFor(int64_t n, int threads, const std::function<void(int64_t)>& fn);
 }  // namespace visrec

@@ -3,18 +3,21 @@
 #include <filesystem>
 #include <string>
 
+#include "visrec/core/choice.h"
 #include "visrec/core/inputs.h"
 #include "visrec/core/stage.h"
 #include "visrec/core/stage_versions.h"
 
 namespace visrec::evaluate {
 
+enum class SplitMethod { kLeaveLastOut, kRandom };  // each user's latest interaction | a random share
+
 constexpr int kSplitStageVersion = stage_version::kSplit;
 constexpr int kEvaluateStageVersion = stage_version::kEvaluate;
 
 struct SplitOptions {
   std::filesystem::path interactions;  // required
-  std::string method = "leave-last-out";  // leave-last-out | random
+  SplitMethod method = SplitMethod::kLeaveLastOut;
   double test_fraction = 0.2;             // random
   uint64_t seed = 0;
   BadRowPolicy bad_rows = BadRowPolicy::kSkip;
@@ -53,3 +56,11 @@ StageResult RunEvaluate(const EvaluateOptions& options, const RunContext& contex
 std::string FormatReport(const nlohmann::json& report);
 
 }  // namespace visrec::evaluate
+
+namespace visrec {
+template <>
+struct ChoiceNames<evaluate::SplitMethod> {
+  static constexpr std::pair<evaluate::SplitMethod, const char*> kNames[] = {
+      {evaluate::SplitMethod::kLeaveLastOut, "leave-last-out"}, {evaluate::SplitMethod::kRandom, "random"}};
+};
+}  // namespace visrec

@@ -1,5 +1,6 @@
 // `visrec run`: every stage in order, each skipped when its artifact is up to date.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,8 @@
 #include "visrec/reduce/reduce.h"
 
 namespace visrec::pipeline {
+
+enum class Refit { kAuto, kAlways, kNever };
 
 struct RunOptions {
   std::filesystem::path catalog;
@@ -28,9 +31,9 @@ struct RunOptions {
   // options), "auto" applies the PCA fit already in use instead of refitting, and refits when the
   // share of the new data's variance that basis explains fell more than refit_drop below its share
   // at fit time; "never" always applies a compatible fit; "always" refits whenever features change.
-  std::string refit = "auto";          // auto | always | never
+  Refit refit = Refit::kAuto;
   double refit_drop = 0.05;
-  std::string split = "none";          // none | leave-last-out | random: hold out, train, evaluate
+  std::optional<evaluate::SplitMethod> split;  // hold out, train, evaluate; none by default
   evaluate::SplitOptions split_options;
   evaluate::EvaluateOptions evaluate;  // used when split != none
   // With a split: after evaluating, recommend again on all interactions (the lists to serve).
@@ -62,3 +65,11 @@ std::string Inspect(const std::filesystem::path& path);
 std::string UntrainedWarning(const Artifact& artifact);
 
 }  // namespace visrec::pipeline
+
+namespace visrec {
+template <>
+struct ChoiceNames<pipeline::Refit> {
+  static constexpr std::pair<pipeline::Refit, const char*> kNames[] = {
+      {pipeline::Refit::kAuto, "auto"}, {pipeline::Refit::kAlways, "always"}, {pipeline::Refit::kNever, "never"}};
+};
+}  // namespace visrec

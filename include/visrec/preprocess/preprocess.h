@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "visrec/core/choice.h"
 #include "visrec/core/inputs.h"
 #include "visrec/core/model_input.h"
 #include "visrec/core/stage.h"
@@ -13,17 +14,20 @@
 
 namespace visrec::preprocess {
 
+enum class FitMode { kCrop, kLetterbox };  // resize + centre crop | the whole product, padded square
+enum class Trim { kOff, kAuto };           // kAuto crops near-uniform margins first
+
 constexpr int kStageVersion = stage_version::kPreprocess;
 
 struct PreprocessOptions {
   std::filesystem::path catalog;         // required
   int resize = 256;                      // shorter side before the centre crop (mode "crop")
   int crop = 224;                        // model input size C; output is C x C x 3
-  std::string mode = "crop";             // "crop" (resize+centre crop) | "letterbox" (whole product)
-  // "auto" crops near-uniform margins (the padded content box then survives the centre crop) | "off".
-  // Default off: on the sample catalog with the bundled SqueezeNet, same-category precision of
-  // visual neighbours was higher with off (docs/stages.md, preprocess).
-  std::string trim = "off";
+  FitMode mode = FitMode::kCrop;
+  // kAuto: the padded content box then survives the centre crop. Default off: on the sample catalog
+  // with the bundled SqueezeNet, same-category precision of visual neighbours was higher with off
+  // (docs/stages.md, preprocess).
+  Trim trim = Trim::kOff;
   int trim_tolerance = 24;               // 0-255: max channel difference still counted as border
   double trim_padding = 0.04;            // fraction of the content box kept around it
   std::array<int, 3> background{255, 255, 255};  // RGB for alpha compositing and letterbox
@@ -62,8 +66,8 @@ using visrec::ReadModelInput;
 PreprocessOptions ResolveModelInput(const PreprocessOptions& options, json* source);
 
 // The options an artifact was made with, read back from its manifest's params (so a query
-// preprocesses a new photo exactly like the batch did).
-PreprocessOptions OptionsFromParams(const json& params);
+// preprocesses a new photo exactly like the batch did). ArtifactError naming a missing parameter.
+PreprocessOptions OptionsFromManifest(const Manifest& manifest);
 // One photo's bytes -> crop x crop x 3 uint8 RGB (row-major HWC), as the stage does it.
 // Throws InputError with the reason (e.g. "truncated JPEG ...") when the photo is unusable.
 std::vector<uint8_t> PreprocessPhoto(const std::string& bytes, const PreprocessOptions& options);
@@ -71,3 +75,16 @@ std::vector<uint8_t> PreprocessPhoto(const std::string& bytes, const PreprocessO
 std::string OpenCvVersion();
 
 }  // namespace visrec::preprocess
+
+namespace visrec {
+template <>
+struct ChoiceNames<preprocess::FitMode> {
+  static constexpr std::pair<preprocess::FitMode, const char*> kNames[] = {{preprocess::FitMode::kCrop, "crop"},
+                                                                           {preprocess::FitMode::kLetterbox, "letterbox"}};
+};
+template <>
+struct ChoiceNames<preprocess::Trim> {
+  static constexpr std::pair<preprocess::Trim, const char*> kNames[] = {{preprocess::Trim::kOff, "off"},
+                                                                        {preprocess::Trim::kAuto, "auto"}};
+};
+}  // namespace visrec

@@ -5,11 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "visrec/core/choice.h"
 #include "visrec/core/inputs.h"
 #include "visrec/core/stage.h"
 #include "visrec/core/stage_versions.h"
 
 namespace visrec::recommend {
+
+enum class VisualIndex { kExact, kHnsw };
 
 constexpr int kStageVersion = stage_version::kRecommend;
 
@@ -41,10 +44,10 @@ struct RecommendOptions {
   int min_support = 1;                 // CF: least co-occurring users for a pair
   double half_life_days = 0;           // recency decay of history weights; 0 = off
   int64_t memory_budget_mb = 512;      // visual kNN score blocks
-  // Visual neighbours: "exact" (blocked matrix products) or "hnsw" (Faiss HNSW graph, approximate,
+  // Visual neighbours: exact (blocked matrix products) or HNSW (Faiss HNSW graph, approximate,
   // for very large catalogs; its recall@neighbors against exact search on recall_sample items is
   // printed and recorded in the manifest).
-  std::string visual_index = "exact";
+  VisualIndex visual_index = VisualIndex::kExact;
   int hnsw_m = 16;                     // defaults as HnswOptions (similarity.h)
   int hnsw_ef_construction = 40;
   int hnsw_ef_search = 64;
@@ -106,3 +109,11 @@ std::string FormatExplanation(const Explanation& e);
 std::string ExplanationJson(const Explanation& e);
 
 }  // namespace visrec::recommend
+
+namespace visrec {
+template <>
+struct ChoiceNames<recommend::VisualIndex> {
+  static constexpr std::pair<recommend::VisualIndex, const char*> kNames[] = {{recommend::VisualIndex::kExact, "exact"},
+                                                                              {recommend::VisualIndex::kHnsw, "hnsw"}};
+};
+}  // namespace visrec
