@@ -289,7 +289,8 @@ class EvaluateCommand : public Command {
     c->add_option("--train", o_.train, "training interactions CSV (default: the one recommend used)");
     c->add_option("--catalog", o_.catalog, "catalog CSV, for --label-column");
     split_flag_ = AddChoice(c, "--split", split_.method, "instead of scoring: split --interactions (leave-last-out | "
-                                                         "random); the same as `visrec split`");
+                                                         "random); the same as `visrec split`")
+                      ->default_str("");  // evaluate scores unless told to split
     BindSplit(c, split_);
     BindEvaluate(c, o_, &cutoffs_);
     BindRunContext(c, ctx_);
