@@ -38,8 +38,9 @@ inline void BindGlobal(CLI::App& app, GlobalFlags& g) {
 // A closed-choice option (core/choice.h): one of the names, else exit 2 listing them.
 template <class E>
 CLI::Option* AddChoice(CLI::App* c, const std::string& flags, E& target, const std::string& help) {
-  return c->add_option_function<std::string>(flags, [&target](const std::string& text) { target = *FindChoice<E>(text); },
-                                            help)
+  return c
+      ->add_option_function<std::string>(
+          flags, [&target](const std::string& text) { target = *FindChoice<E>(text); }, help)
       ->check(CLI::IsMember(ChoiceList<E>()))
       ->default_str(ChoiceName(target));
 }
@@ -49,8 +50,9 @@ CLI::Option* AddChoice(CLI::App* c, const std::string& flags, std::optional<E>& 
                        const std::string& help) {
   std::vector<std::string> names = ChoiceList<E>();
   names.insert(names.begin(), none);
-  return c->add_option_function<std::string>(
-             flags, [&target](const std::string& text) { target = FindChoice<E>(text); }, help)
+  return c
+      ->add_option_function<std::string>(
+          flags, [&target](const std::string& text) { target = FindChoice<E>(text); }, help)
       ->check(CLI::IsMember(names))
       ->default_str(target ? ChoiceName(*target) : none);
 }
@@ -82,8 +84,10 @@ inline void CheckConfigFile(CLI::App& app, int argc, char** argv) {
   std::string file;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--config" && i + 1 < argc) file = argv[i + 1];
-    else if (a.rfind("--config=", 0) == 0) file = a.substr(9);
+    if (a == "--config" && i + 1 < argc)
+      file = argv[i + 1];
+    else if (a.rfind("--config=", 0) == 0)
+      file = a.substr(9);
   }
   if (file.empty()) return;
   std::string text;
@@ -164,9 +168,11 @@ inline int RunVerify(const std::vector<std::string>& paths, bool all = false) {
   std::vector<fs::path> targets;
   for (const auto& p : paths) {
     std::error_code ec;
-    if (fs::is_directory(p, ec) && !fs::exists(fs::path(p) / "manifest.json", ec) && !fs::exists(fs::path(p) / "latest", ec)) {
+    if (fs::is_directory(p, ec) && !fs::exists(fs::path(p) / "manifest.json", ec) &&
+        !fs::exists(fs::path(p) / "latest", ec)) {
       auto in_workdir = WorkdirArtifacts(p, all);
-      if (in_workdir.empty()) throw ArtifactError("verify: '" + p + "' is neither an artifact, a stage folder nor a workdir with artifacts");
+      if (in_workdir.empty())
+        throw ArtifactError("verify: '" + p + "' is neither an artifact, a stage folder nor a workdir with artifacts");
       targets.insert(targets.end(), in_workdir.begin(), in_workdir.end());
     } else {
       targets.push_back(p);
@@ -199,8 +205,10 @@ int WithExitCodes(F&& body) {
   } catch (const nlohmann::json::exception& e) {
     // visrec's JSON is its manifests (sidecars and baselines are checked where read): a value of the
     // wrong type or a missing key means an edited or damaged artifact, the documented exit 4.
-    spdlog::error("an artifact's manifest.json holds a missing or wrongly typed value ({}); run `visrec verify` on "
-                  "the workdir and rerun the stage that made it", e.what());
+    spdlog::error(
+        "an artifact's manifest.json holds a missing or wrongly typed value ({}); run `visrec verify` on "
+        "the workdir and rerun the stage that made it",
+        e.what());
     return int(ExitCode::kArtifact);
   } catch (const std::exception& e) {
     spdlog::error("internal error (please report): {}", e.what());
@@ -211,15 +219,16 @@ int WithExitCodes(F&& body) {
 inline void BindExtract(CLI::App* c, extract::ExtractOptions& o) {
   c->add_option("--model", o.model, "resnet18 | resnet34 | resnet50 | resnet101")->capture_default_str();
   c->add_option("--model-file", o.model_file, "TorchScript model (+ optional sidecar .json)");
-  c->add_option("--weights", o.weights, "torchvision .pth file, or resnet18|34|50|101 after `visrec weights fetch NAME`");
+  c->add_option("--weights", o.weights,
+                "torchvision .pth file, or resnet18|34|50|101 after `visrec weights fetch NAME`");
   c->add_option("--init-seed", o.init_seed, "seed of the untrained initialisation")->capture_default_str();
   c->add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
   c->add_option("--precision", o.precision, "fp32 | bf16 | fp16")->capture_default_str();
   c->add_option("--channels-last", o.channels_last, "NHWC activations (eager kernels)")->capture_default_str();
   c->add_option("--cpu-kernels", o.cpu_kernels,
-                "auto | onednn (batch norm folded, oneDNN layout; CPU fp32/bf16) | eager")->capture_default_str();
-  c->add_option("--batch-size", o.batch_size, "images per forward pass (0: CPU 8, CUDA 64)")
+                "auto | onednn (batch norm folded, oneDNN layout; CPU fp32/bf16) | eager")
       ->capture_default_str();
+  c->add_option("--batch-size", o.batch_size, "images per forward pass (0: CPU 8, CUDA 64)")->capture_default_str();
 }
 
 // The finetune subcommand's own inputs and model (in `run` these are extract's).
@@ -228,7 +237,8 @@ inline void BindFinetuneInputs(CLI::App* c, finetune::FinetuneOptions& o) {
   c->add_option("--catalog", o.catalog, "catalog CSV with labels (default: the one preprocess read)");
   c->add_option("--label-column", o.label_column, "catalog column holding each item's class")->required();
   c->add_option("--model", o.model, "resnet18 | resnet34 | resnet50 | resnet101")->capture_default_str();
-  c->add_option("--weights", o.weights, "starting weights: torchvision .pth file, or a name after `visrec weights fetch`");
+  c->add_option("--weights", o.weights,
+                "starting weights: torchvision .pth file, or a name after `visrec weights fetch`");
   c->add_option("--init-seed", o.init_seed, "seed of the initialisation without --weights")->capture_default_str();
   c->add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
   c->add_option("--precision", o.precision, "fp32 | bf16 | fp16 (autocast)")->capture_default_str();
@@ -245,8 +255,10 @@ inline void BindFinetune(CLI::App* c, finetune::FinetuneOptions& o, const std::s
       ->capture_default_str();
   c->add_option("--" + pre + "weight-decay", o.weight_decay, "Adam weight decay")->capture_default_str();
   c->add_option("--" + pre + "seed", o.seed, "split, head init, order, augmentation")->capture_default_str();
-  c->add_option("--" + pre + "dev-fraction", o.dev_fraction, "items per class for early stopping")->capture_default_str();
-  c->add_option("--" + pre + "test-fraction", o.test_fraction, "items per class held out for testing")->capture_default_str();
+  c->add_option("--" + pre + "dev-fraction", o.dev_fraction, "items per class for early stopping")
+      ->capture_default_str();
+  c->add_option("--" + pre + "test-fraction", o.test_fraction, "items per class held out for testing")
+      ->capture_default_str();
   c->add_option("--" + pre + "patience", o.patience, "epochs without a better dev accuracy before stopping")
       ->capture_default_str();
   c->add_option("--" + pre + "augment", o.augment, "mirror (and crop/jitter with --train all)")->capture_default_str();

@@ -40,7 +40,8 @@ CommandSpec Entry(const char* name, const char* help) {
   return {name, help, [] { return std::unique_ptr<Command>(new C()); }};
 }
 
-inline int RunCommandLine(const std::string& description, const std::vector<CommandSpec>& table, int argc, char** argv) {
+inline int RunCommandLine(const std::string& description, const std::vector<CommandSpec>& table, int argc,
+                          char** argv) {
   TuneAllocatorForBatchWork();  // before any large allocation
   CLI::App app{description};
   app.require_subcommand(1);

@@ -28,9 +28,11 @@ void BindPreprocess(CLI::App* c, preprocess::PreprocessOptions& o, std::string& 
   o.follow_model = {true, true, true, true};
   auto given = [](bool& follow) { return [&follow](const std::string&) { follow = false; }; };
   c->add_option("--resize", o.resize, "shorter side before the centre crop (default: the model's)")
-      ->capture_default_str()->each(given(o.follow_model.resize));
+      ->capture_default_str()
+      ->each(given(o.follow_model.resize));
   c->add_option("--crop", o.crop, "model input size C, output C x C x 3 (default: the model's)")
-      ->capture_default_str()->each(given(o.follow_model.crop));
+      ->capture_default_str()
+      ->each(given(o.follow_model.crop));
   if (own_model_flags) {
     c->add_option("--model-file", o.model_file, "TorchScript model whose sidecar .json declares resize/crop/mean/std");
     c->add_option("--model", o.model, "built-in model whose input (torchvision's) sets the defaults");
@@ -42,23 +44,26 @@ void BindPreprocess(CLI::App* c, preprocess::PreprocessOptions& o, std::string& 
   // Three values each (`--mean 0.5 0.5 0.5`, or `mean = [0.5, 0.5, 0.5]` in a --config file).
   c->add_option("--background", o.background, "R G B for alpha and letterbox")->capture_default_str();
   c->add_option("--mean", o.mean, "per-channel mean, applied in extract (default: the model's)")
-      ->capture_default_str()->each(given(o.follow_model.mean));
+      ->capture_default_str()
+      ->each(given(o.follow_model.mean));
   c->add_option("--std", o.std, "per-channel std, applied in extract (default: the model's)")
-      ->capture_default_str()->each(given(o.follow_model.std));
+      ->capture_default_str()
+      ->each(given(o.follow_model.std));
   c->add_option("--max-file-mb", o.max_file_mb, "larger photo files are per-photo failures (checked before reading)")
       ->capture_default_str();
   c->add_option("--max-pixels", o.max_pixels, "decompression-bomb guard")->capture_default_str();
   c->add_option("--reduced-decode", o.reduced_decode, "auto | off")->capture_default_str();
   c->add_option("--shard-size", o.shard_size, "images per pixel shard")->capture_default_str();
-  c->add_option("--max-failed-fraction", o.max_failed_fraction, "fail above this share of bad photos")->capture_default_str();
+  c->add_option("--max-failed-fraction", o.max_failed_fraction, "fail above this share of bad photos")
+      ->capture_default_str();
   c->add_option("--bad-rows", bad_rows, "skip | fail on malformed CSV rows")->capture_default_str();
 }
-
 
 void BindReduce(CLI::App* c, reduce::ReduceOptions& o) {
   c->add_option("--dims", o.pca.dims, "PCA components K")->capture_default_str();
   c->add_option("--variance", o.pca.variance_target, "pick the smallest K reaching this explained variance");
-  c->add_option("--method", o.pca.method, "auto | exact | randomized | lda (needs --label-column)")->capture_default_str();
+  c->add_option("--method", o.pca.method, "auto | exact | randomized | lda (needs --label-column)")
+      ->capture_default_str();
   c->add_flag("--whiten", o.pca.whiten, "scale components to unit variance");
   c->add_option("--pca-seed", o.pca.seed, "randomized PCA seed")->capture_default_str();
   c->add_option("--power-iterations", o.pca.power_iterations, "randomized PCA power iterations")->capture_default_str();
@@ -70,17 +75,21 @@ void BindRecommend(CLI::App* c, recommend::RecommendOptions& o) {
   c->add_option("--similar-k", o.similar_k, "similar items per item and source")->capture_default_str();
   c->add_option("--neighbors", o.neighbors, "neighbours per item used for scoring")->capture_default_str();
   const std::map<std::string, recommend::BlendMode> blend_modes{{"auto", recommend::BlendMode::kAuto},
-                                                                 {"fixed", recommend::BlendMode::kFixed}};
+                                                                {"fixed", recommend::BlendMode::kFixed}};
   auto* blend = c->add_option("--blend", o.blend, "auto: tune the weights on held-out interactions | fixed: the --w-*")
                     ->transform(CLI::CheckedTransformer(blend_modes, CLI::ignore_case))
                     ->default_str(o.blend == recommend::BlendMode::kAuto ? "auto" : "fixed");
   std::vector<CLI::Option*> weights{
-      c->add_option("--w-cf", o.w_cf, "blend weight of collaborative similarity (implies --blend fixed)")->capture_default_str(),
-      c->add_option("--w-visual", o.w_visual, "blend weight of visual similarity (implies --blend fixed)")->capture_default_str(),
-      c->add_option("--w-text", o.w_text, "blend weight of text similarity (implies --blend fixed)")->capture_default_str()};
+      c->add_option("--w-cf", o.w_cf, "blend weight of collaborative similarity (implies --blend fixed)")
+          ->capture_default_str(),
+      c->add_option("--w-visual", o.w_visual, "blend weight of visual similarity (implies --blend fixed)")
+          ->capture_default_str(),
+      c->add_option("--w-text", o.w_text, "blend weight of text similarity (implies --blend fixed)")
+          ->capture_default_str()};
   c->add_option("--blend-grid", o.blend_grid, "--blend auto: values tried for w_visual and w_text (w_cf is 1)")
       ->delimiter(',')
-      ->check([](const std::string& v) { return v.empty() ? std::string("an empty value in the list") : std::string(); })
+      ->check(
+          [](const std::string& v) { return v.empty() ? std::string("an empty value in the list") : std::string(); })
       ->default_str("0,0.1,0.3,1,3");
   c->add_option("--blend-seed", o.blend_seed, "--blend auto: seed of held-out picks and user sample")
       ->check(CLI::NonNegativeNumber)
@@ -92,7 +101,8 @@ void BindRecommend(CLI::App* c, recommend::RecommendOptions& o) {
     for (auto* w : weights) {
       if (w->count() == 0) continue;
       if (blend->count() > 0 && o.blend == recommend::BlendMode::kAuto)
-        throw CLI::ValidationError(w->get_name(), "is a fixed weight; --blend auto tunes the weights itself (drop one of them)");
+        throw CLI::ValidationError(w->get_name(),
+                                   "is a fixed weight; --blend auto tunes the weights itself (drop one of them)");
       o.blend = recommend::BlendMode::kFixed;
     }
   });
@@ -106,7 +116,8 @@ void BindRecommend(CLI::App* c, recommend::RecommendOptions& o) {
   c->add_option("--hnsw-ef-construction", o.hnsw_ef_construction, "HNSW build candidates")->capture_default_str();
   c->add_option("--hnsw-ef-search", o.hnsw_ef_search, "HNSW search candidates")->capture_default_str();
   c->add_option("--recall-sample", o.recall_sample, "items checked against exact search (hnsw)")->capture_default_str();
-  c->add_option("--min-recall", o.min_recall, "hnsw: exit 7 below this recall (0 = report only)")->capture_default_str();
+  c->add_option("--min-recall", o.min_recall, "hnsw: exit 7 below this recall (0 = report only)")
+      ->capture_default_str();
   c->add_option("--store-scoring", o.store_scoring, "keep the scoring neighbour lists (for `visrec explain`)")
       ->capture_default_str();
   c->add_option("--max-bad-rows-fraction", o.max_bad_rows_fraction,
@@ -248,7 +259,8 @@ void BindSplit(CLI::App* c, evaluate::SplitOptions& o) {
   c->add_option("--test-fraction", o.test_fraction, "random split share")->capture_default_str();
   c->add_option("--split-seed", o.seed, "random split seed")->capture_default_str();
   c->add_option("--max-bad-rows-fraction", o.max_bad_rows_fraction,
-                "exit 3 when more rows than this share are malformed")->capture_default_str();
+                "exit 3 when more rows than this share are malformed")
+      ->capture_default_str();
 }
 
 int SplitAndPrint(const evaluate::SplitOptions& o, const RunContext& ctx) {
@@ -283,13 +295,15 @@ class EvaluateCommand : public Command {
  public:
   void Bind(CLI::App* c) override {
     c->add_option("--recommend", o_.recommend, "recommend artifact (default: latest in workdir)");
-    c->add_option("--recommendations", o_.recommendations,
-                  "score this recommendations CSV from any source (user_id,rank,item_id,...) instead of a recommend artifact");
+    c->add_option(
+        "--recommendations", o_.recommendations,
+        "score this recommendations CSV from any source (user_id,rank,item_id,...) instead of a recommend artifact");
     c->add_option("--test", o_.test, "held-out interactions CSV");
     c->add_option("--train", o_.train, "training interactions CSV (default: the one recommend used)");
     c->add_option("--catalog", o_.catalog, "catalog CSV, for --label-column");
-    split_flag_ = AddChoice(c, "--split", split_.method, "instead of scoring: split --interactions (leave-last-out | "
-                                                         "random); the same as `visrec split`")
+    split_flag_ = AddChoice(c, "--split", split_.method,
+                            "instead of scoring: split --interactions (leave-last-out | "
+                            "random); the same as `visrec split`")
                       ->default_str("");  // evaluate scores unless told to split
     BindSplit(c, split_);
     BindEvaluate(c, o_, &cutoffs_);
@@ -298,8 +312,9 @@ class EvaluateCommand : public Command {
   int Run() override {
     if (split_flag_->count() > 0) {
       if (!o_.recommendations.empty() || !o_.recommend.empty() || !o_.test.empty())
-        throw UsageError("evaluate --split only splits --interactions; score in a second call (--recommend, "
-                         "--recommendations and --test do not apply to it)");
+        throw UsageError(
+            "evaluate --split only splits --interactions; score in a second call (--recommend, "
+            "--recommendations and --test do not apply to it)");
       return SplitAndPrint(split_, ctx_);
     }
     if (!cutoffs_.empty()) {
@@ -363,7 +378,9 @@ class QueryCommand : public Command {
     auto* item = c->add_option("--item", item_, "an item id: its similar items");
     auto* user = c->add_option("--user", user_, "a user id: their recommendations with reasons");
     auto* image = c->add_option("--image", image_, "a photo: the nearest catalog items");
-    auto* batch = c->add_option("--batch", batch_, "file of queries, one per line: item ID | user ID | image PATH; - = stdin, answered as lines arrive");
+    auto* batch = c->add_option(
+        "--batch", batch_,
+        "file of queries, one per line: item ID | user ID | image PATH; - = stdin, answered as lines arrive");
     item->excludes(user)->excludes(image)->excludes(batch);
     user->excludes(image)->excludes(batch);
     image->excludes(batch);
@@ -379,7 +396,7 @@ class QueryCommand : public Command {
     CheckFlags();
     query::QueryEngine engine(o_);
     if (!batch_.empty()) return RunBatch(engine);
-    query::QueryResult r = !item_.empty() ? engine.Item(item_, k_)
+    query::QueryResult r = !item_.empty()   ? engine.Item(item_, k_)
                            : !user_.empty() ? engine.User(user_, k_)
                                             : engine.Image(image_, k_);
     std::cout << (json_ ? query::FormatJson(r) + "\n" : query::FormatTable(r));
@@ -393,8 +410,9 @@ class QueryCommand : public Command {
  private:
   void CheckFlags() const {
     if (o_.source != "hybrid" && (!user_.empty() || !image_.empty()))
-      throw UsageError("query: --source picks an item query's similar items; --user answers with the recommendations "
-                       "and --image with visual neighbours");
+      throw UsageError(
+          "query: --source picks an item query's similar items; --user answers with the recommendations "
+          "and --image with visual neighbours");
     if (item_.empty() && user_.empty() && image_.empty() && batch_.empty())
       throw UsageError("query: give --item, --user, --image or --batch");
     if (!png_.empty() && !batch_.empty()) throw UsageError("query: --png draws one query; drop it with --batch");
@@ -494,7 +512,7 @@ class CompareCommand : public Command {
   }
   int Run() override {
     const auto c = pipeline::Compare(o_);
-    std::cout << (*json_ ? c.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
+    std::cout << (*json_  ? c.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
                   : *csv_ ? pipeline::CompareCsv(c)
                           : pipeline::FormatCompare(c));
     return 0;

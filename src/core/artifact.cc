@@ -50,7 +50,8 @@ json ReadManifest(const fs::path& dir) {
   fs::path mp = dir / kManifest;
   std::error_code ec;
   if (!fs::exists(mp, ec))
-    throw ArtifactError("'" + dir.string() + "' has no manifest.json, so it is not a finished artifact"
+    throw ArtifactError("'" + dir.string() +
+                        "' has no manifest.json, so it is not a finished artifact"
                         " (an interrupted write leaves none); rerun the stage that produces it");
   std::string text = ReadFileBytes(mp);
   json m;
@@ -79,9 +80,9 @@ json ReadManifest(const fs::path& dir) {
     const std::string made_by = producer && producer->contains("visrec") && (*producer)["visrec"].is_string()
                                     ? (*producer)["visrec"].get<std::string>()
                                     : std::string("?");
-    throw ArtifactError("artifact '" + dir.string() + "' was made by " + stage + " stage version " + std::to_string(version) +
-                        " (visrec " + made_by + "), but this visrec (" +
-                        VisrecVersion() + ") reads " + stage + " up to version " + std::to_string(known) +
+    throw ArtifactError("artifact '" + dir.string() + "' was made by " + stage + " stage version " +
+                        std::to_string(version) + " (visrec " + made_by + "), but this visrec (" + VisrecVersion() +
+                        ") reads " + stage + " up to version " + std::to_string(known) +
                         "; upgrade visrec, or rerun `visrec " + stage + "` with this one");
   }
   return m;
@@ -149,7 +150,8 @@ void RemoveStaleStaging(const fs::path& stage_dir) {
     const std::string rest = name.substr(5 + 16 + 1);
     const pid_t pid = pid_t(std::atol(rest.c_str()));
     const size_t dash = rest.find('-');
-    if (dash != std::string::npos && rest.compare(dash + 1, 1, "h") == 0 && rest.compare(dash + 1, HostTag().size(), HostTag()) != 0)
+    if (dash != std::string::npos && rest.compare(dash + 1, 1, "h") == 0 &&
+        rest.compare(dash + 1, HostTag().size(), HostTag()) != 0)
       continue;  // another host's writer
     if (pid <= 0 || pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
     const fs::path key_dir = stage_dir / name.substr(5, 16);
@@ -219,8 +221,7 @@ template <class T>
 NpyArray<T> Artifact::ReadArray(const std::string& name) const {
   const ManifestOutput& o = Output(name);
   NpyArray<T> a = ReadNpy<T>(dir / name);
-  if (!o.dtype.empty() && a.shape != o.shape)
-    Corrupt(dir, "output '" + name + "' shape differs from the manifest");
+  if (!o.dtype.empty() && a.shape != o.shape) Corrupt(dir, "output '" + name + "' shape differs from the manifest");
   return a;
 }
 template NpyArray<float> Artifact::ReadArray<float>(const std::string&) const;
@@ -230,8 +231,7 @@ template NpyArray<int32_t> Artifact::ReadArray<int32_t>(const std::string&) cons
 template NpyArray<int64_t> Artifact::ReadArray<int64_t>(const std::string&) const;
 
 ArtifactInput Artifact::AsInput(const std::string& role) const {
-  return {role, "artifact", fs::absolute(dir).lexically_normal().string(), content_digest,
-          manifest.manifest_sha256};
+  return {role, "artifact", fs::absolute(dir).lexically_normal().string(), content_digest, manifest.manifest_sha256};
 }
 
 std::string ManifestBodyDigest(const json& manifest) {
@@ -259,8 +259,7 @@ void LockStageKey(const fs::path& workdir, const std::string& stage, const std::
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     spdlog::info("{}: another visrec is computing this version ({}); waiting for it", stage, key.substr(0, 16));
-    while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
-    }
+    while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {}
   }
   g_locks[file] = fd;
 }
@@ -318,8 +317,8 @@ Artifact OpenLatest(const fs::path& workdir, const std::string& stage, VerifyLev
     if (pointer != kLatest)
       throw ArtifactError("no '" + stage + "' artifact for this shard in workdir '" + workdir.string() + "' (no " +
                           (sd / pointer).string() + "); run `visrec " + stage + "` with the same --shard first");
-    throw ArtifactError("no '" + stage + "' artifact in workdir '" + workdir.string() +
-                        "'; run `visrec " + stage + "` (or `visrec run`) first");
+    throw ArtifactError("no '" + stage + "' artifact in workdir '" + workdir.string() + "'; run `visrec " + stage +
+                        "` (or `visrec run`) first");
   }
   if (pointer == kLatest) return OpenArtifact(sd, level);
   std::string key = ReadFileBytes(sd / pointer);
@@ -341,8 +340,7 @@ ArtifactInput FileInput(const std::string& role, const fs::path& file) {
   return {role, "file", fs::absolute(file).lexically_normal().string(), Sha256File(file)};
 }
 
-std::optional<Artifact> FindArtifact(const fs::path& workdir, const std::string& stage,
-                                     const std::string& key) {
+std::optional<Artifact> FindArtifact(const fs::path& workdir, const std::string& stage, const std::string& key) {
   fs::path dir = workdir / stage / key.substr(0, 16);
   std::error_code ec;
   if (!fs::exists(dir / kManifest, ec)) return std::nullopt;
@@ -362,8 +360,8 @@ void SetLatest(const Artifact& a, const std::string& pointer) {
 
 ArtifactBuilder::ArtifactBuilder(fs::path workdir, std::string stage, int stage_version, json params,
                                  std::vector<ArtifactInput> inputs)
-    : workdir_(std::move(workdir)), stage_(std::move(stage)), stage_version_(stage_version),
-      params_(std::move(params)), inputs_(std::move(inputs)) {
+    : workdir_(std::move(workdir)), stage_(std::move(stage)), stage_version_(stage_version), params_(std::move(params)),
+      inputs_(std::move(inputs)) {
   key_ = ComputeArtifactKey(stage_, stage_version_, params_, inputs_);
   fs::path sd = workdir_ / stage_;
   std::error_code ec;
@@ -469,7 +467,8 @@ std::vector<VerifyIssue> VerifyLineage(const fs::path& path, std::vector<std::st
   return VerifyLineage(std::vector<fs::path>{path}, checked);
 }
 
-fs::path ResolveRecordedPath(const Artifact& child, const std::string& recorded, const std::string& kind, bool* inside) {
+fs::path ResolveRecordedPath(const Artifact& child, const std::string& recorded, const std::string& kind,
+                             bool* inside) {
   const fs::path p(recorded);
   const fs::path workdir = child.dir.parent_path().parent_path();
   fs::path local;
@@ -532,16 +531,18 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
       for (const auto& in : a.manifest_json.at("inputs"))
         recorded.push_back({in.at("role").get<std::string>(), in.value("kind", ""), in.value("path", ""),
                             in.at("digest").get<std::string>()});
-      const std::string key = ComputeArtifactKey(a.manifest.stage, a.manifest.stage_version, a.manifest_json.at("params"),
-                                                 recorded);
+      const std::string key =
+          ComputeArtifactKey(a.manifest.stage, a.manifest.stage_version, a.manifest_json.at("params"), recorded);
       if (key != a.key)
-        issues.push_back({a.dir.string(), "manifest.json was edited: its key does not follow from its stage, "
-                                          "parameters and inputs; rerun the stage"});
+        issues.push_back({a.dir.string(),
+                          "manifest.json was edited: its key does not follow from its stage, "
+                          "parameters and inputs; rerun the stage"});
       if (a.dir.filename().string() != a.key.substr(0, 16))
         issues.push_back({a.dir.string(), "the folder name does not match the manifest's key " + a.key.substr(0, 16)});
       if (!a.manifest.manifest_sha256.empty() && ManifestBodyDigest(a.manifest_json) != a.manifest.manifest_sha256)
-        issues.push_back({a.dir.string(), "manifest.json was edited after it was written (its manifest_sha256 does not "
-                                          "match its content); rerun the stage"});
+        issues.push_back({a.dir.string(),
+                          "manifest.json was edited after it was written (its manifest_sha256 does not "
+                          "match its content); rerun the stage"});
       std::set<std::string> listed{kManifest};
       for (const auto& o : a.manifest.outputs) listed.insert(o.file);
       std::error_code ec;
@@ -570,9 +571,9 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
           if (parent.content_digest != in.digest)
             issues.push_back({a.dir.string(), "parent '" + ip + "' changed since this artifact was built"});
           else if (!in.manifest_digest.empty() && parent.manifest.manifest_sha256 != in.manifest_digest)
-            issues.push_back({a.dir.string(), "the manifest of parent '" + ip + "' was edited since this artifact was built"});
-        } catch (const Error&) {
-        }
+            issues.push_back(
+                {a.dir.string(), "the manifest of parent '" + ip + "' was edited since this artifact was built"});
+        } catch (const Error&) {}
         todo.push_back(ip);
       } else if (kind == "file") {
         std::error_code ec;

@@ -13,9 +13,13 @@ namespace visrec {
 
 int ElementSize(ElementType t) {
   switch (t) {
-    case ElementType::kDouble: case ElementType::kLong: return 8;
-    case ElementType::kFloat: case ElementType::kInt: return 4;
-    case ElementType::kHalf: case ElementType::kBFloat16: case ElementType::kShort: return 2;
+    case ElementType::kDouble:
+    case ElementType::kLong: return 8;
+    case ElementType::kFloat:
+    case ElementType::kInt: return 4;
+    case ElementType::kHalf:
+    case ElementType::kBFloat16:
+    case ElementType::kShort: return 2;
     default: return 1;
   }
 }
@@ -98,7 +102,10 @@ class Zip {
     size_t lo = b_.size() > 65557 ? b_.size() - 65557 : 0;
     std::optional<size_t> eocd;
     for (size_t i = b_.size() - 22 + 1; i-- > lo;)
-      if (U(i, 4) == 0x06054b50) { eocd = i; break; }
+      if (U(i, 4) == 0x06054b50) {
+        eocd = i;
+        break;
+      }
     if (!eocd) Fail("truncated zip archive (no end-of-directory record)");
     uint64_t count = U(*eocd + 10, 2), cd_size = U(*eocd + 12, 4), cd_off = U(*eocd + 16, 4);
     if (count == 0xFFFF || cd_size == 0xFFFFFFFF || cd_off == 0xFFFFFFFF) {  // zip64
@@ -114,7 +121,8 @@ class Zip {
     for (uint64_t n = 0; n < count; ++n) {
       Need(p, 46, "directory entry");
       if (U(p, 4) != 0x02014b50) Fail("bad central directory entry");
-      const uint64_t method = U(p + 10, 2), name_len = U(p + 28, 2), extra_len = U(p + 30, 2), comment_len = U(p + 32, 2);
+      const uint64_t method = U(p + 10, 2), name_len = U(p + 28, 2), extra_len = U(p + 30, 2),
+                     comment_len = U(p + 32, 2);
       uint64_t csize = U(p + 20, 4), usize = U(p + 24, 4), local = U(p + 42, 4);
       const uint32_t crc = uint32_t(U(p + 16, 4));
       Need(p + 46, name_len + extra_len + comment_len, "directory entry");
@@ -161,9 +169,9 @@ struct Value {
   Kind kind = Kind::kNone;
   int64_t i = 0;
   double f = 0;
-  std::string s;               // Str, BigInt bytes, Global "module.name"
-  std::vector<size_t> items;   // Tuple, List; Dict as key, value, key, value, ...
-  size_t storage = 0;          // Storage: index into storages; Tensor: into tensors
+  std::string s;              // Str, BigInt bytes, Global "module.name"
+  std::vector<size_t> items;  // Tuple, List; Dict as key, value, key, value, ...
+  size_t storage = 0;         // Storage: index into storages; Tensor: into tensors
 };
 
 struct StorageRef {
@@ -184,34 +192,51 @@ class Unpickler {
     while (true) {
       const uint8_t op = Byte();
       switch (op) {
-        case 0x80: Byte(); break;                    // PROTO
-        case 0x95: Bytes(8); break;                  // FRAME (a hint only)
-        case '.': return Pop();                      // STOP
+        case 0x80: Byte(); break;    // PROTO
+        case 0x95: Bytes(8); break;  // FRAME (a hint only)
+        case '.': return Pop();      // STOP
         case '(': marks_.push_back(stack_.size()); break;
-        case 'c': {                                  // GLOBAL "module\nname\n"
+        case 'c': {  // GLOBAL "module\nname\n"
           std::string module = Line(), name = Line();
           Push(Global(module, name));
           break;
         }
-        case 0x93: {                                 // STACK_GLOBAL
+        case 0x93: {  // STACK_GLOBAL
           size_t name = Pop(), module = Pop();
           if (v_[name].kind != Kind::kStr || v_[module].kind != Kind::kStr) Fail("STACK_GLOBAL without names");
           Push(Global(v_[module].s, v_[name].s));
           break;
         }
-        case 'q': Memo(Byte()); break;               // BINPUT
-        case 'r': Memo(Uint(4)); break;              // LONG_BINPUT
-        case 0x94: Memo(memo_.size()); break;        // MEMOIZE
-        case 'h': Push(Recall(Byte())); break;       // BINGET
-        case 'j': Push(Recall(Uint(4))); break;      // LONG_BINGET
+        case 'q': Memo(Byte()); break;           // BINPUT
+        case 'r': Memo(Uint(4)); break;          // LONG_BINPUT
+        case 0x94: Memo(memo_.size()); break;    // MEMOIZE
+        case 'h': Push(Recall(Byte())); break;   // BINGET
+        case 'j': Push(Recall(Uint(4))); break;  // LONG_BINGET
         case ')': Push(New(Kind::kTuple)); break;
         case ']': Push(New(Kind::kList)); break;
         case '}': Push(New(Kind::kDict)); break;
         case 't': Push(Collect(Kind::kTuple, PopMark())); break;
-        case 0x85: case 0x86: case 0x87: Push(Collect(Kind::kTuple, Need(op - 0x84))); break;
-        case 'a': { size_t x = Pop(); Container(Top(), Kind::kList).items.push_back(x); break; }
-        case 'e': { auto xs = TakeFrom(PopMark()); auto& l = Container(Top(), Kind::kList).items; l.insert(l.end(), xs.begin(), xs.end()); break; }
-        case 's': { size_t val = Pop(), key = Pop(); auto& m = Container(Top(), Kind::kDict).items; m.push_back(key); m.push_back(val); break; }
+        case 0x85:
+        case 0x86:
+        case 0x87: Push(Collect(Kind::kTuple, Need(op - 0x84))); break;
+        case 'a': {
+          size_t x = Pop();
+          Container(Top(), Kind::kList).items.push_back(x);
+          break;
+        }
+        case 'e': {
+          auto xs = TakeFrom(PopMark());
+          auto& l = Container(Top(), Kind::kList).items;
+          l.insert(l.end(), xs.begin(), xs.end());
+          break;
+        }
+        case 's': {
+          size_t val = Pop(), key = Pop();
+          auto& m = Container(Top(), Kind::kDict).items;
+          m.push_back(key);
+          m.push_back(val);
+          break;
+        }
         case 'u': {
           auto xs = TakeFrom(PopMark());
           if (xs.size() % 2) Fail("SETITEMS with an odd number of values");
@@ -222,7 +247,7 @@ class Unpickler {
         case 'J': Push(Int(int32_t(Uint(4)))); break;
         case 'K': Push(Int(Byte())); break;
         case 'M': Push(Int(int64_t(Uint(2)))); break;
-        case 0x8a: {                                 // LONG1
+        case 0x8a: {  // LONG1
           const size_t n = Byte();
           std::string raw = Bytes(n);
           if (n <= 8) {
@@ -236,7 +261,7 @@ class Unpickler {
           }
           break;
         }
-        case 'G': {                                  // BINFLOAT, big-endian
+        case 'G': {  // BINFLOAT, big-endian
           std::string raw = Bytes(8);
           uint64_t u = 0;
           for (char c : raw) u = (u << 8) | uint8_t(c);
@@ -245,14 +270,24 @@ class Unpickler {
           Push(x);
           break;
         }
-        case 0x88: case 0x89: { size_t x = New(Kind::kBool); v_[x].i = op == 0x88; Push(x); break; }
+        case 0x88:
+        case 0x89: {
+          size_t x = New(Kind::kBool);
+          v_[x].i = op == 0x88;
+          Push(x);
+          break;
+        }
         case 'N': Push(New(Kind::kNone)); break;
-        case 'X': Push(Str(Bytes(Uint(4)))); break;  // BINUNICODE
-        case 0x8c: Push(Str(Bytes(Byte()))); break;  // SHORT_BINUNICODE
-        case 0x8d: Push(Str(Bytes(Uint(8)))); break; // BINUNICODE8
-        case 'Q': Push(PersistentLoad(Pop())); break; // BINPERSID
-        case 'R': { size_t args = Pop(), fn = Pop(); Push(Reduce(fn, args)); break; }
-        case 'b': {                                  // BUILD: an OrderedDict's attributes (_metadata): not needed
+        case 'X': Push(Str(Bytes(Uint(4)))); break;    // BINUNICODE
+        case 0x8c: Push(Str(Bytes(Byte()))); break;    // SHORT_BINUNICODE
+        case 0x8d: Push(Str(Bytes(Uint(8)))); break;   // BINUNICODE8
+        case 'Q': Push(PersistentLoad(Pop())); break;  // BINPERSID
+        case 'R': {
+          size_t args = Pop(), fn = Pop();
+          Push(Reduce(fn, args));
+          break;
+        }
+        case 'b': {  // BUILD: an OrderedDict's attributes (_metadata): not needed
           Pop();
           if (v_[Top()].kind != Kind::kDict) Fail("BUILD on something other than a dict");
           break;
@@ -305,8 +340,16 @@ class Unpickler {
     v_.back().kind = k;
     return v_.size() - 1;
   }
-  size_t Int(int64_t i) { size_t x = New(Kind::kInt); v_[x].i = i; return x; }
-  size_t Str(std::string s) { size_t x = New(Kind::kStr); v_[x].s = std::move(s); return x; }
+  size_t Int(int64_t i) {
+    size_t x = New(Kind::kInt);
+    v_[x].i = i;
+    return x;
+  }
+  size_t Str(std::string s) {
+    size_t x = New(Kind::kStr);
+    v_[x].s = std::move(s);
+    return x;
+  }
   void Push(size_t x) {
     if (stack_.size() >= kMaxValues) Fail("the pickle's stack grows beyond any state_dict's");
     stack_.push_back(x);
@@ -343,7 +386,8 @@ class Unpickler {
     return x;
   }
   Value& Container(size_t x, Kind k) {
-    if (v_[x].kind != k) Fail(k == Kind::kList ? "APPEND to something other than a list" : "SETITEM on something other than a dict");
+    if (v_[x].kind != k)
+      Fail(k == Kind::kList ? "APPEND to something other than a list" : "SETITEM on something other than a dict");
     return v_[x];
   }
   void Memo(uint64_t slot) {
@@ -353,7 +397,8 @@ class Unpickler {
     memo_[size_t(slot)] = Top();
   }
   size_t Recall(uint64_t slot) {
-    if (slot >= memo_.size() || memo_[size_t(slot)] == SIZE_MAX) Fail("pickle memo slot " + std::to_string(slot) + " is empty");
+    if (slot >= memo_.size() || memo_[size_t(slot)] == SIZE_MAX)
+      Fail("pickle memo slot " + std::to_string(slot) + " is empty");
     return memo_[size_t(slot)];
   }
 
@@ -395,8 +440,10 @@ class Unpickler {
     if (type.s.rfind("torch.", 0) != 0 || type.s.find("Storage") == std::string::npos) Fail("malformed storage type");
     const std::string key = Expect(t.items[2], Kind::kStr, "storage key").s;
     const int64_t numel = Expect(t.items[4], Kind::kInt, "storage size").i;
-    if (numel < 0 || numel > kMaxElements) Fail("storage '" + key + "' has an impossible size " + std::to_string(numel));
-    if (t.items.size() == 6 && v_[t.items[5]].kind != Kind::kNone) Fail("storage views (view_metadata) are not supported");
+    if (numel < 0 || numel > kMaxElements)
+      Fail("storage '" + key + "' has an impossible size " + std::to_string(numel));
+    if (t.items.size() == 6 && v_[t.items[5]].kind != Kind::kNone)
+      Fail("storage views (view_metadata) are not supported");
     const auto et = ElementType(type.i);
     auto it = storage_index_.find(key);
     if (it == storage_index_.end()) {
@@ -441,8 +488,9 @@ class Unpickler {
     t.offset = Expect(a.items[1], Kind::kInt, "tensor offset").i;
     t.sizes = Ints(a.items[2], "tensor size");
     t.strides = Ints(a.items[3], "tensor stride");
-    if (t.sizes.size() != t.strides.size()) Fail("tensor with " + std::to_string(t.sizes.size()) + " sizes and " +
-                                                std::to_string(t.strides.size()) + " strides");
+    if (t.sizes.size() != t.strides.size())
+      Fail("tensor with " + std::to_string(t.sizes.size()) + " sizes and " + std::to_string(t.strides.size()) +
+           " strides");
     // The view must lie inside its storage: offset + sum((size-1)*stride) < numel, without overflow.
     const int64_t numel = storages_[t.storage].numel;
     if (t.offset < 0 || t.offset > kMaxElements) Fail("tensor with a negative or impossible storage offset");
@@ -452,14 +500,17 @@ class Unpickler {
     for (size_t d = 0; d < t.sizes.size(); ++d) {
       if (t.sizes[d] < 0 || t.strides[d] < 0 || t.sizes[d] > kMaxElements || t.strides[d] > kMaxElements)
         Fail("tensor with a negative or impossible size or stride");
-      if (t.sizes[d] == 0) empty = true;
-      else last += __int128(t.sizes[d] - 1) * t.strides[d];
+      if (t.sizes[d] == 0)
+        empty = true;
+      else
+        last += __int128(t.sizes[d] - 1) * t.strides[d];
       count = std::min<__int128>(count * std::max<int64_t>(t.sizes[d], 1), __int128(kMaxElements) + 1);
     }
     if (count > kMaxElements) Fail("tensor with too many elements");
     if (!empty && last >= numel)
-      Fail("a tensor reaches element " + std::to_string(int64_t(std::min<__int128>(last, kMaxElements * 8))) + " of storage '" + storages_[t.storage].key +
-           "', which holds " + std::to_string(numel) + " (damaged or edited file)");
+      Fail("a tensor reaches element " + std::to_string(int64_t(std::min<__int128>(last, kMaxElements * 8))) +
+           " of storage '" + storages_[t.storage].key + "', which holds " + std::to_string(numel) +
+           " (damaged or edited file)");
     tensors_.push_back(std::move(t));
     size_t x = New(Kind::kTensor);
     v_[x].storage = tensors_.size() - 1;
@@ -513,8 +564,8 @@ void SetStorageBytes(CheckpointStorage& s, std::string bytes, const std::string&
   const uint64_t want = uint64_t(s.numel) * uint64_t(ElementSize(s.type));
   if (bytes.size() != want)
     throw InputError(label + ": storage '" + s.key + "' holds " + std::to_string(bytes.size()) + " bytes, its " +
-                     std::to_string(s.numel) + " " + ElementTypeName(s.type) + " elements need " + std::to_string(want) +
-                     " (truncated or edited file)");
+                     std::to_string(s.numel) + " " + ElementTypeName(s.type) + " elements need " +
+                     std::to_string(want) + " (truncated or edited file)");
   s.bytes = std::move(bytes);
 }
 
@@ -589,8 +640,8 @@ Checkpoint ReadLegacy(const std::string& bytes, const std::string& label) {
     const int64_t n = int64_t(LoadLE(bytes.data() + p, 8));
     p += 8;
     if (n != s.numel)
-      throw InputError(label + ": storage '" + s.key + "' records " + std::to_string(n) + " elements, its tensors say " +
-                       std::to_string(s.numel) + " (damaged file)");
+      throw InputError(label + ": storage '" + s.key + "' records " + std::to_string(n) +
+                       " elements, its tensors say " + std::to_string(s.numel) + " (damaged file)");
     const uint64_t len = uint64_t(s.numel) * uint64_t(ElementSize(s.type));
     if (bytes.size() - p < len) throw InputError(label + ": truncated file (storage '" + s.key + "' is cut short)");
     SetStorageBytes(s, bytes.substr(p, size_t(len)), label);

@@ -27,8 +27,14 @@ std::string ParseValue(const std::string& s, size_t* i, bool in_array) {
   const char c = s[*i];
   if (c == '"' || c == '\'') {
     for (size_t j = *i + 1; j < s.size(); ++j) {
-      if (c == '"' && s[j] == '\\') { ++j; continue; }
-      if (s[j] == c) { *i = j + 1; return ""; }
+      if (c == '"' && s[j] == '\\') {
+        ++j;
+        continue;
+      }
+      if (s[j] == c) {
+        *i = j + 1;
+        return "";
+      }
     }
     return std::string("a string is never closed (missing ") + c + ")";
   }
@@ -39,7 +45,10 @@ std::string ParseValue(const std::string& s, size_t* i, bool in_array) {
     for (;;) {
       while (*i < s.size() && (s[*i] == ' ' || s[*i] == '\t')) ++*i;
       if (*i >= s.size()) return "an array is never closed (missing ]) ; arrays must fit on one line";
-      if (s[*i] == ']') { ++*i; return ""; }
+      if (s[*i] == ']') {
+        ++*i;
+        return "";
+      }
       if (!want_value) {
         if (s[*i] != ',') return "array values must be separated by commas";
         ++*i;
@@ -54,7 +63,10 @@ std::string ParseValue(const std::string& s, size_t* i, bool in_array) {
   while (j < s.size() && s[j] != ',' && s[j] != ']' && s[j] != ' ' && s[j] != '\t' && s[j] != '#') ++j;
   const std::string word = s.substr(*i, j - *i);
   if (word.empty()) return "a value is missing";
-  if (word == "true" || word == "false" || ParseDouble(word) || ParseInt(word)) { *i = j; return ""; }
+  if (word == "true" || word == "false" || ParseDouble(word) || ParseInt(word)) {
+    *i = j;
+    return "";
+  }
   return "'" + ToValidUtf8(word) + "' is not a number, true/false or a quoted string (quote text values)";
 }
 
@@ -99,8 +111,10 @@ std::vector<ConfigEntry> CheckConfigSyntax(const std::string& text, const std::s
       if (i == std::string::npos) fail("the value of '" + key + "' is missing");
       if (auto why = ParseValue(value, &i, false); !why.empty()) fail(why);
       const std::string rest = Trim(value.substr(i));
-      if (!rest.empty() && rest[0] != '#') fail("unexpected text after the value of '" + key + "': '" + ToValidUtf8(rest) + "'");
-      if (!seen.insert({section, key}).second) fail("'" + key + "' is given twice" + (section.empty() ? "" : " in [" + section + "]"));
+      if (!rest.empty() && rest[0] != '#')
+        fail("unexpected text after the value of '" + key + "': '" + ToValidUtf8(rest) + "'");
+      if (!seen.insert({section, key}).second)
+        fail("'" + key + "' is given twice" + (section.empty() ? "" : " in [" + section + "]"));
       out.push_back({section, key, line_no});
     }
     if (end == text.size()) break;
@@ -120,7 +134,10 @@ std::string NearestName(const std::string& word, const std::vector<std::string>&
         cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (word[i - 1] == c[j - 1] ? 0 : 1)});
       std::swap(prev, cur);
     }
-    if (prev[c.size()] < best_d) { best_d = prev[c.size()]; best = c; }
+    if (prev[c.size()] < best_d) {
+      best_d = prev[c.size()];
+      best = c;
+    }
   }
   return best;
 }

@@ -30,9 +30,16 @@ PreprocessParams PreprocessParams::From(const Manifest& m) {
 }
 
 json PreprocessSummary::ToJson() const {
-  return {{"photos", photos}, {"images_ok", images_ok}, {"images_failed", images_failed}, {"images_reused", images_reused},
-          {"images_computed", images_computed}, {"items", items}, {"items_without_photo", items_without_photo},
-          {"shards", shards}, {"catalog_rows_skipped", catalog_rows_skipped}, {"duplicate_photo_rows", duplicate_photo_rows}};
+  return {{"photos", photos},
+          {"images_ok", images_ok},
+          {"images_failed", images_failed},
+          {"images_reused", images_reused},
+          {"images_computed", images_computed},
+          {"items", items},
+          {"items_without_photo", items_without_photo},
+          {"shards", shards},
+          {"catalog_rows_skipped", catalog_rows_skipped},
+          {"duplicate_photo_rows", duplicate_photo_rows}};
 }
 PreprocessSummary PreprocessSummary::From(const Manifest& m) {
   PreprocessSummary s;
@@ -54,9 +61,9 @@ std::string PreprocessSummary::Line() const {
 }
 
 json FinetuneSummary::ToJson() const {
-  return {{"classes", classes},         {"items_labelled", items_labelled}, {"items_unlabelled", items_unlabelled},
-          {"items_train", items_train}, {"items_dev", items_dev},           {"items_test", items_test},
-          {"photos_train", photos_train}, {"photos_dev", photos_dev},       {"photos_test", photos_test},
+  return {{"classes", classes},           {"items_labelled", items_labelled}, {"items_unlabelled", items_unlabelled},
+          {"items_train", items_train},   {"items_dev", items_dev},           {"items_test", items_test},
+          {"photos_train", photos_train}, {"photos_dev", photos_dev},         {"photos_test", photos_test},
           {"epochs_run", epochs_run}};
 }
 FinetuneSummary FinetuneSummary::From(const Manifest& m) {
@@ -134,7 +141,8 @@ ReduceParams ReduceParams::From(const Manifest& m) {
 
 std::string ReduceParams::Describe() const {
   if (mode == "apply") return "apply";
-  return *method + " " + (dims ? N(*dims) : "variance " + FormatFixed(*variance_target, 2)) + (*whiten ? " whitened" : "");
+  return *method + " " + (dims ? N(*dims) : "variance " + FormatFixed(*variance_target, 2)) +
+         (*whiten ? " whitened" : "");
 }
 
 json ReduceSummary::ToJson() const { return {{"items", items}, {"input_dim", input_dim}, {"dims", dims}}; }
@@ -228,9 +236,9 @@ RecommendSummary RecommendSummary::From(const Manifest& m) {
   return s;
 }
 std::string RecommendSummary::Line() const {
-  return has_recommendations ? N(users) + " users, " + N(items) + " items, " + N(cold_items_recommended) +
-                                   " cold items recommended"
-                             : N(items) + " items: similar items only (no interactions, so no recommendations.csv)";
+  return has_recommendations
+             ? N(users) + " users, " + N(items) + " items, " + N(cold_items_recommended) + " cold items recommended"
+             : N(items) + " items: similar items only (no interactions, so no recommendations.csv)";
 }
 
 EvaluateParams EvaluateParams::From(const Manifest& m) { return {m.Param<int64_t>("k")}; }

@@ -55,7 +55,10 @@ void StreamCsv(const std::string& text, const std::string& name, const CsvHeader
   };
   while (i < n) {
     char c = text[i];
-    if (!row_started) { row_line = line; row_started = true; }
+    if (!row_started) {
+      row_line = line;
+      row_started = true;
+    }
     if (c == '"' && field.empty()) {
       // Quoted field: runs to the matching quote; "" is a literal quote; may span lines.
       int64_t start_line = line;
@@ -66,7 +69,11 @@ void StreamCsv(const std::string& text, const std::string& name, const CsvHeader
                            ": unterminated quoted field (a '\"' is never closed); fix the quoting");
         char d = text[i];
         if (d == '"') {
-          if (i + 1 < n && text[i + 1] == '"') { field.push_back('"'); i += 2; continue; }
+          if (i + 1 < n && text[i + 1] == '"') {
+            field.push_back('"');
+            i += 2;
+            continue;
+          }
           ++i;
           break;
         }
@@ -79,7 +86,12 @@ void StreamCsv(const std::string& text, const std::string& name, const CsvHeader
                          ": unexpected character after a closing quote; quote the whole field");
       continue;
     }
-    if (c == ',') { row.push_back(std::move(field)); field.clear(); ++i; continue; }
+    if (c == ',') {
+      row.push_back(std::move(field));
+      field.clear();
+      ++i;
+      continue;
+    }
     if (c == '\r') {
       ++i;
       if (i < n && text[i] == '\n') ++i;
@@ -87,13 +99,17 @@ void StreamCsv(const std::string& text, const std::string& name, const CsvHeader
       end_row();
       continue;
     }
-    if (c == '\n') { ++i; ++line; end_row(); continue; }
+    if (c == '\n') {
+      ++i;
+      ++line;
+      end_row();
+      continue;
+    }
     field.push_back(c);
     ++i;
   }
   if (row_started || !field.empty() || !row.empty()) end_row();
-  if (!have_header)
-    throw InputError(name + ": the file is empty; expected a header line");
+  if (!have_header) throw InputError(name + ": the file is empty; expected a header line");
 }
 
 CsvTable ParseCsv(const std::string& text, const std::string& name) {
@@ -130,8 +146,10 @@ void AppendCsvField(std::string& out, std::string_view f) {
   }
   out.push_back('"');
   for (char c : f) {
-    if (c == '"') out += "\"\"";
-    else out.push_back(c);
+    if (c == '"')
+      out += "\"\"";
+    else
+      out.push_back(c);
   }
   out.push_back('"');
 }

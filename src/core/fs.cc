@@ -46,7 +46,7 @@ std::string SizeProblem(int64_t size, int64_t max_bytes, const char* limit_flag)
 }  // namespace
 
 std::string RegularFileProblem(const fs::path& path, int64_t max_bytes, const char* limit_flag) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return StatProblem(errno);
   if (auto why = FileTypeProblem(st.st_mode); !why.empty()) return why;
   return SizeProblem(int64_t(st.st_size), max_bytes, limit_flag);
@@ -59,7 +59,7 @@ int OpenRegularFileFd(const fs::path& path, std::string* why) {
     *why = StatProblem(errno);
     return -1;
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || !(*why = FileTypeProblem(st.st_mode)).empty()) {
     if (why->empty()) *why = StatProblem(errno);
     ::close(fd);
@@ -74,7 +74,7 @@ std::string ReadRegularFile(const fs::path& path, int64_t max_bytes, const char*
   std::string why;
   const int fd = OpenRegularFileFd(path, &why);
   if (fd < 0) throw InputError("cannot read '" + path.string() + "': " + why);
-  struct stat st{};
+  struct stat st {};
   ::fstat(fd, &st);
   if (auto big = SizeProblem(int64_t(st.st_size), max_bytes, limit_flag); !big.empty()) {
     ::close(fd);
@@ -95,7 +95,8 @@ std::string ReadRegularFile(const fs::path& path, int64_t max_bytes, const char*
     out.append(buf, size_t(n));
     if (max_bytes >= 0 && int64_t(out.size()) > max_bytes) {  // grew while being read
       ::close(fd);
-      throw InputError("cannot read '" + path.string() + "': " + SizeProblem(int64_t(out.size()), max_bytes, limit_flag));
+      throw InputError("cannot read '" + path.string() +
+                       "': " + SizeProblem(int64_t(out.size()), max_bytes, limit_flag));
     }
   }
   ::close(fd);
@@ -180,7 +181,8 @@ FileStreamWriter::~FileStreamWriter() {
 void FileStreamWriter::Write(std::string_view bytes) {
   if (!f_) throw std::logic_error("FileStreamWriter::Write after Close: " + path_.string());  // a bug: exit 1
   if (std::fwrite(bytes.data(), 1, bytes.size(), f_) != bytes.size())
-    throw IoError("cannot write '" + path_.string() + "': " + ErrnoText() + " (is the disk full? earlier files are untouched)");
+    throw IoError("cannot write '" + path_.string() + "': " + ErrnoText() +
+                  " (is the disk full? earlier files are untouched)");
 }
 
 void FileStreamWriter::Close() {

@@ -45,12 +45,11 @@ void Handle(BadRowPolicy policy, const std::string& file, int64_t line, const st
 void RequireColumns(const CsvTable& t, std::initializer_list<const char*> cols, const char* what) {
   for (const char* c : cols)
     if (t.Column(c) < 0)
-      throw InputError(t.path + ":1: " + what + " header lacks the required column '" + c +
-                       "' (required: " + [&] {
-                         std::string s;
-                         for (const char* x : cols) s += std::string(s.empty() ? "" : ",") + x;
-                         return s;
-                       }() + ")");
+      throw InputError(t.path + ":1: " + what + " header lacks the required column '" + c + "' (required: " + [&] {
+        std::string s;
+        for (const char* x : cols) s += std::string(s.empty() ? "" : ",") + x;
+        return s;
+      }() + ")");
 }
 
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
@@ -74,7 +73,10 @@ bool ParseTimestamp(const std::string& raw, double* out) {
   std::string s = raw;
   while (!s.empty() && s.back() == ' ') s.pop_back();
   if (auto v = ParseDouble(s)) {
-    if (s.find_first_of("-:T") == std::string::npos || s[0] == '-') { *out = *v; return true; }
+    if (s.find_first_of("-:T") == std::string::npos || s[0] == '-') {
+      *out = *v;
+      return true;
+    }
   }
   // YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|(+|-)HH[:]MM]
   auto digits = [&](size_t pos, size_t len, int* v) {
@@ -88,15 +90,13 @@ bool ParseTimestamp(const std::string& raw, double* out) {
     return true;
   };
   int Y, M, D, h = 0, m = 0, sec = 0;
-  if (!digits(0, 4, &Y) || s.size() < 10 || s[4] != '-' || !digits(5, 2, &M) || s[7] != '-' ||
-      !digits(8, 2, &D))
+  if (!digits(0, 4, &Y) || s.size() < 10 || s[4] != '-' || !digits(5, 2, &M) || s[7] != '-' || !digits(8, 2, &D))
     return false;
   if (M < 1 || M > 12 || D < 1 || D > DaysInMonth(Y, M)) return false;
   size_t p = 10;
   double frac = 0;
   if (p < s.size() && (s[p] == 'T' || s[p] == ' ')) {
-    if (!digits(p + 1, 2, &h) || p + 3 >= s.size() || s[p + 3] != ':' || !digits(p + 4, 2, &m))
-      return false;
+    if (!digits(p + 1, 2, &h) || p + 3 >= s.size() || s[p + 3] != ':' || !digits(p + 4, 2, &m)) return false;
     p += 6;
     if (p < s.size() && s[p] == ':') {
       if (!digits(p + 1, 2, &sec)) return false;
@@ -104,7 +104,11 @@ bool ParseTimestamp(const std::string& raw, double* out) {
       if (p < s.size() && (s[p] == '.' || s[p] == ',')) {
         size_t q = p + 1;
         double scale = 0.1;
-        while (q < s.size() && s[q] >= '0' && s[q] <= '9') { frac += (s[q] - '0') * scale; scale /= 10; ++q; }
+        while (q < s.size() && s[q] >= '0' && s[q] <= '9') {
+          frac += (s[q] - '0') * scale;
+          scale /= 10;
+          ++q;
+        }
         if (q == p + 1) return false;
         p = q;
       }
@@ -149,19 +153,28 @@ Catalog ReadCatalog(const std::filesystem::path& path, BadRowPolicy policy) {
     const int64_t line = t.lines[r];
     if (row.size() != t.header.size()) {
       Handle(policy, c.path, line,
-             "expected " + std::to_string(t.header.size()) + " fields, found " + std::to_string(row.size()),
-             &c.issues);
+             "expected " + std::to_string(t.header.size()) + " fields, found " + std::to_string(row.size()), &c.issues);
       continue;
     }
     const std::string& id = row[size_t(id_col)];
     const std::string& img = row[size_t(img_col)];
-    if (auto why = BadId(id, "item_id"); !why.empty()) { Handle(policy, c.path, line, why, &c.issues); continue; }
-    if (img.empty()) { Handle(policy, c.path, line, "empty image path", &c.issues); continue; }
-    if (!IsValidUtf8(img)) {
-      Handle(policy, c.path, line, "image path is not valid UTF-8 (rename the file or re-export the catalog as UTF-8)", &c.issues);
+    if (auto why = BadId(id, "item_id"); !why.empty()) {
+      Handle(policy, c.path, line, why, &c.issues);
       continue;
     }
-    if (!seen.insert({id, img}).second) { ++c.duplicate_photo_rows; continue; }
+    if (img.empty()) {
+      Handle(policy, c.path, line, "empty image path", &c.issues);
+      continue;
+    }
+    if (!IsValidUtf8(img)) {
+      Handle(policy, c.path, line, "image path is not valid UTF-8 (rename the file or re-export the catalog as UTF-8)",
+             &c.issues);
+      continue;
+    }
+    if (!seen.insert({id, img}).second) {
+      ++c.duplicate_photo_rows;
+      continue;
+    }
     CatalogPhoto p;
     p.item_id = id;
     p.image = img;
@@ -177,8 +190,7 @@ Catalog ReadCatalog(const std::filesystem::path& path, BadRowPolicy policy) {
   }
   c.item_ids.assign(items.begin(), items.end());
   if (!c.issues.empty()) spdlog::warn("{}", SummarizeIssues(c.path, c.issues));
-  if (c.photos.empty())
-    throw InputError(c.path + ": no usable rows (every row was empty or malformed)");
+  if (c.photos.empty()) throw InputError(c.path + ": no usable rows (every row was empty or malformed)");
   return c;
 }
 
@@ -212,18 +224,25 @@ Interactions StreamInteractions(const std::filesystem::path& path, BadRowPolicy 
     x.user_id = std::move(row[size_t(u_col)]);
     x.item_id = std::move(row[size_t(i_col)]);
     x.line = line;
-    if (auto why = BadId(x.user_id, "user_id"); !why.empty()) { Handle(policy, out.path, line, why, &out.issues); return; }
-    if (auto why = BadId(x.item_id, "item_id"); !why.empty()) { Handle(policy, out.path, line, why, &out.issues); return; }
+    if (auto why = BadId(x.user_id, "user_id"); !why.empty()) {
+      Handle(policy, out.path, line, why, &out.issues);
+      return;
+    }
+    if (auto why = BadId(x.item_id, "item_id"); !why.empty()) {
+      Handle(policy, out.path, line, why, &out.issues);
+      return;
+    }
     // An empty optional cell means "absent": weight 1, no timestamp.
     if (w_col >= 0 && !IsBlank(row[size_t(w_col)])) {
       auto w = ParseDouble(row[size_t(w_col)]);
       if (!w || *w < 0) {
-        Handle(policy, out.path, line, "weight '" + ToValidUtf8(row[size_t(w_col)]) + "' is not a finite number >= 0", &out.issues);
+        Handle(policy, out.path, line, "weight '" + ToValidUtf8(row[size_t(w_col)]) + "' is not a finite number >= 0",
+               &out.issues);
         return;
       }
       if (*w > kMaxInteractionWeight) {
-        Handle(policy, out.path, line, "weight '" + row[size_t(w_col)] + "' is above the maximum 1e9 (rescale the weights)",
-               &out.issues);
+        Handle(policy, out.path, line,
+               "weight '" + row[size_t(w_col)] + "' is above the maximum 1e9 (rescale the weights)", &out.issues);
         return;
       }
       x.weight = *w;
@@ -231,7 +250,8 @@ Interactions StreamInteractions(const std::filesystem::path& path, BadRowPolicy 
     if (ts_col >= 0 && !IsBlank(row[size_t(ts_col)])) {
       if (!ParseTimestamp(row[size_t(ts_col)], &x.timestamp)) {
         Handle(policy, out.path, line,
-               "timestamp '" + ToValidUtf8(row[size_t(ts_col)]) + "' is neither a valid ISO-8601 date/time nor Unix seconds",
+               "timestamp '" + ToValidUtf8(row[size_t(ts_col)]) +
+                   "' is neither a valid ISO-8601 date/time nor Unix seconds",
                &out.issues);
         return;
       }
@@ -254,8 +274,8 @@ Interactions ReadInteractions(const std::filesystem::path& path, BadRowPolicy po
   return out;
 }
 
-void WriteInteractions(const std::filesystem::path& path, const std::vector<Interaction>& rows,
-                       bool with_weight, bool with_timestamp) {
+void WriteInteractions(const std::filesystem::path& path, const std::vector<Interaction>& rows, bool with_weight,
+                       bool with_timestamp) {
   std::string s = InteractionsHeader(with_weight, with_timestamp);
   for (const auto& r : rows)
     AppendInteractionLine(s, r.user_id, r.item_id, r.weight, r.timestamp, r.has_timestamp, with_weight, with_timestamp);

@@ -56,8 +56,10 @@ Manifest Manifest::Parse(const json& raw, const std::filesystem::path& dir) {
   if (!raw.at("outputs").is_array()) Unusable(dir, "'outputs' is not a list");
   for (const auto& o : raw["outputs"]) {
     if (!o.is_object()) Unusable(dir, "'outputs' has an entry that is not an object");
-    ManifestOutput out{RequiredString(o, "file", dir, "outputs"), 0, RequiredString(o, "sha256", dir, "outputs"), "", {}};
-    if (!o.contains("bytes") || !o["bytes"].is_number_unsigned()) Unusable(dir, "'outputs' has an entry without 'bytes'");
+    ManifestOutput out{
+        RequiredString(o, "file", dir, "outputs"), 0, RequiredString(o, "sha256", dir, "outputs"), "", {}};
+    if (!o.contains("bytes") || !o["bytes"].is_number_unsigned())
+      Unusable(dir, "'outputs' has an entry without 'bytes'");
     out.bytes = o["bytes"].get<uint64_t>();
     if (o.contains("dtype")) {
       out.dtype = RequiredString(o, "dtype", dir, "outputs");

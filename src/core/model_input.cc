@@ -72,7 +72,8 @@ std::optional<ModelInput> ReadModelInput(const fs::path& model_file, const std::
     const json& shape = in["shape"];
     if (!shape.is_array() || shape.size() != 3 || !shape[1].is_number_integer() || shape[1].get<int64_t>() < 16 ||
         shape[1].get<int64_t>() > 2048 || shape[1] != shape[2])
-      throw InputError(where + ": input.shape must be [3, C, C] with C in [16, 2048], found " + shape.dump().substr(0, 60));
+      throw InputError(where + ": input.shape must be [3, C, C] with C in [16, 2048], found " +
+                       shape.dump().substr(0, 60));
     m.crop = shape[1].get<int>();
   }
   if (m.resize && m.crop && *m.resize < *m.crop)

@@ -84,11 +84,26 @@ size_t DTypeSize(DType d) {
   return 0;
 }
 
-template <> DType DTypeOf<float>() { return DType::kF32; }
-template <> DType DTypeOf<double>() { return DType::kF64; }
-template <> DType DTypeOf<uint8_t>() { return DType::kU8; }
-template <> DType DTypeOf<int32_t>() { return DType::kI32; }
-template <> DType DTypeOf<int64_t>() { return DType::kI64; }
+template <>
+DType DTypeOf<float>() {
+  return DType::kF32;
+}
+template <>
+DType DTypeOf<double>() {
+  return DType::kF64;
+}
+template <>
+DType DTypeOf<uint8_t>() {
+  return DType::kU8;
+}
+template <>
+DType DTypeOf<int32_t>() {
+  return DType::kI32;
+}
+template <>
+DType DTypeOf<int64_t>() {
+  return DType::kI64;
+}
 
 int64_t NpyHeader::Count() const {
   int64_t n = 1;
@@ -123,7 +138,10 @@ NpyHeader ReadNpyHeader(const std::filesystem::path& path) {
   std::string descr = h.substr(q1 + 1, q2 - q1 - 1);
   bool found = false;
   for (DType d : {DType::kF32, DType::kF64, DType::kU8, DType::kI32, DType::kI64})
-    if (descr == DTypeDescr(d) || (d == DType::kU8 && descr == "<u1")) { out.dtype = d; found = true; }
+    if (descr == DTypeDescr(d) || (d == DType::kU8 && descr == "<u1")) {
+      out.dtype = d;
+      found = true;
+    }
   if (!found) Bad(path, "unsupported dtype '" + descr + "'");
   if (h.find("'fortran_order': False") == std::string::npos) Bad(path, "not C order");
   auto sp = h.find("'shape':");
@@ -149,9 +167,8 @@ NpyHeader ReadNpyHeader(const std::filesystem::path& path) {
   }
   uint64_t expected = out.data_offset + uint64_t(count) * DTypeSize(out.dtype);
   if (expected != file_size)
-    Bad(path, "shape (" + dims + ") of " + DTypeName(out.dtype) + " needs " +
-                  std::to_string(expected) + " bytes but the file has " + std::to_string(file_size) +
-                  " (truncated or padded)");
+    Bad(path, "shape (" + dims + ") of " + DTypeName(out.dtype) + " needs " + std::to_string(expected) +
+                  " bytes but the file has " + std::to_string(file_size) + " (truncated or padded)");
   return out;
 }
 
@@ -175,16 +192,14 @@ template NpyArray<uint8_t> ReadNpy<uint8_t>(const std::filesystem::path&);
 template NpyArray<int32_t> ReadNpy<int32_t>(const std::filesystem::path&);
 template NpyArray<int64_t> ReadNpy<int64_t>(const std::filesystem::path&);
 
-void WriteNpy(const std::filesystem::path& path, DType dtype, const std::vector<int64_t>& shape,
-              const void* data) {
+void WriteNpy(const std::filesystem::path& path, DType dtype, const std::vector<int64_t>& shape, const void* data) {
   std::vector<int64_t> row_shape(shape.begin() + (shape.empty() ? 0 : 1), shape.end());
   NpyStreamWriter w(path, dtype, row_shape);
   w.Append(data, shape.empty() ? 1 : shape[0]);
   w.Finish();
 }
 
-NpyStreamWriter::NpyStreamWriter(const std::filesystem::path& path, DType dtype,
-                                 std::vector<int64_t> row_shape)
+NpyStreamWriter::NpyStreamWriter(const std::filesystem::path& path, DType dtype, std::vector<int64_t> row_shape)
     : path_(path), dtype_(dtype), row_shape_(std::move(row_shape)) {
   row_bytes_ = DTypeSize(dtype_);
   for (auto d : row_shape_) row_bytes_ *= size_t(d);
@@ -214,8 +229,7 @@ void NpyStreamWriter::Finish() {
   std::string header = EncodeHeader(dtype_, shape);
   // The header was written with 0 rows at the same fixed size; a rank <= 6 shape always fits.
   if (header.size() != kHeaderBytes) throw IoError("npy header of '" + path_.string() + "' overflowed");
-  bool ok = std::fseek(f_, 0, SEEK_SET) == 0 &&
-            std::fwrite(header.data(), 1, header.size(), f_) == header.size() &&
+  bool ok = std::fseek(f_, 0, SEEK_SET) == 0 && std::fwrite(header.data(), 1, header.size(), f_) == header.size() &&
             std::fflush(f_) == 0 && ::fsync(::fileno(f_)) == 0;
   std::string why = ok ? "" : ErrnoText();
   std::fclose(f_);

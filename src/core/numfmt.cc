@@ -58,13 +58,23 @@ bool IsValidUtf8(std::string_view s) {
   const size_t n = s.size();
   while (i < n) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) { ++i; continue; }
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
     size_t len;
     unsigned cp;
-    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-    else return false;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else
+      return false;
     if (i + len > n) return false;
     for (size_t k = 1; k < len; ++k) {
       const unsigned char d = static_cast<unsigned char>(s[i + k]);
@@ -89,7 +99,10 @@ std::string ToValidUtf8(std::string_view s) {
     // The longest valid sequence starting here (1..4 bytes), else U+FFFD for one byte.
     size_t len = 0;
     for (size_t l = 1; l <= 4 && i + l <= s.size(); ++l)
-      if (IsValidUtf8(s.substr(i, l))) { len = l; break; }
+      if (IsValidUtf8(s.substr(i, l))) {
+        len = l;
+        break;
+      }
     if (len) {
       out.append(s.substr(i, len));
       i += len;

@@ -57,8 +57,8 @@ void Progress::Report(bool) {
   int64_t d = done_.load();
   double rate = Rate();
   double eta = rate > 0 ? double(total_ - d) / rate : -1;
-  std::string line = label_ + ": " + std::to_string(d) + "/" + std::to_string(total_) + " " + unit_ +
-                     ", " + FormatFixed(rate, 1) + " " + unit_ + "/s, ETA " + Eta(eta);
+  std::string line = label_ + ": " + std::to_string(d) + "/" + std::to_string(total_) + " " + unit_ + ", " +
+                     FormatFixed(rate, 1) + " " + unit_ + "/s, ETA " + Eta(eta);
   if (tty_) {
     std::fprintf(stderr, "\r\033[K%s", line.c_str());
     std::fflush(stderr);

@@ -22,9 +22,10 @@ std::optional<StageResult> FindUpToDate(const RunContext& ctx, const std::string
   UnlockStageKey(ctx.workdir, stage, key);
   spdlog::info("{}: up to date ({}), nothing recomputed", stage, a->dir.string());
   if (!ctx.tag.empty() && a->manifest.tag != ctx.tag)
-    spdlog::warn("{}: --tag '{}' is not recorded: the artifact was reused, and keeps {} (a tag is written only when a "
-                 "stage computes; --force recomputes)", stage, ctx.tag,
-                 a->manifest.tag.empty() ? std::string("no tag") : "its tag '" + a->manifest.tag + "'");
+    spdlog::warn(
+        "{}: --tag '{}' is not recorded: the artifact was reused, and keeps {} (a tag is written only when a "
+        "stage computes; --force recomputes)",
+        stage, ctx.tag, a->manifest.tag.empty() ? std::string("no tag") : "its tag '" + a->manifest.tag + "'");
   return StageResult{*a, true, 0};
 }
 
@@ -63,16 +64,18 @@ std::string MissingShardsText(const fs::path& workdir, const std::string& stage,
   }
   if (missing == 0) return "";
   const std::string n = std::to_string(count);
-  return std::to_string(missing) + " of " + n + " shards have no " + stage + " artifact in " + (workdir / stage).string() +
-         " (no latest.shard-i-of-" + n + " for i = " + list + (missing > 10 ? ", ..." : "") + "); run `visrec " + stage +
-         " --shard i/" + n + "` for each";
+  return std::to_string(missing) + " of " + n + " shards have no " + stage + " artifact in " +
+         (workdir / stage).string() + " (no latest.shard-i-of-" + n + " for i = " + list +
+         (missing > 10 ? ", ..." : "") + "); run `visrec " + stage + " --shard i/" + n + "` for each";
 }
 
 void RequireWholeArtifact(const Artifact& a, const std::string& command) {
   const std::string part = a.manifest.OptionalParam<std::string>("score_part").value_or("");
   if (!part.empty())
-    throw ArtifactError(command + ": '" + a.dir.string() + "' holds only user part " + part + "'s recommendations; merge the "
-                        "parts first (`visrec recommend --merge-parts " + part.substr(part.find('/') + 1) +
+    throw ArtifactError(command + ": '" + a.dir.string() + "' holds only user part " + part +
+                        "'s recommendations; merge the "
+                        "parts first (`visrec recommend --merge-parts " +
+                        part.substr(part.find('/') + 1) +
                         "`, docs/operations.md: Sharding) and use the merged artifact");
   const std::string shard = a.manifest.OptionalParam<std::string>("shard").value_or("");
   if (shard.empty()) return;

@@ -100,7 +100,9 @@ bool CpuCanRunBf16(const CpuFeatures& f, std::string* missing) {
 }
 
 nlohmann::json ProducerInfo() {
-  return {{"visrec", VisrecVersion()}, {"git_sha", GitSha()}, {"march", BuildIsa()},
+  return {{"visrec", VisrecVersion()},
+          {"git_sha", GitSha()},
+          {"march", BuildIsa()},
           {"cpu", CpuFeaturesText(EffectiveCpuFeatures())}};
 }
 

@@ -80,7 +80,8 @@ fs::path ResolveWeights(const fs::path& given, std::string* name_out) {
 }  // namespace visrec
 
 namespace visrec {
-std::filesystem::path WeightsByName(const std::filesystem::path& given, const std::string& model, const std::string& stage) {
+std::filesystem::path WeightsByName(const std::filesystem::path& given, const std::string& model,
+                                    const std::string& stage) {
   std::string known;
   // The model check comes first: no point in pointing at a download for the wrong network.
   for (const auto& w : KnownWeights())

@@ -25,8 +25,8 @@ namespace visrec::evaluate {
 namespace {
 
 json ToJson(const RankingMetrics& m) {
-  return {{"hr", m.hr}, {"ndcg", m.ndcg}, {"precision", m.precision}, {"recall", m.recall}, {"map", m.map},
-          {"users", m.users}};
+  return {{"hr", m.hr},         {"ndcg", m.ndcg}, {"precision", m.precision},
+          {"recall", m.recall}, {"map", m.map},   {"users", m.users}};
 }
 
 // --baseline: exit 8 when a metric dropped more than the tolerance. A baseline made at another K
@@ -41,7 +41,8 @@ void CheckBaseline(const EvaluateOptions& o, const json& report) {
   std::vector<std::string> drops;
   try {
     if (!base.is_object() || !base.contains("model") || !base["model"].is_object())
-      throw InputError("--baseline '" + o.baseline.string() + "' is not an evaluate report.json (no \"model\" metrics)");
+      throw InputError("--baseline '" + o.baseline.string() +
+                       "' is not an evaluate report.json (no \"model\" metrics)");
     const int base_k = base.value("k", 0);
     if (base_k != report.value("k", 0))
       throw UsageError("--baseline '" + o.baseline.string() + "' was made at K=" + std::to_string(base_k) +
@@ -105,7 +106,8 @@ ExternalLists ReadExternalLists(const fs::path& path) {
   };
   const int user_col = column("user_id"), item_col = column("item_id"), rank_col = column("rank");
   if (user_col < 0 || item_col < 0)
-    throw InputError(path.string() + ": --recommendations needs a header with user_id and item_id (and optionally rank) "
+    throw InputError(path.string() +
+                     ": --recommendations needs a header with user_id and item_id (and optionally rank) "
                      "columns, as visrec's recommendations.csv has");
   std::map<std::string, std::vector<std::pair<long, std::string>>> ranked;
   std::map<std::pair<std::string, long>, int64_t> rank_line;  // (user, rank) -> its first line
@@ -114,7 +116,9 @@ ExternalLists ReadExternalLists(const fs::path& path) {
     const auto& row = t.rows[r];
     const std::string where = path.string() + " line " + std::to_string(t.lines[r]);
     const size_t need = size_t(std::max({user_col, item_col, rank_col})) + 1;
-    if (row.size() < need) throw InputError(where + ": " + std::to_string(row.size()) + " fields, expected at least " + std::to_string(need));
+    if (row.size() < need)
+      throw InputError(where + ": " + std::to_string(row.size()) + " fields, expected at least " +
+                       std::to_string(need));
     const std::string& user = row[size_t(user_col)];
     const std::string& item = row[size_t(item_col)];
     if (user.empty() || item.empty()) throw InputError(where + ": empty user_id or item_id");
@@ -134,13 +138,15 @@ ExternalLists ReadExternalLists(const fs::path& path) {
                        std::to_string(rank_line[{user, rank}]) + ")");
     ranked[user].push_back({rank, item});
   }
-  if (ranked.empty()) throw InputError(path.string() + ": no recommendations in the file (only a header?); nothing to evaluate");
+  if (ranked.empty())
+    throw InputError(path.string() + ": no recommendations in the file (only a header?); nothing to evaluate");
   ExternalLists out;
   for (auto& [user, list] : ranked) {
     std::stable_sort(list.begin(), list.end(), [](auto& a, auto& b) { return a.first < b.first; });
     for (size_t q = 1; q < list.size(); ++q)
       if (list[q].first == list[q - 1].first)
-        throw InputError(path.string() + ": user '" + user + "' has two items at rank " + std::to_string(list[q].first));
+        throw InputError(path.string() + ": user '" + user + "' has two items at rank " +
+                         std::to_string(list[q].first));
     auto& items = out.lists[user];
     for (auto& [rank, item] : list) items.push_back(std::move(item));
     out.longest = std::max(out.longest, int(items.size()));
@@ -159,10 +165,12 @@ void EvaluateOptions::Validate() const {
   if (!recommendations.empty() && !recommend.empty())
     throw UsageError("evaluate: give a recommend artifact or --recommendations FILE, not both");
   if (!recommendations.empty() && train.empty())
-    throw UsageError("evaluate: --recommendations needs --train (the interactions the lists were made from: items a user "
-                     "already had are not discoveries)");
+    throw UsageError(
+        "evaluate: --recommendations needs --train (the interactions the lists were made from: items a user "
+        "already had are not discoveries)");
   if (!recommendations.empty() && !label_column.empty())
-    throw UsageError("evaluate: --label-column scores a recommend artifact's similar items; a --recommendations file has none");
+    throw UsageError(
+        "evaluate: --label-column scores a recommend artifact's similar items; a --recommendations file has none");
   if (!label_items.empty() && label_column.empty()) throw UsageError("evaluate: --label-items needs --label-column");
   CheckRange("evaluate: --tolerance", tolerance, 0, 1);
 }
@@ -193,16 +201,15 @@ Sources OpenSources(const EvaluateOptions& o, const RunContext& ctx) {
       s.train_path = ResolveRecordedPath(*s.rec, in.path, "file");
   if (s.train_path.empty())
     throw InputError("evaluate: " + s.lists_name + " was made without interactions; give --train");
-  s.inputs = {s.external ? FileInput("recommendations", o.recommendations)
-                         : s.rec->AsInput("recommend"),
-              FileInput("test", o.test),
-              FileInput("train", s.train_path)};
+  s.inputs = {s.external ? FileInput("recommendations", o.recommendations) : s.rec->AsInput("recommend"),
+              FileInput("test", o.test), FileInput("train", s.train_path)};
   if (!o.catalog.empty()) s.inputs.push_back(FileInput("catalog", o.catalog));
   if (!o.label_items.empty()) {
     s.inputs.push_back(FileInput("label_items", o.label_items));
     for (const auto& line : ReadLines(o.label_items))
       if (!line.empty()) s.label_items.insert(line);
-    if (s.label_items.empty()) throw InputError(o.label_items.string() + ": no item ids (one per line expected) for --label-items");
+    if (s.label_items.empty())
+      throw InputError(o.label_items.string() + ": no item ids (one per line expected) for --label-items");
   }
   return s;
 }
@@ -217,17 +224,19 @@ std::vector<int> CheckCutoffs(const EvaluateOptions& o, const Sources& s, Extern
   if (s.external) {
     ext = ReadExternalLists(o.recommendations);
     if (k_max > ext.longest)
-      throw UsageError("evaluate: --k " + std::to_string(k_max) + " is larger than the longest list in " + s.lists_name + " (" +
-                       std::to_string(ext.longest) + " items); evaluate at --k <= " + std::to_string(ext.longest));
+      throw UsageError("evaluate: --k " + std::to_string(k_max) + " is larger than the longest list in " +
+                       s.lists_name + " (" + std::to_string(ext.longest) +
+                       " items); evaluate at --k <= " + std::to_string(ext.longest));
   } else {
     if (!s.rec->manifest.HasOutput("recommendations.csv"))
-      throw InputError("evaluate: " + s.rec->dir.string() + " has no recommendations (recommend ran without --interactions); "
+      throw InputError("evaluate: " + s.rec->dir.string() +
+                       " has no recommendations (recommend ran without --interactions); "
                        "nothing to evaluate");
     const int64_t rec_k = contract::RecommendParams::From(s.rec->manifest).k;
     if (k_max > rec_k)
       throw UsageError("evaluate: --k " + std::to_string(k_max) + " is larger than the " + std::to_string(rec_k) +
-                       " recommendations per user in " + s.rec->dir.string() + "; evaluate at --k <= " + std::to_string(rec_k) +
-                       " or rerun recommend with --k " + std::to_string(k_max));
+                       " recommendations per user in " + s.rec->dir.string() + "; evaluate at --k <= " +
+                       std::to_string(rec_k) + " or rerun recommend with --k " + std::to_string(k_max));
   }
   return cutoffs;
 }
@@ -242,14 +251,15 @@ struct EvalData {
   int32_t n = 0;
   std::vector<int64_t> seen_start;  // user u's distinct training items: seen_items[seen_start[u] .. seen_start[u + 1])
   std::vector<int32_t> seen_items;
-  std::vector<double> pop;          // distinct training users per item (items past n: outside the universe)
+  std::vector<double> pop;  // distinct training users per item (items past n: outside the universe)
   std::vector<std::pair<int32_t, int32_t>> relevant;  // (user, item) held out, unseen, sorted, unique
   std::vector<std::vector<int32_t>> recs;             // each user's list, by user number
   int64_t test_unknown = 0;
   int64_t test_accepted = 0;
 };
 
-std::vector<std::string> ItemUniverse(const EvaluateOptions& o, const Sources& s, const ExternalLists& ext, const Interner& keys,
+std::vector<std::string> ItemUniverse(const EvaluateOptions& o, const Sources& s, const ExternalLists& ext,
+                                      const Interner& keys,
                                       const std::vector<std::pair<int32_t, int32_t>>& train_pairs) {
   std::vector<std::string> items;
   if (!s.external) {
@@ -269,7 +279,8 @@ std::vector<std::string> ItemUniverse(const EvaluateOptions& o, const Sources& s
 
 // Each user's list by user number: the external lists, or rec_items.npy (the rows of
 // recommendations.csv as item numbers of ids.txt, which is the universe).
-void ReadLists(const Sources& s, const ExternalLists& ext, const std::unordered_map<std::string, int32_t>& universe, EvalData& d) {
+void ReadLists(const Sources& s, const ExternalLists& ext, const std::unordered_map<std::string, int32_t>& universe,
+               EvalData& d) {
   d.recs.assign(d.users.names.size(), {});
   if (s.external) {
     for (auto& [u, list] : ext.lists) {
@@ -292,8 +303,9 @@ void ReadLists(const Sources& s, const ExternalLists& ext, const std::unordered_
     for (int64_t q = 0; q < width; ++q) {
       const int32_t i = lists.data[size_t(int64_t(r) * width + q)];
       if (i < 0) break;
-      if (i >= d.n) throw ArtifactError("evaluate: rec_items.npy names item " + std::to_string(i) + " of " + std::to_string(d.n) +
-                                        " in " + s.rec->dir.string());
+      if (i >= d.n)
+        throw ArtifactError("evaluate: rec_items.npy names item " + std::to_string(i) + " of " + std::to_string(d.n) +
+                            " in " + s.rec->dir.string());
       out.push_back(i);
     }
   }
@@ -308,8 +320,8 @@ EvalData LoadData(const EvaluateOptions& o, const Sources& s, const ExternalList
     train_pairs.push_back({users.Get(x.user_id), keys.Get(x.item_id)});
   });
   d.test_accepted = StreamInteractions(o.test, BadRowPolicy::kSkip, [&](Interaction& x) {
-    test_pairs.push_back({users.Get(x.user_id), keys.Get(x.item_id)});
-  }).accepted;
+                      test_pairs.push_back({users.Get(x.user_id), keys.Get(x.item_id)});
+                    }).accepted;
   d.items = ItemUniverse(o, s, ext, keys, train_pairs);
   const int32_t n = d.n = int32_t(d.items.size());
   std::unordered_map<std::string, int32_t> universe;
@@ -344,11 +356,15 @@ EvalData LoadData(const EvaluateOptions& o, const Sources& s, const ExternalList
   for (size_t u = 0; u < users.names.size(); ++u) d.seen_start[u + 1] += d.seen_start[u];
   std::vector<std::pair<int32_t, int32_t>>().swap(train_pairs);
   const auto has_seen = [&](int32_t u, int32_t i) {
-    return std::binary_search(d.seen_items.begin() + d.seen_start[size_t(u)], d.seen_items.begin() + d.seen_start[size_t(u) + 1], i);
+    return std::binary_search(d.seen_items.begin() + d.seen_start[size_t(u)],
+                              d.seen_items.begin() + d.seen_start[size_t(u) + 1], i);
   };
   for (const auto& [u, key] : test_pairs) {
     const int32_t i = item_of[size_t(key)];
-    if (i >= n) { ++d.test_unknown; continue; }
+    if (i >= n) {
+      ++d.test_unknown;
+      continue;
+    }
     if (has_seen(u, i)) continue;  // re-interactions are not discoveries
     d.relevant.push_back({u, i});
   }
@@ -386,7 +402,8 @@ void RandomList(int32_t n, int k, int64_t hist_size, const Seen& seen, std::mt19
     }
   } else {
     pool.clear();
-    for (int32_t i = 0; i < n; ++i) if (!seen(i)) pool.push_back(i);
+    for (int32_t i = 0; i < n; ++i)
+      if (!seen(i)) pool.push_back(i);
     for (int q = 0; q < k && !pool.empty(); ++q) {
       size_t r = size_t(g() % pool.size());
       out.push_back(pool[r]);
@@ -401,7 +418,10 @@ std::string PerUserLine(const std::string& user, const std::vector<std::string>&
   std::string held, rank;
   for (int32_t i : rel) held += (held.empty() ? "" : " ") + items[size_t(i)];
   for (size_t q = 0; q < model.size(); ++q)
-    if (std::binary_search(rel.begin(), rel.end(), model[q])) { rank = std::to_string(q + 1); break; }
+    if (std::binary_search(rel.begin(), rel.end(), model[q])) {
+      rank = std::to_string(q + 1);
+      break;
+    }
   std::vector<std::string> fields{user, held, rank};
   std::vector<RankingMetrics> mine(cutoffs.size());
   for (size_t c = 0; c < cutoffs.size(); ++c) AccumulateIds(model, rel, cutoffs[c], &mine[c]);
@@ -412,12 +432,14 @@ std::string PerUserLine(const std::string& user, const std::vector<std::string>&
 
 Scored ScoreUsers(const EvaluateOptions& o, const std::vector<int>& cutoffs, const EvalData& d) {
   const int32_t n = d.n;
-  const int k = *std::max_element(cutoffs.begin(), cutoffs.end());  // lists are built at the largest cut-off, scored at each
+  const int k =
+      *std::max_element(cutoffs.begin(), cutoffs.end());  // lists are built at the largest cut-off, scored at each
   const Interner& users = d.users;
   // Baselines from the same training data.
   std::vector<int32_t> by_pop(static_cast<size_t>(n));
   for (int32_t i = 0; i < n; ++i) by_pop[size_t(i)] = i;
-  std::stable_sort(by_pop.begin(), by_pop.end(), [&](int32_t a, int32_t b) { return d.pop[size_t(a)] > d.pop[size_t(b)]; });
+  std::stable_sort(by_pop.begin(), by_pop.end(),
+                   [&](int32_t a, int32_t b) { return d.pop[size_t(a)] > d.pop[size_t(b)]; });
   std::mt19937_64 g(o.seed);
   Scored out;
   out.at.resize(cutoffs.size());
@@ -433,13 +455,15 @@ Scored ScoreUsers(const EvaluateOptions& o, const std::vector<int>& cutoffs, con
   std::vector<int64_t> rel_start(users.names.size() + 1, 0);
   for (const auto& [u, i] : d.relevant) rel_start[size_t(u) + 1]++;
   for (size_t u = 0; u < users.names.size(); ++u) rel_start[u + 1] += rel_start[u];
-  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return users.names[size_t(a)] < users.names[size_t(b)]; });
+  std::sort(order.begin(), order.end(),
+            [&](int32_t a, int32_t b) { return users.names[size_t(a)] < users.names[size_t(b)]; });
   std::vector<int32_t> seen_mark(static_cast<size_t>(n), -1);  // user number whose history holds the item
   std::vector<int32_t> rel, cold, model, popl, randl, pool;
   std::set<int32_t> chosen;
   for (const int32_t u : order) {
     rel.clear();
-    for (int64_t q = rel_start[size_t(u)]; q < rel_start[size_t(u) + 1]; ++q) rel.push_back(d.relevant[size_t(q)].second);
+    for (int64_t q = rel_start[size_t(u)]; q < rel_start[size_t(u) + 1]; ++q)
+      rel.push_back(d.relevant[size_t(q)].second);
     const int64_t hist_size = d.seen_start[size_t(u) + 1] - d.seen_start[size_t(u)];
     for (int64_t q = d.seen_start[size_t(u)]; q < d.seen_start[size_t(u) + 1]; ++q)
       if (d.seen_items[size_t(q)] < n) seen_mark[size_t(d.seen_items[size_t(q)])] = u;
@@ -449,16 +473,23 @@ Scored ScoreUsers(const EvaluateOptions& o, const std::vector<int>& cutoffs, con
     if (int(model.size()) > k) model.resize(size_t(k));
     popl.clear();
     randl.clear();
-    for (int32_t i : by_pop) { if (int(popl.size()) >= k) break; if (!seen(i)) popl.push_back(i); }
+    for (int32_t i : by_pop) {
+      if (int(popl.size()) >= k) break;
+      if (!seen(i)) popl.push_back(i);
+    }
     RandomList(n, k, hist_size, seen, g, chosen, pool, randl);
     cold.clear();
-    for (int32_t i : rel) if (d.pop[size_t(i)] == 0) cold.push_back(i);
+    for (int32_t i : rel)
+      if (d.pop[size_t(i)] == 0) cold.push_back(i);
     out.per_user += PerUserLine(users.names[size_t(u)], d.items, rel, model, cutoffs);
     for (size_t c = 0; c < cutoffs.size(); ++c) {
       const int kc = cutoffs[c];
       AtK& a = out.at[c];
       for (size_t q = 0; q < model.size() && int(q) < kc; ++q)
-        if (!a.covered[size_t(model[q])]) { a.covered[size_t(model[q])] = 1; ++a.covered_count; }
+        if (!a.covered[size_t(model[q])]) {
+          a.covered[size_t(model[q])] = 1;
+          ++a.covered_count;
+        }
       AccumulateIds(model, rel, kc, &a.s_model);
       AccumulateIds(popl, rel, kc, &a.s_pop);
       AccumulateIds(randl, rel, kc, &a.s_rand);
@@ -487,8 +518,9 @@ json MetricsReport(const EvaluateOptions& o, const Sources& s, const std::vector
     spdlog::warn("evaluate: {} of the {} test users have no list in {}; they count as misses", r.users_without_recs,
                  evaluated, s.lists_name);
   if (evaluated == 0)
-    throw InputError("evaluate: no test user to evaluate: " + o.test.string() + " has " + std::to_string(d.test_accepted) +
-                     " usable rows, " + std::to_string(d.test_unknown) + " of them naming items outside " + s.lists_name +
+    throw InputError("evaluate: no test user to evaluate: " + o.test.string() + " has " +
+                     std::to_string(d.test_accepted) + " usable rows, " + std::to_string(d.test_unknown) +
+                     " of them naming items outside " + s.lists_name +
                      ", the rest already in the users' training history; metrics over 0 users would read 0.0000");
   const auto metrics_at = [&](const AtK& a) {
     json m;
@@ -496,7 +528,8 @@ json MetricsReport(const EvaluateOptions& o, const Sources& s, const std::vector
     m["model"]["coverage"] = d.items.empty() ? 0.0 : double(a.covered_count) / double(d.items.size());
     m["popularity"] = ToJson(Finish(a.s_pop));
     m["random"] = ToJson(Finish(a.s_rand));
-    m["cold_start"] = {{"model", ToJson(Finish(a.c_model))}, {"popularity", ToJson(Finish(a.c_pop))},
+    m["cold_start"] = {{"model", ToJson(Finish(a.c_model))},
+                       {"popularity", ToJson(Finish(a.c_pop))},
                        {"random", ToJson(Finish(a.c_rand))},
                        {"note", "test items with no training interaction"}};
     return m;
@@ -525,26 +558,29 @@ void AddSameLabelPrecision(const EvaluateOptions& o, const Sources& s, json& rep
     std::unordered_map<std::string, int32_t> label_number;
     label_of.reserve(cat.metadata.size());
     for (auto& [item, columns] : cat.metadata)
-      label_of.emplace(item, label_number.try_emplace(columns[o.label_column], int32_t(label_number.size())).first->second);
+      label_of.emplace(item,
+                       label_number.try_emplace(columns[o.label_column], int32_t(label_number.size())).first->second);
   }
   // Row by row, keeping no table: similar_items.csv has 4 x similar-k rows per item.
-  StreamCsvFile(s.rec->File("similar_items.csv"), [](std::vector<std::string>&) {}, [&](std::vector<std::string>& r, int64_t) {
-    if (r.size() < 5 || std::atoi(r[1].c_str()) > o.k) return;
-    if (!s.label_items.empty()) {
-      if (!s.label_items.count(r[0])) return;
-      sources_seen.insert(r[0]);
-    }
-    auto a = label_of.find(r[0]), b = label_of.find(r[2]);
-    if (a == label_of.end() || b == label_of.end()) return;
-    auto& e = per_source[r[4]];
-    e.first += a->second == b->second;
-    e.second += 1;
-  });
+  StreamCsvFile(
+      s.rec->File("similar_items.csv"), [](std::vector<std::string>&) {},
+      [&](std::vector<std::string>& r, int64_t) {
+        if (r.size() < 5 || std::atoi(r[1].c_str()) > o.k) return;
+        if (!s.label_items.empty()) {
+          if (!s.label_items.count(r[0])) return;
+          sources_seen.insert(r[0]);
+        }
+        auto a = label_of.find(r[0]), b = label_of.find(r[2]);
+        if (a == label_of.end() || b == label_of.end()) return;
+        auto& e = per_source[r[4]];
+        e.first += a->second == b->second;
+        e.second += 1;
+      });
   for (auto& [src, e] : per_source) report["same_label_precision"][src] = e.second ? e.first / e.second : 0.0;
   report["label_column"] = o.label_column;
   if (!s.label_items.empty()) {
-    report["label_items"] = {{"file", o.label_items.string()}, {"listed", s.label_items.size()},
-                             {"found", sources_seen.size()}};
+    report["label_items"] = {
+        {"file", o.label_items.string()}, {"listed", s.label_items.size()}, {"found", sources_seen.size()}};
     if (sources_seen.empty())
       throw InputError(o.label_items.string() + ": none of its " + std::to_string(s.label_items.size()) +
                        " item ids has similar items in " + s.lists_name + "; is it from another catalog?");
@@ -619,8 +655,9 @@ std::string FormatReport(const json& r) {
   if (r.contains("at_k"))
     for (auto& [kk, m] : r["at_k"].items())
       s += "model @" + kk + ": HR " + FormatFixed(m["model"].value("hr", 0.0), 4) + "  NDCG " +
-           FormatFixed(m["model"].value("ndcg", 0.0), 4) + "  (popularity HR " + FormatFixed(m["popularity"].value("hr", 0.0), 4) +
-           ", NDCG " + FormatFixed(m["popularity"].value("ndcg", 0.0), 4) + ")\n";
+           FormatFixed(m["model"].value("ndcg", 0.0), 4) + "  (popularity HR " +
+           FormatFixed(m["popularity"].value("hr", 0.0), 4) + ", NDCG " +
+           FormatFixed(m["popularity"].value("ndcg", 0.0), 4) + ")\n";
   if (r.contains("same_label_precision")) {
     s += "same-" + r.value("label_column", std::string("label")) + " precision" + K + " of similar items" +
          (r.contains("label_items") ? " (" + r["label_items"]["found"].dump() + " listed items)" : std::string()) + ":";

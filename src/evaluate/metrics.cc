@@ -7,7 +7,8 @@ namespace visrec::evaluate {
 
 namespace {
 template <class Ranked, class IsRelevant>
-void AccumulateWith(const Ranked& ranked, size_t relevant_count, const IsRelevant& is_relevant, int k, RankingMetrics* s) {
+void AccumulateWith(const Ranked& ranked, size_t relevant_count, const IsRelevant& is_relevant, int k,
+                    RankingMetrics* s) {
   if (relevant_count == 0) return;
   const int n = std::min<int>(k, int(ranked.size()));
   int hits = 0;
@@ -32,18 +33,24 @@ void AccumulateWith(const Ranked& ranked, size_t relevant_count, const IsRelevan
 
 void Accumulate(const std::vector<std::string>& ranked, const std::set<std::string>& relevant, int k,
                 RankingMetrics* s) {
-  AccumulateWith(ranked, relevant.size(), [&](const std::string& i) { return relevant.count(i) > 0; }, k, s);
+  AccumulateWith(
+      ranked, relevant.size(), [&](const std::string& i) { return relevant.count(i) > 0; }, k, s);
 }
 
 void AccumulateIds(const std::vector<int32_t>& ranked, const std::vector<int32_t>& relevant, int k, RankingMetrics* s) {
-  AccumulateWith(ranked, relevant.size(),
-                 [&](int32_t i) { return std::binary_search(relevant.begin(), relevant.end(), i); }, k, s);
+  AccumulateWith(
+      ranked, relevant.size(), [&](int32_t i) { return std::binary_search(relevant.begin(), relevant.end(), i); }, k,
+      s);
 }
 
 RankingMetrics Finish(const RankingMetrics& s) {
   RankingMetrics m = s;
   if (s.users == 0) return m;
-  m.hr /= s.users; m.ndcg /= s.users; m.precision /= s.users; m.recall /= s.users; m.map /= s.users;
+  m.hr /= s.users;
+  m.ndcg /= s.users;
+  m.precision /= s.users;
+  m.recall /= s.users;
+  m.map /= s.users;
   return m;
 }
 

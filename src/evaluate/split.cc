@@ -44,7 +44,8 @@ struct SplitRows {
 SplitRows ReadRows(const SplitOptions& o) {
   SplitRows out;
   std::unordered_map<std::string, int32_t> user_index, item_index;
-  const auto number = [](std::unordered_map<std::string, int32_t>& index, std::vector<std::string>& names, std::string& s) {
+  const auto number = [](std::unordered_map<std::string, int32_t>& index, std::vector<std::string>& names,
+                         std::string& s) {
     const auto [it, added] = index.try_emplace(s, int32_t(names.size()));
     if (added) names.push_back(std::move(s));
     return it->second;
@@ -79,7 +80,8 @@ void LeaveLastOut(const SplitRows& d, std::vector<int64_t>& train, std::vector<i
       if (r.timestamp > last->timestamp || (r.timestamp == last->timestamp && r.line > last->line)) last = &r;
     }
     const bool single = std::all_of(first, end, [&](int64_t q) { return rows[size_t(q)].item == last->item; });
-    for (const int64_t* q = first; q < end; ++q) (!single && rows[size_t(*q)].item == last->item ? test : train).push_back(*q);
+    for (const int64_t* q = first; q < end; ++q)
+      (!single && rows[size_t(*q)].item == last->item ? test : train).push_back(*q);
   }
 }
 
@@ -90,7 +92,10 @@ StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
   auto t0 = std::chrono::steady_clock::now();
   std::vector<ArtifactInput> inputs{FileInput("interactions", o.interactions)};
   json params{{"method", ChoiceName(o.method)}, {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"}};
-  if (o.method == SplitMethod::kRandom) { params["test_fraction"] = o.test_fraction; params["seed"] = o.seed; }
+  if (o.method == SplitMethod::kRandom) {
+    params["test_fraction"] = o.test_fraction;
+    params["seed"] = o.seed;
+  }
   const std::string key = ComputeArtifactKey("split", kSplitStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, "split", key)) return *up;
   const SplitRows d = ReadRows(o);
@@ -105,11 +110,13 @@ StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
     LeaveLastOut(d, train, test);
   } else {
     std::mt19937_64 g(o.seed);
-    for (size_t q = 0; q < d.rows.size(); ++q) ((double(g() >> 11) * 0x1.0p-53) < o.test_fraction ? test : train).push_back(int64_t(q));
+    for (size_t q = 0; q < d.rows.size(); ++q)
+      ((double(g() >> 11) * 0x1.0p-53) < o.test_fraction ? test : train).push_back(int64_t(q));
   }
   if (test.empty())
-    throw InputError(o.interactions.string() + ": the " + ChoiceName(o.method) + " split leaves no interaction to test (" +
-                     std::to_string(d.rows.size()) + " rows; leave-last-out needs users with at least two items)" +
+    throw InputError(o.interactions.string() + ": the " + ChoiceName(o.method) +
+                     " split leaves no interaction to test (" + std::to_string(d.rows.size()) +
+                     " rows; leave-last-out needs users with at least two items)" +
                      "; evaluation would score nobody. Use more data" +
                      (o.method == SplitMethod::kRandom ? std::string(" or a larger --test-fraction") : std::string()));
   ArtifactBuilder b(ctx.workdir, "split", kSplitStageVersion, params, inputs);
@@ -118,10 +125,11 @@ StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
   for (const std::vector<int64_t>* part : {&train, &test}) {
     WriteLinesInParallel(b.Path(part == &train ? "train.csv" : "test.csv"), header, int64_t(part->size()), ctx.threads,
                          [&](int64_t i, std::string& out) {
-      const Row& r = d.rows[size_t((*part)[size_t(i)])];
-      AppendInteractionLine(out, d.user_names[size_t(r.user)], d.item_names[size_t(r.item)], r.weight, r.timestamp,
-                            r.has_timestamp, in.has_weight, in.has_timestamp);
-    });
+                           const Row& r = d.rows[size_t((*part)[size_t(i)])];
+                           AppendInteractionLine(out, d.user_names[size_t(r.user)], d.item_names[size_t(r.item)],
+                                                 r.weight, r.timestamp, r.has_timestamp, in.has_weight,
+                                                 in.has_timestamp);
+                         });
   }
   b.AddOutput("train.csv");
   b.AddOutput("test.csv");
@@ -129,7 +137,8 @@ StageResult RunSplit(const SplitOptions& o, const RunContext& ctx) {
   if (!in.issues.empty()) b.extra()["skipped_rows"] = IssueList(in.issues);
   b.SetTiming("total", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   Artifact a = b.Commit();
-  spdlog::info("split ({}): {} train / {} test interactions -> {}", ChoiceName(o.method), train.size(), test.size(), a.dir.string());
+  spdlog::info("split ({}): {} train / {} test interactions -> {}", ChoiceName(o.method), train.size(), test.size(),
+               a.dir.string());
   return StageResult{a, false, 0};
 }
 

@@ -39,7 +39,8 @@ fs::path CheckedInputFile(const Artifact& a, const std::string& role) {
 }  // namespace
 
 PhotoEmbedder::PhotoEmbedder(const Artifact& ex, const std::string& device, int threads) : impl_(new Impl) {
-  if (ex.stage != kStage) throw ArtifactError("'" + ex.dir.string() + "' is a " + ex.stage + " artifact, expected extract");
+  if (ex.stage != kStage)
+    throw ArtifactError("'" + ex.dir.string() + "' is a " + ex.stage + " artifact, expected extract");
   const contract::ExtractParams p = contract::ExtractParams::From(ex.manifest);
   Impl& m = *impl_;
   m.device = model::ChooseDevice(device);

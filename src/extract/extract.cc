@@ -94,14 +94,17 @@ void ExtractOptions::Validate() const {
   if (model_file.empty() && model != "resnet18" && model != "resnet34" && model != "resnet50" && model != "resnet101")
     throw UsageError("extract: --model must be resnet18|resnet34|resnet50|resnet101 (or --model-file FILE.pt)");
   if (!model_file.empty() && !weights.empty())
-    throw UsageError("extract: --weights applies to built-in models; a --model-file carries its own weights "
-                     "(a --config file may set model-file: clear it with --model-file \"\")");
-  if (device != "auto" && device != "cpu" && device != "cuda") throw UsageError("extract: --device must be auto|cpu|cuda");
+    throw UsageError(
+        "extract: --weights applies to built-in models; a --model-file carries its own weights "
+        "(a --config file may set model-file: clear it with --model-file \"\")");
+  if (device != "auto" && device != "cpu" && device != "cuda")
+    throw UsageError("extract: --device must be auto|cpu|cuda");
   if (precision != "fp32" && precision != "bf16" && precision != "fp16")
     throw UsageError("extract: --precision must be fp32|bf16|fp16");
   if (cpu_kernels != "auto" && cpu_kernels != "onednn" && cpu_kernels != "eager")
     throw UsageError("extract: --cpu-kernels must be auto|onednn|eager");
-  if (batch_size < 0 || batch_size > 4096) throw UsageError("extract: --batch-size must be in [1, 4096], or 0 for the default");
+  if (batch_size < 0 || batch_size > 4096)
+    throw UsageError("extract: --batch-size must be in [1, 4096], or 0 for the default");
   CheckRange("extract: --max-failed-fraction", max_failed_fraction, 0, 1);
 }
 
@@ -130,12 +133,21 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
           : MakeScriptModel(o.model_file, "--model-file '" + o.model_file.string() +
                                               "' is not a TorchScript model LibTorch " + TorchVersion() + " can load");
   if (identity.untrained)
-    spdlog::warn("extract: NO WEIGHTS GIVEN - {} runs with a fixed-seed random initialisation; features are "
-                 "UNTRAINED and only good for testing the pipeline. See README 'Pretrained weights'.", o.model);
+    spdlog::warn(
+        "extract: NO WEIGHTS GIVEN - {} runs with a fixed-seed random initialisation; features are "
+        "UNTRAINED and only good for testing the pipeline. See README 'Pretrained weights'.",
+        o.model);
   const torch::Dtype dtype =
       o.precision == "bf16" ? torch::kBFloat16 : (o.precision == "fp16" ? torch::kHalf : torch::kFloat);
-  FeatureRun run{*model, device, dtype, model->To(device, dtype, o.channels_last, o.cpu_kernels), o.channels_last,
-                 o.batch_size > 0 ? o.batch_size : device.is_cuda() ? 64 : 8, model->declared_dim()};
+  FeatureRun run{*model,
+                 device,
+                 dtype,
+                 model->To(device, dtype, o.channels_last, o.cpu_kernels),
+                 o.channels_last,
+                 o.batch_size > 0   ? o.batch_size
+                 : device.is_cuda() ? 64
+                                    : 8,
+                 model->declared_dim()};
   const ImageTable images = ReadImageTable(pre);
   const int64_t n = images.rows();
   ReusableFeatures reuse = FindReusable(ctx, identity, pre.manifest.params);
@@ -154,8 +166,9 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
   const double model_secs = ComputePhotoFeatures(run, pre, images, identity.mean, identity.stdv, todo, photo);
   for (float v : photo)
     if (!std::isfinite(v))
-      throw InputError("extract: the model produced NaN/Inf features (bad weights, or fp16 overflow); "
-                       "try --precision fp32");
+      throw InputError(
+          "extract: the model produced NaN/Inf features (bad weights, or fp16 overflow); "
+          "try --precision fp32");
 
   ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, identity.params, identity.inputs);
   b.set_tag(ctx.tag);

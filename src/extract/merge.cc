@@ -43,8 +43,8 @@ ShardSet LoadShards(int shards, const RunContext& ctx) {
     s.pre = OpenParent(s.ex, "preprocess", "preprocess");
     const std::string pre_shard = contract::PreprocessParams::From(s.pre.manifest).shard;
     if (pre_shard != spec.Text())
-      throw ArtifactError("extract: " + s.ex.dir.string() + " is not shard " + spec.Text() + " (its preprocess artifact says '" +
-                          (pre_shard.empty() ? "none" : pre_shard) + "')");
+      throw ArtifactError("extract: " + s.ex.dir.string() + " is not shard " + spec.Text() +
+                          " (its preprocess artifact says '" + (pre_shard.empty() ? "none" : pre_shard) + "')");
     if (k > 0 && s.ex.manifest.params != set.parts[0].ex.manifest.params)
       throw ArtifactError("extract: shards 0/" + std::to_string(shards) + " and " + spec.Text() +
                           " ran with different models or parameters; rerun them alike");
@@ -81,7 +81,8 @@ std::vector<PhotoRef> PhotosInCatalogOrder(const ShardSet& set) {
   std::map<std::pair<std::string, std::string>, int64_t> catalog_order;
   std::error_code ec;
   if (!fs::exists(set.catalog_path, ec) || Sha256File(set.catalog_path) != set.catalog_digest)
-    throw InputError("extract: the catalog '" + set.catalog_path + "' the shards were made from is gone or changed; "
+    throw InputError("extract: the catalog '" + set.catalog_path +
+                     "' the shards were made from is gone or changed; "
                      "the merge needs it to put photos in catalog order");
   Catalog cat = ReadCatalog(set.catalog_path);
   for (size_t i = 0; i < cat.photos.size(); ++i)
@@ -93,7 +94,8 @@ std::vector<PhotoRef> PhotosInCatalogOrder(const ShardSet& set) {
     for (size_t r = 0; r < im.rows.size(); ++r) {
       auto it = catalog_order.find({im.rows[r][size_t(ci)], im.rows[r][size_t(cm)]});
       if (it == catalog_order.end())
-        throw ArtifactError("extract: photo '" + im.rows[r][size_t(cm)] + "' of shard " + std::to_string(k) + " is not in the catalog");
+        throw ArtifactError("extract: photo '" + im.rows[r][size_t(cm)] + "' of shard " + std::to_string(k) +
+                            " is not in the catalog");
       photos.push_back({it->second, k, int64_t(r)});
     }
   }
@@ -153,7 +155,8 @@ StageResult MergeShards(int shards, const RunContext& ctx) {
     if (parts[k].features.cols() != dim) throw ArtifactError("extract: shards hold features of different sizes");
     for (size_t r = 0; r < parts[k].ids.size(); ++r)
       if (!item_at.emplace(parts[k].ids[r], std::make_pair(k, int64_t(r))).second)
-        throw ArtifactError("extract: item '" + parts[k].ids[r] + "' is in two shards; were they run with different N?");
+        throw ArtifactError("extract: item '" + parts[k].ids[r] +
+                            "' is in two shards; were they run with different N?");
     missing.insert(missing.end(), parts[k].missing.begin(), parts[k].missing.end());
   }
   std::sort(missing.begin(), missing.end());
@@ -172,17 +175,19 @@ StageResult MergeShards(int shards, const RunContext& ctx) {
   }
   WriteItems(set, item_at, missing, dim, b);
   WritePhotos(set, photos, dim, b);
-  for (const char* f : {"features.npy", "photo_features.npy", "ids.txt", "items_without_features.txt", "photos.csv"}) b.AddOutput(f);
+  for (const char* f : {"features.npy", "photo_features.npy", "ids.txt", "items_without_features.txt", "photos.csv"})
+    b.AddOutput(f);
   const int64_t n = int64_t(photos.size());
-  b.counts() = contract::ExtractSummary{int64_t(item_at.size()), dim, n, computed, n - computed, int64_t(missing.size()),
-                                        shards}
-                   .ToJson();
+  b.counts() =
+      contract::ExtractSummary{int64_t(item_at.size()), dim, n, computed, n - computed, int64_t(missing.size()), shards}
+          .ToJson();
   b.extra()["untrained"] = contract::ExtractSummary::From(parts[0].ex.manifest).untrained;
   b.producer()["merged_from"] = parts[0].ex.manifest.producer;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   b.SetTiming("total", secs);
   Artifact a = b.Commit();
-  spdlog::info("extract: merged {} shards: {} items x {}, {} photos -> {}", shards, item_at.size(), dim, photos.size(), a.dir.string());
+  spdlog::info("extract: merged {} shards: {} items x {}, {} photos -> {}", shards, item_at.size(), dim, photos.size(),
+               a.dir.string());
   return StageResult{a, false, secs};
 }
 

@@ -19,12 +19,15 @@ namespace {
 bool UseOneDnn(const std::string& want, const torch::Device& d, torch::Dtype t, bool torchscript) {
   if (want == "eager") return false;
   std::string why;
-  if (!d.is_cpu()) why = "they are CPU kernels and this run uses " + d.str();
-  else if (!model::OneDnnAvailable()) why = "this LibTorch (" + model::TorchVersion() + ") has no oneDNN";
+  if (!d.is_cpu())
+    why = "they are CPU kernels and this run uses " + d.str();
+  else if (!model::OneDnnAvailable())
+    why = "this LibTorch (" + model::TorchVersion() + ") has no oneDNN";
   else if (t != torch::kFloat && !(t == torch::kBFloat16 && !torchscript))
     why = torchscript ? "a TorchScript model runs them in fp32 only" : "they run fp32 or bf16";
   if (why.empty()) return true;
-  if (want == "onednn") throw UsageError("extract: --cpu-kernels onednn cannot apply: " + why + "; use --cpu-kernels auto|eager");
+  if (want == "onednn")
+    throw UsageError("extract: --cpu-kernels onednn cannot apply: " + why + "; use --cpu-kernels auto|eager");
   return false;
 }
 
@@ -58,12 +61,15 @@ class ScriptModel : public FeatureModel {
   torch::Tensor Features(const torch::Tensor& x) override {
     torch::IValue out = m_.forward({x});
     torch::Tensor t;
-    if (out.isTensor()) t = out.toTensor();
+    if (out.isTensor())
+      t = out.toTensor();
     else if (out.isTuple() && out.toTuple()->elements().size() > 0 && out.toTuple()->elements()[0].isTensor())
       t = out.toTuple()->elements()[0].toTensor();
-    else throw InputError("--model: the TorchScript model's output is not a tensor");
+    else
+      throw InputError("--model: the TorchScript model's output is not a tensor");
     if (t.dim() == 4) t = t.mean({2, 3});  // a feature map: global average pool
-    if (t.dim() != 2) throw InputError("--model: output must be [N, D] or [N, C, H, W], got " + std::to_string(t.dim()) + "-d");
+    if (t.dim() != 2)
+      throw InputError("--model: output must be [N, D] or [N, C, H, W], got " + std::to_string(t.dim()) + "-d");
     return t;
   }
   std::string To(torch::Device d, torch::Dtype t, bool, const std::string& cpu_kernels) override {
@@ -109,7 +115,9 @@ ModelIdentity IdentifyModel(const ExtractOptions& o, const Artifact& pre) {
   id.mean = pp.mean;
   id.stdv = pp.std;
   id.inputs = {pre.AsInput("preprocess")};
-  id.params = {{"precision", o.precision}, {"channels_last", o.channels_last}, {"cpu_kernels", o.cpu_kernels},
+  id.params = {{"precision", o.precision},
+               {"channels_last", o.channels_last},
+               {"cpu_kernels", o.cpu_kernels},
                {"pooling", "mean of L2-normalized photo features"}};
   if (!o.model_file.empty()) {
     id.inputs.push_back(FileInput("model", o.model_file));
@@ -133,8 +141,10 @@ ModelIdentity IdentifyModel(const ExtractOptions& o, const Artifact& pre) {
     }
   } else {
     id.params["model"] = o.model;
-    if (!o.weights.empty()) id.inputs.push_back(FileInput("weights", o.weights));
-    else id.params["init_seed"] = o.init_seed;
+    if (!o.weights.empty())
+      id.inputs.push_back(FileInput("weights", o.weights));
+    else
+      id.params["init_seed"] = o.init_seed;
     id.untrained = o.weights.empty();
   }
   id.params["normalize_mean"] = id.mean;

@@ -37,8 +37,16 @@ class BatchQueue {
     cv_.notify_all();
     return true;
   }
-  void Done() { std::lock_guard<std::mutex> l(mu_); done_ = true; cv_.notify_all(); }
-  void Stop() { std::lock_guard<std::mutex> l(mu_); stop_ = true; cv_.notify_all(); }
+  void Done() {
+    std::lock_guard<std::mutex> l(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+  void Stop() {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
 
  private:
   std::mutex mu_;
@@ -50,8 +58,9 @@ class BatchQueue {
 // Producer: reads uint8 rows from shards, normalizes into float32: NCHW for the oneDNN kernels
 // (which take fp32 and convert to their own layout and precision in one reorder) and for eager
 // without channels-last; NHWC otherwise.
-void ReadBatches(const FeatureRun& run, const Artifact& pre, const ImageTable& images, const std::array<double, 3>& mean,
-                 const std::array<double, 3>& stdv, const std::vector<int64_t>& todo, BatchQueue& queue) {
+void ReadBatches(const FeatureRun& run, const Artifact& pre, const ImageTable& images,
+                 const std::array<double, 3>& mean, const std::array<double, 3>& stdv, const std::vector<int64_t>& todo,
+                 BatchQueue& queue) {
   const int64_t crop = contract::PreprocessParams::From(pre.manifest).crop;
   const bool planar = run.kernels == "onednn" || !run.channels_last;
   const size_t px = size_t(crop) * size_t(crop) * 3;
@@ -59,7 +68,10 @@ void ReadBatches(const FeatureRun& run, const Artifact& pre, const ImageTable& i
   const size_t batch = size_t(run.batch);
   std::map<std::string, std::pair<std::unique_ptr<std::FILE, int (*)(std::FILE*)>, size_t>> files;
   float scale[3], shift[3];
-  for (int k = 0; k < 3; ++k) { scale[k] = float(1.0 / (255.0 * stdv[size_t(k)])); shift[k] = float(-mean[size_t(k)] / stdv[size_t(k)]); }
+  for (int k = 0; k < 3; ++k) {
+    scale[k] = float(1.0 / (255.0 * stdv[size_t(k)]));
+    shift[k] = float(-mean[size_t(k)] / stdv[size_t(k)]);
+  }
   std::vector<uint8_t> buf(px);
   // Batch buffers are reused once the model is done with them: a fresh multi-megabyte buffer
   // faults in every 4 KB page on first touch, on a core the model needs. (On CUDA the consumer's
@@ -71,7 +83,10 @@ void ReadBatches(const FeatureRun& run, const Artifact& pre, const ImageTable& i
     auto opts = torch::TensorOptions().dtype(torch::kFloat).pinned_memory(pin);
     torch::Tensor pixels;
     for (auto& t : pool)  // a buffer no batch in flight holds any more
-      if (t.use_count() == 1 && t.size(0) == cnt) { pixels = t; break; }
+      if (t.use_count() == 1 && t.size(0) == cnt) {
+        pixels = t;
+        break;
+      }
     if (!pixels.defined()) {
       pixels = torch::empty({cnt, crop, crop, 3}, opts);
       if (pool.size() < 4) pool.push_back(pixels);
@@ -84,7 +99,11 @@ void ReadBatches(const FeatureRun& run, const Artifact& pre, const ImageTable& i
       if (it == files.end()) {
         fs::path f = pre.File("pixels-" + shard + ".npy");
         NpyHeader h = ReadNpyHeader(f);
-        it = files.emplace(shard, std::make_pair(std::unique_ptr<std::FILE, int (*)(std::FILE*)>(std::fopen(f.c_str(), "rb"), &std::fclose), h.data_offset)).first;
+        it = files
+                 .emplace(shard, std::make_pair(std::unique_ptr<std::FILE, int (*)(std::FILE*)>(
+                                                    std::fopen(f.c_str(), "rb"), &std::fclose),
+                                                h.data_offset))
+                 .first;
         if (!it->second.first) throw ArtifactError("cannot open " + f.string());
       }
       std::FILE* f = it->second.first.get();
@@ -138,7 +157,9 @@ double ComputePhotoFeatures(const FeatureRun& run, const Artifact& pre, const Im
     while (queue.Pop(&b)) {
       torch::Tensor x = run.kernels == "onednn" ? b.input : b.input.to(run.device, run.dtype, /*non_blocking=*/true);
       torch::Tensor f = run.model.Features(x).to(torch::kCPU, torch::kFloat).contiguous();
-      if (f.size(1) != dim) throw InputError("model produced " + std::to_string(f.size(1)) + "-d features, expected " + std::to_string(dim));
+      if (f.size(1) != dim)
+        throw InputError("model produced " + std::to_string(f.size(1)) + "-d features, expected " +
+                         std::to_string(dim));
       f = f / f.norm(2, 1, true).clamp_min(1e-12);  // L2-normalize each photo's feature
       const float* fp = f.data_ptr<float>();
       for (int64_t j = 0; j < b.count; ++j)

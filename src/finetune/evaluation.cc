@@ -14,7 +14,8 @@ TestReport EvaluateTest(const LabelledPhotos& data, const std::map<int, int64_t>
   const auto& classes = data.split.classes;
   const size_t n = classes.size();
   std::vector<std::vector<int64_t>> confusion(n, std::vector<int64_t>(n, 0));
-  for (const auto& [item, cls] : predicted) ++confusion[size_t(data.split.label_of.at(data.item_ids[size_t(item)]))][size_t(cls)];
+  for (const auto& [item, cls] : predicted)
+    ++confusion[size_t(data.split.label_of.at(data.item_ids[size_t(item)]))][size_t(cls)];
   TestReport out;
   out.accuracy = ItemAccuracy(data, predicted);
   out.per_class = json::array();
@@ -31,7 +32,9 @@ TestReport EvaluateTest(const LabelledPhotos& data, const std::map<int, int64_t>
       }
     }
     const int64_t ok = confusion[c][c];
-    out.per_class.push_back({{"class", classes[c]}, {"test_items", total}, {"correct", ok},
+    out.per_class.push_back({{"class", classes[c]},
+                             {"test_items", total},
+                             {"correct", ok},
                              {"accuracy", total ? double(ok) / double(total) : 0.0},
                              {"most_confused_with", worst >= 0 ? json(classes[size_t(worst)]) : json(nullptr)},
                              {"most_confused_items", worst_count}});

@@ -73,9 +73,11 @@ json WriteHistory(const std::vector<EpochStats>& history, const fs::path& csv_pa
   json history_json = json::array();
   for (const auto& e : history) {
     history_csv += CsvLine({std::to_string(e.epoch), FormatFixed(e.train_loss, 6), FormatFixed(e.train_accuracy, 6),
-                            e.dev_accuracy < 0 ? "" : FormatFixed(e.dev_accuracy, 6), FormatFixed(e.images_per_second, 2),
-                            FormatFixed(e.seconds, 3)});
-    history_json.push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"train_accuracy", e.train_accuracy},
+                            e.dev_accuracy < 0 ? "" : FormatFixed(e.dev_accuracy, 6),
+                            FormatFixed(e.images_per_second, 2), FormatFixed(e.seconds, 3)});
+    history_json.push_back({{"epoch", e.epoch},
+                            {"train_loss", e.train_loss},
+                            {"train_accuracy", e.train_accuracy},
                             {"dev_accuracy", e.dev_accuracy < 0 ? json(nullptr) : json(e.dev_accuracy)},
                             {"images_per_second", e.images_per_second}});
   }
@@ -84,8 +86,8 @@ json WriteHistory(const std::vector<EpochStats>& history, const fs::path& csv_pa
 }
 
 // Counts and extras of the manifest: the split's sizes, the epochs, dev and test accuracy.
-void DescribeRun(const FinetuneOptions& o, const LabelledPhotos& data, const TrainingOutcome& fit, const TestReport& test,
-                 const json& history, int64_t feature_dim, ArtifactBuilder& b) {
+void DescribeRun(const FinetuneOptions& o, const LabelledPhotos& data, const TrainingOutcome& fit,
+                 const TestReport& test, const json& history, int64_t feature_dim, ArtifactBuilder& b) {
   contract::FinetuneSummary summary;
   summary.classes = int64_t(data.split.classes.size());
   summary.items_labelled = int64_t(data.item_ids.size());
@@ -108,13 +110,15 @@ void DescribeRun(const FinetuneOptions& o, const LabelledPhotos& data, const Tra
   b.extra()["per_class"] = test.per_class;
   b.extra()["untrained_start"] = o.weights.empty();
   b.extra()["feature_dim"] = feature_dim;
-  b.extra()["use"] = "extract --model " + o.model + " --weights " + fs::absolute(b.target_dir() / "weights.pt").string();
+  b.extra()["use"] =
+      "extract --model " + o.model + " --weights " + fs::absolute(b.target_dir() / "weights.pt").string();
 }
 
 }  // namespace
 
 void FinetuneOptions::Validate() const {
-  if (label_column.empty()) throw UsageError("finetune: --label-column is required (the catalog column holding each item's class)");
+  if (label_column.empty())
+    throw UsageError("finetune: --label-column is required (the catalog column holding each item's class)");
   if (model != "resnet18" && model != "resnet34" && model != "resnet50" && model != "resnet101")
     throw UsageError("finetune: --model must be resnet18|resnet34|resnet50|resnet101");
   if (train != "head" && train != "last-block" && train != "all")
@@ -123,12 +127,14 @@ void FinetuneOptions::Validate() const {
   if (batch_size < 1 || batch_size > 4096) throw UsageError("finetune: --batch-size must be in [1, 4096]");
   // These comparisons are written to fail for NaN and inf too.
   if (!(lr > 0 && lr < 10)) throw UsageError("finetune: --lr must be in (0, 10)");
-  if (!(backbone_lr_scale >= 0 && backbone_lr_scale <= 10)) throw UsageError("finetune: --backbone-lr-scale must be in [0, 10]");
+  if (!(backbone_lr_scale >= 0 && backbone_lr_scale <= 10))
+    throw UsageError("finetune: --backbone-lr-scale must be in [0, 10]");
   if (!(weight_decay >= 0 && weight_decay < 1)) throw UsageError("finetune: --weight-decay must be in [0, 1)");
   if (!(dev_fraction >= 0 && test_fraction > 0 && dev_fraction + test_fraction < 0.9))
     throw UsageError("finetune: --dev-fraction >= 0, --test-fraction > 0 and their sum below 0.9");
   if (patience < 1) throw UsageError("finetune: --patience must be at least 1");
-  if (device != "auto" && device != "cpu" && device != "cuda") throw UsageError("finetune: --device must be auto|cpu|cuda");
+  if (device != "auto" && device != "cpu" && device != "cuda")
+    throw UsageError("finetune: --device must be auto|cpu|cuda");
   if (precision != "fp32" && precision != "bf16" && precision != "fp16")
     throw UsageError("finetune: --precision must be fp32|bf16|fp16");
   if (cache_limit_mb < 1) throw UsageError("finetune: --cache-limit-mb must be positive");
@@ -144,8 +150,7 @@ static StageResult RunUnguarded(const FinetuneOptions& options, const RunContext
   const LabelledPhotos data = GatherLabelledPhotos(pre, catalog, o);
   const int64_t classes = int64_t(data.split.classes.size());
 
-  std::vector<ArtifactInput> inputs{pre.AsInput("preprocess"),
-                                    FileInput("catalog", catalog)};
+  std::vector<ArtifactInput> inputs{pre.AsInput("preprocess"), FileInput("catalog", catalog)};
   if (!o.weights.empty()) inputs.push_back(FileInput("weights", o.weights));
   const json params = KeyParams(o);
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
@@ -177,7 +182,8 @@ static StageResult RunUnguarded(const FinetuneOptions& options, const RunContext
   WriteSplitFiles(data, b);
   const json history = WriteHistory(fit.history, b.Path("history.csv"));
   WriteFileAtomic(b.Path("confusion.csv"), test.confusion_csv);
-  for (const char* f : {"weights.pt", "head.pt", "classes.txt", "split.csv", "test_items.txt", "history.csv", "confusion.csv"})
+  for (const char* f :
+       {"weights.pt", "head.pt", "classes.txt", "split.csv", "test_items.txt", "history.csv", "confusion.csv"})
     b.AddOutput(f);
   DescribeRun(o, data, fit, test, history, trainer.net()->feature_dim(), b);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -185,12 +191,12 @@ static StageResult RunUnguarded(const FinetuneOptions& options, const RunContext
   b.SetTiming("cache", fit.cache_seconds);
   b.SetTiming("train", fit.train_seconds);
   Artifact a = b.Commit();
-  spdlog::info("finetune: {} classes, {} items ({} train / {} dev / {} test); best epoch {} of {}; dev acc {}, test acc {} "
-               "-> {} (use with: extract --model {} --weights {})",
-               classes, data.item_ids.size(), data.ItemsIn(Part::kTrain), data.ItemsIn(Part::kDev),
-               data.ItemsIn(Part::kTest), fit.best_epoch, fit.history.size(),
-               fit.best_dev < 0 ? std::string("-") : FormatFixed(fit.best_dev, 3), FormatFixed(test.accuracy, 3),
-               a.dir.string(), o.model, a.File("weights.pt").string());
+  spdlog::info(
+      "finetune: {} classes, {} items ({} train / {} dev / {} test); best epoch {} of {}; dev acc {}, test acc {} "
+      "-> {} (use with: extract --model {} --weights {})",
+      classes, data.item_ids.size(), data.ItemsIn(Part::kTrain), data.ItemsIn(Part::kDev), data.ItemsIn(Part::kTest),
+      fit.best_epoch, fit.history.size(), fit.best_dev < 0 ? std::string("-") : FormatFixed(fit.best_dev, 3),
+      FormatFixed(test.accuracy, 3), a.dir.string(), o.model, a.File("weights.pt").string());
   return StageResult{a, false, secs};
 }
 

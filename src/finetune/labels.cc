@@ -20,7 +20,8 @@ CatalogLabels ReadLabels(const fs::path& catalog, const std::string& label_colum
   if (c_label < 0) {
     std::string cols;
     for (const auto& c : cat.header) cols += (cols.empty() ? "" : ", ") + c;
-    throw InputError(catalog.string() + ": no column '" + label_column + "' for --label-column (columns: " + cols + ")");
+    throw InputError(catalog.string() + ": no column '" + label_column + "' for --label-column (columns: " + cols +
+                     ")");
   }
   CatalogLabels out;
   std::map<std::string, size_t> first_row;

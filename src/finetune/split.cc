@@ -52,8 +52,10 @@ ItemSplit StratifiedSplit(const std::map<std::string, std::string>& label_of_ite
     int n_dev = int(std::lround(n * dev_fraction));
     if (n >= 3) n_dev = std::max(1, n_dev);
     while (n - n_test - n_dev < 1) {  // keep a training item: shrink dev first, then test (never below 1)
-      if (n_dev > 0) --n_dev;
-      else --n_test;
+      if (n_dev > 0)
+        --n_dev;
+      else
+        --n_test;
     }
     for (int i = 0; i < n; ++i) {
       const std::string& id = order[size_t(i)];

@@ -59,8 +59,10 @@ AutocastScope::~AutocastScope() {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
   at::autocast::set_autocast_enabled(cuda_ ? at::kCUDA : at::kCPU, false);
 #else
-  if (cuda_) at::autocast::set_enabled(false);
-  else at::autocast::set_cpu_enabled(false);
+  if (cuda_)
+    at::autocast::set_enabled(false);
+  else
+    at::autocast::set_cpu_enabled(false);
 #endif
   at::autocast::clear_cache();
 }
@@ -68,10 +70,13 @@ AutocastScope::~AutocastScope() {
 Trainer::Trainer(const FinetuneOptions& o, const torch::Device& device, torch::Dtype autocast_dtype, int64_t classes)
     : o_(o), device_(device), autocast_dtype_(autocast_dtype), net_(o.model), aug_state_(o.seed ^ 0xA5A5A5A5ull) {
   model::InitializeResNet(net_, o.init_seed);
-  if (!o.weights.empty()) model::LoadStateDict(net_, o.weights.string());
+  if (!o.weights.empty())
+    model::LoadStateDict(net_, o.weights.string());
   else
-    spdlog::warn("finetune: NO STARTING WEIGHTS - {} starts from a fixed-seed random initialisation. Fine-tuning "
-                 "normally starts from pretrained weights (--weights, README 'Pretrained weights').", o.model);
+    spdlog::warn(
+        "finetune: NO STARTING WEIGHTS - {} starts from a fixed-seed random initialisation. Fine-tuning "
+        "normally starts from pretrained weights (--weights, README 'Pretrained weights').",
+        o.model);
   torch::manual_seed(o.seed);  // the new head's initialisation
   head_ = torch::nn::Linear(net_->feature_dim(), classes);
   net_->to(device);
@@ -96,7 +101,8 @@ Trainer::Trainer(const FinetuneOptions& o, const torch::Device& device, torch::D
   if (!backbone_params.empty())
     groups.emplace_back(backbone_params, std::make_unique<torch::optim::AdamOptions>(o.lr * o.backbone_lr_scale));
   for (auto& g : groups) static_cast<torch::optim::AdamOptions&>(g.options()).weight_decay(o.weight_decay);
-  optimizer_ = std::make_unique<torch::optim::Adam>(groups, torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
+  optimizer_ =
+      std::make_unique<torch::optim::Adam>(groups, torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
 }
 
 // "head" caches pooled features, "last-block" caches layer3's output, each photo as it is and
@@ -159,9 +165,10 @@ torch::Tensor Trainer::AugmentedBatch(torch::Tensor x, int64_t c) {
     const int64_t oy = int64_t(a.offset_y * double(c - side)), ox = int64_t(a.offset_x * double(c - side));
     im = im.narrow(2, oy, side).narrow(3, ox, side);
     if (side != c)
-      im = torch::nn::functional::interpolate(
-          im, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{c, c})
-                  .mode(torch::kBilinear).align_corners(false));
+      im = torch::nn::functional::interpolate(im, torch::nn::functional::InterpolateFuncOptions()
+                                                      .size(std::vector<int64_t>{c, c})
+                                                      .mode(torch::kBilinear)
+                                                      .align_corners(false));
     im = im * a.contrast + a.brightness;
     out.push_back(im);
   }
@@ -176,7 +183,8 @@ torch::Tensor Trainer::Logits(const PixelSource& pixels, const LabelledPhotos& d
   if (o_.train != "all") {
     const int64_t n_photos = int64_t(data.photos.size());
     std::vector<int64_t> rows;
-    for (int64_t i : which) rows.push_back((augment && views_ > 1 ? int64_t(SplitMix64(aug_state_) & 1) : 0) * n_photos + i);
+    for (int64_t i : which)
+      rows.push_back((augment && views_ > 1 ? int64_t(SplitMix64(aug_state_) & 1) : 0) * n_photos + i);
     torch::Tensor x = cache_.index_select(0, torch::tensor(rows, torch::kLong).to(device_));
     feat = o_.train == "head" ? x : net_->top(x.dim() == 4 ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x);
   } else {
@@ -193,13 +201,16 @@ std::map<int, int64_t> Trainer::PredictItems(const PixelSource& pixels, const La
   torch::NoGradGuard g;
   std::map<int, torch::Tensor> prob_sum;
   for (size_t s = 0; s < which.size(); s += size_t(kPredictBatch)) {
-    std::vector<int64_t> b(which.begin() + long(s), which.begin() + long(std::min(which.size(), s + size_t(kPredictBatch))));
+    std::vector<int64_t> b(which.begin() + long(s),
+                           which.begin() + long(std::min(which.size(), s + size_t(kPredictBatch))));
     torch::Tensor p = torch::softmax(Logits(pixels, data, b, false), 1).to(torch::kCPU);
     for (size_t j = 0; j < b.size(); ++j) {
       const int item = data.photos[size_t(b[j])].item;
       auto it = prob_sum.find(item);
-      if (it == prob_sum.end()) prob_sum[item] = p[long(j)].clone();
-      else it->second += p[long(j)];
+      if (it == prob_sum.end())
+        prob_sum[item] = p[long(j)].clone();
+      else
+        it->second += p[long(j)];
     }
   }
   std::map<int, int64_t> predicted;
@@ -232,8 +243,9 @@ void Trainer::Fit(const PixelSource& pixels, const LabelledPhotos& data, Trainin
       torch::Tensor loss = torch::nn::functional::cross_entropy(logits, target);
       const double l = loss.item<double>();
       if (!std::isfinite(l))
-        throw TrainingError("finetune: the loss became " + std::string(std::isnan(l) ? "NaN" : "infinite") + " in epoch " +
-                            std::to_string(epoch) + " (step " + std::to_string(s / size_t(o_.batch_size) + 1) +
+        throw TrainingError("finetune: the loss became " + std::string(std::isnan(l) ? "NaN" : "infinite") +
+                            " in epoch " + std::to_string(epoch) + " (step " +
+                            std::to_string(s / size_t(o_.batch_size) + 1) +
                             "); training diverged and no weights were kept. Lower --lr (now " + FormatFixed(o_.lr, 6) +
                             ")" + (o_.precision == "fp32" ? "" : " or use --precision fp32"));
       optimizer_->zero_grad();
@@ -254,8 +266,8 @@ void Trainer::Fit(const PixelSource& pixels, const LabelledPhotos& data, Trainin
     const double elapsed = SecondsSince(train_t0);
     spdlog::info("finetune: epoch {}/{}  loss {}  train acc {}  dev acc {}  {} img/s  ETA {}s (at most)", epoch,
                  o_.epochs, FormatFixed(e.train_loss, 4), FormatFixed(e.train_accuracy, 3),
-                 e.dev_accuracy < 0 ? std::string("-") : FormatFixed(e.dev_accuracy, 3), FormatFixed(e.images_per_second, 1),
-                 FormatFixed(elapsed / epoch * (o_.epochs - epoch), 0));
+                 e.dev_accuracy < 0 ? std::string("-") : FormatFixed(e.dev_accuracy, 3),
+                 FormatFixed(e.images_per_second, 1), FormatFixed(elapsed / epoch * (o_.epochs - epoch), 0));
     // Early stopping on dev accuracy (ties keep the earlier epoch). Without dev items: last epoch.
     if (dev_photos.empty() || e.dev_accuracy > out.best_dev) {
       out.best_dev = e.dev_accuracy;

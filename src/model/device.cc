@@ -38,8 +38,8 @@ torch::Device ChooseDevice(const std::string& want) {
   const bool cuda = torch::cuda::is_available();
   if (want == "cuda" && !cuda)
     throw DeviceError(std::string("--device cuda requested, but CUDA is not available: ") +
-                      (CudaCompiledIn() ? "no usable GPU/driver was found" :
-                       "this visrec is built against a CPU-only LibTorch (Debian's libtorch-dev)") +
+                      (CudaCompiledIn() ? "no usable GPU/driver was found"
+                                        : "this visrec is built against a CPU-only LibTorch (Debian's libtorch-dev)") +
                       "; use --device cpu or auto, or build with a CUDA LibTorch (tools/gpu-check.sh)");
   return cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
 }

@@ -24,8 +24,7 @@ torch::Tensor FusedResNet::Conv::operator()(const torch::Tensor& x) const {
 
 FusedResNet::FusedResNet(ResNet& net, torch::Dtype dtype) : dtype_(dtype) {
   if (!OneDnnAvailable()) throw DeviceError("this LibTorch was built without oneDNN; use the eager CPU path");
-  if (dtype != torch::kFloat && dtype != torch::kBFloat16)
-    throw UsageError("the fused CPU path runs fp32 or bf16");
+  if (dtype != torch::kFloat && dtype != torch::kBFloat16) throw UsageError("the fused CPU path runs fp32 or bf16");
   torch::NoGradGuard no_grad;
   auto make = [&](const torch::nn::Conv2dImpl& c, const torch::nn::BatchNorm2dImpl& bn) {
     auto [w, b] = Fold(c, bn);
@@ -34,7 +33,8 @@ FusedResNet::FusedResNet(ResNet& net, torch::Dtype dtype) : dtype_(dtype) {
     // torchvision's ResNets pad every convolution by half its kernel (7->3, 3->1, 1->0); reading
     // it from the kernel avoids the options' variant type, which differs across LibTorch versions.
     out.padding = c.options.kernel_size()->at(0) / 2;
-    out.weight = at::mkldnn_reorder_conv2d_weight(w.to_mkldnn(dtype), {out.padding, out.padding}, {out.stride, out.stride}, {1, 1}, 1);
+    out.weight = at::mkldnn_reorder_conv2d_weight(w.to_mkldnn(dtype), {out.padding, out.padding},
+                                                  {out.stride, out.stride}, {1, 1}, 1);
     out.bias = b.to_mkldnn();  // fp32 bias in both precisions
     return out;
   };

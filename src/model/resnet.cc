@@ -23,7 +23,8 @@ BasicBlockImpl::BasicBlockImpl(int64_t in, int64_t planes, int64_t stride, bool 
   bn1 = register_module("bn1", nn::BatchNorm2d(planes));
   conv2 = register_module("conv2", Conv(planes, planes, 3, 1, 1));
   bn2 = register_module("bn2", nn::BatchNorm2d(planes));
-  if (down) downsample = register_module("downsample", nn::Sequential(Conv(in, planes, 1, stride, 0), nn::BatchNorm2d(planes)));
+  if (down)
+    downsample = register_module("downsample", nn::Sequential(Conv(in, planes, 1, stride, 0), nn::BatchNorm2d(planes)));
 }
 
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
@@ -39,7 +40,9 @@ BottleneckImpl::BottleneckImpl(int64_t in, int64_t planes, int64_t stride, bool 
   bn2 = register_module("bn2", nn::BatchNorm2d(planes));
   conv3 = register_module("conv3", Conv(planes, planes * 4, 1, 1, 0));
   bn3 = register_module("bn3", nn::BatchNorm2d(planes * 4));
-  if (down) downsample = register_module("downsample", nn::Sequential(Conv(in, planes * 4, 1, stride, 0), nn::BatchNorm2d(planes * 4)));
+  if (down)
+    downsample =
+        register_module("downsample", nn::Sequential(Conv(in, planes * 4, 1, stride, 0), nn::BatchNorm2d(planes * 4)));
 }
 
 torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
@@ -52,11 +55,18 @@ torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
 ResNetImpl::ResNetImpl(const std::string& name) {
   std::vector<int> blocks;
   bool bottleneck = false;
-  if (name == "resnet18") blocks = {2, 2, 2, 2};
-  else if (name == "resnet34") blocks = {3, 4, 6, 3};
-  else if (name == "resnet50") { blocks = {3, 4, 6, 3}; bottleneck = true; }
-  else if (name == "resnet101") { blocks = {3, 4, 23, 3}; bottleneck = true; }
-  else throw UsageError("unknown model '" + name + "' (built-ins: resnet18, resnet34, resnet50, resnet101)");
+  if (name == "resnet18")
+    blocks = {2, 2, 2, 2};
+  else if (name == "resnet34")
+    blocks = {3, 4, 6, 3};
+  else if (name == "resnet50") {
+    blocks = {3, 4, 6, 3};
+    bottleneck = true;
+  } else if (name == "resnet101") {
+    blocks = {3, 4, 23, 3};
+    bottleneck = true;
+  } else
+    throw UsageError("unknown model '" + name + "' (built-ins: resnet18, resnet34, resnet50, resnet101)");
   const int64_t expansion = bottleneck ? 4 : 1;
   conv1 = register_module("conv1", Conv(3, 64, 7, 2, 3));
   bn1 = register_module("bn1", nn::BatchNorm2d(64));
@@ -66,8 +76,10 @@ ResNetImpl::ResNetImpl(const std::string& name) {
     for (int i = 0; i < count; ++i) {
       int64_t s = i == 0 ? stride : 1;
       bool down = i == 0 && (s != 1 || in != planes * expansion);
-      if (bottleneck) seq->push_back(Bottleneck(in, planes, s, down));
-      else seq->push_back(BasicBlock(in, planes, s, down));
+      if (bottleneck)
+        seq->push_back(Bottleneck(in, planes, s, down));
+      else
+        seq->push_back(BasicBlock(in, planes, s, down));
       in = planes * expansion;
     }
     return seq;
@@ -175,8 +187,8 @@ void LoadStateDict(ResNet& net, const std::string& path) {
     const c10::IntArrayRef sizes(it->second->sizes);
     if (sizes != dst.sizes()) {
       std::ostringstream ss;
-      ss << "--weights '" << path << "': '" << name << "' has shape " << sizes << ", the model needs "
-         << dst.sizes() << " (weights of another architecture? pick --model accordingly)";
+      ss << "--weights '" << path << "': '" << name << "' has shape " << sizes << ", the model needs " << dst.sizes()
+         << " (weights of another architecture? pick --model accordingly)";
       throw InputError(ss.str());
     }
     dst.copy_(ViewOf(c, *it->second).to(dst.dtype()));

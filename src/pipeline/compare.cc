@@ -22,7 +22,8 @@ using nlohmann::json;
 void CompareOptions::Validate() const {
   if (runs.empty()) throw UsageError("compare: name at least one evaluate artifact, report.json or workdir");
   if (baseline < 1 || baseline > int(runs.size()))
-    throw UsageError("compare: --baseline must be between 1 and the number of runs (" + std::to_string(runs.size()) + ")");
+    throw UsageError("compare: --baseline must be between 1 and the number of runs (" + std::to_string(runs.size()) +
+                     ")");
   if (resamples < 100 || resamples > 1000000) throw UsageError("compare: --resamples must be in [100, 1000000]");
   CheckRange("compare: --confidence", confidence, 0.5, 0.999);
 }
@@ -71,22 +72,26 @@ Artifact OpenEvaluate(const fs::path& path) {
   fs::path p = path;
   const auto st = fs::status(p, ec);
   if (!fs::exists(st))
-    throw InputError("compare: '" + path.string() + "' does not exist (name an evaluate artifact, its report.json, or a workdir)");
+    throw InputError("compare: '" + path.string() +
+                     "' does not exist (name an evaluate artifact, its report.json, or a workdir)");
   if (fs::is_regular_file(st) && p.filename() == "report.json") {
     p = p.parent_path();
   } else if (!fs::is_directory(st)) {
-    throw InputError("compare: '" + path.string() + "' is not a folder or a report.json (name an evaluate artifact, its "
+    throw InputError("compare: '" + path.string() +
+                     "' is not a folder or a report.json (name an evaluate artifact, its "
                      "report.json, or a workdir)");
   }
   if (!fs::exists(p / "manifest.json", ec) && !fs::exists(p / "latest", ec)) {
     if (fs::is_directory(p / "evaluate", ec)) return OpenLatest(p, "evaluate", VerifyLevel::kFull);
-    throw InputError("compare: no evaluate artifact in '" + path.string() + "'; run `visrec evaluate` (or `visrec run --split`) "
+    throw InputError("compare: no evaluate artifact in '" + path.string() +
+                     "'; run `visrec evaluate` (or `visrec run --split`) "
                      "there first, or name an evaluate artifact");
   }
   // Full verification: report.json and per_user.csv are small, and compare believes their numbers.
   Artifact a = OpenArtifact(p, VerifyLevel::kFull);
   if (a.stage != "evaluate")
-    throw ArtifactError("compare: '" + path.string() + "' is a " + a.stage + " artifact; name an evaluate artifact, its "
+    throw ArtifactError("compare: '" + path.string() + "' is a " + a.stage +
+                        " artifact; name an evaluate artifact, its "
                         "report.json, or a workdir");
   return a;
 }
@@ -126,8 +131,7 @@ json RunParameters(const Artifact& ev, json& notes, const std::string& run) {
         Artifact s = OpenArtifact(test.parent_path());
         if (s.stage == "split") split = contract::SplitParams::From(s.manifest).method;
       }
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
     p["split"] = split;
     p["test_digest"] = in.digest;
   }
@@ -212,8 +216,8 @@ std::optional<PerUser> ReadPerUser(const Artifact& ev) {
       char* end = nullptr;
       const double x = std::strtod(text.c_str(), &end);
       if (text.empty() || *end != '\0' || !(x >= 0 && x <= 1))
-        throw ArtifactError(ev.File("per_user.csv").string() + ": line " + std::to_string(t.lines[r]) + " holds '" + text +
-                            "', not a number from 0 to 1; rerun evaluate");
+        throw ArtifactError(ev.File("per_user.csv").string() + ": line " + std::to_string(t.lines[r]) + " holds '" +
+                            text + "', not a number from 0 to 1; rerun evaluate");
     }
     pu.rows[row.at(0)] = std::move(v);
   }
@@ -223,9 +227,12 @@ std::optional<PerUser> ReadPerUser(const Artifact& ev) {
 json Metrics(const json& report) {
   json m;
   auto add = [&](const std::string& k, const json& r) {
-    m[k] = {{"hr", r["model"].value("hr", 0.0)}, {"ndcg", r["model"].value("ndcg", 0.0)},
-            {"precision", r["model"].value("precision", 0.0)}, {"recall", r["model"].value("recall", 0.0)},
-            {"map", r["model"].value("map", 0.0)}, {"coverage", r["model"].value("coverage", 0.0)},
+    m[k] = {{"hr", r["model"].value("hr", 0.0)},
+            {"ndcg", r["model"].value("ndcg", 0.0)},
+            {"precision", r["model"].value("precision", 0.0)},
+            {"recall", r["model"].value("recall", 0.0)},
+            {"map", r["model"].value("map", 0.0)},
+            {"coverage", r["model"].value("coverage", 0.0)},
             {"cold_hr", r.contains("cold_start") ? r["cold_start"]["model"].value("hr", 0.0) : 0.0},
             {"popularity_hr", r.contains("popularity") ? r["popularity"].value("hr", 0.0) : 0.0}};
   };
@@ -239,8 +246,8 @@ json Metrics(const json& report) {
 
 json Compare(const CompareOptions& o) {
   o.Validate();
-  json out{{"runs", json::array()}, {"paired", json::array()}, {"notes", json::array()},
-           {"baseline", o.baseline}, {"resamples", o.resamples}, {"seed", o.seed}, {"confidence", o.confidence}};
+  json out{{"runs", json::array()},    {"paired", json::array()}, {"notes", json::array()},    {"baseline", o.baseline},
+           {"resamples", o.resamples}, {"seed", o.seed},          {"confidence", o.confidence}};
   std::vector<Artifact> evals;
   std::vector<std::optional<PerUser>> per_user;
   for (size_t i = 0; i < o.runs.size(); ++i) {
@@ -263,7 +270,8 @@ json Compare(const CompareOptions& o) {
     run["users_evaluated"] = report.value("users_evaluated", 0);
     per_user.push_back(ReadPerUser(ev));
     if (!per_user.back())
-      out["notes"].push_back(name + ": " + ev.dir.string() + " has no per_user.csv (made before evaluate stage version 2): no "
+      out["notes"].push_back(name + ": " + ev.dir.string() +
+                             " has no per_user.csv (made before evaluate stage version 2): no "
                              "paired intervals; rerun evaluate");
     out["runs"].push_back(run);
     evals.push_back(ev);
@@ -304,15 +312,22 @@ json Compare(const CompareOptions& o) {
       continue;
     }
     if (diffs[0].size() < std::max(x.rows.size(), y.rows.size()))
-      out["notes"].push_back(name + " and run " + std::to_string(o.baseline) + " evaluated " + std::to_string(x.rows.size()) +
-                             " and " + std::to_string(y.rows.size()) + " users; the intervals pair the " +
-                             std::to_string(diffs[0].size()) + " they share, so they can differ from the metrics' difference");
+      out["notes"].push_back(name + " and run " + std::to_string(o.baseline) + " evaluated " +
+                             std::to_string(x.rows.size()) + " and " + std::to_string(y.rows.size()) +
+                             " users; the intervals pair the " + std::to_string(diffs[0].size()) +
+                             " they share, so they can differ from the metrics' difference");
     const std::vector<Interval> iv = PairedBootstrap(diffs, o.resamples, o.seed, o.confidence);
     for (size_t c = 0; c < ks.size(); ++c)
       for (int m = 0; m < 2; ++m) {
         const Interval& v = iv[2 * c + size_t(m)];
-        out["paired"].push_back({{"run", i + 1}, {"against", o.baseline}, {"metric", m == 0 ? "hr" : "ndcg"}, {"k", ks[c]},
-                                 {"users", diffs[0].size()}, {"diff", v.mean}, {"low", v.low}, {"high", v.high},
+        out["paired"].push_back({{"run", i + 1},
+                                 {"against", o.baseline},
+                                 {"metric", m == 0 ? "hr" : "ndcg"},
+                                 {"k", ks[c]},
+                                 {"users", diffs[0].size()},
+                                 {"diff", v.mean},
+                                 {"low", v.low},
+                                 {"high", v.high},
                                  {"significant", v.significant()}});
       }
   }
@@ -354,12 +369,15 @@ std::string Table(const std::vector<std::vector<std::string>>& rows) {
 
 std::string FormatCompare(const json& c) {
   std::string s = "runs\n";
-  std::vector<std::vector<std::string>> rows{{"#", "run", "model", "precision", "reduce", "blend", "neighbors", "split", "evaluate"}};
+  std::vector<std::vector<std::string>> rows{
+      {"#", "run", "model", "precision", "reduce", "blend", "neighbors", "split", "evaluate"}};
   for (const auto& r : c["runs"]) {
     const json& p = r["parameters"];
-    auto get = [&](const char* k) { return p.contains(k) ? (p[k].is_string() ? p[k].get<std::string>() : p[k].dump()) : "?"; };
-    rows.push_back({r["run"].dump(), Label(r), get("model"), get("precision"), get("reduce"), get("blend"), get("neighbors"),
-                    get("split"), r["evaluate"].get<std::string>()});
+    auto get = [&](const char* k) {
+      return p.contains(k) ? (p[k].is_string() ? p[k].get<std::string>() : p[k].dump()) : "?";
+    };
+    rows.push_back({r["run"].dump(), Label(r), get("model"), get("precision"), get("reduce"), get("blend"),
+                    get("neighbors"), get("split"), r["evaluate"].get<std::string>()});
   }
   s += Table(rows);
   // Metrics at every K any run has, deltas against the baseline in brackets.
@@ -367,7 +385,9 @@ std::string FormatCompare(const json& c) {
   for (const auto& r : c["runs"])
     for (const auto& [k, m] : r["metrics"].items()) ks.insert(std::stoi(k));
   // Same-label precision is taken at each run's headline K: columns say which K.
-  auto label_key = [](const json& r, const std::string& src) { return "same-label@" + r["parameters"].value("k", json(0)).dump() + " " + src; };
+  auto label_key = [](const json& r, const std::string& src) {
+    return "same-label@" + r["parameters"].value("k", json(0)).dump() + " " + src;
+  };
   std::set<std::string> sources;
   for (const auto& r : c["runs"])
     if (r.contains("same_label_precision"))
@@ -427,12 +447,17 @@ std::string FormatCompare(const json& c) {
 std::string CompareCsv(const json& c) {
   std::string s = "run,tag,evaluate,metric,k,value,diff,low,high,significant\n";
   std::map<std::pair<int, std::string>, const json*> paired;  // (run, metric@k)
-  for (const auto& p : c["paired"]) paired[{p["run"].get<int>(), p["metric"].get<std::string>() + "@" + p["k"].dump()}] = &p;
+  for (const auto& p : c["paired"])
+    paired[{p["run"].get<int>(), p["metric"].get<std::string>() + "@" + p["k"].dump()}] = &p;
   for (const auto& r : c["runs"]) {
     const int run = r["run"].get<int>();
     for (const auto& [k, m] : r["metrics"].items())
       for (const auto& [metric, v] : m.items()) {
-        std::vector<std::string> f{std::to_string(run), r.value("tag", ""), r["evaluate"].get<std::string>(), metric, k,
+        std::vector<std::string> f{std::to_string(run),
+                                   r.value("tag", ""),
+                                   r["evaluate"].get<std::string>(),
+                                   metric,
+                                   k,
                                    FormatFixed(v.get<double>(), 6)};
         auto it = paired.find({run, metric + "@" + k});
         if (it != paired.end()) {
@@ -446,8 +471,8 @@ std::string CompareCsv(const json& c) {
       }
     if (r.contains("same_label_precision"))
       for (const auto& [src, v] : r["same_label_precision"].items())
-        s += CsvLine({std::to_string(run), r.value("tag", ""), r["evaluate"].get<std::string>(), "same_label_" + src, "",
-                      FormatFixed(v.get<double>(), 6), "", "", "", ""});
+        s += CsvLine({std::to_string(run), r.value("tag", ""), r["evaluate"].get<std::string>(), "same_label_" + src,
+                      "", FormatFixed(v.get<double>(), 6), "", "", "", ""});
   }
   return s;
 }

@@ -32,7 +32,8 @@ void DescribeVariance(const json& extra, std::ostringstream& s) {
   const auto& r = extra["explained_variance_ratio"];
   const auto& c = extra["cumulative_explained_variance"];
   for (size_t i = 0; i < r.size(); ++i)
-    s << "  " << (i + 1) << ": " << FormatFixed(r[i].get<double>(), 4) << "  " << FormatFixed(c[i].get<double>(), 4) << "\n";
+    s << "  " << (i + 1) << ": " << FormatFixed(r[i].get<double>(), 4) << "  " << FormatFixed(c[i].get<double>(), 4)
+      << "\n";
 }
 
 // finetune: the training history and the test summary.
@@ -51,9 +52,9 @@ void DescribeTraining(const json& x, std::ostringstream& s) {
   s << "test per class (class: correct/items, most confused with)\n";
   for (const auto& c : x["per_class"])
     s << "  " << c["class"].get<std::string>() << ": " << c["correct"].dump() << "/" << c["test_items"].dump()
-      << (c["most_confused_with"].is_string() ? ", " + c["most_confused_with"].get<std::string>() + " (" +
-                                                    c["most_confused_items"].dump() + ")"
-                                              : std::string())
+      << (c["most_confused_with"].is_string()
+              ? ", " + c["most_confused_with"].get<std::string>() + " (" + c["most_confused_items"].dump() + ")"
+              : std::string())
       << "\n";
   if (x.contains("use")) s << "use        " << x["use"].get<std::string>() << "\n";
 }
@@ -69,7 +70,8 @@ void DescribeBlend(const json& b, std::ostringstream& s) {
     s << "  grid on " << v.value("users", json(0)).dump() << " validation users (" << v.value("held_out", "") << ")\n";
     s << "  w_cf  w_visual  w_text  hr       ndcg\n";
     for (const auto& c : b["grid"]) {
-      const bool chosen = c.value("w_cf", -1.0) == b.value("w_cf", -2.0) && c.value("w_visual", -1.0) == b.value("w_visual", -2.0) &&
+      const bool chosen = c.value("w_cf", -1.0) == b.value("w_cf", -2.0) &&
+                          c.value("w_visual", -1.0) == b.value("w_visual", -2.0) &&
                           c.value("w_text", -1.0) == b.value("w_text", -2.0);
       char buf[160];
       std::snprintf(buf, sizeof buf, "  %-5s %-9s %-7s %-8s %s%s\n", FormatFixed(c.value("w_cf", 0.0), 2).c_str(),
@@ -103,7 +105,8 @@ std::string Inspect(const std::filesystem::path& path) {
   std::ostringstream s;
   if (std::string w = UntrainedWarning(a); !w.empty()) s << "WARNING    " << w << "\n";
   s << "artifact   " << a.dir.string() << "\n";
-  s << "stage      " << a.stage << " (stage version " << m["stage_version"] << ", schema " << m["schema_version"] << ")\n";
+  s << "stage      " << a.stage << " (stage version " << m["stage_version"] << ", schema " << m["schema_version"]
+    << ")\n";
   s << "key        " << a.key << "\n";
   if (m.contains("tag") && m["tag"].is_string()) s << "tag        " << m["tag"].get<std::string>() << "\n";
   s << "created    " << m.value("created_utc", "?") << " by visrec " << m["producer"].value("visrec", "?") << " ("
@@ -133,7 +136,8 @@ std::string Inspect(const std::filesystem::path& path) {
   if (m["extra"].contains("drift")) s << "drift      " << m["extra"]["drift"].dump() << "\n";
   const auto& f = a.manifest.failures;
   s << "failures   " << f.size() << "\n";
-  for (size_t i = 0; i < f.size() && i < 20; ++i) s << "  " << f[i].id << "  " << f[i].file << "  " << f[i].reason << "\n";
+  for (size_t i = 0; i < f.size() && i < 20; ++i)
+    s << "  " << f[i].id << "  " << f[i].file << "  " << f[i].reason << "\n";
   if (f.size() > 20) s << "  ... " << (f.size() - 20) << " more in manifest.json\n";
   s << "timings    " << m["timings_s"].dump() << "\n";
   return s.str();

@@ -20,8 +20,9 @@ void RunOptions::Validate() const {
     throw UsageError("run: --finetune-label trains a built-in --model; it cannot fine-tune a --model-file");
   if (split && interactions.empty()) throw UsageError("run: --split needs --interactions");
   if (final && !split)
-    throw UsageError("run: --final only matters with --split (without a split the recommendations already use every "
-                     "interaction)");
+    throw UsageError(
+        "run: --final only matters with --split (without a split the recommendations already use every "
+        "interaction)");
   CheckRange("run: --refit-drop", refit_drop, 0, 1);
   recommend.Validate();  // before hours of image stages, not when recommend is reached
 }
@@ -116,7 +117,8 @@ StageResult RunReduce(const RunOptions& o, const RunContext& ctx, const StageRes
     red_opts.catalog = o.catalog;
     if (red_opts.label_column.empty()) red_opts.label_column = o.evaluate.label_column;
   }
-  std::optional<Artifact> fit = o.refit == Refit::kAlways || !red_opts.apply.empty() ? std::nullopt : FitInUse(ctx.workdir);
+  std::optional<Artifact> fit =
+      o.refit == Refit::kAlways || !red_opts.apply.empty() ? std::nullopt : FitInUse(ctx.workdir);
   std::optional<Artifact> fit_source = fit ? ParentOf(*fit, "extract", "extract") : std::nullopt;
   if (!(fit && fit_source && fit_source->content_digest != ex.artifact.content_digest &&
         fit->manifest.params == reduce::FitParams(red_opts) && SameFeatureSpace(*fit_source, ex.artifact)))
@@ -125,11 +127,14 @@ StageResult RunReduce(const RunOptions& o, const RunContext& ctx, const StageRes
   apply_opts.apply = fit->dir;
   StageResult red = Timed("reduce", &rep, [&] { return reduce::Run(apply_opts, ctx); });
   const std::optional<contract::ReduceDrift> drift = contract::ReduceSummary::From(red.artifact.manifest).drift;
-  if (!drift) throw ArtifactError("run: " + red.artifact.dir.string() + " applied a PCA fit but recorded no drift check");
+  if (!drift)
+    throw ArtifactError("run: " + red.artifact.dir.string() + " applied a PCA fit but recorded no drift check");
   const double now = drift->new_data_explained_share, then = drift->fit_explained_share;
   if (o.refit == Refit::kAuto && now < then - o.refit_drop) {
-    spdlog::warn("run: the PCA basis in use explains {:.1f}% of the new features' variance, {:.1f}% at fit time "
-                 "(more than --refit-drop {} lower): refitting", 100 * now, 100 * then, o.refit_drop);
+    spdlog::warn(
+        "run: the PCA basis in use explains {:.1f}% of the new features' variance, {:.1f}% at fit time "
+        "(more than --refit-drop {} lower): refitting",
+        100 * now, 100 * then, o.refit_drop);
     rep.stages.pop_back();
     red = Timed("reduce", &rep, [&] { return reduce::Run(red_opts, ctx); });
     rep.stages.back().detail += ", refitted: the fit in use had drifted";
@@ -185,7 +190,8 @@ RunReport Run(const RunOptions& o, const RunContext& ctx) {
   const ImageStages images = RunImageStages(o, ctx, rep);
   const StageResult red = RunReduce(o, ctx, images.ex, rep);
   if (o.interactions.empty())
-    spdlog::info("run: no --interactions given: similar items from the visual and text sources only, no recommendations");
+    spdlog::info(
+        "run: no --interactions given: similar items from the visual and text sources only, no recommendations");
   RecommendAndEvaluate(o, ctx, red, images.ft, rep);
   return rep;
 }
@@ -203,8 +209,10 @@ std::string FormatRunReport(const RunReport& r) {
   char buf[128];
   std::snprintf(buf, sizeof buf, "%-12s %-11s %7ss\n", "total", "", FormatFixed(total, 1).c_str());
   s += buf;
-  if (!r.recommendations.empty()) s += "\nrecommendations: " + r.recommendations + "\n";
-  else if (!r.similar_items.empty()) s += "\nrecommendations: none (no --interactions given)\n";
+  if (!r.recommendations.empty())
+    s += "\nrecommendations: " + r.recommendations + "\n";
+  else if (!r.similar_items.empty())
+    s += "\nrecommendations: none (no --interactions given)\n";
   if (!r.similar_items.empty()) s += "similar items:   " + r.similar_items + "\n";
   if (!r.report.empty()) s += "evaluation:      " + r.report + "\n";
   if (!r.evaluated_recommendations.empty())

@@ -12,9 +12,13 @@ namespace visrec::preprocess {
 namespace {
 
 uint16_t Be16(const unsigned char* p) { return uint16_t(p[0] << 8 | p[1]); }
-uint32_t Be32(const unsigned char* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+uint32_t Be32(const unsigned char* p) {
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
+}
 uint16_t Le16(const unsigned char* p) { return uint16_t(p[1] << 8 | p[0]); }
-uint32_t Le32(const unsigned char* p) { return uint32_t(p[3]) << 24 | uint32_t(p[2]) << 16 | uint32_t(p[1]) << 8 | p[0]; }
+uint32_t Le32(const unsigned char* p) {
+  return uint32_t(p[3]) << 24 | uint32_t(p[2]) << 16 | uint32_t(p[1]) << 8 | p[0];
+}
 
 bool IsJpeg(const std::string& b) { return b.size() > 3 && (unsigned char)b[0] == 0xFF && (unsigned char)b[1] == 0xD8; }
 
@@ -28,8 +32,14 @@ bool ProbeDimensions(const std::string& bytes, int* w, int* h) {
     while (i + 4 <= n) {
       if (p[i] != 0xFF) return false;
       unsigned char m = p[i + 1];
-      if (m == 0xFF) { ++i; continue; }
-      if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) { i += 2; continue; }
+      if (m == 0xFF) {
+        ++i;
+        continue;
+      }
+      if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) {
+        i += 2;
+        continue;
+      }
       uint16_t len = Be16(p + i + 2);
       if (len < 2) return false;
       bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
@@ -47,16 +57,19 @@ bool ProbeDimensions(const std::string& bytes, int* w, int* h) {
   if (n >= 24 && std::memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0 && std::memcmp(p + 12, "IHDR", 4) == 0) {
     uint32_t ww = Be32(p + 16), hh = Be32(p + 20);
     if (ww == 0 || hh == 0 || ww > 0x7fffffff || hh > 0x7fffffff) return false;
-    *w = int(ww); *h = int(hh);
+    *w = int(ww);
+    *h = int(hh);
     return true;
   }
   if (n >= 26 && p[0] == 'B' && p[1] == 'M') {
     int32_t ww = int32_t(Le32(p + 18)), hh = int32_t(Le32(p + 22));
-    *w = std::abs(ww); *h = std::abs(hh);
+    *w = std::abs(ww);
+    *h = std::abs(hh);
     return *w > 0 && *h > 0;
   }
   if (n >= 10 && std::memcmp(p, "GIF8", 4) == 0) {
-    *w = Le16(p + 6); *h = Le16(p + 8);
+    *w = Le16(p + 6);
+    *h = Le16(p + 8);
     return *w > 0 && *h > 0;
   }
   if (n >= 30 && std::memcmp(p, "RIFF", 4) == 0 && std::memcmp(p + 8, "WEBP", 4) == 0) {
@@ -65,10 +78,15 @@ bool ProbeDimensions(const std::string& bytes, int* w, int* h) {
       *h = 1 + int(p[27] | p[28] << 8 | p[29] << 16);
       return true;
     }
-    if (std::memcmp(p + 12, "VP8 ", 4) == 0) { *w = Le16(p + 26) & 0x3fff; *h = Le16(p + 28) & 0x3fff; return *w > 0 && *h > 0; }
+    if (std::memcmp(p + 12, "VP8 ", 4) == 0) {
+      *w = Le16(p + 26) & 0x3fff;
+      *h = Le16(p + 28) & 0x3fff;
+      return *w > 0 && *h > 0;
+    }
     if (std::memcmp(p + 12, "VP8L", 4) == 0 && n >= 25) {
       uint32_t b = Le32(p + 21);
-      *w = 1 + int(b & 0x3fff); *h = 1 + int((b >> 14) & 0x3fff);
+      *w = 1 + int(b & 0x3fff);
+      *h = 1 + int((b >> 14) & 0x3fff);
       return true;
     }
   }
@@ -121,12 +139,21 @@ bool JpegHasEndOfImage(const std::string& bytes) {
   while (i + 4 <= n) {
     if (p[i] != 0xFF) return false;
     unsigned char m = p[i + 1];
-    if (m == 0xFF) { ++i; continue; }
+    if (m == 0xFF) {
+      ++i;
+      continue;
+    }
     if (m == 0xD9) return true;
-    if ((m >= 0xD0 && m <= 0xD7) || m == 0x01) { i += 2; continue; }
+    if ((m >= 0xD0 && m <= 0xD7) || m == 0x01) {
+      i += 2;
+      continue;
+    }
     size_t len = Be16(p + i + 2);
     if (len < 2) return false;
-    if (m == 0xDA) { i += 2 + len; break; }
+    if (m == 0xDA) {
+      i += 2 + len;
+      break;
+    }
     i += 2 + len;
   }
   for (; i + 1 < n; ++i)
@@ -142,7 +169,10 @@ cv::Mat ApplyOrientation(const cv::Mat& img, int o) {
     case 4: cv::flip(img, out, 0); return out;
     case 5: cv::transpose(img, out); return out;
     case 6: cv::rotate(img, out, cv::ROTATE_90_CLOCKWISE); return out;
-    case 7: cv::transpose(img, tmp); cv::rotate(tmp, out, cv::ROTATE_180); return out;
+    case 7:
+      cv::transpose(img, tmp);
+      cv::rotate(tmp, out, cv::ROTATE_180);
+      return out;
     case 8: cv::rotate(img, out, cv::ROTATE_90_COUNTERCLOCKWISE); return out;
     default: return img;
   }
@@ -158,8 +188,8 @@ cv::Mat DecodeToRgb(const std::string& bytes, const DecodeOptions& o) {
     throw ImageFailure("truncated JPEG (no end-of-image marker): the file was cut short, re-export or re-download it");
   if (known && int64_t(w) * int64_t(h) > o.max_pixels)
     throw ImageFailure("image is " + std::to_string(w) + "x" + std::to_string(h) + " = " +
-                       std::to_string(int64_t(w) * h) + " pixels, above --max-pixels " +
-                       std::to_string(o.max_pixels) + " (decompression-bomb guard)");
+                       std::to_string(int64_t(w) * h) + " pixels, above --max-pixels " + std::to_string(o.max_pixels) +
+                       " (decompression-bomb guard)");
   cv::Mat buf(1, int(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
   cv::Mat img;
   try {
@@ -177,9 +207,12 @@ cv::Mat DecodeToRgb(const std::string& bytes, const DecodeOptions& o) {
     throw ImageFailure(std::string("decoder error: ") + e.what());
   }
   if (img.empty()) throw ImageFailure("not a decodable image (unknown format, truncated or corrupt)");
-  if (img.depth() == CV_16U) img.convertTo(img, CV_8U, 1.0 / 257.0);
-  else if (img.depth() == CV_32F) img.convertTo(img, CV_8U, 255.0);
-  else if (img.depth() != CV_8U) img.convertTo(img, CV_8U);
+  if (img.depth() == CV_16U)
+    img.convertTo(img, CV_8U, 1.0 / 257.0);
+  else if (img.depth() == CV_32F)
+    img.convertTo(img, CV_8U, 255.0);
+  else if (img.depth() != CV_8U)
+    img.convertTo(img, CV_8U);
   cv::Mat rgb;
   const cv::Vec3b bg = o.background;
   switch (img.channels()) {
@@ -212,9 +245,18 @@ cv::Mat TrimMargins(const cv::Mat& rgb, int tol, double padding, double keep_fra
   if (H < 8 || W < 8) return rgb;
   // Border colour: per-channel median of the outermost frame.
   std::vector<uint8_t> ch[3];
-  auto take = [&](int y, int x) { auto v = rgb.at<cv::Vec3b>(y, x); for (int k = 0; k < 3; ++k) ch[k].push_back(v[k]); };
-  for (int x = 0; x < W; ++x) { take(0, x); take(H - 1, x); }
-  for (int y = 1; y < H - 1; ++y) { take(y, 0); take(y, W - 1); }
+  auto take = [&](int y, int x) {
+    auto v = rgb.at<cv::Vec3b>(y, x);
+    for (int k = 0; k < 3; ++k) ch[k].push_back(v[k]);
+  };
+  for (int x = 0; x < W; ++x) {
+    take(0, x);
+    take(H - 1, x);
+  }
+  for (int y = 1; y < H - 1; ++y) {
+    take(y, 0);
+    take(y, W - 1);
+  }
   cv::Vec3b border;
   for (int k = 0; k < 3; ++k) {
     auto mid = ch[k].begin() + long(ch[k].size() / 2);
@@ -226,7 +268,10 @@ cv::Mat TrimMargins(const cv::Mat& rgb, int tol, double padding, double keep_fra
     const cv::Vec3b* p = rgb.ptr<cv::Vec3b>(y);
     for (int x = 0; x < W; ++x) {
       int d = std::max({std::abs(p[x][0] - border[0]), std::abs(p[x][1] - border[1]), std::abs(p[x][2] - border[2])});
-      if (d > tol) { ++row_hits[size_t(y)]; ++col_hits[size_t(x)]; }
+      if (d > tol) {
+        ++row_hits[size_t(y)];
+        ++col_hits[size_t(x)];
+      }
     }
   }
   // A row/column holds content when more than a few pixels differ (noise-robust).
@@ -317,9 +362,13 @@ cv::Mat Horizontal(const cv::Mat& in, int out_w) {
       int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
       for (int x = 0; x < xmax; ++x) {
         const uint8_t* px = s + (x + xmin) * 3;
-        s0 += px[0] * k[x]; s1 += px[1] * k[x]; s2 += px[2] * k[x];
+        s0 += px[0] * k[x];
+        s1 += px[1] * k[x];
+        s2 += px[2] * k[x];
       }
-      d[xx * 3] = Clip8(s0); d[xx * 3 + 1] = Clip8(s1); d[xx * 3 + 2] = Clip8(s2);
+      d[xx * 3] = Clip8(s0);
+      d[xx * 3 + 1] = Clip8(s1);
+      d[xx * 3 + 2] = Clip8(s2);
     }
   }
   return out;
@@ -364,8 +413,13 @@ cv::Mat ResizeBilinearAA(const cv::Mat& rgb, int out_w, int out_h) {
 cv::Mat ResizeShorterCenterCrop(const cv::Mat& rgb, int shorter, int crop) {
   const int w = rgb.cols, h = rgb.rows;
   int nw, nh;
-  if (w <= h) { nw = shorter; nh = int(double(shorter) * h / w); }
-  else { nh = shorter; nw = int(double(shorter) * w / h); }
+  if (w <= h) {
+    nw = shorter;
+    nh = int(double(shorter) * h / w);
+  } else {
+    nh = shorter;
+    nw = int(double(shorter) * w / h);
+  }
   cv::Mat r = (nw == w && nh == h) ? rgb : ResizeBilinearAA(rgb, nw, nh);
   if (nw < crop || nh < crop) {  // torchvision pads; only reachable when resize < crop
     cv::Mat padded(std::max(nh, crop), std::max(nw, crop), CV_8UC3, cv::Scalar(0, 0, 0));

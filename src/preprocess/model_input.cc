@@ -31,8 +31,10 @@ PreprocessOptions ResolveModelInput(const PreprocessOptions& options, json* sour
     } else {
       src[name] = "option";
       if (declared && *declared != field)
-        spdlog::warn("preprocess: {} {} contradicts the {} which declares {}; the option wins, so the model "
-                     "sees inputs unlike those it was trained on", flag, show(field), decl->source, show(*declared));
+        spdlog::warn(
+            "preprocess: {} {} contradicts the {} which declares {}; the option wins, so the model "
+            "sees inputs unlike those it was trained on",
+            flag, show(field), decl->source, show(*declared));
     }
   };
   auto show_int = [](int v) { return std::to_string(v); };

@@ -27,10 +27,18 @@ namespace {
 constexpr const char* kStage = "preprocess";
 
 json CanonicalParams(const PreprocessOptions& o) {
-  return {{"resize", o.resize}, {"crop", o.crop}, {"mode", ChoiceName(o.mode)}, {"trim", ChoiceName(o.trim)},
-          {"trim_tolerance", o.trim_tolerance}, {"trim_padding", o.trim_padding},
-          {"background", o.background}, {"mean", o.mean}, {"std", o.std},
-          {"max_pixels", o.max_pixels}, {"max_file_mb", o.max_file_mb}, {"reduced_decode", o.reduced_decode},
+  return {{"resize", o.resize},
+          {"crop", o.crop},
+          {"mode", ChoiceName(o.mode)},
+          {"trim", ChoiceName(o.trim)},
+          {"trim_tolerance", o.trim_tolerance},
+          {"trim_padding", o.trim_padding},
+          {"background", o.background},
+          {"mean", o.mean},
+          {"std", o.std},
+          {"max_pixels", o.max_pixels},
+          {"max_file_mb", o.max_file_mb},
+          {"reduced_decode", o.reduced_decode},
           {"shard_size", o.shard_size},
           {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"},
           {"pixel_layout", "uint8 NHWC RGB; normalize (x/255-mean)/std at tensor conversion"}};
@@ -61,10 +69,16 @@ Processed ProcessOne(const std::string& bytes, const PreprocessOptions& o) {
     if (o.reduced_decode == "auto" && known) {
       int shorter = std::min(w, h);
       for (int f : {8, 4, 2})
-        if (shorter / f >= 2 * need) { d.reduce_factor = f; break; }
+        if (shorter / f >= 2 * need) {
+          d.reduce_factor = f;
+          break;
+        }
     }
     cv::Mat rgb = DecodeToRgb(bytes, d);
-    if (!known) { p.width = rgb.cols; p.height = rgb.rows; }
+    if (!known) {
+      p.width = rgb.cols;
+      p.height = rgb.rows;
+    }
     if (o.trim == Trim::kAuto) {
       const double keep = o.mode == FitMode::kCrop ? double(o.crop) / o.resize : 1.0;
       cv::Mat t = TrimMargins(rgb, o.trim_tolerance, o.trim_padding, keep);
@@ -76,7 +90,7 @@ Processed ProcessOne(const std::string& bytes, const PreprocessOptions& o) {
       rgb = t;
     }
     cv::Mat out = o.mode == FitMode::kCrop ? ResizeShorterCenterCrop(rgb, o.resize, o.crop)
-                                   : Letterbox(rgb, o.crop, d.background);
+                                           : Letterbox(rgb, o.crop, d.background);
     p.pixels.assign(out.data, out.data + size_t(o.crop) * size_t(o.crop) * 3);
   } catch (const ImageFailure& e) {
     p.failure = e.what();
@@ -101,8 +115,8 @@ class PreviousPixels {
       int w = t.Column("width"), h = t.Column("height");
       if (sha < 0 || shard < 0 || row < 0) return;
       for (auto& r : t.rows)
-        by_sha_[r[size_t(sha)]] = {prev.dir / ("pixels-" + r[size_t(shard)] + ".npy"),
-                                   std::stoll(r[size_t(row)]), std::stoi(r[size_t(w)]), std::stoi(r[size_t(h)])};
+        by_sha_[r[size_t(sha)]] = {prev.dir / ("pixels-" + r[size_t(shard)] + ".npy"), std::stoll(r[size_t(row)]),
+                                   std::stoi(r[size_t(w)]), std::stoi(r[size_t(h)])};
     } catch (const Error&) {
       by_sha_.clear();  // no usable previous version: everything is computed
     }
@@ -128,7 +142,11 @@ class PreviousPixels {
   size_t size() const { return by_sha_.size(); }
 
  private:
-  struct Loc { fs::path file; int64_t row; int width, height; };
+  struct Loc {
+    fs::path file;
+    int64_t row;
+    int width, height;
+  };
   size_t row_bytes_;
   std::map<std::string, Loc> by_sha_;
 };
@@ -181,7 +199,8 @@ void PreprocessOptions::Validate() const {
     CheckRange("preprocess: --std values", s, 0, 1e6);
     if (!(s > 0)) throw UsageError("preprocess: --std values must be > 0");
   }
-  if (max_file_mb < 1 || max_file_mb > (int64_t(1) << 20)) throw UsageError("preprocess: --max-file-mb must be in [1, 1048576]");
+  if (max_file_mb < 1 || max_file_mb > (int64_t(1) << 20))
+    throw UsageError("preprocess: --max-file-mb must be in [1, 1048576]");
   if (max_pixels < 1) throw UsageError("preprocess: --max-pixels must be positive");
   if (reduced_decode != "auto" && reduced_decode != "off")
     throw UsageError("preprocess: --reduced-decode must be auto or off");
@@ -279,8 +298,9 @@ PixelsWritten WritePixelShards(const Catalog& cat, const SourceDigests& src, con
       }
       (was_reused[j] ? out.reused : out.computed)++;
       w.Append(p.pixels.data(), 1);
-      out.images_csv += CsvLine({std::to_string(out.rows++), ph.item_id, ph.image, src.sha[start + j],
-                                 std::to_string(p.width), std::to_string(p.height), shard_name, std::to_string(shard_row++)});
+      out.images_csv +=
+          CsvLine({std::to_string(out.rows++), ph.item_id, ph.image, src.sha[start + j], std::to_string(p.width),
+                   std::to_string(p.height), shard_name, std::to_string(shard_row++)});
       good_per_item[ph.item_id]++;
       p.pixels.clear();
       p.pixels.shrink_to_fit();

@@ -41,7 +41,8 @@ std::unordered_map<std::string, int64_t> IndexOf(const std::vector<std::string>&
 }  // namespace
 
 void QueryOptions::Validate() const {
-  if (device != "auto" && device != "cpu" && device != "cuda") throw UsageError("query: --device must be auto, cpu or cuda");
+  if (device != "auto" && device != "cpu" && device != "cuda")
+    throw UsageError("query: --device must be auto, cpu or cuda");
   if (threads < 0) throw UsageError("query: --threads must be >= 0");
   if (source != "hybrid" && source != "collaborative" && source != "visual" && source != "text")
     throw UsageError("query: --source must be hybrid, collaborative, visual or text");
@@ -127,15 +128,16 @@ struct QueryEngine::Impl {
     embedder = std::make_unique<extract::PhotoEmbedder>(ex, o.device, o.threads);
     fit = std::make_unique<reduce::PcaModel>(reduce::LoadFit(red));
     if (fit->mean.size() != embedder->dim() && embedder->dim() != 0)
-      throw ArtifactError(red.dir.string() + " was fitted on " + std::to_string(fit->mean.size()) +
-                          "-d features but " + ex.dir.string() + " holds " + std::to_string(embedder->dim()) + "-d ones");
+      throw ArtifactError(red.dir.string() + " was fitted on " + std::to_string(fit->mean.size()) + "-d features but " +
+                          ex.dir.string() + " holds " + std::to_string(embedder->dim()) + "-d ones");
   }
 
   void IndexPhotos() {
     if (!first_photo.empty()) return;
     CsvTable t = ReadCsv(pre.File("images.csv"));
     int ci = t.Column("item_id"), cs = t.Column("shard"), cr = t.Column("shard_row");
-    if (ci < 0 || cs < 0 || cr < 0) throw ArtifactError(pre.File("images.csv").string() + " lacks item_id/shard/shard_row");
+    if (ci < 0 || cs < 0 || cr < 0)
+      throw ArtifactError(pre.File("images.csv").string() + " lacks item_id/shard/shard_row");
     for (const auto& row : t.rows)
       first_photo.emplace(row[size_t(ci)], std::make_pair(row[size_t(cs)], ParseInt(row[size_t(cr)]).value_or(-1)));
   }
@@ -162,8 +164,8 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
   m.reduced = std::make_unique<MappedNpy>(m.red.File("reduced_l2.npy"));
   if (m.sim_idx->rows() != int64_t(m.item_ids.size()) || m.rec_items->rows() != int64_t(m.users.size()) ||
       m.reduced->rows() != int64_t(m.red_ids.size()))
-    throw ArtifactError("query: array rows and id lists disagree in " + m.rec.dir.string() + " or " + m.red.dir.string() +
-                        "; run `visrec verify` on them");
+    throw ArtifactError("query: array rows and id lists disagree in " + m.rec.dir.string() + " or " +
+                        m.red.dir.string() + "; run `visrec verify` on them");
   // Touch the arrays' typed views once so a wrong dtype fails here, not mid-query.
   (void)m.sim_idx->data<int32_t>();
   (void)m.sim_score->data<float>();
@@ -172,19 +174,25 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
   (void)m.reduced->data<float>();
   // Lists from a --split run leave the held-out interactions out: fine for judging, not for serving.
   for (const auto& in : m.rec.manifest.InputsWithRole("interactions"))
-    if (fs::path(in.path).filename() == "train.csv" && fs::path(in.path).parent_path().parent_path().filename() == "split")
-      spdlog::warn("query: {} was trained on a split's training part (a `run --split` without --final); its lists lack the "
-                   "held-out interactions", m.rec.dir.string());
+    if (fs::path(in.path).filename() == "train.csv" &&
+        fs::path(in.path).parent_path().parent_path().filename() == "split")
+      spdlog::warn(
+          "query: {} was trained on a split's training part (a `run --split` without --final); its lists lack the "
+          "held-out interactions",
+          m.rec.dir.string());
   if (o.source != "hybrid") {
     if (!m.rec.manifest.HasOutput("similar_items_" + o.source + ".npy"))
-      throw ArtifactError("query: " + m.rec.dir.string() + " has no per-source similar items (made by a visrec before "
+      throw ArtifactError("query: " + m.rec.dir.string() +
+                          " has no per-source similar items (made by a visrec before "
                           "recommend stage version 3); rerun recommend, or use --source hybrid");
     const contract::RecommendSummary counts = contract::RecommendSummary::From(m.rec.manifest);
     if (o.source == "text" && !counts.text_similarity)
-      throw InputError("query: the run in " + m.rec.dir.string() + " had no text similarity (no --catalog titles or "
+      throw InputError("query: the run in " + m.rec.dir.string() +
+                       " had no text similarity (no --catalog titles or "
                        "--text-columns); ask another --source");
     if (o.source == "collaborative" && !counts.has_recommendations)
-      throw InputError("query: the run in " + m.rec.dir.string() + " had no interactions, so no collaborative similarity; "
+      throw InputError("query: the run in " + m.rec.dir.string() +
+                       " had no interactions, so no collaborative similarity; "
                        "ask another --source");
     m.source_idx = std::make_unique<MappedNpy>(m.rec.File("similar_items_" + o.source + ".npy"));
     m.source_score = std::make_unique<MappedNpy>(m.rec.File("similar_scores_" + o.source + ".npy"));
@@ -205,17 +213,19 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
       throw UsageError("query: --show needs the catalog, and " + m.rec.dir.string() + " was made without --catalog");
     std::error_code ec;
     if (!fs::is_regular_file(catalog, ec))
-      throw InputError("query: --show reads the run's catalog '" + catalog.string() + "', which is gone; restore it, or "
+      throw InputError("query: --show reads the run's catalog '" + catalog.string() +
+                       "', which is gone; restore it, or "
                        "query without --show");
     if (Sha256File(catalog) != digest)
-      spdlog::warn("query: the catalog '{}' changed since {} was made; --show prints its current values", catalog.string(),
-                   m.rec.dir.string());
+      spdlog::warn("query: the catalog '{}' changed since {} was made; --show prints its current values",
+                   catalog.string(), m.rec.dir.string());
     const Catalog cat = ReadCatalog(catalog);
     for (const auto& c : o.show)
       if (std::find(cat.columns.begin(), cat.columns.end(), c) == cat.columns.end()) {
         std::string known;
         for (const auto& k : cat.columns) known += (known.empty() ? "" : ", ") + k;
-        throw UsageError("query: --show names '" + c + "', which " + catalog.string() + " does not have (its columns: " + known + ")");
+        throw UsageError("query: --show names '" + c + "', which " + catalog.string() +
+                         " does not have (its columns: " + known + ")");
       }
     std::map<std::string, std::string> first_image;
     for (const auto& photo : cat.photos) first_image.emplace(photo.item_id, photo.image);
@@ -223,7 +233,10 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
       auto& values = m.shown[item];
       for (const auto& c : o.show) {
         auto f = meta.find(c);
-        values.push_back(c == "item_id" ? item : c == "image" ? first_image[item] : f == meta.end() ? std::string() : f->second);
+        values.push_back(c == "item_id"    ? item
+                         : c == "image"    ? first_image[item]
+                         : f == meta.end() ? std::string()
+                                           : f->second);
       }
     }
   }
@@ -259,12 +272,14 @@ QueryResult QueryEngine::User(const std::string& id, int k) {
   auto it = m.user_index.find(id);
   if (it == m.user_index.end())
     throw InputError("user '" + id + "' has no recommendations in " + m.rec.dir.string() + " (" +
-                     std::to_string(m.users.size()) + " users, all from the interactions it was run on); "
+                     std::to_string(m.users.size()) +
+                     " users, all from the interactions it was run on); "
                      "check the id, or rerun recommend with this user's interactions");
   m.IndexUserRows();
   const auto [begin, end] = m.user_rows[size_t(it->second)];
   if (end > begin) {
-    CsvTable t = ParseCsv("user_id,rank,item_id,score,reason\n" + m.rec_csv.substr(begin, end - begin), "recommendations.csv");
+    CsvTable t =
+        ParseCsv("user_id,rank,item_id,score,reason\n" + m.rec_csv.substr(begin, end - begin), "recommendations.csv");
     for (const auto& row : t.rows) {
       if (int(r.answers.size()) >= k || row.size() < 5) break;
       r.answers.push_back({row[2], ParseDouble(row[3]).value_or(0), row[4], {}});
@@ -282,7 +297,8 @@ QueryResult QueryEngine::Image(const fs::path& photo, int k) {
   auto t0 = Clock::now();
   std::vector<uint8_t> px;
   try {
-    px = preprocess::PreprocessPhoto(ReadRegularFile(photo, m.pre_opts.max_file_mb << 20, "--max-file-mb of preprocess"), m.pre_opts);
+    px = preprocess::PreprocessPhoto(
+        ReadRegularFile(photo, m.pre_opts.max_file_mb << 20, "--max-file-mb of preprocess"), m.pre_opts);
   } catch (const InputError& e) {
     throw InputError("query photo '" + photo.string() + "': " + e.what());
   }
@@ -296,7 +312,9 @@ QueryResult QueryEngine::Image(const fs::path& photo, int k) {
   auto t3 = Clock::now();
   // Exact cosine search over the unit-length reduced vectors; ties go to the smaller id (rows are in id order).
   const int64_t n = m.reduced->rows(), d = m.reduced->cols();
-  if (q.cols() != d) throw ArtifactError("query: projection gives " + std::to_string(q.cols()) + " dims, the index holds " + std::to_string(d));
+  if (q.cols() != d)
+    throw ArtifactError("query: projection gives " + std::to_string(q.cols()) + " dims, the index holds " +
+                        std::to_string(d));
   const float* base = m.reduced->data<float>();
   const float* qv = q.data();
   Eigen::Map<const reduce::MatrixF> index(base, Eigen::Index(n), Eigen::Index(d));
@@ -308,7 +326,8 @@ QueryResult QueryEngine::Image(const fs::path& photo, int k) {
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
   std::partial_sort(scored.begin(), scored.begin() + long(top), scored.end(), better);
-  for (size_t i = 0; i < top; ++i) r.answers.push_back({m.red_ids[size_t(scored[i].second)], scored[i].first, "visual", {}});
+  for (size_t i = 0; i < top; ++i)
+    r.answers.push_back({m.red_ids[size_t(scored[i].second)], scored[i].first, "visual", {}});
   m.Show(r);
   auto t4 = Clock::now();
   r.ms.preprocess = Ms(t0, t1);
@@ -335,7 +354,8 @@ std::vector<uint8_t> QueryEngine::ItemPixels(const std::string& id) {
 std::vector<uint8_t> QueryEngine::PhotoPixels(const fs::path& photo) {
   Impl& m = *impl_;
   const auto opts = preprocess::OptionsFromManifest(m.pre.manifest);
-  return preprocess::PreprocessPhoto(ReadRegularFile(photo, opts.max_file_mb << 20, "--max-file-mb of preprocess"), opts);
+  return preprocess::PreprocessPhoto(ReadRegularFile(photo, opts.max_file_mb << 20, "--max-file-mb of preprocess"),
+                                     opts);
 }
 
 std::string FormatTable(const QueryResult& r) {
@@ -355,15 +375,17 @@ std::string FormatTable(const QueryResult& r) {
 std::string FormatJson(const QueryResult& r) {
   json j{{"kind", r.kind}, {"query", r.query}};
   json a = json::array();
-  for (size_t i = 0; i < r.answers.size(); ++i)
-  {
-    json x{{"rank", i + 1}, {"item_id", r.answers[i].item_id}, {"score", r.answers[i].score}, {"reason", r.answers[i].reason}};
+  for (size_t i = 0; i < r.answers.size(); ++i) {
+    json x{{"rank", i + 1},
+           {"item_id", r.answers[i].item_id},
+           {"score", r.answers[i].score},
+           {"reason", r.answers[i].reason}};
     for (const auto& [column, value] : r.answers[i].shown) x["show"][column] = value;
     a.push_back(x);
   }
   j["answers"] = a;
-  j["ms"] = {{"total", r.ms.total}, {"preprocess", r.ms.preprocess}, {"model", r.ms.model}, {"project", r.ms.project},
-             {"search", r.ms.search}, {"lookup", r.ms.lookup}};
+  j["ms"] = {{"total", r.ms.total},     {"preprocess", r.ms.preprocess}, {"model", r.ms.model},
+             {"project", r.ms.project}, {"search", r.ms.search},         {"lookup", r.ms.lookup}};
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -374,7 +396,8 @@ std::string RenderSheetPng(const std::vector<std::vector<Tile>>& rows, int crop,
     cols = std::max(cols, std::min<int>(int(row.size()), L.per_row));
   }
   const int cell_h = L.tile + L.CaptionHeight() + L.pad;
-  cv::Mat sheet(L.pad + std::max(lines, 1) * cell_h, L.pad + cols * (L.tile + L.pad), CV_8UC3, cv::Scalar(255, 255, 255));
+  cv::Mat sheet(L.pad + std::max(lines, 1) * cell_h, L.pad + cols * (L.tile + L.pad), CV_8UC3,
+                cv::Scalar(255, 255, 255));
   int line = 0;
   for (const auto& row : rows) {
     for (size_t i = 0; i < row.size(); ++i) {
@@ -438,7 +461,8 @@ std::string BatchSummary::Format() const {
   return s;
 }
 
-BatchSummary RunBatch(QueryEngine& engine, std::istream& in, const std::string& name, int k, bool as_json, std::ostream& out) {
+BatchSummary RunBatch(QueryEngine& engine, std::istream& in, const std::string& name, int k, bool as_json,
+                      std::ostream& out) {
   BatchSummary sum;
   std::string line;
   for (int64_t no = 1; std::getline(in, line); ++no) {
@@ -446,15 +470,23 @@ BatchSummary RunBatch(QueryEngine& engine, std::istream& in, const std::string& 
     if (!ParseBatchLine(line, &kind, &arg)) continue;
     QueryResult r;
     try {
-      if (kind == "item" && !arg.empty()) r = engine.Item(arg, k);
-      else if (kind == "user" && !arg.empty()) r = engine.User(arg, k);
-      else if (kind == "image" && !arg.empty()) r = engine.Image(arg, k);
-      else throw InputError("expected 'item ID', 'user ID' or 'image PATH', got '" + ToValidUtf8(line.substr(0, 80)) + "'");
+      if (kind == "item" && !arg.empty())
+        r = engine.Item(arg, k);
+      else if (kind == "user" && !arg.empty())
+        r = engine.User(arg, k);
+      else if (kind == "image" && !arg.empty())
+        r = engine.Image(arg, k);
+      else
+        throw InputError("expected 'item ID', 'user ID' or 'image PATH', got '" + ToValidUtf8(line.substr(0, 80)) +
+                         "'");
     } catch (const InputError& e) {
       ++sum.failed;
       const std::string msg = name + ":" + std::to_string(no) + ": " + e.what();
-      if (as_json) out << json{{"kind", kind}, {"query", arg}, {"error", msg}}.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-      else out << EscapeControl(kind) << " " << EscapeControl(arg) << ": ERROR " << EscapeControl(msg) << "\n\n";
+      if (as_json)
+        out << json{{"kind", kind}, {"query", arg}, {"error", msg}}.dump(-1, ' ', false, json::error_handler_t::replace)
+            << "\n";
+      else
+        out << EscapeControl(kind) << " " << EscapeControl(arg) << ": ERROR " << EscapeControl(msg) << "\n\n";
       out.flush();
       continue;
     }

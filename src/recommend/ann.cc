@@ -26,14 +26,20 @@ bool HaveFaiss() {
 
 void RequireFaiss() {
   if (!HaveFaiss())
-    throw NotImplementedError("--visual-index hnsw needs Faiss, and this visrec was built without it: "
-                              "apt-get install libfaiss-dev and rebuild (tools/install-deps.sh does both), or use --visual-index exact");
+    throw NotImplementedError(
+        "--visual-index hnsw needs Faiss, and this visrec was built without it: "
+        "apt-get install libfaiss-dev and rebuild (tools/install-deps.sh does both), or use --visual-index exact");
 }
 
 TopK HnswCosineTopK(const float* rows, int64_t n, int64_t d, int k, const HnswOptions& h, int threads) {
   RequireFaiss();
 #ifndef VISREC_HAVE_FAISS
-  (void)rows; (void)n; (void)d; (void)k; (void)h; (void)threads;
+  (void)rows;
+  (void)n;
+  (void)d;
+  (void)k;
+  (void)h;
+  (void)threads;
   return {};
 #else
   // Zero rows get no neighbours and are nobody's neighbour (as in exact search): index the others.

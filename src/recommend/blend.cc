@@ -64,8 +64,9 @@ HybridLists BuildHybrid(const SourceLists& sims, const double w[3], int32_t n, i
       for (auto nb : (*sims[s])[size_t(i)])
         if (nb.score > kNoise) parts.push_back({nb.item, s, float(w[s] * nb.score / top)});
     }
-    std::sort(parts.begin(), parts.end(),
-              [](const Part& a, const Part& b) { return a.item < b.item || (a.item == b.item && a.source < b.source); });
+    std::sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) {
+      return a.item < b.item || (a.item == b.item && a.source < b.source);
+    });
     std::vector<HybridNb> v;
     for (size_t q = 0; q < parts.size();) {
       float p[3] = {0.f, 0.f, 0.f};
@@ -74,7 +75,8 @@ HybridLists BuildHybrid(const SourceLists& sims, const double w[3], int32_t n, i
       float tot = p[0] + p[1] + p[2];
       if (tot > 0) v.push_back({j, tot, {p[0], p[1], p[2]}});
     }
-    std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.score > b.score || (a.score == b.score && a.item < b.item); });
+    std::sort(v.begin(), v.end(),
+              [](auto& a, auto& b) { return a.score > b.score || (a.score == b.score && a.item < b.item); });
     // A copy of exactly the kept length: the union of three sources' lists is up to three times
     // longer, and keeping that capacity for every item cost memory in proportion.
     hybrid[size_t(i)].assign(v.begin(), v.begin() + std::min<std::ptrdiff_t>(std::ptrdiff_t(v.size()), neighbors));
@@ -114,7 +116,10 @@ std::vector<Held> PickHeldOut(const BlendTuningInput& in, BlendTuning& out) {
     for (const auto& [i, wt] : h) {
       if (wt.second != t_last) continue;
       const uint64_t r = Mix(order ^ Mix(uint64_t(i)));
-      if (pick < 0 || r < best) { pick = i; best = r; }
+      if (pick < 0 || r < best) {
+        pick = i;
+        best = r;
+      }
     }
     held.push_back({u, pick});
   }
@@ -219,7 +224,8 @@ BlendTuning TuneBlend(const BlendTuningInput& in) {
   out.cells = BlendGrid(in);
   if (!held.empty()) {
     const FlatHistories train = WithoutHeldOut(*in.histories, held);
-    const TopK cf = SparseCosineTopK(UserItemRows(train, in.n_items), in.neighbors, in.shrink, in.min_support, in.threads);
+    const TopK cf =
+        SparseCosineTopK(UserItemRows(train, in.n_items), in.neighbors, in.shrink, in.min_support, in.threads);
     const SourceLists sims{&cf, in.visual, in.has_text ? in.text : nullptr};
     for (BlendCell& cell : out.cells) ScoreCell(cell, sims, train, held, in);
     out.chosen = 0;
@@ -256,13 +262,16 @@ Blend ChooseBlend(const RecommendOptions& o, const FlatHistories& h, const Lists
     tin.max_users = o.blend_users;
     tin.threads = threads;
     const BlendTuning t = have_interactions ? TuneBlend(tin) : BlendTuning{};
-    blend["validation"] = {{"users", t.validation_users}, {"eligible_users", t.eligible_users},
+    blend["validation"] = {{"users", t.validation_users},
+                           {"eligible_users", t.eligible_users},
                            {"held_out", t.by_timestamp ? "each user's latest interaction (seeded pick among ties)"
                                                        : "a seeded random interaction per user (no timestamps)"},
-                           {"metric", "ndcg@" + std::to_string(o.k)}, {"seconds", t.seconds}};
+                           {"metric", "ndcg@" + std::to_string(o.k)},
+                           {"seconds", t.seconds}};
     if (t.chosen >= 0) {
       for (const auto& c : t.cells)
-        blend["grid"].push_back({{"w_cf", c.w[kCf]}, {"w_visual", c.w[kVisual]}, {"w_text", c.w[kText]}, {"hr", c.hr}, {"ndcg", c.ndcg}});
+        blend["grid"].push_back(
+            {{"w_cf", c.w[kCf]}, {"w_visual", c.w[kVisual]}, {"w_text", c.w[kText]}, {"hr", c.hr}, {"ndcg", c.ndcg}});
       for (int s = 0; s < 3; ++s) w[s] = t.cells[size_t(t.chosen)].w[s];
       std::string table;
       for (const auto& c : t.cells)
@@ -271,17 +280,22 @@ Blend ChooseBlend(const RecommendOptions& o, const FlatHistories& h, const Lists
                  std::to_string(o.k) + " " + FormatFixed(c.ndcg, 4);
       spdlog::debug("recommend: blend grid on {} validation users:{}", t.validation_users, table);
       if (t.validation_users < 100)
-        spdlog::warn("recommend: --blend auto tuned on only {} validation user(s); differences between blends that small "
-                     "are mostly noise (compare runs with `visrec compare` before trusting the choice)", t.validation_users);
-      spdlog::info("recommend: --blend auto chose w_cf {}, w_visual {}, w_text {} (validation NDCG@{} {} on {} users; {} cells "
-                   "in {:.2f} s)", FormatFixed(w[kCf], 2), FormatFixed(w[kVisual], 2), FormatFixed(w[kText], 2), o.k,
-                   FormatFixed(t.cells[size_t(t.chosen)].ndcg, 4), t.validation_users, t.cells.size(), t.seconds);
+        spdlog::warn(
+            "recommend: --blend auto tuned on only {} validation user(s); differences between blends that small "
+            "are mostly noise (compare runs with `visrec compare` before trusting the choice)",
+            t.validation_users);
+      spdlog::info(
+          "recommend: --blend auto chose w_cf {}, w_visual {}, w_text {} (validation NDCG@{} {} on {} users; {} cells "
+          "in {:.2f} s)",
+          FormatFixed(w[kCf], 2), FormatFixed(w[kVisual], 2), FormatFixed(w[kText], 2), o.k,
+          FormatFixed(t.cells[size_t(t.chosen)].ndcg, 4), t.validation_users, t.cells.size(), t.seconds);
     } else {
       const std::string why = !have_interactions ? "no interactions to validate on"
                                                  : "no user has two or more history items to hold one out";
       blend["fallback"] = why + "; the fixed weights were used";
-      spdlog::warn("recommend: --blend auto could not tune ({}); using the fixed weights w_cf {}, w_visual {}, w_text {}", why,
-                   FormatFixed(w[kCf], 2), FormatFixed(w[kVisual], 2), FormatFixed(w[kText], 2));
+      spdlog::warn(
+          "recommend: --blend auto could not tune ({}); using the fixed weights w_cf {}, w_visual {}, w_text {}", why,
+          FormatFixed(w[kCf], 2), FormatFixed(w[kVisual], 2), FormatFixed(w[kText], 2));
     }
   }
   blend["w_cf"] = w[kCf];

@@ -20,10 +20,12 @@ using History = std::map<int32_t, std::pair<double, double>>;
 // A whole recommend artifact that stored its scoring neighbour lists.
 Artifact OpenExplainable(const fs::path& recommend_artifact) {
   Artifact a = OpenArtifact(recommend_artifact);
-  if (a.stage != kStage) throw ArtifactError("explain: '" + a.dir.string() + "' is a " + a.stage + " artifact, expected recommend");
+  if (a.stage != kStage)
+    throw ArtifactError("explain: '" + a.dir.string() + "' is a " + a.stage + " artifact, expected recommend");
   RequireWholeArtifact(a, "explain");
   if (!a.manifest.HasOutput("scoring_neighbors.npy"))
-    throw ArtifactError("explain: " + a.dir.string() + " holds no scoring neighbour lists (made with --store-scoring false "
+    throw ArtifactError("explain: " + a.dir.string() +
+                        " holds no scoring neighbour lists (made with --store-scoring false "
                         "or by a visrec before recommend stage version 2); rerun recommend");
   return a;
 }
@@ -41,8 +43,8 @@ fs::path CheckedInteractions(const Artifact& a) {
     throw ArtifactError("explain: the interactions file '" + interactions.string() + "' that made " + a.dir.string() +
                         " is gone; restore it or rerun recommend");
   if (Sha256File(interactions) != digest)
-    throw ArtifactError("explain: the interactions file '" + interactions.string() + "' changed since " + a.dir.string() +
-                        " was made; rerun recommend to explain its current recommendations");
+    throw ArtifactError("explain: the interactions file '" + interactions.string() + "' changed since " +
+                        a.dir.string() + " was made; rerun recommend to explain its current recommendations");
   return interactions;
 }
 
@@ -71,7 +73,8 @@ void Decompose(const Artifact& a, const std::vector<std::string>& ids, const His
   e.neighbors = int(width);
   if (nbs.rows() != int64_t(ids.size()) || parts.rows() != nbs.rows() || parts.header().shape.size() != 3 ||
       parts.header().shape[1] != width || parts.header().shape[2] != 3)
-    throw ArtifactError("explain: scoring_neighbors.npy and scoring_parts.npy of " + a.dir.string() + " disagree in shape");
+    throw ArtifactError("explain: scoring_neighbors.npy and scoring_parts.npy of " + a.dir.string() +
+                        " disagree in shape");
   if (e.seen) return;
   const int32_t* nb = nbs.data<int32_t>();
   const float* pt = parts.data<float>();
@@ -110,7 +113,8 @@ void ExplainOptions::Validate() const {
 
 Explanation Explain(const ExplainOptions& o) {
   o.Validate();
-  return Explain(o.recommend.empty() ? OpenGivenOrLatest("explain", "", o.workdir, kStage).dir : o.recommend, o.user, o.item);
+  return Explain(o.recommend.empty() ? OpenGivenOrLatest("explain", "", o.workdir, kStage).dir : o.recommend, o.user,
+                 o.item);
 }
 
 Explanation Explain(const fs::path& recommend_artifact, const std::string& user, const std::string& item) {
@@ -130,7 +134,8 @@ Explanation Explain(const fs::path& recommend_artifact, const std::string& user,
   std::unordered_map<std::string, int32_t> index;
   for (size_t i = 0; i < ids.size(); ++i) index[ids[i]] = int32_t(i);
   auto target = index.find(item);
-  if (target == index.end()) throw InputError("explain: unknown item '" + item + "' (not in " + a.File("ids.txt").string() + ")");
+  if (target == index.end())
+    throw InputError("explain: unknown item '" + item + "' (not in " + a.File("ids.txt").string() + ")");
   bool known = false;
   for (const auto& u : ReadLines(a.File("users.txt"))) known |= u == user;
   if (!known) throw InputError("explain: unknown user '" + user + "' (not in " + a.File("users.txt").string() + ")");
@@ -150,41 +155,56 @@ Explanation Explain(const fs::path& recommend_artifact, const std::string& user,
 std::string FormatExplanation(const Explanation& e) {
   std::string s = "user " + e.user + ", item " + e.item + ": ";
   if (e.seen) return s + "already in the user's history; seen items are never recommended\n";
-  s += (e.rank ? "rank " + std::to_string(e.rank) + " of the user's recommendations" : std::string("not in the user's top-K")) +
+  s += (e.rank ? "rank " + std::to_string(e.rank) + " of the user's recommendations"
+               : std::string("not in the user's top-K")) +
        ", score " + FormatFixed(e.score, 6) + "\n";
   if (!e.reason.empty()) s += "  reason: " + e.reason + "\n";
   s += "score = sum over history items of weight x (collaborative + visual + text), each source's part being its\n"
        "similarity divided by the history item's best of that source, times the blend weight (w_cf " +
-       FormatFixed(e.blend[0], 3) + ", w_visual " + FormatFixed(e.blend[1], 3) + ", w_text " + FormatFixed(e.blend[2], 3) + ")\n";
+       FormatFixed(e.blend[0], 3) + ", w_visual " + FormatFixed(e.blend[1], 3) + ", w_text " +
+       FormatFixed(e.blend[2], 3) + ")\n";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-16s %9s %14s %9s %9s %13s\n", "history item", "weight", "collaborative", "visual", "text",
-                "contribution");
+  std::snprintf(buf, sizeof buf, "%-16s %9s %14s %9s %9s %13s\n", "history item", "weight", "collaborative", "visual",
+                "text", "contribution");
   s += buf;
   for (const auto& x : e.parts) {
-    std::snprintf(buf, sizeof buf, "%-16s %9s %14s %9s %9s %13s\n", x.history_item.c_str(), FormatFixed(x.weight, 4).c_str(),
-                  FormatFixed(x.part[0], 4).c_str(), FormatFixed(x.part[1], 4).c_str(), FormatFixed(x.part[2], 4).c_str(),
+    std::snprintf(buf, sizeof buf, "%-16s %9s %14s %9s %9s %13s\n", x.history_item.c_str(),
+                  FormatFixed(x.weight, 4).c_str(), FormatFixed(x.part[0], 4).c_str(),
+                  FormatFixed(x.part[1], 4).c_str(), FormatFixed(x.part[2], 4).c_str(),
                   FormatFixed(x.contribution, 6).c_str());
     s += buf;
   }
   const double total = e.score > 0 ? e.score : 1;
   std::snprintf(buf, sizeof buf, "%-16s %9s %13s%% %8s%% %8s%% %13s\n", "share of score", "",
-                FormatFixed(100 * e.by_source[0] / total, 1).c_str(), FormatFixed(100 * e.by_source[1] / total, 1).c_str(),
+                FormatFixed(100 * e.by_source[0] / total, 1).c_str(),
+                FormatFixed(100 * e.by_source[1] / total, 1).c_str(),
                 FormatFixed(100 * e.by_source[2] / total, 1).c_str(), FormatFixed(e.score, 6).c_str());
   s += buf;
-  s += std::to_string(e.parts.size()) + " of the user's " + std::to_string(e.history_items) + " history items have " + e.item +
-       " among their " + std::to_string(e.neighbors) + " scoring neighbours" +
-       (e.parts.empty() ? "; the item gets no similarity-based score (it can still appear as a popular fill)" : "") + "\n";
+  s += std::to_string(e.parts.size()) + " of the user's " + std::to_string(e.history_items) + " history items have " +
+       e.item + " among their " + std::to_string(e.neighbors) + " scoring neighbours" +
+       (e.parts.empty() ? "; the item gets no similarity-based score (it can still appear as a popular fill)" : "") +
+       "\n";
   return s;
 }
 
 std::string ExplanationJson(const Explanation& e) {
-  json j{{"user", e.user}, {"item", e.item}, {"seen", e.seen}, {"rank", e.rank}, {"reason", e.reason}, {"score", e.score},
+  json j{{"user", e.user},
+         {"item", e.item},
+         {"seen", e.seen},
+         {"rank", e.rank},
+         {"reason", e.reason},
+         {"score", e.score},
          {"by_source", {{"collaborative", e.by_source[0]}, {"visual", e.by_source[1]}, {"text", e.by_source[2]}}},
          {"blend", {{"w_cf", e.blend[0]}, {"w_visual", e.blend[1]}, {"w_text", e.blend[2]}}},
-         {"history_items", e.history_items}, {"neighbors", e.neighbors}, {"contributions", json::array()}};
+         {"history_items", e.history_items},
+         {"neighbors", e.neighbors},
+         {"contributions", json::array()}};
   for (const auto& x : e.parts)
-    j["contributions"].push_back({{"history_item", x.history_item}, {"weight", x.weight},
-                                  {"collaborative", x.part[0]}, {"visual", x.part[1]}, {"text", x.part[2]},
+    j["contributions"].push_back({{"history_item", x.history_item},
+                                  {"weight", x.weight},
+                                  {"collaborative", x.part[0]},
+                                  {"visual", x.part[1]},
+                                  {"text", x.part[2]},
                                   {"contribution", x.contribution}});
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -55,8 +55,14 @@ struct Avx512 {
       a6 = _mm512_fmadd_ps(_mm512_set1_ps(x[6][c]), v, a6);
       a7 = _mm512_fmadd_ps(_mm512_set1_ps(x[7][c]), v, a7);
     }
-    out[0] = a0; out[1] = a1; out[2] = a2; out[3] = a3;
-    out[4] = a4; out[5] = a5; out[6] = a6; out[7] = a7;
+    out[0] = a0;
+    out[1] = a1;
+    out[2] = a2;
+    out[3] = a3;
+    out[4] = a4;
+    out[5] = a5;
+    out[6] = a6;
+    out[7] = a7;
   }
   static inline Acc Load(const float* p) { return _mm512_loadu_ps(p); }
   static inline unsigned Above(Acc a, float t) { return _mm512_cmp_ps_mask(a, _mm512_set1_ps(t), _CMP_GT_OQ); }
@@ -92,7 +98,10 @@ struct Avx2 {
       a3 = _mm256_fmadd_ps(s, lo, a3);
       b3 = _mm256_fmadd_ps(s, hi, b3);
     }
-    out[0] = {a0, b0}; out[1] = {a1, b1}; out[2] = {a2, b2}; out[3] = {a3, b3};
+    out[0] = {a0, b0};
+    out[1] = {a1, b1};
+    out[2] = {a2, b2};
+    out[3] = {a3, b3};
   }
   static inline Acc Load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
   static inline unsigned Bits(__m256 lo, __m256 hi) {
@@ -122,8 +131,8 @@ template <class Isa>
 TopK OneSided(const float* rows, int64_t n, int64_t d, int k, int threads, const std::vector<char>& zero,
               const std::vector<int64_t>* query) {
   constexpr int64_t kRows = Isa::kRows, kCols = kTileCols;
-  constexpr int64_t kRowBlock = 256;   // rows whose heaps one task keeps (x rows stay in L1/L2)
-  constexpr int64_t kPanel = 512;      // columns per pass over a row block (their tiles stay in L2)
+  constexpr int64_t kRowBlock = 256;  // rows whose heaps one task keeps (x rows stay in L1/L2)
+  constexpr int64_t kPanel = 512;     // columns per pass over a row block (their tiles stay in L2)
   const int64_t tiles = (n + kCols - 1) / kCols;
   const std::vector<float> packed = PackColumnTiles(rows, n, d);
   const std::vector<float> zero_row(size_t(d), 0.f);
@@ -196,7 +205,7 @@ TopK Symmetric(const float* rows, int64_t n, int64_t d, int k, int workers, cons
   struct Worker {
     std::vector<Neighbor> slots;  // row i's heap: slots[i*k .. i*k + size[i])
     std::vector<int32_t> size;
-    std::vector<float> thr;       // per column/row: -inf until full, then the k-th best score
+    std::vector<float> thr;  // per column/row: -inf until full, then the k-th best score
   };
   std::vector<Worker> ws(static_cast<size_t>(workers));
   std::atomic<int64_t> next{0};
@@ -262,7 +271,8 @@ TopK Symmetric(const float* rows, int64_t n, int64_t d, int k, int workers, cons
   std::vector<Neighbor> all;
   for (int64_t i = 0; i < n; ++i) {
     all.clear();
-    for (const Worker& w : ws) all.insert(all.end(), w.slots.begin() + i * k, w.slots.begin() + i * k + w.size[size_t(i)]);
+    for (const Worker& w : ws)
+      all.insert(all.end(), w.slots.begin() + i * k, w.slots.begin() + i * k + w.size[size_t(i)]);
     const size_t keep = std::min(all.size(), size_t(k));
     std::partial_sort(all.begin(), all.begin() + long(keep), all.end(), better);
     out[size_t(i)].assign(all.begin(), all.begin() + long(keep));
@@ -296,8 +306,8 @@ const char* VectorIsaName(VectorIsa isa) {
   return "none";
 }
 
-TopK FusedOneSided(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k, int threads, const std::vector<char>& zero,
-                   const std::vector<int64_t>* query) {
+TopK FusedOneSided(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k, int threads,
+                   const std::vector<char>& zero, const std::vector<int64_t>* query) {
 #if defined(__AVX512F__)
   if (isa == VectorIsa::kAvx512) return OneSided<Avx512>(rows, n, d, k, threads, zero, query);
 #endif
@@ -307,7 +317,8 @@ TopK FusedOneSided(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k
   NoKernel(isa);
 }
 
-TopK FusedSymmetric(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k, int workers, const std::vector<char>& zero) {
+TopK FusedSymmetric(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k, int workers,
+                    const std::vector<char>& zero) {
 #if defined(__AVX512F__)
   if (isa == VectorIsa::kAvx512) return Symmetric<Avx512>(rows, n, d, k, workers, zero);
 #endif

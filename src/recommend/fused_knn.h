@@ -18,8 +18,9 @@ const char* VectorIsaName(VectorIsa isa);  // "avx512", "avx2", "none"
 // kNone. One-sided: each row block scans all columns (memory independent of n and k); with `query`,
 // only those rows get lists (the others stay empty). Symmetric:
 // each pair once, offered to both rows; `workers` threads each keep k neighbours per row.
-TopK FusedOneSided(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k, int threads, const std::vector<char>& zero,
-                   const std::vector<int64_t>* query = nullptr);
-TopK FusedSymmetric(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k, int workers, const std::vector<char>& zero);
+TopK FusedOneSided(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k, int threads,
+                   const std::vector<char>& zero, const std::vector<int64_t>* query = nullptr);
+TopK FusedSymmetric(VectorIsa isa, const float* rows, int64_t n, int64_t d, int k, int workers,
+                    const std::vector<char>& zero);
 
 }  // namespace visrec::recommend::detail

@@ -43,31 +43,34 @@ HistoryRead ReadHistories(const RecommendOptions& o, const Universe& universe, P
   std::unordered_map<std::string, int32_t> user_number;
   std::vector<std::string> seen_users;
   std::vector<Row> rows;
-  if (have_interactions) out.summary = StreamInteractions(o.interactions, o.bad_rows, [&](Interaction& x) {
-    // A user whose rows all name unknown items still exists and gets (fallback) recommendations.
-    const auto [u, added] = user_number.try_emplace(x.user_id, int32_t(seen_users.size()));
-    if (added) seen_users.push_back(x.user_id);
-    auto it = universe.index.find(x.item_id);
-    if (it == universe.index.end()) {
-      ++out.unknown_items;
-      if (out.unknown_examples.size() < 3) out.unknown_examples.push_back("line " + std::to_string(x.line) + ": item '" + x.item_id + "'");
-      return;
-    }
-    rows.push_back({u->second, it->second, x.weight, x.timestamp});
-  });
+  if (have_interactions)
+    out.summary = StreamInteractions(o.interactions, o.bad_rows, [&](Interaction& x) {
+      // A user whose rows all name unknown items still exists and gets (fallback) recommendations.
+      const auto [u, added] = user_number.try_emplace(x.user_id, int32_t(seen_users.size()));
+      if (added) seen_users.push_back(x.user_id);
+      auto it = universe.index.find(x.item_id);
+      if (it == universe.index.end()) {
+        ++out.unknown_items;
+        if (out.unknown_examples.size() < 3)
+          out.unknown_examples.push_back("line " + std::to_string(x.line) + ": item '" + x.item_id + "'");
+        return;
+      }
+      rows.push_back({u->second, it->second, x.weight, x.timestamp});
+    });
   if (have_interactions) {
     // "Zero is suspicious": a file whose rows are all (or mostly) unusable is an error, not 0 users.
     const Interactions& inter = out.summary;
     std::vector<std::string> examples = IssueExamples(inter.issues, 3);
     for (auto& e : out.unknown_examples) examples.push_back(e);
-    RequireUsableShare(o.interactions.string(), inter.data_rows, int64_t(inter.issues.size()) + out.unknown_items, examples,
-                       o.max_bad_rows_fraction);
+    RequireUsableShare(o.interactions.string(), inter.data_rows, int64_t(inter.issues.size()) + out.unknown_items,
+                       examples, o.max_bad_rows_fraction);
     if (o.half_life_days > 0) RequireTimestampOnEveryRow(inter, "--half-life-days", "drop --half-life-days");
   }
   clock.Lap("read_interactions");
   std::vector<int32_t> by_id(seen_users.size());
   for (size_t u = 0; u < by_id.size(); ++u) by_id[u] = int32_t(u);
-  std::sort(by_id.begin(), by_id.end(), [&](int32_t a, int32_t b) { return seen_users[size_t(a)] < seen_users[size_t(b)]; });
+  std::sort(by_id.begin(), by_id.end(),
+            [&](int32_t a, int32_t b) { return seen_users[size_t(a)] < seen_users[size_t(b)]; });
   std::vector<int32_t> rank(seen_users.size());
   hist.users.reserve(seen_users.size());
   for (size_t r = 0; r < by_id.size(); ++r) {
@@ -81,7 +84,8 @@ HistoryRead ReadHistories(const RecommendOptions& o, const Universe& universe, P
   hist.entries.reserve(rows.size());
   for (size_t q = 0; q < rows.size(); ++q) {
     const Row& r = rows[q];
-    if (q == 0 || r.user != rows[q - 1].user || r.item != rows[q - 1].item) hist.entries.push_back({r.item, {0.0, 0.0}});
+    if (q == 0 || r.user != rows[q - 1].user || r.item != rows[q - 1].item)
+      hist.entries.push_back({r.item, {0.0, 0.0}});
     auto& wt = hist.entries.back().second;
     wt.first += r.weight;
     wt.second = std::max(wt.second, r.timestamp);
@@ -107,7 +111,8 @@ std::vector<double> Popularity(const FlatHistories& h, int32_t n_items) {
 std::vector<int32_t> PopularityOrder(const std::vector<double>& popularity) {
   std::vector<int32_t> by_pop(popularity.size());
   for (size_t i = 0; i < by_pop.size(); ++i) by_pop[i] = int32_t(i);
-  std::stable_sort(by_pop.begin(), by_pop.end(), [&](int32_t a, int32_t b) { return popularity[size_t(a)] > popularity[size_t(b)]; });
+  std::stable_sort(by_pop.begin(), by_pop.end(),
+                   [&](int32_t a, int32_t b) { return popularity[size_t(a)] > popularity[size_t(b)]; });
   return by_pop;
 }
 

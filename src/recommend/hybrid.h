@@ -74,8 +74,8 @@ struct BlendTuning {
   std::vector<BlendCell> cells;  // in grid order: simpler blends first
   int chosen = -1;               // index into cells; -1 when nothing could be validated
   int64_t validation_users = 0;
-  int64_t eligible_users = 0;    // users with at least two history items
-  bool by_timestamp = false;     // held-out item chosen by time (else seeded random)
+  int64_t eligible_users = 0;  // users with at least two history items
+  bool by_timestamp = false;   // held-out item chosen by time (else seeded random)
   double seconds = 0;
 };
 struct BlendTuningInput {
@@ -91,7 +91,7 @@ struct BlendTuningInput {
   int min_support = 1;
   double half_life_days = 0;
   uint64_t seed = 0;
-  int64_t max_users = 0;     // validation users sampled (seeded) when more are eligible; 0 = all
+  int64_t max_users = 0;  // validation users sampled (seeded) when more are eligible; 0 = all
   int threads = 1;
 };
 BlendTuning TuneBlend(const BlendTuningInput& in);

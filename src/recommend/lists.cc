@@ -11,7 +11,8 @@
 namespace visrec::recommend::internal {
 namespace {
 // Visual neighbours of every vector row (or the rows of flagged items), item-indexed.
-TopK VisualLists(const RecommendOptions& o, const Universe& u, const std::vector<char>* only, int threads, json& visual_index) {
+TopK VisualLists(const RecommendOptions& o, const Universe& u, const std::vector<char>* only, int threads,
+                 json& visual_index) {
   const auto& vec = u.vectors;
   TopK v;
   if (o.visual_index == VisualIndex::kHnsw) {
@@ -28,8 +29,10 @@ TopK VisualLists(const RecommendOptions& o, const Universe& u, const std::vector
     visual_index["k"] = k_check;
     visual_index["recall_sample_rows"] = rc.rows;
     visual_index["seconds"] = build_search;
-    spdlog::info("recommend: visual neighbours by HNSW (m {}, ef_search {}) in {:.2f} s; recall@{} against exact search "
-                 "on {} sampled items: {:.4f}", o.hnsw_m, o.hnsw_ef_search, build_search, k_check, rc.rows, rc.recall);
+    spdlog::info(
+        "recommend: visual neighbours by HNSW (m {}, ef_search {}) in {:.2f} s; recall@{} against exact search "
+        "on {} sampled items: {:.4f}",
+        o.hnsw_m, o.hnsw_ef_search, build_search, k_check, rc.rows, rc.recall);
     if (rc.recall < o.min_recall)
       throw TooManyFailuresError("recommend: HNSW recall@" + std::to_string(k_check) + " " + FormatFixed(rc.recall, 4) +
                                  " is below --min-recall " + FormatFixed(o.min_recall, 4) +
@@ -40,7 +43,8 @@ TopK VisualLists(const RecommendOptions& o, const Universe& u, const std::vector
       std::vector<int64_t> query;  // the flagged items among the vectors' rows
       for (int64_t r = 0; r < vec.rows(); ++r)
         if ((*only)[size_t(u.index.at(u.vector_ids[size_t(r)]))]) query.push_back(r);
-      v = DenseCosineTopKRows(vec.data.data(), vec.rows(), vec.cols(), o.neighbors, &query, o.memory_budget_mb << 20, threads);
+      v = DenseCosineTopKRows(vec.data.data(), vec.rows(), vec.cols(), o.neighbors, &query, o.memory_budget_mb << 20,
+                              threads);
     } else {
       v = DenseCosineTopK(vec.data.data(), vec.rows(), vec.cols(), o.neighbors, o.memory_budget_mb << 20, threads);
     }

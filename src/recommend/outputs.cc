@@ -46,8 +46,9 @@ void RecArrays(const UserRecs& r, int k, std::vector<int32_t>& items, std::vecto
     }
 }
 
-void WriteSimilarItems(ArtifactBuilder& b, const HybridLists& hybrid, const TopK (&sims)[3], const std::vector<std::string>& ids,
-                       int similar_k, int neighbors, bool store_scoring, int threads) {
+void WriteSimilarItems(ArtifactBuilder& b, const HybridLists& hybrid, const TopK (&sims)[3],
+                       const std::vector<std::string>& ids, int similar_k, int neighbors, bool store_scoring,
+                       int threads) {
   const int32_t n = int32_t(ids.size());
   const int sk = similar_k;
   std::vector<int32_t> sim_idx(size_t(n) * size_t(sk), -1);
@@ -59,16 +60,18 @@ void WriteSimilarItems(ArtifactBuilder& b, const HybridLists& hybrid, const TopK
     }
   WriteLinesInParallel(b.Path("similar_items.csv"), "item_id,rank,neighbor_id,score,source\n", n, threads,
                        [&](int64_t i, std::string& out) {
-    for (size_t r = 0; r < hybrid[size_t(i)].size() && int(r) < sk; ++r) {
-      const auto& nb = hybrid[size_t(i)][r];
-      AppendCsvLine(out, {ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), "hybrid"});
-    }
-    for (int s = 0; s < 3; ++s)
-      for (size_t r = 0; r < sims[s][size_t(i)].size() && int(r) < sk; ++r) {
-        const auto& nb = sims[s][size_t(i)][r];
-        AppendCsvLine(out, {ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)], FormatFixed(nb.score, 6), kSourceName[s]});
-      }
-  });
+                         for (size_t r = 0; r < hybrid[size_t(i)].size() && int(r) < sk; ++r) {
+                           const auto& nb = hybrid[size_t(i)][r];
+                           AppendCsvLine(out, {ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)],
+                                               FormatFixed(nb.score, 6), "hybrid"});
+                         }
+                         for (int s = 0; s < 3; ++s)
+                           for (size_t r = 0; r < sims[s][size_t(i)].size() && int(r) < sk; ++r) {
+                             const auto& nb = sims[s][size_t(i)][r];
+                             AppendCsvLine(out, {ids[size_t(i)], std::to_string(r + 1), ids[size_t(nb.item)],
+                                                 FormatFixed(nb.score, 6), kSourceName[s]});
+                           }
+                       });
   WriteNpy(b.Path("similar_items.npy"), DType::kI32, {n, sk}, sim_idx.data());
   WriteNpy(b.Path("similar_scores.npy"), DType::kF32, {n, sk}, sim_score.data());
   // Each source's own lists too (`query --source`): the same rows as similar_items.csv's.
@@ -131,8 +134,9 @@ contract::RecommendSummary CountRun(const WholeRun& run, const std::vector<int32
 }
 }  // namespace
 
-StageResult WriteWholeRun(const WholeRun& run, const RunContext& ctx, const json& params, const std::vector<ArtifactInput>& inputs,
-                          UserRecs* recs, GatheredParts* parts, PhaseClock& clock) {
+StageResult WriteWholeRun(const WholeRun& run, const RunContext& ctx, const json& params,
+                          const std::vector<ArtifactInput>& inputs, UserRecs* recs, GatheredParts* parts,
+                          PhaseClock& clock) {
   const RecommendOptions& o = run.o;
   const Universe& universe = run.universe;
   const HistoryRead& read = run.read;
@@ -158,14 +162,16 @@ StageResult WriteWholeRun(const WholeRun& run, const RunContext& ctx, const json
     RecArrays(*recs, k, rec_idx, rec_score);
     fallback = recs->Fallbacks();
     if (have_interactions)
-      WriteLinesInParallel(b.Path("recommendations.csv"), header, int64_t(users.size()), threads, [&](int64_t u, std::string& out) {
-        AppendRecommendationLines(out, users[size_t(u)], recs->recs[size_t(u)], ids, blend.w);
-      });
+      WriteLinesInParallel(b.Path("recommendations.csv"), header, int64_t(users.size()), threads,
+                           [&](int64_t u, std::string& out) {
+                             AppendRecommendationLines(out, users[size_t(u)], recs->recs[size_t(u)], ids, blend.w);
+                           });
   }
   if (recs) recs->recs = {};  // before the similar items: the largest structure gone
   WriteNpy(b.Path("rec_items.npy"), DType::kI32, {int64_t(users.size()), k}, rec_idx.data());
   WriteNpy(b.Path("rec_scores.npy"), DType::kF32, {int64_t(users.size()), k}, rec_score.data());
-  WriteSimilarItems(b, run.hybrid, lists.sims, ids, std::min(o.similar_k, std::max(1, n - 1)), o.neighbors, o.store_scoring, threads);
+  WriteSimilarItems(b, run.hybrid, lists.sims, ids, std::min(o.similar_k, std::max(1, n - 1)), o.neighbors,
+                    o.store_scoring, threads);
   WriteLines(b.Path("ids.txt"), ids);
   WriteLines(b.Path("users.txt"), users);
   for (const char* f : {"rec_items.npy", "rec_scores.npy", "similar_items.csv", "similar_items.npy",
@@ -189,9 +195,10 @@ StageResult WriteWholeRun(const WholeRun& run, const RunContext& ctx, const json
   clock.Lap("outputs");
   clock.Record(b);
   Artifact a = b.Commit();
-  spdlog::info("recommend: {} users x top-{} over {} items ({} cold items, {} of them recommended; {} users on "
-               "popularity fallback) -> {}", users.size(), k, n, summary.items_without_interactions, summary.cold_items_recommended,
-               fallback, a.dir.string());
+  spdlog::info(
+      "recommend: {} users x top-{} over {} items ({} cold items, {} of them recommended; {} users on "
+      "popularity fallback) -> {}",
+      users.size(), k, n, summary.items_without_interactions, summary.cold_items_recommended, fallback, a.dir.string());
   return StageResult{a, false, clock.Seconds()};
 }
 

@@ -24,7 +24,8 @@ std::string MissingPartsText(const fs::path& workdir, int count) {
   if (missing == 0) return "";
   if (missing > 10) list += " and " + std::to_string(missing - 10) + " more";
   return std::to_string(missing) + " of " + std::to_string(count) + " user parts are missing (" + list +
-         "); run `visrec recommend --score-part j/" + std::to_string(count) + "` for each, with the merge's inputs and flags";
+         "); run `visrec recommend --score-part j/" + std::to_string(count) +
+         "` for each, with the merge's inputs and flags";
 }
 
 // The blend a part used: its weights, which every part and the merge must share; "" when the
@@ -73,16 +74,22 @@ StageResult WritePart(const RecommendOptions& o, const RunContext& ctx, const js
   WriteNpy(b.Path("rec_items.npy"), DType::kI32, {count, k}, items.data());
   WriteNpy(b.Path("rec_scores.npy"), DType::kF32, {count, k}, scores.data());
   for (const char* f : {"recommendations.csv", "rec_items.npy", "rec_scores.npy"}) b.AddOutput(f);
-  b.counts() = {{"users", count}, {"user_begin", begin}, {"user_end", begin + count}, {"users_total", h.users.size()},
-                {"items", ids.size()}, {"users_popularity_fallback", r.Fallbacks()}};
+  b.counts() = {{"users", count},
+                {"user_begin", begin},
+                {"user_end", begin + count},
+                {"users_total", h.users.size()},
+                {"items", ids.size()},
+                {"users_popularity_fallback", r.Fallbacks()}};
   b.extra()["key"] = key;  // the whole run's: what the merge of the parts must compute
   b.extra()["users_sha256"] = UsersDigest(h.users);
   b.extra()["blend"] = blend.record;
   clock.Record(b);
   Artifact a = b.Commit();
-  spdlog::info("recommend: user part {}: users {}..{} of {} -> {}; when all {} parts are done, run `visrec recommend "
-               "--merge-parts {}` with the same inputs and flags", o.score_part.Text(), begin, begin + count, h.users.size(),
-               a.dir.string(), o.score_part.count, o.score_part.count);
+  spdlog::info(
+      "recommend: user part {}: users {}..{} of {} -> {}; when all {} parts are done, run `visrec recommend "
+      "--merge-parts {}` with the same inputs and flags",
+      o.score_part.Text(), begin, begin + count, h.users.size(), a.dir.string(), o.score_part.count,
+      o.score_part.count);
   return StageResult{a, false, clock.Seconds()};
 }
 
@@ -91,10 +98,11 @@ namespace {
 // What makes a part not this merge's part: not a user part j of M, an edited manifest, another
 // stage version or build, other inputs or flags, other users. Empty when it is this merge's.
 std::string PartIdentityProblem(const Artifact& a, const ShardSpec& part, const std::string& key, const json& params,
-                                const std::vector<ArtifactInput>& inputs, const std::string& users_digest, int64_t users,
-                                const std::string& rerun) {
+                                const std::vector<ArtifactInput>& inputs, const std::string& users_digest,
+                                int64_t users, const std::string& rerun) {
   const Manifest& m = a.manifest;
-  const std::optional<std::string> score_part = a.stage == kStage ? m.OptionalParam<std::string>("score_part") : std::nullopt;
+  const std::optional<std::string> score_part =
+      a.stage == kStage ? m.OptionalParam<std::string>("score_part") : std::nullopt;
   if (score_part != part.Text() || !m.OptionalExtra<std::string>("key"))
     return a.dir.string() + " is not a recommend user part " + part.Text() + " artifact; " + rerun;
   // The blend and the counts are in no output's digest: the manifest's own digest covers them.
@@ -108,8 +116,8 @@ std::string PartIdentityProblem(const Artifact& a, const ShardSpec& part, const 
   const int64_t their_begin = m.Count<int64_t>("user_begin"), their_end = m.Count<int64_t>("user_end");
   if (m.Extra<std::string>("users_sha256") != users_digest || their_begin != begin || their_end != end)
     return "scored other users than the merge reads (users " + std::to_string(their_begin) + ".." +
-           std::to_string(their_end) + ", the merge expects " + std::to_string(begin) + ".." +
-           std::to_string(end) + " of " + std::to_string(users) + "); " + rerun;
+           std::to_string(their_end) + ", the merge expects " + std::to_string(begin) + ".." + std::to_string(end) +
+           " of " + std::to_string(users) + "); " + rerun;
   return "";
 }
 
@@ -129,7 +137,8 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
     const ShardSpec part{j, count};
     std::error_code ec;
     if (!fs::exists(workdir / kStage / PartPointer(part), ec)) continue;  // named below
-    const std::string rerun = "rerun `visrec recommend --score-part " + part.Text() + " --force` with the merge's inputs and flags";
+    const std::string rerun =
+        "rerun `visrec recommend --score-part " + part.Text() + " --force` with the merge's inputs and flags";
     const auto problem = [&](const std::string& what) { problems.push_back("part " + part.Text() + ": " + what); };
     try {
       const Artifact a = OpenLatest(workdir, kStage, VerifyLevel::kFull, PartPointer(part));
@@ -141,7 +150,8 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
       const auto items = a.ReadArray<int32_t>("rec_items.npy");
       const auto scores = a.ReadArray<float>("rec_scores.npy");
       if (items.shape != std::vector<int64_t>{end - begin, k} || scores.shape != items.shape) {
-        problem("its rec_items.npy / rec_scores.npy are not " + std::to_string(end - begin) + " x " + std::to_string(k) + "; " + rerun);
+        problem("its rec_items.npy / rec_scores.npy are not " + std::to_string(end - begin) + " x " +
+                std::to_string(k) + "; " + rerun);
         continue;
       }
       bool ok = true;
@@ -160,7 +170,8 @@ GatheredParts GatherParts(int count, const fs::path& workdir, const std::string&
       if (first_blend.is_null()) {
         first_blend = their_blend;
       } else if (BlendWeights(their_blend) != BlendWeights(first_blend)) {
-        problem("used blend weights " + BlendWeights(their_blend) + ", an earlier part " + BlendWeights(first_blend) + "; " + rerun);
+        problem("used blend weights " + BlendWeights(their_blend) + ", an earlier part " + BlendWeights(first_blend) +
+                "; " + rerun);
         continue;
       }
       std::copy(items.data.begin(), items.data.end(), out.rec_items.begin() + begin * k);
@@ -198,7 +209,8 @@ void ConcatenateFiles(const fs::path& dst, const std::string& header, const std:
     if (in.bad()) throw IoError("read error in '" + src.path.string() + "'");
     // The part was checked when gathered, possibly long before: a part rewritten since is refused.
     if (digest.HexDigest() != src.sha256)
-      throw ArtifactError("recommend: '" + src.path.string() + "' changed while the parts were merged (a part rerun?); "
+      throw ArtifactError("recommend: '" + src.path.string() +
+                          "' changed while the parts were merged (a part rerun?); "
                           "rerun the merge once every part is done");
   }
   w.Close();

@@ -44,8 +44,8 @@ class PhaseClock {
 };
 
 struct Universe {
-  NpyArray<float> vectors;                // reduced_l2.npy rows
-  std::vector<std::string> vector_ids;    // one per row
+  NpyArray<float> vectors;              // reduced_l2.npy rows
+  std::vector<std::string> vector_ids;  // one per row
   std::optional<Catalog> catalog;
   std::vector<std::string> text_columns;  // the catalog's columns that exist among --text-columns
   std::vector<std::string> ids;           // every item, sorted
@@ -96,9 +96,9 @@ struct Rec {
   int32_t percent[3];  // each source's share of the score, for sources with weight > 0
 };
 struct UserRecs {
-  int64_t begin = 0;                     // the first user scored
-  std::vector<std::vector<Rec>> recs;    // users begin, begin + 1, ...
-  std::vector<char> fallback;            // no scored recommendation: popularity only
+  int64_t begin = 0;                   // the first user scored
+  std::vector<std::vector<Rec>> recs;  // users begin, begin + 1, ...
+  std::vector<char> fallback;          // no scored recommendation: popularity only
   int64_t Fallbacks() const;
 };
 // Users [begin, end) of `h`, top `k` each: hybrid scores over their histories, unseen items only,
@@ -116,8 +116,9 @@ void AppendRecommendationLines(std::string& out, const std::string& user, const 
 void RecArrays(const UserRecs& r, int k, std::vector<int32_t>& items, std::vector<float>& scores);
 // similar_items.{csv,npy}, similar_scores.npy, each source's arrays, and with `store_scoring` the
 // scoring lists `explain` reads.
-void WriteSimilarItems(ArtifactBuilder& b, const HybridLists& hybrid, const TopK (&sims)[3], const std::vector<std::string>& ids,
-                       int similar_k, int neighbors, bool store_scoring, int threads);
+void WriteSimilarItems(ArtifactBuilder& b, const HybridLists& hybrid, const TopK (&sims)[3],
+                       const std::vector<std::string>& ids, int similar_k, int neighbors, bool store_scoring,
+                       int threads);
 
 // The whole run's artifact (the one an unsharded run writes), from every user's recommendations
 // (`recs`) or from the user parts gathered (`parts`): recommendations, similar items, counts.
@@ -133,8 +134,9 @@ struct WholeRun {
   int k;
   int threads;
 };
-StageResult WriteWholeRun(const WholeRun& run, const RunContext& ctx, const json& params, const std::vector<ArtifactInput>& inputs,
-                          UserRecs* recs, GatheredParts* parts, PhaseClock& clock);
+StageResult WriteWholeRun(const WholeRun& run, const RunContext& ctx, const json& params,
+                          const std::vector<ArtifactInput>& inputs, UserRecs* recs, GatheredParts* parts,
+                          PhaseClock& clock);
 
 // ---- item shards (shards.cc): `--shard i/N` writes its items' lists, `--merge-shards N` gathers ----
 json ListParams(const json& params);

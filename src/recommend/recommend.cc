@@ -53,24 +53,36 @@ struct Split {
 
 Split CheckSplit(const RecommendOptions& o, const RunContext& ctx, bool have_interactions) {
   const Split s{ctx.shard.active(), o.merge_shards > 1, o.score_part.active(), o.merge_parts > 1};
-  if (s.shard && s.merge_shards) throw UsageError("recommend: give --shard i/N to each shard and --merge-shards N to the merge, not both");
+  if (s.shard && s.merge_shards)
+    throw UsageError("recommend: give --shard i/N to each shard and --merge-shards N to the merge, not both");
   if (s.shard && (s.part || s.merge_parts))
-    throw UsageError("recommend: --shard i/N makes item lists only; score user parts (--score-part, --merge-parts) with "
-                     "--merge-shards N once every shard is done");
+    throw UsageError(
+        "recommend: --shard i/N makes item lists only; score user parts (--score-part, --merge-parts) with "
+        "--merge-shards N once every shard is done");
   if ((s.part || s.merge_parts) && !have_interactions)
-    throw UsageError("recommend: --score-part and --merge-parts split the users' scoring; without --interactions there are "
-                     "no users to split");
+    throw UsageError(
+        "recommend: --score-part and --merge-parts split the users' scoring; without --interactions there are "
+        "no users to split");
   if ((s.shard || s.merge_shards || s.part || s.merge_parts) && o.visual_index != VisualIndex::kExact)
-    throw UsageError(std::string("recommend: --shard, --merge-shards, --score-part and --merge-parts need the same lists in "
-                                 "every process (exact visual neighbours); drop --visual-index ") +
-                     ChoiceName(o.visual_index));
+    throw UsageError(
+        std::string("recommend: --shard, --merge-shards, --score-part and --merge-parts need the same lists in "
+                    "every process (exact visual neighbours); drop --visual-index ") +
+        ChoiceName(o.visual_index));
   return s;
 }
 
 json KeyParams(const RecommendOptions& o, bool have_interactions) {
-  json params{{"k", o.k}, {"similar_k", o.similar_k}, {"neighbors", o.neighbors}, {"w_cf", o.w_cf},
-              {"w_visual", o.w_visual}, {"w_text", o.w_text}, {"shrink", o.shrink}, {"min_support", o.min_support},
-              {"half_life_days", o.half_life_days}, {"store_scoring", o.store_scoring}, {"text_columns", o.catalog.empty() ? "" : o.text_columns},
+  json params{{"k", o.k},
+              {"similar_k", o.similar_k},
+              {"neighbors", o.neighbors},
+              {"w_cf", o.w_cf},
+              {"w_visual", o.w_visual},
+              {"w_text", o.w_text},
+              {"shrink", o.shrink},
+              {"min_support", o.min_support},
+              {"half_life_days", o.half_life_days},
+              {"store_scoring", o.store_scoring},
+              {"text_columns", o.catalog.empty() ? "" : o.text_columns},
               {"bad_rows", o.bad_rows == BadRowPolicy::kSkip ? "skip" : "fail"},
               {"duplicates", "same (user, item) rows: weights summed, latest timestamp kept"},
               {"visual_index", ChoiceName(o.visual_index)}};
@@ -97,7 +109,8 @@ void RecommendOptions::Validate() const {
   CheckRange("recommend: --half-life-days", half_life_days, 0, 1e7);
   if (memory_budget_mb < 1) throw UsageError("recommend: --memory-budget-mb must be >= 1");
   if (hnsw_m < 4 || hnsw_m > 256) throw UsageError("recommend: --hnsw-m must be in [4, 256]");
-  if (hnsw_ef_construction < 8 || hnsw_ef_search < 1) throw UsageError("recommend: --hnsw-ef-construction >= 8, --hnsw-ef-search >= 1");
+  if (hnsw_ef_construction < 8 || hnsw_ef_search < 1)
+    throw UsageError("recommend: --hnsw-ef-construction >= 8, --hnsw-ef-search >= 1");
   if (recall_sample < 1) throw UsageError("recommend: --recall-sample must be >= 1");
   CheckRange("recommend: --min-recall", min_recall, 0, 1);
   CheckRange("recommend: --max-bad-rows-fraction", max_bad_rows_fraction, 0, 1);
@@ -106,7 +119,8 @@ void RecommendOptions::Validate() const {
   for (size_t a = 0; a < blend_grid.size(); ++a)
     for (size_t b = a + 1; b < blend_grid.size(); ++b)
       if (blend_grid[a] == blend_grid[b])
-        throw UsageError("recommend: --blend-grid names " + FormatFixed(blend_grid[a], 3) + " twice; list each value once");
+        throw UsageError("recommend: --blend-grid names " + FormatFixed(blend_grid[a], 3) +
+                         " twice; list each value once");
   if (blend_users < 0) throw UsageError("recommend: --blend-users must be >= 0 (0 = every eligible user)");
   if (merge_shards < 0 || merge_shards > 100000)
     throw UsageError("recommend: --merge-shards N needs 1 <= N <= 100000 (the N of the shards' --shard i/N)");
@@ -125,10 +139,8 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   Artifact red = OpenGivenOrLatest("recommend", o.reduce, ctx.workdir, "reduce");
   const bool have_interactions = !o.interactions.empty();
   std::vector<ArtifactInput> inputs{red.AsInput("reduce")};
-  if (have_interactions)
-    inputs.push_back(FileInput("interactions", o.interactions));
-  if (!o.catalog.empty())
-    inputs.push_back(FileInput("catalog", o.catalog));
+  if (have_interactions) inputs.push_back(FileInput("interactions", o.interactions));
+  if (!o.catalog.empty()) inputs.push_back(FileInput("catalog", o.catalog));
   const json params = KeyParams(o, have_interactions);
   if (o.visual_index == VisualIndex::kHnsw) RequireFaiss();
   // Split runs: a shard (--shard i/N) writes its own items' lists (stable by id hash) against all
@@ -142,8 +154,10 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
   json own_params = split.shard ? list_params : params;
   if (split.shard) own_params["shard"] = ctx.shard.Text();
   if (split.part) own_params["score_part"] = o.score_part.Text();
-  const std::string own_key = split.shard || split.part ? ComputeArtifactKey(kStage, kStageVersion, own_params, inputs) : key;
-  if (auto up = FindUpToDate(ctx, kStage, own_key, split.part ? PartPointer(o.score_part) : ctx.shard.Pointer())) return *up;
+  const std::string own_key =
+      split.shard || split.part ? ComputeArtifactKey(kStage, kStageVersion, own_params, inputs) : key;
+  if (auto up = FindUpToDate(ctx, kStage, own_key, split.part ? PartPointer(o.score_part) : ctx.shard.Pointer()))
+    return *up;
   clock.Lap("inputs");
 
   const Universe universe = LoadUniverse(o, red);
@@ -177,13 +191,16 @@ StageResult Run(const RecommendOptions& o, const RunContext& ctx) {
     if (o.blend == BlendMode::kAuto) clock.Lap("blend_tuning");
   }
   // Hybrid neighbour lists: union of the sources' neighbours, blended scores, per-source parts kept.
-  const HybridLists hybrid = BuildHybrid({&lists.sims[kCf], &lists.sims[kVisual], &lists.sims[kText]}, blend.w, n, o.neighbors, threads);
+  const HybridLists hybrid =
+      BuildHybrid({&lists.sims[kCf], &lists.sims[kVisual], &lists.sims[kText]}, blend.w, n, o.neighbors, threads);
   const std::vector<double> popularity = Popularity(hist, n);
   clock.Lap("hybrid");
   UserRecs recs;
   if (!split.merge_parts) {
-    const auto [begin, end] = split.part ? PartRange(o.score_part, int64_t(users.size())) : std::pair<int64_t, int64_t>{0, users.size()};
-    recs = ScoreUsers(hist, begin, end, hybrid, PopularityOrder(popularity), ids, blend.w, k, o.half_life_days, threads);
+    const auto [begin, end] =
+        split.part ? PartRange(o.score_part, int64_t(users.size())) : std::pair<int64_t, int64_t>{0, users.size()};
+    recs =
+        ScoreUsers(hist, begin, end, hybrid, PopularityOrder(popularity), ids, blend.w, k, o.half_life_days, threads);
     clock.Lap("users");
   }
   if (split.part) return WritePart(o, ctx, own_params, inputs, key, hist, recs, ids, blend, k, threads, clock);

@@ -17,7 +17,7 @@ struct Scratch {
   std::vector<double> total;
   std::vector<std::array<double, 3>> by_source;
   std::vector<int64_t> seen_by, touched_by;  // user number + 1 that saw / touched the item
-  std::vector<int32_t> rank;                  // the item's place among this user's top k, or -1
+  std::vector<int32_t> rank;                 // the item's place among this user's top k, or -1
   std::vector<int32_t> touched;
   std::vector<std::pair<double, int32_t>> order;
   std::vector<double> weights;  // per history entry, computed once per user (a pow() with decay)

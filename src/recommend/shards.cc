@@ -14,7 +14,9 @@
 
 namespace visrec::recommend::internal {
 namespace {
-std::string ListFile(int source, const char* what) { return std::string("lists_") + kSourceName[source] + "_" + what + ".npy"; }
+std::string ListFile(int source, const char* what) {
+  return std::string("lists_") + kSourceName[source] + "_" + what + ".npy";
+}
 }  // namespace
 
 // `recommend --shard i/N`: the shard's items' neighbour lists of every source, up to `neighbors`
@@ -56,9 +58,10 @@ StageResult WriteShardLists(const RecommendOptions& o, const RunContext& ctx, co
   b.extra()["visual_index"] = lists.visual_index;
   clock.Record(b);
   Artifact a = b.Commit();
-  spdlog::info("recommend: shard {}: neighbour lists of {} of {} items -> {}; when all {} shards are done, run "
-               "`visrec recommend --merge-shards {}` with the same inputs and list flags", ctx.shard.Text(), m, ids.size(),
-               a.dir.string(), ctx.shard.count, ctx.shard.count);
+  spdlog::info(
+      "recommend: shard {}: neighbour lists of {} of {} items -> {}; when all {} shards are done, run "
+      "`visrec recommend --merge-shards {}` with the same inputs and list flags",
+      ctx.shard.Text(), m, ids.size(), a.dir.string(), ctx.shard.count, ctx.shard.count);
   return StageResult{a, false, clock.Seconds()};
 }
 
@@ -67,26 +70,31 @@ StageResult WriteShardLists(const RecommendOptions& o, const RunContext& ctx, co
 // alone.
 json ListParams(const json& params) {
   json p = params;
-  for (const char* k : {"k", "similar_k", "w_cf", "w_visual", "w_text", "blend", "store_scoring", "half_life_days"}) p.erase(k);
+  for (const char* k : {"k", "similar_k", "w_cf", "w_visual", "w_text", "blend", "store_scoring", "half_life_days"})
+    p.erase(k);
   return p;
 }
 
-std::string ParamDifferences(const Manifest& manifest, const json& list_params, const std::vector<ArtifactInput>& inputs) {
+std::string ParamDifferences(const Manifest& manifest, const json& list_params,
+                             const std::vector<ArtifactInput>& inputs) {
   std::vector<std::string> diffs;
   json theirs = manifest.params;
   theirs.erase("shard");
   theirs.erase("score_part");
   for (const auto& [name, value] : list_params.items())
     if (!theirs.contains(name) || theirs[name] != value)
-      diffs.push_back(name + " " + (theirs.contains(name) ? theirs[name].dump() : std::string("unset")) + " (merge: " + value.dump() + ")");
+      diffs.push_back(name + " " + (theirs.contains(name) ? theirs[name].dump() : std::string("unset")) +
+                      " (merge: " + value.dump() + ")");
   for (const auto& [name, value] : theirs.items())
     if (!list_params.contains(name)) diffs.push_back(name + " " + value.dump() + " (merge: unset)");
   std::map<std::string, std::string> their_inputs;
   for (const auto& in : manifest.inputs) their_inputs[in.role] = in.digest;
   for (const auto& in : inputs) {
     const auto it = their_inputs.find(in.role);
-    if (it == their_inputs.end()) diffs.push_back("no " + in.role + " input (merge: " + in.path + ")");
-    else if (it->second != in.digest) diffs.push_back("another " + in.role + " (merge: " + in.path + ")");
+    if (it == their_inputs.end())
+      diffs.push_back("no " + in.role + " input (merge: " + in.path + ")");
+    else if (it->second != in.digest)
+      diffs.push_back("another " + in.role + " (merge: " + in.path + ")");
     their_inputs.erase(in.role);
   }
   for (const auto& [role, digest] : their_inputs) diffs.push_back("a " + role + " input the merge does not have");
@@ -119,7 +127,8 @@ struct ShardGather {
       }
       if (owner[size_t(row)] >= 0) {
         problem("item '" + ids[size_t(row)] + "' is listed " +
-                (owner[size_t(row)] == spec.index ? std::string("twice") : "also by shard " + std::to_string(owner[size_t(row)])) +
+                (owner[size_t(row)] == spec.index ? std::string("twice")
+                                                  : "also by shard " + std::to_string(owner[size_t(row)])) +
                 "; " + rerun);
         return false;
       }
@@ -139,8 +148,8 @@ struct ShardGather {
     const auto items = a.ReadArray<int32_t>(ListFile(s, "items"));
     const auto scores = a.ReadArray<float>(ListFile(s, "scores"));
     if (items.shape != std::vector<int64_t>{m_rows, neighbors} || scores.shape != items.shape) {
-      problem("its " + std::string(kSourceName[s]) + " lists are not one row of --neighbors " + std::to_string(neighbors) +
-              " per shard item; " + rerun);
+      problem("its " + std::string(kSourceName[s]) + " lists are not one row of --neighbors " +
+              std::to_string(neighbors) + " per shard item; " + rerun);
       return false;
     }
     for (int64_t q = 0; q < m_rows; ++q) {
@@ -157,8 +166,8 @@ struct ShardGather {
         const bool bad = padding || j < 0 || j >= n() || j == row || !std::isfinite(score) ||
                          stamp[size_t(j)] == row * 3 + s || (!list.empty() && list.back().score < score);
         if (bad) {
-          problem("its " + std::string(kSourceName[s]) + " list of item '" + ids[size_t(row)] + "' is malformed at rank " +
-                  std::to_string(r + 1) + "; " + rerun);
+          problem("its " + std::string(kSourceName[s]) + " list of item '" + ids[size_t(row)] +
+                  "' is malformed at rank " + std::to_string(r + 1) + "; " + rerun);
           return false;
         }
         stamp[size_t(j)] = row * 3 + s;
@@ -182,7 +191,11 @@ void GatherShardLists(int count, const fs::path& workdir, const std::string& lis
   for (auto& s : lists.sims) s.assign(size_t(n), {});
   std::vector<std::string> problems;
   std::string current;  // the shard being read, for problem()
-  ShardGather g{ids, neighbors, lists.sims, std::vector<int32_t>(size_t(n), -1), std::vector<int64_t>(size_t(n), -1),
+  ShardGather g{ids,
+                neighbors,
+                lists.sims,
+                std::vector<int32_t>(size_t(n), -1),
+                std::vector<int64_t>(size_t(n), -1),
                 [&](const std::string& what) { problems.push_back("shard " + current + ": " + what); }};
   std::set<std::string> kernels;
   for (int k = 0; k < count; ++k) {
@@ -190,7 +203,8 @@ void GatherShardLists(int count, const fs::path& workdir, const std::string& lis
     current = spec.Text();
     std::error_code ec;
     if (!fs::exists(workdir / kStage / spec.Pointer(), ec)) continue;  // named below
-    const std::string rerun = "rerun `visrec recommend --shard " + spec.Text() + " --force` with the merge's inputs and list flags";
+    const std::string rerun =
+        "rerun `visrec recommend --shard " + spec.Text() + " --force` with the merge's inputs and list flags";
     try {
       const Artifact a = OpenLatest(workdir, kStage, VerifyLevel::kFull, spec.Pointer());
       const Manifest& m = a.manifest;
@@ -223,7 +237,8 @@ void GatherShardLists(int count, const fs::path& workdir, const std::string& lis
       g.problem(std::string(e.what()) + "; " + rerun);
     }
   }
-  if (const std::string text = MissingShardsText(workdir, kStage, count); !text.empty()) problems.insert(problems.begin(), text);
+  if (const std::string text = MissingShardsText(workdir, kStage, count); !text.empty())
+    problems.insert(problems.begin(), text);
   if (problems.empty())
     for (int64_t i = 0; i < n; ++i)
       if (g.owner[size_t(i)] < 0) {
@@ -235,8 +250,10 @@ void GatherShardLists(int count, const fs::path& workdir, const std::string& lis
   std::string kernel;
   for (const auto& k : kernels) kernel += (kernel.empty() ? "" : ",") + k;
   if (kernels.size() > 1)
-    spdlog::warn("recommend: the shards ran different visual kernels ({}); their lists can differ from one run's in the "
-                 "last bits of a score (docs/operations.md: Sharding)", kernel);
+    spdlog::warn(
+        "recommend: the shards ran different visual kernels ({}); their lists can differ from one run's in the "
+        "last bits of a score (docs/operations.md: Sharding)",
+        kernel);
   lists.visual_index = json{{"kind", "exact"}, {"kernel", kernel}};
 }
 
@@ -253,7 +270,8 @@ std::string StageAndBuildProblem(const Artifact& a, const char* kind) {
   };
   const std::string made_by = recorded("visrec") + " (" + recorded("git_sha") + ")";
   if (made_by != build)
-    return "made by visrec " + made_by + ", the merge is " + build + "; every " + kind + " and the merge must run the same build";
+    return "made by visrec " + made_by + ", the merge is " + build + "; every " + kind +
+           " and the merge must run the same build";
   return "";
 }
 

@@ -31,10 +31,12 @@ void SparseRows::Reserve(int64_t rows, int64_t entries) {
 }
 
 void SparseRows::AddRow(const std::vector<std::pair<int32_t, float>>& entries) {
-  for (auto& [i, v] : entries) { item.push_back(i); value.push_back(v); }
+  for (auto& [i, v] : entries) {
+    item.push_back(i);
+    value.push_back(v);
+  }
   row_start.push_back(int64_t(item.size()));
 }
-
 
 void SelectTopK(std::vector<Neighbor>& c, int k) {
   const auto better = [](const Neighbor& a, const Neighbor& b) { return Better(a, b); };  // inlinable
@@ -68,9 +70,7 @@ class TopSelector {
   }
   // Scores below this cannot enter (with a margin, so nothing that could tie after float rounding
   // is rejected by the caller's cheap pre-check); -inf until the first cut.
-  double RejectBelow() const {
-    return has_bar_ ? double(bar_.score) - std::abs(double(bar_.score)) * 1e-6 : -HUGE_VAL;
-  }
+  double RejectBelow() const { return has_bar_ ? double(bar_.score) - std::abs(double(bar_.score)) * 1e-6 : -HUGE_VAL; }
   void Offer(Neighbor c) {
     if (has_bar_ && !Better(c, bar_)) return;
     buf_.push_back(c);
@@ -99,9 +99,9 @@ class TopSelector {
 template <class Offset>
 struct CfColumns {
   int32_t n = 0;
-  std::vector<int64_t> start;     // item i's occurrences: [start[i], start[i + 1])
+  std::vector<int64_t> start;  // item i's occurrences: [start[i], start[i + 1])
   LargeVector<Occurrence<Offset>> occ;
-  LargeVector<float> value;       // the item's value in that context
+  LargeVector<float> value;  // the item's value in that context
   std::vector<double> norm;
 };
 
@@ -164,8 +164,10 @@ void ScoreItems(const SparseRows& m, const CfColumns<Offset>& cols, int k, doubl
           for (int64_t q = occ[p].begin; q < q_end; ++q) {
             const int32_t j = items[q];
             tp[nt] = j;
-            if (kFast) nt += sl[j].acc == 0.0;
-            else nt += sup[j]++ == 0;
+            if (kFast)
+              nt += sl[j].acc == 0.0;
+            else
+              nt += sup[j]++ == 0;
             sl[j].acc += vi * values[q];
           }
         }
@@ -227,21 +229,26 @@ TopK SparseCosineTopKWith(const SparseRows& m, int k, double shrink, int min_sup
   threads = ResolveThreads(threads);
   const bool fast = positive && min_support <= 1;
   ParallelFor(threads, threads, [&](int64_t w) {
-    if (fast && uniform) ScoreItems<Offset, true, true>(m, cols, k, shrink, min_support, first, only, w, threads, out);
-    else if (fast) ScoreItems<Offset, false, true>(m, cols, k, shrink, min_support, first, only, w, threads, out);
-    else ScoreItems<Offset, false, false>(m, cols, k, shrink, min_support, first, only, w, threads, out);
+    if (fast && uniform)
+      ScoreItems<Offset, true, true>(m, cols, k, shrink, min_support, first, only, w, threads, out);
+    else if (fast)
+      ScoreItems<Offset, false, true>(m, cols, k, shrink, min_support, first, only, w, threads, out);
+    else
+      ScoreItems<Offset, false, false>(m, cols, k, shrink, min_support, first, only, w, threads, out);
   });
   return out;
 }
 }  // namespace
 
-TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support, int threads, const std::vector<char>* only) {
-  if (only && only->size() != size_t(m.n_items)) throw std::invalid_argument("SparseCosineTopK: `only` must have one flag per item");
+TopK SparseCosineTopK(const SparseRows& m, int k, double shrink, int min_support, int threads,
+                      const std::vector<char>* only) {
+  if (only && only->size() != size_t(m.n_items))
+    throw std::invalid_argument("SparseCosineTopK: `only` must have one flag per item");
   if (k <= 0) return TopK(static_cast<size_t>(m.n_items));
-  if (m.item.size() <= size_t(UINT32_MAX)) return SparseCosineTopKWith<uint32_t>(m, k, shrink, min_support, threads, only);
+  if (m.item.size() <= size_t(UINT32_MAX))
+    return SparseCosineTopKWith<uint32_t>(m, k, shrink, min_support, threads, only);
   return SparseCosineTopKWith<uint64_t>(m, k, shrink, min_support, threads, only);
 }
-
 
 std::string DenseKernelInUse() {
   const detail::VectorIsa isa = detail::FusedKernelIsa();
@@ -256,13 +263,14 @@ TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t bud
   return DenseCosineTopKRows(rows, n, d, k, nullptr, budget, threads, kernel);
 }
 
-TopK DenseCosineTopKRows(const float* rows, int64_t n, int64_t d, int k, const std::vector<int64_t>* query, int64_t budget,
-                         int threads, DenseKernel kernel) {
+TopK DenseCosineTopKRows(const float* rows, int64_t n, int64_t d, int k, const std::vector<int64_t>* query,
+                         int64_t budget, int threads, DenseKernel kernel) {
   using M = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<const M> x(rows, n, d);
   std::vector<char> zero(static_cast<size_t>(n), 0);
   for (int64_t i = 0; i < n; ++i) zero[size_t(i)] = x.row(i).squaredNorm() == 0.f;
-  const detail::VectorIsa isa = kernel == DenseKernel::kBlas || k <= 0 ? detail::VectorIsa::kNone : detail::FusedKernelIsa();
+  const detail::VectorIsa isa =
+      kernel == DenseKernel::kBlas || k <= 0 ? detail::VectorIsa::kNone : detail::FusedKernelIsa();
   if (isa != detail::VectorIsa::kNone) {
     // The symmetric kernel's per-worker heaps (k neighbours per row each) must fit the budget; with
     // fewer workers if need be, else the one-sided kernel, whose memory does not grow with n^2 or k.
@@ -297,7 +305,9 @@ TopK DenseCosineTopKRows(const float* rows, int64_t n, int64_t d, int k, const s
     return b * block + slot < n ? b * block + slot : -1;
   };
   Eigen::setNbThreads(1);
-  const auto better = [](const Neighbor& a, const Neighbor& b) { return Better(a, b); };  // inlinable, unlike a function pointer
+  const auto better = [](const Neighbor& a, const Neighbor& b) {
+    return Better(a, b);
+  };  // inlinable, unlike a function pointer
   // One score buffer per worker, reused for every block (a fresh multi-MB buffer per block costs
   // page faults).
   std::vector<M> pool;
@@ -379,8 +389,10 @@ SparseRows TfidfMatrix(const std::vector<std::string>& texts) {
       tok.clear();
     };
     for (unsigned char c : texts[size_t(i)]) {
-      if (std::isalnum(c) || c >= 0x80) tok.push_back(char(c < 0x80 ? std::tolower(c) : c));
-      else flush();
+      if (std::isalnum(c) || c >= 0x80)
+        tok.push_back(char(c < 0x80 ? std::tolower(c) : c));
+      else
+        flush();
     }
     flush();
   }

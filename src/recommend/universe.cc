@@ -14,8 +14,11 @@ std::vector<std::string> SplitComma(const std::string& s) {
   std::vector<std::string> out;
   std::string cur;
   for (char c : s) {
-    if (c == ',') { if (!cur.empty()) out.push_back(cur); cur.clear(); }
-    else if (c != ' ') cur.push_back(c);
+    if (c == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else if (c != ' ')
+      cur.push_back(c);
   }
   if (!cur.empty()) out.push_back(cur);
   return out;

@@ -1,6 +1,5 @@
 #include "visrec/reduce/pca.h"
 
-
 #include <cmath>
 #include <random>
 
@@ -31,11 +30,11 @@ Eigen::MatrixXd Gaussian(Eigen::Index rows, Eigen::Index cols, uint64_t seed) {
   return m;
 }
 
-
 // Y = (X - 1 mu^T) W without forming the centred X: rows split across threads, then Y -= 1 (mu^T W).
 // Y is preallocated by the caller and reused across iterations (fresh multi-MB buffers each time
 // cost page faults that measured as a fifth of the fit on this VM).
-void MulCentred(const MatrixRef& x, const Eigen::RowVectorXf& mu, const Eigen::MatrixXf& w, int threads, Eigen::MatrixXf& y) {
+void MulCentred(const MatrixRef& x, const Eigen::RowVectorXf& mu, const Eigen::MatrixXf& w, int threads,
+                Eigen::MatrixXf& y) {
   y.resize(x.rows(), w.cols());
   const Eigen::Index block = (x.rows() + threads - 1) / threads;
   const Eigen::RowVectorXf shift = mu * w;
@@ -107,7 +106,8 @@ PcaModel FitPca(const MatrixRef& x, const PcaFitOptions& o) {
   int k = o.dims;
   if (o.variance_target <= 0) {
     if (k < 1) throw UsageError("reduce: --dims must be >= 1");
-    if (k > d) throw UsageError("reduce: --dims " + std::to_string(k) + " exceeds the feature dimension " + std::to_string(d));
+    if (k > d)
+      throw UsageError("reduce: --dims " + std::to_string(k) + " exceeds the feature dimension " + std::to_string(d));
     if (k > n - 1)
       throw InputError("reduce: --dims " + std::to_string(k) + " needs at least " + std::to_string(k + 1) +
                        " items, the input has " + std::to_string(n) + "; lower --dims");
@@ -154,8 +154,7 @@ PcaModel FitPca(const MatrixRef& x, const PcaFitOptions& o) {
   if (!(m.total_variance > 0)) throw InputError("PCA input has zero variance (all items identical)");
 
   std::string method = o.method;
-  if (method == "auto")
-    method = (o.variance_target > 0 || d <= 512 || k > d / 4) ? "exact" : "randomized";
+  if (method == "auto") method = (o.variance_target > 0 || d <= 512 || k > d / 4) ? "exact" : "randomized";
   if (o.variance_target > 0) method = "exact";
   m.method = method;
   if (method == "exact") {
@@ -201,7 +200,10 @@ PcaModel FitPca(const MatrixRef& x, const PcaFitOptions& o) {
     for (int r = 0; r < k; ++r) {
       Eigen::VectorXd row = bt * u.col(r);
       double nr = row.norm();
-      if (nr > 0) v.row(r) = (row / nr).transpose(); else v.row(r).setZero();
+      if (nr > 0)
+        v.row(r) = (row / nr).transpose();
+      else
+        v.row(r).setZero();
     }
     m.components = v;
   }
@@ -215,7 +217,8 @@ PcaModel FitLda(const MatrixRef& x, const std::vector<int>& labels, int dims) {
   int classes = 0;
   for (int l : labels) classes = std::max(classes, l + 1);
   std::vector<Eigen::Index> count(size_t(classes), 0);
-  for (int l : labels) if (l >= 0) ++count[size_t(l)];
+  for (int l : labels)
+    if (l >= 0) ++count[size_t(l)];
   if (classes < 2) throw InputError("LDA needs at least 2 classes with items, got " + std::to_string(classes));
   for (int c = 0; c < classes; ++c)
     if (count[size_t(c)] < 2)
@@ -265,7 +268,8 @@ PcaModel FitLda(const MatrixRef& x, const std::vector<int>& labels, int dims) {
 
 MatrixF Project(const PcaModel& m, const MatrixRef& x) {
   if (x.cols() != m.mean.size())
-    throw InputError("PCA model expects " + std::to_string(m.mean.size()) + "-d features, got " + std::to_string(x.cols()));
+    throw InputError("PCA model expects " + std::to_string(m.mean.size()) + "-d features, got " +
+                     std::to_string(x.cols()));
   Eigen::MatrixXd xc = x.cast<double>();
   xc.rowwise() -= m.mean.transpose();
   Eigen::MatrixXd p = xc * m.components.transpose();

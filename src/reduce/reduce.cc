@@ -62,15 +62,18 @@ void ReduceOptions::Validate() const {
   if (p.variance_target > 0 && p.dims != PcaFitOptions{}.dims)
     throw UsageError("reduce: give --dims or --variance, not both (--variance picks the number of dimensions)");
   if (p.variance_target == 0 && p.dims < 1) throw UsageError("reduce: --dims must be >= 1");
-  if (p.power_iterations < 0 || p.power_iterations > 50) throw UsageError("reduce: --power-iterations must be in [0, 50]");
+  if (p.power_iterations < 0 || p.power_iterations > 50)
+    throw UsageError("reduce: --power-iterations must be in [0, 50]");
 }
 
 json FitParams(const ReduceOptions& o) {
-  json params = {{"mode", "fit"}, {"method", o.pca.method}, {"whiten", o.pca.whiten}, {"seed", o.pca.seed},
-                 {"oversample", o.pca.oversample}, {"power_iterations", o.pca.power_iterations}};
+  json params = {{"mode", "fit"},      {"method", o.pca.method},         {"whiten", o.pca.whiten},
+                 {"seed", o.pca.seed}, {"oversample", o.pca.oversample}, {"power_iterations", o.pca.power_iterations}};
   if (o.pca.method == "lda") params["label_column"] = o.label_column;
-  if (o.pca.variance_target > 0) params["variance_target"] = o.pca.variance_target;
-  else params["dims"] = o.pca.dims;
+  if (o.pca.variance_target > 0)
+    params["variance_target"] = o.pca.variance_target;
+  else
+    params["dims"] = o.pca.dims;
   return params;
 }
 
@@ -81,8 +84,8 @@ NpyArray<float> ReadFeatures(const Artifact& ex, std::vector<std::string>& ids) 
   auto feats = ex.ReadArray<float>("features.npy");
   ids = ReadLines(ex.File("ids.txt"));
   if (int64_t(ids.size()) != feats.rows())
-    throw ArtifactError("reduce: " + ex.File("ids.txt").string() + " has " + std::to_string(ids.size()) +
-                        " ids for " + std::to_string(feats.rows()) + " feature rows");
+    throw ArtifactError("reduce: " + ex.File("ids.txt").string() + " has " + std::to_string(ids.size()) + " ids for " +
+                        std::to_string(feats.rows()) + " feature rows");
   Eigen::Map<MatrixF> x(feats.data.data(), feats.rows(), feats.cols());
   for (Eigen::Index i = 0; i < x.rows(); ++i)
     if (!x.row(i).allFinite())
@@ -102,7 +105,10 @@ PcaModel FitLdaOnCatalog(const ReduceOptions& o, const MatrixRef& x, const std::
   for (size_t i = 0; i < ids.size(); ++i) {
     auto it = cat.metadata.find(ids[i]);
     std::string v = it == cat.metadata.end() ? "" : it->second[o.label_column];
-    if (v.empty()) { ++unlabelled; continue; }
+    if (v.empty()) {
+      ++unlabelled;
+      continue;
+    }
     labels[i] = class_of.emplace(v, int(class_of.size())).first->second;
   }
   PcaModel m;
@@ -112,10 +118,13 @@ PcaModel FitLdaOnCatalog(const ReduceOptions& o, const MatrixRef& x, const std::
     std::string msg = e.what();
     for (auto& [name, c] : class_of)
       if (msg.find("class #" + std::to_string(c) + " ") != std::string::npos)
-        msg.replace(msg.find("class #" + std::to_string(c) + " "), ("class #" + std::to_string(c)).size(), "class '" + name + "'");
+        msg.replace(msg.find("class #" + std::to_string(c) + " "), ("class #" + std::to_string(c)).size(),
+                    "class '" + name + "'");
     throw InputError("reduce: " + msg);
   }
-  if (unlabelled) spdlog::warn("reduce: {} item(s) without a '{}' label are projected but not used for the LDA fit", unlabelled, o.label_column);
+  if (unlabelled)
+    spdlog::warn("reduce: {} item(s) without a '{}' label are projected but not used for the LDA fit", unlabelled,
+                 o.label_column);
   return m;
 }
 
@@ -131,7 +140,8 @@ void WriteOutputs(const PcaModel& m, const MatrixF& red, const MatrixF& l2, cons
   WriteNpy(b.Path("pca_components.npy"), DType::kF64, {k, d}, comps.data());
   WriteNpy(b.Path("pca_variance.npy"), DType::kF64, {k}, var.data());
   WriteLines(b.Path("ids.txt"), ids);
-  for (const char* f : {"reduced.npy", "reduced_l2.npy", "pca_mean.npy", "pca_components.npy", "pca_variance.npy", "ids.txt"})
+  for (const char* f :
+       {"reduced.npy", "reduced_l2.npy", "pca_mean.npy", "pca_components.npy", "pca_variance.npy", "ids.txt"})
     b.AddOutput(f);
 }
 
@@ -144,8 +154,11 @@ double DescribeFit(const PcaModel& m, ArtifactBuilder& b) {
     ratios.push_back(m.ratio(i));
     cum.push_back(c);
   }
-  b.extra() = {{"explained_variance_ratio", ratios}, {"cumulative_explained_variance", cum},
-               {"total_variance", m.total_variance}, {"method", m.method}, {"whiten", m.whiten}};
+  b.extra() = {{"explained_variance_ratio", ratios},
+               {"cumulative_explained_variance", cum},
+               {"total_variance", m.total_variance},
+               {"method", m.method},
+               {"whiten", m.whiten}};
   return c;
 }
 
@@ -164,8 +177,7 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
     params = {{"mode", "apply"}};
   } else {
     params = FitParams(o);
-    if (o.pca.method == "lda")
-      inputs.push_back(FileInput("catalog", o.catalog));
+    if (o.pca.method == "lda") inputs.push_back(FileInput("catalog", o.catalog));
   }
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
@@ -199,7 +211,8 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
   WriteOutputs(m, red, l2, ids, b);
   const double c = DescribeFit(m, b);
   if (fitted) {
-    b.extra()["drift"] = {{"fit_explained_share", c}, {"new_data_explained_share", drift_share},
+    b.extra()["drift"] = {{"fit_explained_share", c},
+                          {"new_data_explained_share", drift_share},
                           {"note", "share of the new items' variance (around the fitted mean) the old basis explains"}};
     spdlog::info("reduce: applied fit {}: the basis explains {:.1f}% of the new data's variance (fit time: {:.1f}%)",
                  fitted->dir.string(), 100 * drift_share, 100 * c);

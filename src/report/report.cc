@@ -54,7 +54,8 @@ std::vector<std::string> ReasonLines(const std::string& reason) {
   if (paren != std::string::npos) {
     a = reason.substr(0, paren);
     b = reason.substr(paren + 1);
-    for (auto [from, to] : std::vector<std::pair<std::string, std::string>>{{"collaborative", "cf"}, {"visual", "vis"}, {"text", "txt"}}) {
+    for (auto [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {"collaborative", "cf"}, {"visual", "vis"}, {"text", "txt"}}) {
       size_t p = b.find(from);
       if (p != std::string::npos) b.replace(p, from.size(), to);
     }
@@ -63,7 +64,7 @@ std::vector<std::string> ReasonLines(const std::string& reason) {
 }
 
 // Well-separated colours (BGR) for label classes; the 13th and later share the last one.
-const cv::Scalar kPalette[] = {{180, 119, 31}, {14, 127, 255}, {44, 160, 44},  {40, 39, 214},  {189, 103, 148},
+const cv::Scalar kPalette[] = {{180, 119, 31}, {14, 127, 255},  {44, 160, 44},   {40, 39, 214},  {189, 103, 148},
                                {75, 86, 140},  {194, 119, 227}, {127, 127, 127}, {34, 189, 188}, {207, 190, 23},
                                {0, 0, 0},      {120, 200, 120}, {160, 160, 255}};
 
@@ -134,7 +135,8 @@ void WriteCoordinates(const fs::path& out, const std::vector<float>& coords, con
 // Map coordinates -> pixels: one scale for both axes, so distances mean the same in every direction.
 class MapFrame {
  public:
-  MapFrame(const std::vector<float>& coords, int64_t n, int size, int margin) : coords_(coords), size_(size), margin_(margin) {
+  MapFrame(const std::vector<float>& coords, int64_t n, int size, int margin)
+      : coords_(coords), size_(size), margin_(margin) {
     for (int a = 0; a < 2; ++a) {
       lo_[a] = hi_[a] = n ? coords[size_t(a)] : 0.f;
       for (int64_t i = 0; i < n; ++i) {
@@ -170,11 +172,12 @@ class ReportWriter {
   ReportWriter(const ReportOptions& o, const fs::path& out, query::QueryEngine& engine, const Artifact& rec)
       : o_(o), out_(out), engine_(engine), crop_(engine.crop()) {
     res_.pictured = json::object();
-    html_ = "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>visrec report</title>\n"
-            "<style>body{font-family:sans-serif;margin:2em} img{max-width:100%;border:1px solid #ccc}"
-            " h2{margin-top:2em}</style></head><body>\n<h1>visrec report</h1>\n<p>Workdir <code>" +
-            HtmlEscape(fs::absolute(o.workdir).string()) + "</code>, recommend artifact <code>" +
-            HtmlEscape(rec.dir.filename().string()) + "</code>.</p>\n";
+    html_ =
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>visrec report</title>\n"
+        "<style>body{font-family:sans-serif;margin:2em} img{max-width:100%;border:1px solid #ccc}"
+        " h2{margin-top:2em}</style></head><body>\n<h1>visrec report</h1>\n<p>Workdir <code>" +
+        HtmlEscape(fs::absolute(o.workdir).string()) + "</code>, recommend artifact <code>" +
+        HtmlEscape(rec.dir.filename().string()) + "</code>.</p>\n";
   }
   void ItemSheets(const Artifact& rec);
   void UserSheets(const Artifact& rec);
@@ -195,7 +198,8 @@ class ReportWriter {
   }
   json DrawDots(cv::Mat& map, const MapFrame& frame, const std::vector<std::string>& ids,
                 const std::map<std::string, std::string>& label) const;
-  json DrawLegend(cv::Mat& map, const std::vector<std::string>& ids, const std::map<std::string, std::string>& label) const;
+  json DrawLegend(cv::Mat& map, const std::vector<std::string>& ids,
+                  const std::map<std::string, std::string>& label) const;
   json DrawThumbnails(cv::Mat& map, const MapFrame& frame, const std::vector<std::string>& ids);
 
   const ReportOptions& o_;
@@ -209,7 +213,8 @@ class ReportWriter {
 // Items: one row per source, the item first, then its neighbours of that source.
 void ReportWriter::ItemSheets(const Artifact& rec) {
   CsvTable sim = ReadCsv(rec.File("similar_items.csv"));
-  std::map<std::string, std::map<std::string, std::vector<std::pair<std::string, std::string>>>> nb;  // item -> source -> (id, score)
+  std::map<std::string, std::map<std::string, std::vector<std::pair<std::string, std::string>>>>
+      nb;  // item -> source -> (id, score)
   for (const auto& r : sim.rows)
     if (r.size() >= 5) nb[r[0]][r[4]].push_back({r[2], r[3]});
   std::vector<std::string> items = o_.item_ids;
@@ -230,7 +235,9 @@ void ReportWriter::ItemSheets(const Artifact& rec) {
       json ids = json::array();
       for (size_t r = 0; r < it->second.size() && int(r) < o_.k; ++r) {
         const auto& [id, score] = it->second[r];
-        row.push_back({engine_.ItemPixels(id), {"#" + std::to_string(r + 1) + " " + id.substr(0, 16), "score " + score.substr(0, 6)}, false});
+        row.push_back({engine_.ItemPixels(id),
+                       {"#" + std::to_string(r + 1) + " " + id.substr(0, 16), "score " + score.substr(0, 6)},
+                       false});
         ids.push_back(id);
       }
       rows.push_back(std::move(row));
@@ -263,33 +270,40 @@ void ReportWriter::UserSheets(const Artifact& rec) {
   for (const auto& user : users) {
     query::QueryResult recs = engine_.User(user, o_.k);
     auto& h = history[user];
-    std::stable_sort(h.begin(), h.end(), [](const Interaction& a, const Interaction& b) { return a.timestamp > b.timestamp; });
+    std::stable_sort(h.begin(), h.end(),
+                     [](const Interaction& a, const Interaction& b) { return a.timestamp > b.timestamp; });
     std::vector<query::Tile> hist_row, rec_row;
     json hist_ids = json::array(), rec_ids = json::array();
     std::set<std::string> shown;
     for (const auto& r : h) {
       if (int(hist_row.size()) >= o_.k) break;
       if (!shown.insert(r.item_id).second) continue;
-      hist_row.push_back({engine_.ItemPixels(r.item_id), {"seen " + r.item_id.substr(0, 20), "weight " + FormatShortest(r.weight)}, true});
+      hist_row.push_back({engine_.ItemPixels(r.item_id),
+                          {"seen " + r.item_id.substr(0, 20), "weight " + FormatShortest(r.weight)},
+                          true});
       hist_ids.push_back(r.item_id);
     }
     for (size_t i = 0; i < recs.answers.size(); ++i) {
       auto lines = ReasonLines(recs.answers[i].reason);
-      rec_row.push_back({engine_.ItemPixels(recs.answers[i].item_id),
-                         {"#" + std::to_string(i + 1) + " " + recs.answers[i].item_id.substr(0, 16), lines[0], lines[1]}, false});
+      rec_row.push_back(
+          {engine_.ItemPixels(recs.answers[i].item_id),
+           {"#" + std::to_string(i + 1) + " " + recs.answers[i].item_id.substr(0, 16), lines[0], lines[1]},
+           false});
       rec_ids.push_back(recs.answers[i].item_id);
     }
     const std::string file = "user-" + Slug(user) + ".png";
     Emit(file, query::RenderSheetPng({hist_row, rec_row}, crop_, three_lines),
          {{"kind", "user"}, {"user", user}, {"history", hist_ids}, {"recommended", rec_ids}});
-    html_ += "<h3>" + HtmlEscape(user) + "</h3>\n<p>Top row: history (most recent first). Bottom row: "
+    html_ += "<h3>" + HtmlEscape(user) +
+             "</h3>\n<p>Top row: history (most recent first). Bottom row: "
              "recommendations, with the history items behind each and the share of each source.</p>\n<img src=\"" +
              file + "\" alt=\"" + HtmlEscape(user) + "\">\n";
   }
 }
 
 // Label -> colour index: labels in sorted order, "(none)" for items without one.
-std::map<std::string, int> LabelClasses(const std::vector<std::string>& ids, const std::map<std::string, std::string>& label) {
+std::map<std::string, int> LabelClasses(const std::vector<std::string>& ids,
+                                        const std::map<std::string, std::string>& label) {
   std::map<std::string, int> cls;
   for (const auto& id : ids) cls.emplace(label.count(id) ? label.at(id) : "(none)", 0);
   int c = 0;
@@ -322,7 +336,8 @@ json ReportWriter::DrawLegend(cv::Mat& map, const std::vector<std::string>& ids,
     const int k = std::min(idx, int(std::size(kPalette)) - 1);
     legend[name] = {int(kPalette[k][0]), int(kPalette[k][1]), int(kPalette[k][2])};  // BGR
     cv::circle(map, {S - 150, ly - 4}, 5, kPalette[k], cv::FILLED, cv::LINE_AA);
-    cv::putText(map, name.substr(0, 18), {S - 140, ly}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    cv::putText(map, name.substr(0, 18), {S - 140, ly}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1,
+                cv::LINE_AA);
     ly += 18;
   }
   return legend;
@@ -356,14 +371,15 @@ void ReportWriter::CatalogMap(const Artifact& red, const Artifact& pre) {
   const int S = o_.map_size, margin = 40;
   cv::Mat map(S, S, CV_8UC3, cv::Scalar(255, 255, 255));
   const int64_t n = reduced.rows(), d = reduced.cols();
-  if (int64_t(ids.size()) != n) throw ArtifactError("report: ids.txt and reduced_l2.npy disagree in " + red.dir.string());
+  if (int64_t(ids.size()) != n)
+    throw ArtifactError("report: ids.txt and reduced_l2.npy disagree in " + red.dir.string());
   const std::string method = o_.map != "auto" ? o_.map : (n >= 4 && n <= kTsneAutoMaxItems ? "tsne" : "pca");
   if (method == "tsne" && n < 4) throw InputError("report: --map tsne needs at least 4 items; use --map pca");
   json map_info{{"method", method}};
   double explained[2] = {0, 0};
   const auto t_map = std::chrono::steady_clock::now();
-  const std::vector<float> coords = method == "tsne" ? Tsne(reduced.data.data(), n, d, o_.tsne)
-                                                     : PcaPlane(reduced.data.data(), n, d, explained);
+  const std::vector<float> coords =
+      method == "tsne" ? Tsne(reduced.data.data(), n, d, o_.tsne) : PcaPlane(reduced.data.data(), n, d, explained);
   const double map_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_map).count();
   if (method == "tsne") {
     map_info["perplexity"] = EffectivePerplexity(o_.tsne.perplexity, n);
@@ -379,20 +395,28 @@ void ReportWriter::CatalogMap(const Artifact& red, const Artifact& pre) {
   const json points = DrawDots(map, frame, ids, label);
   const json thumbs = DrawThumbnails(map, frame, ids);
   const json legend = DrawLegend(map, ids, label);
-  const std::string x_axis = method == "tsne" ? "t-SNE 1 ->" : "PC1 (" + FormatFixed(100 * explained[0], 1) + "% of variance) ->";
+  const std::string x_axis =
+      method == "tsne" ? "t-SNE 1 ->" : "PC1 (" + FormatFixed(100 * explained[0], 1) + "% of variance) ->";
   const std::string y_axis = method == "tsne" ? "t-SNE 2 ^" : "PC2 (" + FormatFixed(100 * explained[1], 1) + "%) ^";
   cv::putText(map, x_axis, {margin, S - 10}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
   cv::putText(map, y_axis, {6, margin - 10}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
   std::vector<uchar> bytes;
   if (!cv::imencode(".png", map, bytes)) throw IoError("report: cannot encode the catalog map");
   Emit("catalog-map.png", std::string(bytes.begin(), bytes.end()),
-       {{"kind", "map"}, {"label_column", o_.label_column}, {"size", S}, {"legend_bgr", legend}, {"points", points},
-        {"thumbnails", thumbs}, {"map", map_info}});
-  html_ += "<h2>Catalog map</h2>\n<p>Each dot is an item, coloured by <code>" + HtmlEscape(o_.label_column) + "</code>, " +
-           (method == "tsne" ? std::string("placed by t-SNE (perplexity ") + FormatFixed(o_.tsne.perplexity, 0) +
-                                   "): near dots are items with similar visual vectors; distances between far groups mean little."
-                             : "on the top two principal components of the reduced vectors (" + FormatFixed(100 * explained[0], 1) +
-                                   "% and " + FormatFixed(100 * explained[1], 1) + "% of their variance).") +
+       {{"kind", "map"},
+        {"label_column", o_.label_column},
+        {"size", S},
+        {"legend_bgr", legend},
+        {"points", points},
+        {"thumbnails", thumbs},
+        {"map", map_info}});
+  html_ += "<h2>Catalog map</h2>\n<p>Each dot is an item, coloured by <code>" + HtmlEscape(o_.label_column) +
+           "</code>, " +
+           (method == "tsne"
+                ? std::string("placed by t-SNE (perplexity ") + FormatFixed(o_.tsne.perplexity, 0) +
+                      "): near dots are items with similar visual vectors; distances between far groups mean little."
+                : "on the top two principal components of the reduced vectors (" + FormatFixed(100 * explained[0], 1) +
+                      "% and " + FormatFixed(100 * explained[1], 1) + "% of their variance).") +
            " Coordinates: <code>map2d.npy</code> (rows as <code>map2d_ids.txt</code>).</p>\n"
            "<img src=\"catalog-map.png\" alt=\"catalog map\">\n";
 }

@@ -33,7 +33,8 @@ std::vector<float> PcaPlane(const float* rows, int64_t n, int64_t d, double expl
   explained[0] = explained[1] = 0;
   if (n == 0 || d == 0) return out;
   using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  Mat x = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(rows, n, d).cast<double>();
+  Mat x = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(rows, n, d)
+              .cast<double>();
   x.rowwise() -= x.colwise().mean();
   const Eigen::MatrixXd cov = (x.transpose() * x) / double(std::max<int64_t>(1, n - 1));
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov);
@@ -123,11 +124,11 @@ SparseP JointProbabilities(const float* rows, int64_t n, int64_t d, double perpl
 // A quadtree over the 2-D points with each cell's point count and centre of mass.
 struct QuadTree {
   struct Cell {
-    float cx, cy, half;      // square: centre, half width
-    float mx = 0, my = 0;    // centre of mass
+    float cx, cy, half;    // square: centre, half width
+    float mx = 0, my = 0;  // centre of mass
     int32_t count = 0;
-    int32_t child = -1;      // index of the first of 4 children, -1 for a leaf
-    int32_t point = -1;      // a leaf's single point (-1 when empty or holding duplicates)
+    int32_t child = -1;  // index of the first of 4 children, -1 for a leaf
+    int32_t point = -1;  // a leaf's single point (-1 when empty or holding duplicates)
   };
   std::vector<Cell> cells;
 
@@ -194,7 +195,8 @@ struct QuadTree {
 
   // Repulsion on point i: sum over cells of count * q^2 * (y_i - com), and sum of count * q with
   // q = 1 / (1 + |y_i - com|^2) (its contribution to the normaliser Z).
-  void Repulse(int32_t i, float px, float py, float theta2, double* fx, double* fy, double* z, std::vector<int32_t>& stack) const {
+  void Repulse(int32_t i, float px, float py, float theta2, double* fx, double* fy, double* z,
+               std::vector<int32_t>& stack) const {
     stack.clear();
     stack.push_back(0);
     double ax = 0, ay = 0, az = 0;
@@ -229,7 +231,8 @@ std::vector<float> Tsne(const float* rows, int64_t n, int64_t d, const TsneOptio
   const int threads = ResolveThreads(o.threads);
   const double perplexity = EffectivePerplexity(o.perplexity, n);
   if (perplexity < o.perplexity)
-    spdlog::warn("t-SNE: {} items allow a perplexity of at most {:.2f}; using that instead of {}", n, perplexity, o.perplexity);
+    spdlog::warn("t-SNE: {} items allow a perplexity of at most {:.2f}; using that instead of {}", n, perplexity,
+                 o.perplexity);
   const SparseP P = JointProbabilities(rows, n, d, perplexity, threads);
   // PCA initialisation, scaled as scikit-learn does.
   double explained[2];
@@ -316,7 +319,8 @@ double MapNeighbourAgreement(const std::vector<float>& map2d, const std::vector<
     d.clear();
     for (int64_t j : labelled) {
       if (j == i) continue;
-      const float dx = map2d[size_t(2 * i)] - map2d[size_t(2 * j)], dy = map2d[size_t(2 * i + 1)] - map2d[size_t(2 * j + 1)];
+      const float dx = map2d[size_t(2 * i)] - map2d[size_t(2 * j)],
+                  dy = map2d[size_t(2 * i + 1)] - map2d[size_t(2 * j + 1)];
       d.push_back({dx * dx + dy * dy, j});
     }
     std::partial_sort(d.begin(), d.begin() + kk, d.end());

@@ -33,8 +33,8 @@ const char* const kPatterns[4] = {"solid", "striped", "dotted", "checked"};
 namespace {
 
 // BGR
-const cv::Scalar kColorBgr[8] = {{40, 40, 210},  {30, 140, 250}, {40, 220, 240}, {60, 170, 50},
-                                 {200, 90, 30},  {150, 50, 130}, {35, 35, 35},   {190, 140, 250}};
+const cv::Scalar kColorBgr[8] = {{40, 40, 210}, {30, 140, 250}, {40, 220, 240}, {60, 170, 50},
+                                 {200, 90, 30}, {150, 50, 130}, {35, 35, 35},   {190, 140, 250}};
 const char* const kAdjectives[6] = {"Classic", "Premium", "Everyday", "Modern", "Vintage", "Essential"};
 
 class Rng {
@@ -97,8 +97,18 @@ void DrawShape(cv::Mat& mask, int category, const cv::Matx23d& T, double size) {
   };
   switch (category) {
     case 0:  // tshirt
-      poly({{0.3, 0.05}, {0.42, 0.1}, {0.58, 0.1}, {0.7, 0.05}, {1.0, 0.25}, {0.86, 0.45}, {0.76, 0.38},
-            {0.76, 0.95}, {0.24, 0.95}, {0.24, 0.38}, {0.14, 0.45}, {0.0, 0.25}});
+      poly({{0.3, 0.05},
+            {0.42, 0.1},
+            {0.58, 0.1},
+            {0.7, 0.05},
+            {1.0, 0.25},
+            {0.86, 0.45},
+            {0.76, 0.38},
+            {0.76, 0.95},
+            {0.24, 0.95},
+            {0.24, 0.38},
+            {0.14, 0.45},
+            {0.0, 0.25}});
       break;
     case 1:  // mug
       rect(0.12, 0.2, 0.68, 0.9);
@@ -143,14 +153,15 @@ cv::Mat Texture(int h, int w, const Item& it, double period, Rng& rng) {
       break;
     case 2:  // dots
       for (int y = p / 2; y < h; y += p)
-        for (int x = (y / p % 2) * p / 2; x < w; x += p) cv::circle(tex, {x, y}, std::max(2, p / 4), second, cv::FILLED, cv::LINE_AA);
+        for (int x = (y / p % 2) * p / 2; x < w; x += p)
+          cv::circle(tex, {x, y}, std::max(2, p / 4), second, cv::FILLED, cv::LINE_AA);
       break;
     case 3:  // checks
       for (int y = 0; y < h; y += p)
-        for (int x = ((y / p) % 2) * p; x < w; x += 2 * p) cv::rectangle(tex, {x, y}, {x + p - 1, y + p - 1}, second, cv::FILLED);
+        for (int x = ((y / p) % 2) * p; x < w; x += 2 * p)
+          cv::rectangle(tex, {x, y}, {x + p - 1, y + p - 1}, second, cv::FILLED);
       break;
-    default:
-      break;
+    default: break;
   }
   return tex;
 }
@@ -202,12 +213,42 @@ cv::Mat Render(const Item& it, Rng& rng, int min_side, int max_side, cv::Mat* al
 
 // Inserts an EXIF APP1 segment with only the Orientation tag right after the JPEG SOI marker.
 std::vector<uchar> WithExifOrientation(const std::vector<uchar>& jpeg, uint16_t orientation) {
-  const uchar app1[] = {0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0,
-                        'M', 'M', 0x00, 0x2A, 0x00, 0x00, 0x00, 0x08,          // TIFF header, IFD at 8
-                        0x00, 0x01,                                            // one entry
-                        0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,        // Orientation, SHORT, 1
-                        uchar(orientation >> 8), uchar(orientation & 0xff), 0x00, 0x00,
-                        0x00, 0x00, 0x00, 0x00};                               // no next IFD
+  const uchar app1[] = {0xFF,
+                        0xE1,
+                        0x00,
+                        0x22,
+                        'E',
+                        'x',
+                        'i',
+                        'f',
+                        0,
+                        0,
+                        'M',
+                        'M',
+                        0x00,
+                        0x2A,
+                        0x00,
+                        0x00,
+                        0x00,
+                        0x08,  // TIFF header, IFD at 8
+                        0x00,
+                        0x01,  // one entry
+                        0x01,
+                        0x12,
+                        0x00,
+                        0x03,
+                        0x00,
+                        0x00,
+                        0x00,
+                        0x01,  // Orientation, SHORT, 1
+                        uchar(orientation >> 8),
+                        uchar(orientation & 0xff),
+                        0x00,
+                        0x00,
+                        0x00,
+                        0x00,
+                        0x00,
+                        0x00};  // no next IFD
   std::vector<uchar> out(jpeg.begin(), jpeg.begin() + 2);
   out.insert(out.end(), std::begin(app1), std::end(app1));
   out.insert(out.end(), jpeg.begin() + 2, jpeg.end());
@@ -266,8 +307,8 @@ std::vector<Item> MakeItems(const SampleOptions& o) {
     it.cold = u < o.cold_fraction;
     it.fresh = !it.cold && u < o.cold_fraction + o.new_fraction;
     static const char* const kPatternWords[4] = {"plain", "striped", "polka-dot", "checked"};
-    it.title = std::string(kAdjectives[r.I(6)]) + " " + kColors[it.color] + " " + kPatternWords[it.pattern] +
-               " " + kCategories[it.category];
+    it.title = std::string(kAdjectives[r.I(6)]) + " " + kColors[it.color] + " " + kPatternWords[it.pattern] + " " +
+               kCategories[it.category];
   }
   return items;
 }
@@ -319,7 +360,8 @@ void AddAwkwardPhoto(size_t i, const Item& it, Rng& r, const SampleOptions& o, c
 }
 
 // Photos in parallel, each item with its own RNG stream; returns each item's catalog rows.
-std::vector<std::vector<PhotoRow>> WritePhotos(const std::vector<Item>& items, const SampleOptions& o, const fs::path& out) {
+std::vector<std::vector<PhotoRow>> WritePhotos(const std::vector<Item>& items, const SampleOptions& o,
+                                               const fs::path& out) {
   std::vector<std::vector<PhotoRow>> rows(items.size());
   ParallelFor(int64_t(items.size()), ResolveThreads(o.threads), [&](int64_t i) {
     const Item& it = items[size_t(i)];
@@ -361,8 +403,8 @@ void MakeUser(int u, const SampleOptions& o, const std::vector<Item>& items, con
   if (r.U() < 0.4) cats.insert(r.I(6));
   if (r.U() < 0.5) cols.insert(r.I(8));
   int pat = r.I(4);
-  truth_users[uid] = {{"categories", std::vector<std::string>()}, {"colors", std::vector<std::string>()},
-                      {"pattern", kPatterns[pat]}};
+  truth_users[uid] = {
+      {"categories", std::vector<std::string>()}, {"colors", std::vector<std::string>()}, {"pattern", kPatterns[pat]}};
   for (int c : cats) truth_users[uid]["categories"].push_back(kCategories[c]);
   for (int c : cols) truth_users[uid]["colors"].push_back(kColors[c]);
   // Activity: heavy-tailed, 3..40 interactions.
@@ -378,8 +420,8 @@ void MakeUser(int u, const SampleOptions& o, const std::vector<Item>& items, con
     const size_t i = (offset + w * (items.size() > kBrowse ? 7919 : 1)) % items.size();
     const Item& it = items[i];
     if (it.cold) continue;
-    double s = 2.2 * cats.count(it.category) + 1.6 * cols.count(it.color) + 0.6 * (it.pattern == pat) +
-               0.8 * log_pop[i];
+    double s =
+        2.2 * cats.count(it.category) + 1.6 * cols.count(it.color) + 0.6 * (it.pattern == pat) + 0.8 * log_pop[i];
     bool noise = r.U() < 0.12;  // taste-free clicks
     scored.push_back({(noise ? 0.0 : s) / 0.6 + r.Gumbel(), int(i)});
   }
@@ -437,8 +479,8 @@ SampleSummary GenerateSample(const SampleOptions& o) {
   std::string cat = "item_id,image,title,category,color,pattern\n";
   for (size_t i = 0; i < items.size(); ++i)
     for (const auto& pr : rows[i]) {
-      cat += CsvLine({pr.item, pr.image, items[i].title, kCategories[items[i].category],
-                      kColors[items[i].color], kPatterns[items[i].pattern]});
+      cat += CsvLine({pr.item, pr.image, items[i].title, kCategories[items[i].category], kColors[items[i].color],
+                      kPatterns[items[i].pattern]});
       ++sum.photos;
     }
   sum.catalog = out / "catalog.csv";
@@ -456,8 +498,11 @@ SampleSummary GenerateSample(const SampleOptions& o) {
   truth["note"] = "Synthetic ground truth written by `visrec sample`; users' tastes drove the interactions.";
   truth["items"] = nlohmann::json::object();
   for (const auto& it : items) {
-    truth["items"][it.id] = {{"category", kCategories[it.category]}, {"color", kColors[it.color]},
-                             {"pattern", kPatterns[it.pattern]}, {"cold", it.cold}, {"new", it.fresh},
+    truth["items"][it.id] = {{"category", kCategories[it.category]},
+                             {"color", kColors[it.color]},
+                             {"pattern", kPatterns[it.pattern]},
+                             {"cold", it.cold},
+                             {"new", it.fresh},
                              {"photos", rows[size_t(&it - items.data())].size()}};
     sum.cold_items += it.cold;
   }
@@ -467,8 +512,8 @@ SampleSummary GenerateSample(const SampleOptions& o) {
   sum.items = o.items;
   sum.users = o.users;
   sum.interactions = int(inter.size());
-  spdlog::info("sample: {} items, {} photos, {} users, {} interactions ({} items never interacted) in {}",
-               sum.items, sum.photos, sum.users, sum.interactions, sum.cold_items, out.string());
+  spdlog::info("sample: {} items, {} photos, {} users, {} interactions ({} items never interacted) in {}", sum.items,
+               sum.photos, sum.users, sum.interactions, sum.cold_items, out.string());
   return sum;
 }
 

@@ -65,7 +65,8 @@ void RemoveAbandonedParts(const fs::path& dir) {
     auto at = n.rfind(".part-");
     if (n.empty() || n[0] != '.' || at == std::string::npos) continue;
     const std::string pid_text = n.substr(at + 6);
-    if (pid_text.empty() || pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (pid_text.empty() || pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos)
+      continue;
     const pid_t pid = pid_t(std::stol(pid_text));
     if (pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH)) {
       std::error_code rm;
@@ -97,8 +98,10 @@ FetchResult Fetch(const FetchOptions& o) {
   const std::string want = HashPrefixOfFileName(file_name);
   if (file_name.rfind(o.name + "-", 0) != 0 || fs::path(file_name).extension() != ".pth" ||
       file_name.size() != o.name.size() + 1 + want.size() + 4)
-    throw UsageError("weights fetch: --url must end in " + o.name + "-<first hex digits of its SHA-256>.pth, like the "
-                     "published " + UrlFileName(Find(o.name)->url) + " (found '" + file_name +
+    throw UsageError("weights fetch: --url must end in " + o.name +
+                     "-<first hex digits of its SHA-256>.pth, like the "
+                     "published " +
+                     UrlFileName(Find(o.name)->url) + " (found '" + file_name +
                      "'); for other files, download them yourself and give --weights PATH");
   const fs::path dir = o.dir.empty() ? WeightsCacheDir() : o.dir;
   const fs::path dest = dir / file_name;
@@ -160,14 +163,16 @@ FetchResult Fetch(const FetchOptions& o) {
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_cleanup(curl);
   const bool closed = std::fclose(sink.file) == 0;
-  if (sink.write_failed || !closed) throw IoError("weights fetch: writing " + part.string() + " failed: " + ErrnoText());
+  if (sink.write_failed || !closed)
+    throw IoError("weights fetch: writing " + part.string() + " failed: " + ErrnoText());
   if (sink.too_big || rc == CURLE_FILESIZE_EXCEEDED)
     throw NetworkError("weights fetch: " + url + " is larger than the limit of " + std::to_string(o.max_bytes) +
                        " bytes; nothing was stored");
   if (rc != CURLE_OK) {
     std::string why = err[0] ? err : curl_easy_strerror(rc);
     if (rc == CURLE_HTTP_RETURNED_ERROR) why = "HTTP status " + std::to_string(status);
-    if (rc == CURLE_PARTIAL_FILE) why = "the transfer ended early (" + std::to_string(sink.written) + " bytes received)";
+    if (rc == CURLE_PARTIAL_FILE)
+      why = "the transfer ended early (" + std::to_string(sink.written) + " bytes received)";
     throw NetworkError("weights fetch: downloading " + url + " failed: " + why +
                        "; nothing was stored. Check the network (or a proxy: https_proxy) and run it again");
   }

@@ -44,7 +44,8 @@ TEST(ArtifactKey, StableAndIndependentOfOptionOrder) {
   std::vector<ArtifactInput> in{{"extract", "artifact", "/some/path", "d1"}};
   std::vector<ArtifactInput> moved{{"extract", "artifact", "/other/path", "d1"}};
   EXPECT_EQ(ComputeArtifactKey("reduce", 1, a, in), ComputeArtifactKey("reduce", 1, b, in));
-  EXPECT_EQ(ComputeArtifactKey("reduce", 1, a, in), ComputeArtifactKey("reduce", 1, a, moved)) << "paths are not identity";
+  EXPECT_EQ(ComputeArtifactKey("reduce", 1, a, in), ComputeArtifactKey("reduce", 1, a, moved))
+      << "paths are not identity";
   // A pinned value: the key must not drift between builds or machines.
   EXPECT_EQ(ComputeArtifactKey("reduce", 1, a, in).size(), 64u);
   EXPECT_EQ(ComputeArtifactKey("reduce", 1, a, in), ComputeArtifactKey("reduce", 1, a, in));
@@ -147,7 +148,7 @@ TEST(Artifact, NewerStageVersionNamesBothVersionsAndOlderOnesStillRead) {
     b.AddOutput("ids.txt");
     const fs::path dir = b.Commit().dir;
     json m = OpenArtifact(dir).manifest_json;
-    m["stage_version"] = version;  // as a newer (or older) visrec would have written it
+    m["stage_version"] = version;                           // as a newer (or older) visrec would have written it
     if (version == known + 7) m["producer"]["visrec"] = 1;  // a damaged producer still gives the error
     testing::WriteText(dir / "manifest.json", m.dump());
     if (version <= known) {
@@ -284,7 +285,8 @@ TEST(Shards, ParseAndAStablePartitionById) {
   EXPECT_EQ(ShardSpec::Parse("1/3").Text(), "1/3");
   EXPECT_EQ(ShardSpec::Parse("1/3").Pointer(), "latest.shard-1-of-3");
   EXPECT_EQ(ShardSpec{}.Pointer(), "latest");
-  for (const char* bad : {"3/3", "-1/3", "1/0", "a/b", "1", "", "1/3/4"}) EXPECT_THROW(ShardSpec::Parse(bad), UsageError) << bad;
+  for (const char* bad : {"3/3", "-1/3", "1/0", "a/b", "1", "", "1/3/4"})
+    EXPECT_THROW(ShardSpec::Parse(bad), UsageError) << bad;
   // Pinned against Python: int(hashlib.sha256(id.encode()).hexdigest()[:16], 16) % N.
   const std::vector<std::tuple<std::string, int, int>> pinned{
       {"P0001", 1, 3}, {"P0002", 1, 3}, {"item with space", 0, 0}, {"\xc3\xa9", 0, 3}};
@@ -297,7 +299,10 @@ TEST(Shards, ParseAndAStablePartitionById) {
   for (int i = 0; i < 300; ++i) {
     int owners = 0;
     for (int k = 0; k < 5; ++k)
-      if (ShardSpec{k, 5}.Owns("item-" + std::to_string(i))) { ++owners; ++sizes[size_t(k)]; }
+      if (ShardSpec{k, 5}.Owns("item-" + std::to_string(i))) {
+        ++owners;
+        ++sizes[size_t(k)];
+      }
     EXPECT_EQ(owners, 1);
   }
   for (int n : sizes) EXPECT_GT(n, 30);

@@ -42,10 +42,13 @@ TEST(Utf8, ValidationAndRepair) {
   EXPECT_TRUE(IsValidUtf8("plain"));
   EXPECT_TRUE(IsValidUtf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
   EXPECT_FALSE(IsValidUtf8("bad\xFF"));
-  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));          // overlong '/'
-  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate
-  EXPECT_FALSE(IsValidUtf8("\xE2\x82"));          // truncated
-  EXPECT_EQ(ToValidUtf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));      // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));  // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xE2\x82"));      // truncated
+  EXPECT_EQ(ToValidUtf8("a\xFF"
+                        "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_TRUE(IsValidUtf8(ToValidUtf8("\xC3\x28\xA0\xA1\xE2\x28\xA1\xF0\x90\x28")));
 }
 
@@ -95,7 +98,8 @@ TEST(Timestamp, ImpossibleDatesAndOffsetsAreRejected) {
   for (const char* bad : {"2024-02-30", "2023-02-29", "2024-04-31", "2024-01-01T00:00+25:00", "2024-01-01T00:00-19:00",
                           "2024-01-01T00:00+02:60"})
     EXPECT_FALSE(ParseTimestamp(bad, &t)) << bad;
-  for (const char* good : {"2024-02-29", "2000-02-29", "2024-12-31", "2024-01-01T00:00+14:00", "2024-01-01T00:00-12:00"})
+  for (const char* good :
+       {"2024-02-29", "2000-02-29", "2024-12-31", "2024-01-01T00:00+14:00", "2024-01-01T00:00-12:00"})
     EXPECT_TRUE(ParseTimestamp(good, &t)) << good;
 }
 
@@ -140,16 +144,19 @@ TEST(Options, CheckRangeRejectsNonFiniteAndOutOfRange) {
 
 // Item 7: --config syntax errors name the line; unknown keys get the nearest valid name.
 TEST(Config, SyntaxErrorsNameTheLine) {
-  auto entries = CheckConfigSyntax("# c\n[run]\ncatalog = \"a.csv\"\nk = 10 # x\nmean = [0.5, 0.5, 0.5]\nforce = true\n", "c.toml");
+  auto entries = CheckConfigSyntax(
+      "# c\n[run]\ncatalog = \"a.csv\"\nk = 10 # x\nmean = [0.5, 0.5, 0.5]\nforce = true\n", "c.toml");
   ASSERT_EQ(entries.size(), 4u);
   EXPECT_EQ(entries[0].section, "run");
   EXPECT_EQ(entries[1].key, "k");
   EXPECT_EQ(entries[1].line, 4);
-  const std::pair<const char*, const char*> bad[] = {
-      {"[run]\ncatalog = \"a.csv\n", "c.toml:2"},   {"[run\n", "c.toml:1"},
-      {"[run]\njust words\n", "c.toml:2"},           {"[run]\nk = ten\n", "c.toml:2"},
-      {"[run]\nk = 1\nk = 2\n", "c.toml:3"},         {"[run]\nmean = [1, 2\n", "c.toml:2"},
-      {"[run]\nk = 1 2\n", "c.toml:2"}};
+  const std::pair<const char*, const char*> bad[] = {{"[run]\ncatalog = \"a.csv\n", "c.toml:2"},
+                                                     {"[run\n", "c.toml:1"},
+                                                     {"[run]\njust words\n", "c.toml:2"},
+                                                     {"[run]\nk = ten\n", "c.toml:2"},
+                                                     {"[run]\nk = 1\nk = 2\n", "c.toml:3"},
+                                                     {"[run]\nmean = [1, 2\n", "c.toml:2"},
+                                                     {"[run]\nk = 1 2\n", "c.toml:2"}};
   for (const auto& [text, where] : bad) {
     testing::ExpectThrowWith<UsageError>([&] { CheckConfigSyntax(text, "c.toml"); }, {where});
   }

@@ -16,14 +16,16 @@ namespace visrec {
 enum class TestShade { kLight, kDark };
 template <>
 struct ChoiceNames<TestShade> {
-  static constexpr std::pair<TestShade, const char*> kNames[] = {{TestShade::kLight, "light"}, {TestShade::kDark, "dark"}};
+  static constexpr std::pair<TestShade, const char*> kNames[] = {{TestShade::kLight, "light"},
+                                                                 {TestShade::kDark, "dark"}};
 };
 
 namespace {
 
 // An artifact of `stage` with these params, counts and extra (one small output).
-Artifact Make(const fs::path& workdir, const std::string& stage, const json& params, const json& counts = json::object(),
-              const json& extra = json::object(), std::vector<ArtifactInput> inputs = {{"in", "file", "/x", "abc"}}) {
+Artifact Make(const fs::path& workdir, const std::string& stage, const json& params,
+              const json& counts = json::object(), const json& extra = json::object(),
+              std::vector<ArtifactInput> inputs = {{"in", "file", "/x", "abc"}}) {
   ArtifactBuilder b(workdir, stage, 1, params, std::move(inputs));
   WriteFileAtomic(b.Path("ids.txt"), "a\n");
   b.AddOutput("ids.txt");
@@ -168,7 +170,8 @@ TEST(Contracts, SummariesRoundTripAndMissingCountsAreNamed) {
   EXPECT_EQ(ex_back.ToJson(), ex.ToJson());
   EXPECT_EQ(ex_back.shards, 3);
   EXPECT_TRUE(ex_back.untrained);
-  EXPECT_EQ(contract::SummaryLine(ex_a.manifest).rfind("6 items x 512 (5 photos computed, 4 reused), UNTRAINED", 0), 0u);
+  EXPECT_EQ(contract::SummaryLine(ex_a.manifest).rfind("6 items x 512 (5 photos computed, 4 reused), UNTRAINED", 0),
+            0u);
   EXPECT_FALSE(contract::ExtractSummary{}.ToJson().contains("shards")) << "only a merge records its shards";
 
   const auto red_a = Make(t.path(), "reduce", json::object(), red.ToJson(),
@@ -180,12 +183,14 @@ TEST(Contracts, SummariesRoundTripAndMissingCountsAreNamed) {
   EXPECT_EQ(contract::SummaryLine(split_a.manifest), "90 train / 10 test");
   const auto ev_a = Make(t.path(), "evaluate", json::object(), ev.ToJson());
   EXPECT_EQ(contract::SummaryLine(ev_a.manifest), "10 users evaluated");
-  const auto ft_a = Make(t.path(), "finetune", json::object(), ft.ToJson(), {{"test_accuracy", 0.75}, {"best_epoch", 2}});
+  const auto ft_a =
+      Make(t.path(), "finetune", json::object(), ft.ToJson(), {{"test_accuracy", 0.75}, {"best_epoch", 2}});
   EXPECT_EQ(contract::SummaryLine(ft_a.manifest),
             "3 classes, 7/0/0 items train/dev/test, test accuracy 0.750 (epoch 2 of 4)");
 
-  const json rec_params = {{"k", 10}, {"similar_k", 10}, {"neighbors", 100}, {"half_life_days", 0.0}, {"bad_rows", "skip"},
-                           {"w_cf", 1.0}, {"w_visual", 2.0}, {"w_text", 0.5}};
+  const json rec_params = {
+      {"k", 10},     {"similar_k", 10}, {"neighbors", 100}, {"half_life_days", 0.0}, {"bad_rows", "skip"},
+      {"w_cf", 1.0}, {"w_visual", 2.0}, {"w_text", 0.5}};
   const auto rec_a = Make(t.path(), "recommend", rec_params, rec.ToJson());
   EXPECT_EQ(contract::SummaryLine(rec_a.manifest), "5 users, 6 items, 2 cold items recommended");
   const contract::RecommendParams rp = contract::RecommendParams::From(rec_a.manifest);
@@ -200,17 +205,21 @@ TEST(Contracts, SummariesRoundTripAndMissingCountsAreNamed) {
             std::string::npos);
 
   // A shard's lists and a user part have their own counts and no top-K of their own.
-  const auto shard = Make(t.path(), "recommend", {{"shard", "1/3"}, {"neighbors", 100}}, {{"items", 6}, {"shard_items", 2}});
-  EXPECT_EQ(contract::SummaryLine(shard.manifest), "shard 1/3 of the similar-item lists: 2 of 6 items (merge with --merge-shards)");
+  const auto shard =
+      Make(t.path(), "recommend", {{"shard", "1/3"}, {"neighbors", 100}}, {{"items", 6}, {"shard_items", 2}});
+  EXPECT_EQ(contract::SummaryLine(shard.manifest),
+            "shard 1/3 of the similar-item lists: 2 of 6 items (merge with --merge-shards)");
   // An applied PCA records only its mode; a fit its options (dims, or the variance target that chose them).
   const auto applied = Make(t.path(), "reduce", {{"mode", "apply"}}, red.ToJson());
   EXPECT_EQ(contract::ReduceParams::From(applied.manifest).Describe(), "apply");
   EXPECT_FALSE(contract::ReduceParams::From(applied.manifest).whiten.has_value());
-  const auto by_variance = Make(t.path(), "reduce", {{"mode", "fit"}, {"method", "auto"}, {"whiten", true}, {"variance_target", 0.9}},
-                                red.ToJson());
+  const auto by_variance =
+      Make(t.path(), "reduce", {{"mode", "fit"}, {"method", "auto"}, {"whiten", true}, {"variance_target", 0.9}},
+           red.ToJson());
   EXPECT_EQ(contract::ReduceParams::From(by_variance.manifest).Describe(), "auto variance 0.90 whitened");
   const auto sizeless = Make(t.path(), "reduce", {{"mode", "fit"}, {"method", "auto"}, {"whiten", true}}, red.ToJson());
-  EXPECT_NE(ArtifactErrorOf([&] { contract::ReduceParams::From(sizeless.manifest); }).find("params.dims"), std::string::npos);
+  EXPECT_NE(ArtifactErrorOf([&] { contract::ReduceParams::From(sizeless.manifest); }).find("params.dims"),
+            std::string::npos);
 
   // A count removed: the summary names it (and `run`/`inspect` with it) instead of printing 0.
   for (const char* name : {"images_reused", "photos_computed"}) {

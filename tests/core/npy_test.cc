@@ -40,7 +40,7 @@ TEST(Npy, HeaderIsNumpyCompatible) {
   EXPECT_EQ(s.substr(0, 6), "\x93NUMPY");
   EXPECT_EQ(s[6], 1);
   EXPECT_NE(s.find("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"), std::string::npos);
-  EXPECT_EQ(s[127], '\n');        // header padded to a multiple of 64 (here 128)
+  EXPECT_EQ(s[127], '\n');  // header padded to a multiple of 64 (here 128)
   EXPECT_EQ(s.size(), 128u + 24u);
 }
 

@@ -64,8 +64,8 @@ TEST(Evaluate, SeveralCutOffsEqualSingleRunsAndKIsCheckedAgainstTheLists) {
     e.more_k = {8, 5};
     const Artifact ev = RunEvaluate(e, ctx).artifact;
     const CsvTable pu = ReadCsv(ev.File("per_user.csv"));
-    ASSERT_EQ(pu.header, (std::vector<std::string>{"user_id", "held_out", "rank", "hit@2", "hit@8", "hit@5",
-                                                   "ndcg@2", "ndcg@8", "ndcg@5"}));
+    ASSERT_EQ(pu.header, (std::vector<std::string>{"user_id", "held_out", "rank", "hit@2", "hit@8", "hit@5", "ndcg@2",
+                                                   "ndcg@8", "ndcg@5"}));
     ASSERT_EQ(int64_t(pu.rows.size()), multi["users_evaluated"].get<int64_t>());
     const int ks[] = {2, 8, 5};
     for (int c = 0; c < 3; ++c) {
@@ -121,7 +121,8 @@ TEST(Evaluate, RecommendationsFromAnySourceScoreAsTheArtifactsOwn) {
   x.train = split.File("train.csv");
   const Artifact theirs = RunEvaluate(x, ctx).artifact;
   EXPECT_EQ(ReadFileBytes(theirs.File("per_user.csv")), ReadFileBytes(own.File("per_user.csv")));
-  const json a = json::parse(ReadFileBytes(own.File("report.json"))), b = json::parse(ReadFileBytes(theirs.File("report.json")));
+  const json a = json::parse(ReadFileBytes(own.File("report.json"))),
+             b = json::parse(ReadFileBytes(theirs.File("report.json")));
   EXPECT_EQ(a["model"], b["model"]);
   EXPECT_EQ(a["popularity"], b["popularity"]);
   EXPECT_EQ(a["at_k"]["5"]["model"], b["at_k"]["5"]["model"]);

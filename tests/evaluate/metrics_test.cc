@@ -28,9 +28,9 @@ TEST(Metrics, HandComputedSingleUser) {
 
 TEST(Metrics, CutoffAndMisses) {
   RankingMetrics s;
-  Accumulate({"a", "b", "c"}, {"c"}, 2, &s);   // hit beyond K: a miss
+  Accumulate({"a", "b", "c"}, {"c"}, 2, &s);       // hit beyond K: a miss
   Accumulate({"x", "y"}, {"x", "z", "w"}, 2, &s);  // hit at 1 of 3 relevant
-  Accumulate({"q"}, {}, 2, &s);                // no relevant items: not counted
+  Accumulate({"q"}, {}, 2, &s);                    // no relevant items: not counted
   RankingMetrics m = Finish(s);
   EXPECT_EQ(m.users, 2);
   EXPECT_DOUBLE_EQ(m.hr, 0.5);
@@ -68,7 +68,8 @@ TEST(Metrics, ItemNumbersSumTheSameAsStrings) {
     for (int q = int(g() % 4); q > 0; --q) {
       const int32_t i = int32_t(g() % 40);
       relevant_s.insert("item" + std::to_string(1000 + i));
-      if (!std::binary_search(relevant.begin(), relevant.end(), i)) relevant.insert(std::upper_bound(relevant.begin(), relevant.end(), i), i);
+      if (!std::binary_search(relevant.begin(), relevant.end(), i))
+        relevant.insert(std::upper_bound(relevant.begin(), relevant.end(), i), i);
     }
     const int ks[3] = {1, 5, 10};
     for (int c = 0; c < 3; ++c) {

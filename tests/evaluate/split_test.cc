@@ -14,8 +14,8 @@ TEST(Split, LeaveLastOutHoldsOutEachUsersLatestItem) {
   testing::WriteText(d / "i.csv",
                      "user_id,item_id,timestamp\n"
                      "u1,A,2024-01-01\nu1,B,2024-01-03\nu1,C,2024-01-02\nu1,B,2024-01-01\n"
-                     "u2,A,2024-01-01\n"            // a single item: stays in training
-                     "u3,A,5\nu3,C,5\n");           // tie: the later line wins
+                     "u2,A,2024-01-01\n"   // a single item: stays in training
+                     "u3,A,5\nu3,C,5\n");  // tie: the later line wins
   SplitOptions o;
   o.interactions = d / "i.csv";
   RunContext ctx;

@@ -122,7 +122,8 @@ TEST(Extract, DeviceAndPrecisionErrors) {
 bool CpuRunsBf16() { return CpuCanRunBf16(EffectiveCpuFeatures(), nullptr); }
 
 TEST(Extract, Bf16StaysCloseToFp32) {
-  if (!CpuRunsBf16()) GTEST_SKIP() << "this CPU has no AVX-512: bf16 is refused here (" << CpuFeaturesText(DetectCpuFeatures()) << ")";
+  if (!CpuRunsBf16())
+    GTEST_SKIP() << "this CPU has no AVX-512: bf16 is refused here (" << CpuFeaturesText(DetectCpuFeatures()) << ")";
   Tiny t;
   ExtractOptions o;
   o.preprocess = t.pre.dir;
@@ -200,7 +201,7 @@ TEST(Extract, TorchScriptModelWithSidecar) {
   o.preprocess = t.pre.dir;
   o.model_file = std::string(VISREC_FIXTURES_DIR) + "/extract/tiny.pt";
   StageResult r = extract::Run(o, t.ctx);
-  EXPECT_EQ(r.artifact.manifest_json["counts"]["dim"], 6);  // feature map of 6 channels, pooled
+  EXPECT_EQ(r.artifact.manifest_json["counts"]["dim"], 6);                  // feature map of 6 channels, pooled
   EXPECT_EQ(r.artifact.manifest_json["params"]["normalize_mean"][0], 0.5);  // the sidecar's normalization
   o.model_file = std::string(VISREC_FIXTURES_DIR) + "/extract/names.json";  // not a model
   EXPECT_THROW(extract::Run(o, t.ctx), InputError);

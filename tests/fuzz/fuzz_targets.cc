@@ -43,32 +43,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     CsvTable t = ParseCsv(text, "fuzz.csv");
     for (size_t r = 0; r < t.rows.size(); ++r) (void)t.rows[r].size();
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
   Write(Scratch() / "catalog.csv", data, size);
-  try { ReadCatalog(Scratch() / "catalog.csv"); } catch (const Error&) {}
+  try {
+    ReadCatalog(Scratch() / "catalog.csv");
+  } catch (const Error&) {}
   Write(Scratch() / "interactions.csv", data, size);
-  try { ReadInteractions(Scratch() / "interactions.csv"); } catch (const Error&) {}
+  try {
+    ReadInteractions(Scratch() / "interactions.csv");
+  } catch (const Error&) {}
 #elif defined(VISREC_FUZZ_NPY)
   Write(Scratch() / "a.npy", data, size);
   try {
     NpyHeader h = ReadNpyHeader(Scratch() / "a.npy");
     if (h.dtype == DType::kF32 && h.Count() < (1 << 20)) ReadNpy<float>(Scratch() / "a.npy");
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
 #elif defined(VISREC_FUZZ_MANIFEST)
   std::filesystem::path dir = Scratch() / "artifact";
   std::filesystem::create_directories(dir);
   Write(dir / "manifest.json", data, size);
-  try { OpenArtifact(dir, VerifyLevel::kFull); } catch (const Error&) {}
+  try {
+    OpenArtifact(dir, VerifyLevel::kFull);
+  } catch (const Error&) {}
 #elif defined(VISREC_FUZZ_CONFIG)
   // The strict --config reader: a clean UsageError or a list of entries, each with a sane line.
   std::string text(reinterpret_cast<const char*>(data), size);
   try {
     for (const ConfigEntry& e : CheckConfigSyntax(text, "fuzz.toml"))
       if (e.line < 1 || e.key.empty()) __builtin_trap();
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
   (void)NearestName(text.substr(0, 64), {"neighbors", "catalog", "half-life-days"});
 #elif defined(VISREC_FUZZ_BATCH)
   // `query --batch` lines: the parsed kind and argument never carry blanks at their ends, and the
@@ -76,7 +79,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string line(reinterpret_cast<const char*>(data), size);
   std::string kind, arg;
   if (ParseBatchLine(line, &kind, &arg)) {
-    if (kind.empty() || (!arg.empty() && (arg.back() == ' ' || arg.back() == '\t' || arg.front() == ' '))) __builtin_trap();
+    if (kind.empty() || (!arg.empty() && (arg.back() == ' ' || arg.back() == '\t' || arg.front() == ' ')))
+      __builtin_trap();
   }
   for (unsigned char c : EscapeControl(line))
     if (c < 0x20 || c == 0x7f) __builtin_trap();
@@ -93,15 +97,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       int64_t last = t.offset;
       bool empty = false;
       for (size_t d = 0; d < t.sizes.size(); ++d) {
-        if (t.sizes[d] == 0) empty = true;
-        else last += (t.sizes[d] - 1) * t.strides[d];
+        if (t.sizes[d] == 0)
+          empty = true;
+        else
+          last += (t.sizes[d] - 1) * t.strides[d];
       }
       if (!empty && last >= st.numel) __builtin_trap();
     }
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
 #else
-#error "define one of VISREC_FUZZ_CSV, VISREC_FUZZ_NPY, VISREC_FUZZ_MANIFEST, VISREC_FUZZ_CONFIG, VISREC_FUZZ_BATCH, VISREC_FUZZ_CHECKPOINT"
+#error \
+    "define one of VISREC_FUZZ_CSV, VISREC_FUZZ_NPY, VISREC_FUZZ_MANIFEST, VISREC_FUZZ_CONFIG, VISREC_FUZZ_BATCH, VISREC_FUZZ_CHECKPOINT"
 #endif
   return 0;
 }

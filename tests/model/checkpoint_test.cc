@@ -100,8 +100,7 @@ TEST(Checkpoint, DamagedBytesAreRejectedCleanly) {
       try {
         Checkpoint c = ReadTorchCheckpoint(bad, "x");
         for (const auto& t : c.tensors) ASSERT_LT(t.storage, c.storages.size());
-      } catch (const InputError&) {
-      }
+      } catch (const InputError&) {}
     }
   }
 }

@@ -42,15 +42,21 @@ void Fill(ResNet& net) {
     const uint64_t base = Fnv1a64(name);
     const int64_t n = t.numel();
     const double fan_in = t.dim() > 1 ? double(t[0].numel()) : 1.0;
-    auto ends = [&](const char* s) { return name.size() >= std::strlen(s) && name.compare(name.size() - std::strlen(s), std::string::npos, s) == 0; };
+    auto ends = [&](const char* s) {
+      return name.size() >= std::strlen(s) && name.compare(name.size() - std::strlen(s), std::string::npos, s) == 0;
+    };
     for (int64_t i = 0; i < n; ++i) {
       // Same float64 -> float32 rounding as torch.from_numpy(...).float() followed by the arithmetic.
       float u = float(Uniform(base, uint64_t(i)));
       float v;
-      if (ends("running_var")) v = 0.5f + u;
-      else if (ends("running_mean") || ends("bias")) v = (u - 0.5f) * 0.2f;
-      else if (t.dim() == 1) v = 0.5f + u;
-      else v = (2 * u - 1) * float(std::pow(3.0 / fan_in, 0.5));
+      if (ends("running_var"))
+        v = 0.5f + u;
+      else if (ends("running_mean") || ends("bias"))
+        v = (u - 0.5f) * 0.2f;
+      else if (t.dim() == 1)
+        v = 0.5f + u;
+      else
+        v = (2 * u - 1) * float(std::pow(3.0 / fan_in, 0.5));
       buf[size_t(i)] = v;
     }
     t.copy_(torch::from_blob(buf.data(), t.sizes()));
@@ -124,7 +130,8 @@ TEST_P(FeatureParity, FusedOneDnnPathMatchesTorchvisionWithin1e4) {
   // Same features from channels-last input, and image by image (batch size does not matter).
   EXPECT_TRUE(torch::allclose(fused.features(x.contiguous(torch::MemoryFormat::ChannelsLast)), f, 1e-5, 1e-5 * scale));
   for (int64_t i = 0; i < x.size(0); ++i)
-    EXPECT_TRUE(torch::allclose(fused.features(x.narrow(0, i, 1)), f.narrow(0, i, 1), 1e-5, 1e-5 * scale)) << "image " << i;
+    EXPECT_TRUE(torch::allclose(fused.features(x.narrow(0, i, 1)), f.narrow(0, i, 1), 1e-5, 1e-5 * scale))
+        << "image " << i;
   if (!CpuCanRunBf16(EffectiveCpuFeatures(), nullptr))
     GTEST_SKIP() << "fp32 checked; bf16 needs AVX-512 (oneDNN), which this CPU lacks";
   FusedResNet bf16(net, torch::kBFloat16);

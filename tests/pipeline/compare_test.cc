@@ -54,7 +54,8 @@ Artifact FakeEvaluate(const fs::path& workdir, const std::string& tag, const std
               {"cold_start", {{"model", {{"hr", 0.0}}}}},
               {"popularity", {{"hr", 0.1}}},
               {"users_evaluated", hits.size()}};
-  ArtifactBuilder b(workdir, "evaluate", 2, {{"k", 10}, {"fake", hr}}, {{"test", "file", "/nowhere/test.csv", test_digest}});
+  ArtifactBuilder b(workdir, "evaluate", 2, {{"k", 10}, {"fake", hr}},
+                    {{"test", "file", "/nowhere/test.csv", test_digest}});
   b.set_tag(tag);
   WriteFileAtomic(b.Path("report.json"), report.dump(2));
   b.AddOutput("report.json");
@@ -76,8 +77,8 @@ TEST(Compare, PairsUsersOfTheSameTestSetAndSaysWhatCannotBePaired) {
   }
   Artifact a = FakeEvaluate(dir / "a", "base", "d1", 0.25, base);
   Artifact b = FakeEvaluate(dir / "b", "better", "d1", 0.5, better);
-  Artifact c = FakeEvaluate(dir / "c", "", "d2", 0.5, better);             // another test set
-  Artifact d = FakeEvaluate(dir / "d", "old", "d1", 0.5, better, false);   // no per_user.csv
+  Artifact c = FakeEvaluate(dir / "c", "", "d2", 0.5, better);            // another test set
+  Artifact d = FakeEvaluate(dir / "d", "old", "d1", 0.5, better, false);  // no per_user.csv
   CompareOptions o;
   o.runs = {a.dir, b.File("report.json"), dir / "c", d.dir};  // artifact, report.json, workdir
   const json c1 = Compare(o);

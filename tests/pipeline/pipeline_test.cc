@@ -134,7 +134,8 @@ TEST(Pipeline, FinalRecommendsFromAllInteractionsAfterEvaluatingTheSplit) {
   EXPECT_EQ(interactions_of(evaluated), "train.csv");
   EXPECT_EQ(OpenLatest(t.ctx.workdir, "recommend").dir, fin.dir) << "query and explain default to the lists to serve";
   std::set<std::pair<std::string, std::string>> held_out, served, scored;
-  for (const auto& row : ReadCsv(OpenLatest(t.ctx.workdir, "split").File("test.csv")).rows) held_out.insert({row[0], row[1]});
+  for (const auto& row : ReadCsv(OpenLatest(t.ctx.workdir, "split").File("test.csv")).rows)
+    held_out.insert({row[0], row[1]});
   for (const auto& row : ReadCsv(fin.File("recommendations.csv")).rows) served.insert({row[0], row[2]});
   for (const auto& row : ReadCsv(evaluated.File("recommendations.csv")).rows) scored.insert({row[0], row[2]});
   int in_scored = 0;
@@ -175,7 +176,7 @@ TEST(Pipeline, ModelDeclaresThePreprocessingUnlessAnOptionSaysOtherwise) {
                      R"({"input": {"resize": 44, "crop": 40, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.2, 0.2]}})");
   t.options.extract.model_file = t.dir / "m.pt";
   t.options.preprocess.follow_model = {true, true, true, true};  // what the CLI does for flags not given
-  t.options.reduce.pca.dims = 4;  // the tiny model has 6 features
+  t.options.reduce.pca.dims = 4;                                 // the tiny model has 6 features
   RunReport r = pipeline::Run(t.options, t.ctx);
   Artifact pre = OpenArtifact(r.stages[0].dir), ex = OpenArtifact(r.stages[1].dir);
   EXPECT_EQ(pre.manifest_json["params"]["resize"], 44);
@@ -193,14 +194,14 @@ TEST(Pipeline, ModelDeclaresThePreprocessingUnlessAnOptionSaysOtherwise) {
   EXPECT_EQ(pre.manifest_json["extra"]["input_source"]["crop"], "option");
   // A sidecar with a wrong or impossible declaration is an input error naming the file and the
   // field, in preprocess and in extract alike (extract reads the normalization itself).
-  for (const auto& [text, field] : std::vector<std::pair<std::string, std::string>>{
-           {R"({"input": {"resize": "big"}})", "input.resize"},
-           {R"({"input": {"resize": 16, "crop": 32}})", "input.resize"},
-           {R"({"input": {"shape": [3, -5, -5]}})", "input.shape"},
-           {R"({"input": {"std": [0, 1, 1]}})", "input.std"},
-           {R"({"input": {"mean": [1e300, 0, 0]}})", "input.mean"},
-           {R"({"input": [1, 2]})", "\"input\""},
-           {R"([1, 2])", "JSON object"}}) {
+  for (const auto& [text, field] :
+       std::vector<std::pair<std::string, std::string>>{{R"({"input": {"resize": "big"}})", "input.resize"},
+                                                        {R"({"input": {"resize": 16, "crop": 32}})", "input.resize"},
+                                                        {R"({"input": {"shape": [3, -5, -5]}})", "input.shape"},
+                                                        {R"({"input": {"std": [0, 1, 1]}})", "input.std"},
+                                                        {R"({"input": {"mean": [1e300, 0, 0]}})", "input.mean"},
+                                                        {R"({"input": [1, 2]})", "\"input\""},
+                                                        {R"([1, 2])", "JSON object"}}) {
     testing::WriteText(t.dir / "m.json", text);
     testing::ExpectThrowWith<InputError>([&] { pipeline::Run(t.options, t.ctx); }, {"m.json", field.c_str()});
     extract::ExtractOptions eo;
@@ -261,7 +262,8 @@ TEST(Pipeline, RunTableColumnsLineUp) {
   r.similar_items = "w/r/similar_items.csv";
   const std::string table = FormatRunReport(r);
   std::vector<std::string> lines;
-  for (size_t a = 0, b; (b = table.find('\n', a)) != std::string::npos; a = b + 1) lines.push_back(table.substr(a, b - a));
+  for (size_t a = 0, b; (b = table.find('\n', a)) != std::string::npos; a = b + 1)
+    lines.push_back(table.substr(a, b - a));
   size_t pre = 0, total = 0;
   for (const auto& l : lines) {
     if (l.rfind("preprocess", 0) == 0) pre = l.find("5.0s") + 4;
@@ -341,7 +343,8 @@ TEST(Pipeline, NightlyRunRecomputesOnlyWhatChangedAndEqualsAFromScratchRun) {
   for (size_t i = 1; i < lines.size(); ++i) {
     const std::string item = lines[i].substr(0, lines[i].find(','));
     const std::string image = lines[i].substr(item.size() + 1, lines[i].find(',', item.size() + 1) - item.size() - 1);
-    if (removed.empty() && i + 1 < lines.size() && lines[i + 1].rfind(item + ",", 0) == 0 && image.find(".jpg") != std::string::npos) {
+    if (removed.empty() && i + 1 < lines.size() && lines[i + 1].rfind(item + ",", 0) == 0 &&
+        image.find(".jpg") != std::string::npos) {
       removed = lines[i];
       lines.erase(lines.begin() + long(i));
       --i;
@@ -374,7 +377,8 @@ TEST(Pipeline, NightlyRunRecomputesOnlyWhatChangedAndEqualsAFromScratchRun) {
   const Artifact ex2 = OpenLatest(t.ctx.workdir, "extract");
   const Artifact red2 = OpenLatest(t.ctx.workdir, "reduce");
   EXPECT_EQ(pre2.manifest_json["counts"]["images_computed"], 3) << "2 new photos and 1 modified";
-  EXPECT_EQ(pre2.manifest_json["counts"]["images_reused"], photos1 - 1 - 1) << "all others but the removed and the modified";
+  EXPECT_EQ(pre2.manifest_json["counts"]["images_reused"], photos1 - 1 - 1)
+      << "all others but the removed and the modified";
   EXPECT_EQ(ex2.manifest_json["counts"]["photos_computed"], 3);
   EXPECT_EQ(red2.manifest_json["params"]["mode"], "apply") << "the fit in use is applied, not refitted";
   EXPECT_TRUE(red2.manifest_json["extra"].contains("drift"));
@@ -386,9 +390,11 @@ TEST(Pipeline, NightlyRunRecomputesOnlyWhatChangedAndEqualsAFromScratchRun) {
   RunOptions o = t.options;
   o.reduce.apply = fit1.dir;
   pipeline::Run(o, scratch);
-  for (const auto& [stage, file] : std::vector<std::pair<std::string, std::string>>{
-           {"extract", "features.npy"}, {"reduce", "reduced.npy"}, {"recommend", "recommendations.csv"},
-           {"recommend", "similar_items.csv"}}) {
+  for (const auto& [stage, file] :
+       std::vector<std::pair<std::string, std::string>>{{"extract", "features.npy"},
+                                                        {"reduce", "reduced.npy"},
+                                                        {"recommend", "recommendations.csv"},
+                                                        {"recommend", "similar_items.csv"}}) {
     EXPECT_EQ(testing::ReadText(OpenLatest(t.ctx.workdir, stage).File(file)),
               testing::ReadText(OpenLatest(scratch.workdir, stage).File(file)))
         << stage << "/" << file << " differs between the nightly run and a from-scratch run";

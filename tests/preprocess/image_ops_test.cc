@@ -18,15 +18,47 @@ std::string Encode(const cv::Mat& m, const char* ext) {
 cv::Mat Quadrants(int w, int h) {
   cv::Mat m(h, w, CV_8UC3);
   for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      m.at<cv::Vec3b>(y, x) = cv::Vec3b(x < w / 2 ? 0 : 255, y < h / 2 ? 0 : 255, 128);
+    for (int x = 0; x < w; ++x) m.at<cv::Vec3b>(y, x) = cv::Vec3b(x < w / 2 ? 0 : 255, y < h / 2 ? 0 : 255, 128);
   return m;
 }
 
 std::string WithOrientation(const std::string& jpeg, int o) {
-  const unsigned char app1[] = {0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 0x2A, 0x00, 0x08, 0x00,
-                                0x00, 0x00, 0x01, 0x00, 0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00,
-                                (unsigned char)o, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+  const unsigned char app1[] = {0xFF,
+                                0xE1,
+                                0x00,
+                                0x22,
+                                'E',
+                                'x',
+                                'i',
+                                'f',
+                                0,
+                                0,
+                                'I',
+                                'I',
+                                0x2A,
+                                0x00,
+                                0x08,
+                                0x00,
+                                0x00,
+                                0x00,
+                                0x01,
+                                0x00,
+                                0x12,
+                                0x01,
+                                0x03,
+                                0x00,
+                                0x01,
+                                0x00,
+                                0x00,
+                                0x00,
+                                (unsigned char)o,
+                                0x00,
+                                0x00,
+                                0x00,
+                                0x00,
+                                0x00,
+                                0x00,
+                                0x00};
   return jpeg.substr(0, 2) + std::string(reinterpret_cast<const char*>(app1), sizeof app1) + jpeg.substr(2);
 }
 
@@ -53,7 +85,12 @@ TEST(ImageOps, AllEightExifOrientationsComeOutUpright) {
       case 4: cv::flip(upright, stored, 0); break;
       case 5: cv::transpose(upright, stored); break;
       case 6: cv::rotate(upright, stored, cv::ROTATE_90_COUNTERCLOCKWISE); break;
-      case 7: { cv::Mat t; cv::rotate(upright, t, cv::ROTATE_180); cv::transpose(t, stored); break; }
+      case 7: {
+        cv::Mat t;
+        cv::rotate(upright, t, cv::ROTATE_180);
+        cv::transpose(t, stored);
+        break;
+      }
       case 8: cv::rotate(upright, stored, cv::ROTATE_90_CLOCKWISE); break;
     }
     std::string bytes = WithOrientation(Encode(stored, ".jpg"), o);
@@ -71,7 +108,7 @@ TEST(ImageOps, AllEightExifOrientationsComeOutUpright) {
 }
 
 TEST(ImageOps, AlphaCompositedOnBackground) {
-  cv::Mat bgra(10, 10, CV_8UC4, cv::Scalar(0, 0, 255, 0));  // fully transparent red
+  cv::Mat bgra(10, 10, CV_8UC4, cv::Scalar(0, 0, 255, 0));        // fully transparent red
   bgra(cv::Rect(0, 0, 5, 10)).setTo(cv::Scalar(255, 0, 0, 255));  // opaque blue half
   DecodeOptions o;
   o.background = {10, 20, 30};

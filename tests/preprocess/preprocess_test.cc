@@ -52,8 +52,10 @@ TEST(PreprocessStage, BadFilesBecomeReasonsAndItemsWithoutPhotosAreListed) {
   std::map<std::string, std::string> reason;
   std::set<std::string> items_without;
   for (auto& f : m["failures"]) {
-    if (f["file"] == "") items_without.insert(f["id"].get<std::string>());
-    else reason[f["file"].get<std::string>()] = f["reason"].get<std::string>();
+    if (f["file"] == "")
+      items_without.insert(f["id"].get<std::string>());
+    else
+      reason[f["file"].get<std::string>()] = f["reason"].get<std::string>();
   }
   EXPECT_NE(reason["missing.jpg"].find("not found"), std::string::npos);
   EXPECT_NE(reason["empty.jpg"].find("empty"), std::string::npos);
@@ -87,7 +89,6 @@ TEST(PreprocessStage, FailureThresholdAndParameterChangesAndReruns) {
   t.o.resize = 4;
   EXPECT_THROW(preprocess::Run(t.o, t.ctx), UsageError);
 }
-
 
 // A product drawn anywhere on a plain background, at any size and aspect, must come out of
 // `--trim auto` whole: nothing of it may touch the edge of the final crop (the square content box
@@ -125,17 +126,19 @@ TEST(PreprocessStage, TrimmedProductSurvivesTheCentreCrop) {
       ASSERT_GT(inside, 0) << mode << " trial " << trial;
       // A box filling the frame in one direction (no margin there) is the one case a centre crop
       // may still cut: there is nothing to trim, as with torchvision's own Resize+CenterCrop.
-      const bool margin_everywhere = x > 2 && y > 2 && x + bw < W - 2 && y + bh < H - 2 &&
-                                     bw * int64_t(bh) <= int64_t(W) * H * 90 / 100;
+      const bool margin_everywhere =
+          x > 2 && y > 2 && x + bw < W - 2 && y + bh < H - 2 && bw * int64_t(bh) <= int64_t(W) * H * 90 / 100;
       if (!margin_everywhere) continue;
       // Without padding the box may touch the crop's edge but must keep its shape (a clipped box
       // loses its longer side); with padding it must not touch the edge at all.
       // Shape kept: the shorter output side follows from the longer one, within resampling blur.
       const int out_w = c1 - c0 + 1, out_h = r1 - r0 + 1;
       if (bw >= bh)
-        EXPECT_NEAR(out_h, double(out_w) * bh / bw, 2.5) << mode << " trial " << trial << ": out " << out_w << "x" << out_h;
+        EXPECT_NEAR(out_h, double(out_w) * bh / bw, 2.5)
+            << mode << " trial " << trial << ": out " << out_w << "x" << out_h;
       else
-        EXPECT_NEAR(out_w, double(out_h) * bw / bh, 2.5) << mode << " trial " << trial << ": out " << out_w << "x" << out_h;
+        EXPECT_NEAR(out_w, double(out_h) * bw / bh, 2.5)
+            << mode << " trial " << trial << ": out " << out_w << "x" << out_h;
       if (o.trim_padding > 0) {
         EXPECT_EQ(on_edge, 0) << mode << " trial " << trial << ": box " << x << "," << y << " " << bw << "x" << bh
                               << " in " << W << "x" << H << " lost pixels at the crop edge";

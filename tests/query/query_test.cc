@@ -101,7 +101,8 @@ TEST_F(QueryTest, ItemAnswersPerSourceAndCatalogColumns) {
   q.show = {"title"};
   QueryEngine users(q);
   const std::string user = ReadLines(Latest("recommend").File("users.txt"))[0];
-  for (const auto& a : users.User(user, 3).answers) EXPECT_EQ(a.shown.at(0).second, cat.metadata.at(a.item_id).at("title"));
+  for (const auto& a : users.User(user, 3).answers)
+    EXPECT_EQ(a.shown.at(0).second, cat.metadata.at(a.item_id).at("title"));
   // item_id and image are columns too (image: the item's first photo).
   q.show = {"item_id", "image"};
   QueryEngine ids(q);
@@ -155,7 +156,8 @@ TEST_F(QueryTest, APhotoFromTheCatalogFindsItsItemThroughTheSamePathAsTheBatch) 
     size_t self = size_t(std::find(ids.begin(), ids.end(), item) - ids.begin());
     size_t other = size_t(std::find(ids.begin(), ids.end(), r.answers[1].item_id) - ids.begin());
     double dot = 0;
-    for (int64_t j = 0; j < l2.cols(); ++j) dot += double(l2.data[self * size_t(l2.cols()) + size_t(j)]) * l2.data[other * size_t(l2.cols()) + size_t(j)];
+    for (int64_t j = 0; j < l2.cols(); ++j)
+      dot += double(l2.data[self * size_t(l2.cols()) + size_t(j)]) * l2.data[other * size_t(l2.cols()) + size_t(j)];
     EXPECT_NEAR(r.answers[1].score, dot, 1e-4);
     EXPECT_GE(r.answers[0].score, r.answers[1].score);
     EXPECT_GT(r.ms.model, 0);
@@ -215,8 +217,12 @@ TEST_F(QueryTest, ContactSheetIsAPngOfTheAnswerLayout) {
       double diff = 0;
       for (int y = 0; y < 32; ++y)
         for (int x = 0; x < 32; ++x)
-          for (int c = 0; c < 3; ++c) diff += std::abs(double(small.at<cv::Vec3b>(y, x)[2 - c]) - px[size_t((y * 32 + x) * 3 + c)]);
-      if (diff < best) { best = diff; best_at = b; }
+          for (int c = 0; c < 3; ++c)
+            diff += std::abs(double(small.at<cv::Vec3b>(y, x)[2 - c]) - px[size_t((y * 32 + x) * 3 + c)]);
+      if (diff < best) {
+        best = diff;
+        best_at = b;
+      }
     }
     EXPECT_EQ(best_at, a) << "tile " << a + 1;
     EXPECT_LT(best / (32 * 32 * 3), 20.0) << "tile " << a + 1;

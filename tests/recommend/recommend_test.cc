@@ -24,8 +24,10 @@ namespace visrec::recommend {
 namespace {
 
 // A reduce artifact holding the given unit (or zero) vectors.
-Artifact FakeReduce(const fs::path& workdir, const std::vector<std::string>& ids, const std::vector<float>& rows, int d) {
-  ArtifactBuilder b(workdir, "reduce", 1, {{"fake", ids.size()}, {"sum", std::accumulate(rows.begin(), rows.end(), 0.0)}}, {});
+Artifact FakeReduce(const fs::path& workdir, const std::vector<std::string>& ids, const std::vector<float>& rows,
+                    int d) {
+  ArtifactBuilder b(workdir, "reduce", 1,
+                    {{"fake", ids.size()}, {"sum", std::accumulate(rows.begin(), rows.end(), 0.0)}}, {});
   WriteNpy(b.Path("reduced_l2.npy"), DType::kF32, {int64_t(ids.size()), d}, rows.data());
   std::string t;
   for (auto& i : ids) t += i + "\n";
@@ -62,7 +64,10 @@ TEST(Recommend, EqualsBruteForceOnRandomSmallCases) {
     std::string csv = "user_id,item_id\n";
     for (int u = 0; u < users; ++u)
       for (int i = 0; i < n; ++i)
-        if (g() % 3 == 0) { r[size_t(u)][size_t(i)] = 1; csv += "u" + std::to_string(u) + "," + ids[size_t(i)] + "\n"; }
+        if (g() % 3 == 0) {
+          r[size_t(u)][size_t(i)] = 1;
+          csv += "u" + std::to_string(u) + "," + ids[size_t(i)] + "\n";
+        }
     testing::WriteText(dir / "i.csv", csv);
     RecommendOptions o;
     o.reduce = red.dir;
@@ -76,7 +81,11 @@ TEST(Recommend, EqualsBruteForceOnRandomSmallCases) {
     // Reference: per-source full similarity, normalized by each item's best, blended, summed over history.
     auto cf = [&](int i, int j) {
       double dot = 0, ni = 0, nj = 0;
-      for (int u = 0; u < users; ++u) { dot += r[size_t(u)][size_t(i)] * r[size_t(u)][size_t(j)]; ni += r[size_t(u)][size_t(i)]; nj += r[size_t(u)][size_t(j)]; }
+      for (int u = 0; u < users; ++u) {
+        dot += r[size_t(u)][size_t(i)] * r[size_t(u)][size_t(j)];
+        ni += r[size_t(u)][size_t(i)];
+        nj += r[size_t(u)][size_t(j)];
+      }
       return (ni > 0 && nj > 0 && dot > 0) ? dot / (std::sqrt(ni) * std::sqrt(nj) + o.shrink) : 0.0;
     };
     auto vis = [&](int i, int j) {
@@ -91,8 +100,14 @@ TEST(Recommend, EqualsBruteForceOnRandomSmallCases) {
         if (q == i) continue;
         top_cf = std::max(top_cf, cf(i, q));
         double zq = 0, zi = 0;
-        for (int c = 0; c < d; ++c) { zq += std::abs(v[size_t(q * d + c)]); zi += std::abs(v[size_t(i * d + c)]); }
-        if (zq > 0 && zi > 0) { top_vis = std::max(top_vis, vis(i, q)); any_vis = true; }
+        for (int c = 0; c < d; ++c) {
+          zq += std::abs(v[size_t(q * d + c)]);
+          zi += std::abs(v[size_t(i * d + c)]);
+        }
+        if (zq > 0 && zi > 0) {
+          top_vis = std::max(top_vis, vis(i, q));
+          any_vis = true;
+        }
       }
       // Documented rule: per-source scores <= 1e-6 are noise and ignored.
       double s = 0;
@@ -107,9 +122,13 @@ TEST(Recommend, EqualsBruteForceOnRandomSmallCases) {
       bool has_hist = false;
       std::vector<std::pair<double, int>> ref;
       for (int j = 0; j < n; ++j) {
-        if (r[size_t(u)][size_t(j)] > 0) { has_hist = true; continue; }
+        if (r[size_t(u)][size_t(j)] > 0) {
+          has_hist = true;
+          continue;
+        }
         double s = 0;
-        for (int h = 0; h < n; ++h) if (r[size_t(u)][size_t(h)] > 0) s += hybrid(h, j);
+        for (int h = 0; h < n; ++h)
+          if (r[size_t(u)][size_t(h)] > 0) s += hybrid(h, j);
         if (s > 1e-9) ref.push_back({-s, j});
       }
       if (!has_hist) continue;
@@ -254,7 +273,11 @@ TEST(Recommend, DuplicateRowsAndRowOrderFollowTheDocumentedRule) {
   for (int i = 0; i < n; ++i) ids.push_back("p" + std::to_string(100 + i));
   const std::vector<float> v = UnitRows(n, d, [&] { return float(int(g() % 5) - 2); });
   Artifact red = FakeReduce(dir / "w", ids, v, d);
-  struct Row { std::string user, item; double weight; int64_t ts; };
+  struct Row {
+    std::string user, item;
+    double weight;
+    int64_t ts;
+  };
   std::vector<Row> raw;
   std::map<std::pair<std::string, std::string>, std::pair<double, int64_t>> merged;
   for (int u = 0; u < users; ++u)
@@ -262,7 +285,8 @@ TEST(Recommend, DuplicateRowsAndRowOrderFollowTheDocumentedRule) {
       if (g() % 4 != 0) continue;
       const int copies = 1 + int(g() % 3);
       for (int c = 0; c < copies; ++c) {
-        Row r{"user" + std::to_string(u), ids[size_t(i)], 0.5 * double(1 + g() % 4), int64_t(1700000000 + g() % 5000000)};
+        Row r{"user" + std::to_string(u), ids[size_t(i)], 0.5 * double(1 + g() % 4),
+              int64_t(1700000000 + g() % 5000000)};
         auto& m = merged[{r.user, r.item}];
         m.first += r.weight;
         m.second = std::max(m.second, r.ts);
@@ -273,7 +297,8 @@ TEST(Recommend, DuplicateRowsAndRowOrderFollowTheDocumentedRule) {
   raw.push_back({"only-unknown", "unknown-item", 1.0, 1700000000});
   std::shuffle(raw.begin(), raw.end(), g);
   std::string shuffled = "user_id,item_id,weight,timestamp\n", canonical = shuffled;
-  for (const auto& r : raw) shuffled += r.user + "," + r.item + "," + FormatShortest(r.weight) + "," + std::to_string(r.ts) + "\n";
+  for (const auto& r : raw)
+    shuffled += r.user + "," + r.item + "," + FormatShortest(r.weight) + "," + std::to_string(r.ts) + "\n";
   for (const auto& [key, wt] : merged)
     canonical += key.first + "," + key.second + "," + FormatShortest(wt.first) + "," + std::to_string(wt.second) + "\n";
   canonical += "user7,unknown-item,1,1700000000\nonly-unknown,unknown-item,1,1700000000\n";
@@ -311,8 +336,9 @@ TEST(Recommend, ExplainDecomposesEveryRecommendedScoreExactly) {
   std::string csv = "user_id,item_id,weight,timestamp\n";
   for (int u = 0; u < users; ++u)
     for (int i = 0; i < n; ++i)
-      if (g() % 5 == 0) csv += "u" + std::to_string(u) + "," + ids[size_t(i)] + "," + std::to_string(1 + g() % 3) + "," +
-                              std::to_string(1700000000 + int(g() % 5000000)) + "\n";
+      if (g() % 5 == 0)
+        csv += "u" + std::to_string(u) + "," + ids[size_t(i)] + "," + std::to_string(1 + g() % 3) + "," +
+               std::to_string(1700000000 + int(g() % 5000000)) + "\n";
   csv += "u0," + ids[0] + ",2,1700000001\nu0," + ids[0] + ",1,1700000002\n";
   testing::WriteText(dir / "i.csv", csv);
   RecommendOptions o;
@@ -337,7 +363,8 @@ TEST(Recommend, ExplainDecomposesEveryRecommendedScoreExactly) {
     EXPECT_NEAR(by_source, e.score, 1e-6 * e.score);  // the stage adds the three parts in float
     ASSERT_FALSE(e.parts.empty());
     // The reason's two named history items are the two largest contributions.
-    std::string named = "because of " + e.parts[0].history_item + (e.parts.size() > 1 ? "+" + e.parts[1].history_item : "");
+    std::string named =
+        "because of " + e.parts[0].history_item + (e.parts.size() > 1 ? "+" + e.parts[1].history_item : "");
     EXPECT_EQ(row[4].substr(0, named.size()), named) << row[4];
     // Its source shares are the explanation's, rounded.
     for (int s = 0; s < 3; ++s) {
@@ -434,8 +461,8 @@ TruthAndNoise WriteTruthAndNoise(const fs::path& dir, bool visual_is_truth, Arti
     return c == 0 ? float(std::cos(angle)) : c == 1 ? float(std::sin(angle)) : 0.f;
   });
   *red = FakeReduce(dir / "w", t.ids, v, d);
-  const std::vector<std::string> words{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
-                                       "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa"};
+  const std::vector<std::string> words{"alpha", "bravo",  "charlie", "delta", "echo", "foxtrot",  "golf",  "hotel",
+                                       "india", "juliet", "kilo",    "lima",  "mike", "november", "oscar", "papa"};
   std::string cat = "item_id,image,title\n";
   for (int i = 0; i < n; ++i) {
     std::string title;
@@ -451,7 +478,8 @@ TruthAndNoise WriteTruthAndNoise(const fs::path& dir, bool visual_is_truth, Arti
   for (int u = 0; u < 150; ++u) {
     const int start = int(g() % n);
     const std::string user = "u" + std::to_string(100 + u);
-    for (int q = 0; q < 4; ++q) csv += user + "," + t.ids[size_t((start + q) % n)] + ",1," + std::to_string(1700000000 + 86400 * q) + "\n";
+    for (int q = 0; q < 4; ++q)
+      csv += user + "," + t.ids[size_t((start + q) % n)] + ",1," + std::to_string(1700000000 + 86400 * q) + "\n";
     t.test_item[user] = t.ids[size_t((start + 4) % n)];
   }
   testing::WriteText(dir / "i.csv", csv);
@@ -487,7 +515,8 @@ TEST(Recommend, BlendAutoGivesTheTruthfulSourceWeightAndBeatsTheDefaultBlend) {
     ASSERT_EQ(blend["mode"], "auto");
     EXPECT_EQ(blend["grid"].size(), 25u);
     EXPECT_EQ(blend["validation"]["users"], 150);
-    const double truth = blend[visual_is_truth ? "w_visual" : "w_text"], noise = blend[visual_is_truth ? "w_text" : "w_visual"];
+    const double truth = blend[visual_is_truth ? "w_visual" : "w_text"],
+                 noise = blend[visual_is_truth ? "w_text" : "w_visual"];
     EXPECT_GT(truth, 0.0);
     EXPECT_EQ(noise, 0.0);
     // The chosen cell is the grid's best by validation NDCG.
@@ -650,7 +679,8 @@ TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
     recommend::Run(other, shard);
   }
   const std::string differs = message(merge, ctx);
-  EXPECT_NE(differs.find("shard 1/2: made with other inputs or list flags: neighbors 7 (merge: 12)"), std::string::npos) << differs;
+  EXPECT_NE(differs.find("shard 1/2: made with other inputs or list flags: neighbors 7 (merge: 12)"), std::string::npos)
+      << differs;
   EXPECT_NE(differs.find("rerun `visrec recommend --shard 1/2 --force`"), std::string::npos) << differs;
   EXPECT_EQ(differs.find("shard 0/2"), std::string::npos) << differs;
   EXPECT_FALSE(fs::exists(ctx.workdir / "recommend" / "latest")) << "a refused merge wrote an artifact";
@@ -677,7 +707,9 @@ TEST(Recommend, ShardsMergedEqualOneRunAndTheMergeChecksThem) {
     Explain(part.dir, "u1", ids[0]);
     ADD_FAILURE() << "explain accepted a shard's part";
   } catch (const ArtifactError& e) {
-    EXPECT_NE(std::string(e.what()).find("merge the shards first (`visrec recommend --merge-shards 2`"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("merge the shards first (`visrec recommend --merge-shards 2`"),
+              std::string::npos)
+        << e.what();
   }
   // A shard file changed in place (same size) is caught by its digest, named with the shard.
   {
@@ -725,7 +757,8 @@ TEST(Recommend, UserPartsMergedEqualOneRunAndTheMergeChecksThem) {
   };
   for (BlendMode mode : {BlendMode::kFixed, BlendMode::kAuto})
     for (int shards : {0, 2}) {
-      SCOPED_TRACE(std::string("blend ") + (mode == BlendMode::kAuto ? "auto" : "fixed") + ", item shards " + std::to_string(shards));
+      SCOPED_TRACE(std::string("blend ") + (mode == BlendMode::kAuto ? "auto" : "fixed") + ", item shards " +
+                   std::to_string(shards));
       o.blend = mode;
       const std::string run = std::to_string(int(mode)) + "-" + std::to_string(shards);
       RunContext one, many;
@@ -785,7 +818,9 @@ TEST(Recommend, UserPartsMergedEqualOneRunAndTheMergeChecksThem) {
     Explain(part.dir, "u1", f.ids[0]);
     ADD_FAILURE() << "explain accepted a user part";
   } catch (const ArtifactError& e) {
-    EXPECT_NE(std::string(e.what()).find("merge the parts first (`visrec recommend --merge-parts 2`"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("merge the parts first (`visrec recommend --merge-parts 2`"),
+              std::string::npos)
+        << e.what();
   }
   {  // a part's manifest edited (its blend weights are in no output's digest): caught, named
     const fs::path file = part.dir / "manifest.json";
@@ -831,7 +866,8 @@ TEST(Recommend, PartConcatenationRefusesAChunkChangedSinceItWasChecked) {
   testing::TempDir dir;
   testing::WriteText(dir / "a.csv", "u1,1\n");
   testing::WriteText(dir / "b.csv", "u2,1\n");
-  const std::vector<internal::CheckedFile> chunks{{dir / "a.csv", Sha256Hex("u1,1\n")}, {dir / "b.csv", Sha256Hex("u2,1\n")}};
+  const std::vector<internal::CheckedFile> chunks{{dir / "a.csv", Sha256Hex("u1,1\n")},
+                                                  {dir / "b.csv", Sha256Hex("u2,1\n")}};
   internal::ConcatenateFiles(dir / "out.csv", "h\n", chunks);
   EXPECT_EQ(testing::ReadText(dir / "out.csv"), "h\nu1,1\nu2,1\n");
   testing::WriteText(dir / "b.csv", "u2,2\n");

@@ -59,7 +59,8 @@ TopK CfReference(const std::vector<std::vector<double>>& r, int items, int k, do
         nj += u[size_t(j)] * u[size_t(j)];
         support += u[size_t(i)] > 0 && u[size_t(j)] > 0;
       }
-      if (ni > 0 && nj > 0 && support >= min_support) sim[size_t(i)][size_t(j)] = float(dot / (std::sqrt(ni) * std::sqrt(nj) + shrink));
+      if (ni > 0 && nj > 0 && support >= min_support)
+        sim[size_t(i)][size_t(j)] = float(dot / (std::sqrt(ni) * std::sqrt(nj) + shrink));
     }
   return Reference(sim, k, std::vector<bool>(size_t(items), true));
 }
@@ -92,7 +93,8 @@ TEST(Similarity, SparseCosineEqualsBruteForce) {
     const int min_support = 1 + trial % 3;
     std::vector<std::vector<double>> r;
     // Integer weights make ties common.
-    SparseRows m = RandomInteractions(g, users, items, 4, [&] { return float(1 + g() % 3); }, r);
+    SparseRows m = RandomInteractions(
+        g, users, items, 4, [&] { return float(1 + g() % 3); }, r);
     for (int threads : {1, 3}) {
       TopK got = SparseCosineTopK(m, k, shrink, min_support, threads);
       ExpectSame(got, CfReference(r, items, k, shrink, min_support), 1e-6f);
@@ -124,7 +126,8 @@ TEST(Similarity, SparseCosineEveryKernelEqualsBruteForceOnLargerCatalogs) {
       const int users = 120 + int(g() % 80), items = 150 + int(g() % 100), k = 1 + int(g() % 4);
       const double shrink = trial == 0 ? 0.0 : 1.5;
       std::vector<std::vector<double>> r;
-      SparseRows m = RandomInteractions(g, users, items, 6, [&] { return c.value(g); }, r);
+      SparseRows m = RandomInteractions(
+          g, users, items, 6, [&] { return c.value(g); }, r);
       const TopK ref = CfReference(r, items, k, shrink, c.min_support);
       size_t full = 0;
       for (const auto& row : ref) full += row.size() == size_t(k);
@@ -154,7 +157,10 @@ TEST(Similarity, DenseCosineEqualsBruteForceWithZerosAndTies) {
         x[size_t(i * d + c)] = float(int(g() % 5) - 2);  // small integers: duplicates and ties
         nrm += double(x[size_t(i * d + c)]) * x[size_t(i * d + c)];
       }
-      if (nrm == 0) { valid[size_t(i)] = false; continue; }
+      if (nrm == 0) {
+        valid[size_t(i)] = false;
+        continue;
+      }
       for (int c = 0; c < d; ++c) x[size_t(i * d + c)] = float(x[size_t(i * d + c)] / std::sqrt(nrm));
     }
     // Zero rows get no neighbours; an exact zero between valid rows stays a (tiny) candidate.
@@ -187,7 +193,10 @@ std::vector<float> RowsWithZerosAndTies(std::mt19937& g, int64_t n, int64_t d, s
   std::vector<float> x(size_t(n * d));
   valid.assign(size_t(n), true);
   for (int64_t i = 0; i < n; ++i) {
-    if (i % zero[0] == zero[1]) { valid[size_t(i)] = false; continue; }
+    if (i % zero[0] == zero[1]) {
+      valid[size_t(i)] = false;
+      continue;
+    }
     if (i % copy[0] == copy[1]) {
       std::copy_n(x.begin() + (i - back) * d, d, x.begin() + i * d);
       valid[size_t(i)] = valid[size_t(i - back)];
@@ -276,7 +285,8 @@ TEST(Similarity, ASubsetOfRowsGetsTheFullRunsListsBitForBit) {
   std::vector<std::vector<double>> r;
   for (float value : {1.f, 0.f}) {  // implicit (uniform) data, and general weights with min support 2
     SCOPED_TRACE(value == 1.f ? "uniform" : "weights");
-    const SparseRows m = RandomInteractions(g, 150, 200, 6, [&] { return value == 1.f ? 1.f : float(1 + g() % 3); }, r);
+    const SparseRows m = RandomInteractions(
+        g, 150, 200, 6, [&] { return value == 1.f ? 1.f : float(1 + g() % 3); }, r);
     const int min_support = value == 1.f ? 1 : 2;
     const TopK full = SparseCosineTopK(m, 5, 1.5, min_support, 2);
     std::vector<char> wanted(200, 0);
@@ -353,7 +363,10 @@ std::vector<float> UnitRows(int64_t n, int64_t d, uint64_t seed, int zero_every 
   for (int64_t i = 0; i < n; ++i) {
     if (zero_every && i % zero_every == 3) continue;  // some all-zero rows
     double nr = 0;
-    for (int64_t c = 0; c < d; ++c) { x[size_t(i * d + c)] = gauss(g); nr += double(x[size_t(i * d + c)]) * x[size_t(i * d + c)]; }
+    for (int64_t c = 0; c < d; ++c) {
+      x[size_t(i * d + c)] = gauss(g);
+      nr += double(x[size_t(i * d + c)]) * x[size_t(i * d + c)];
+    }
     for (int64_t c = 0; c < d; ++c) x[size_t(i * d + c)] /= float(std::sqrt(nr));
   }
   return x;

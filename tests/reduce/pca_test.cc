@@ -113,7 +113,10 @@ namespace {
 // Fisher ratio of 1-D projections: between-class spread over within-class spread.
 double FisherRatio(const Eigen::VectorXd& p, const std::vector<int>& labels, int classes) {
   std::vector<double> sum(size_t(classes), 0), sq(size_t(classes), 0), cnt(size_t(classes), 0);
-  for (Eigen::Index i = 0; i < p.size(); ++i) { sum[size_t(labels[size_t(i)])] += p(i); cnt[size_t(labels[size_t(i)])] += 1; }
+  for (Eigen::Index i = 0; i < p.size(); ++i) {
+    sum[size_t(labels[size_t(i)])] += p(i);
+    cnt[size_t(labels[size_t(i)])] += 1;
+  }
   double grand = p.mean(), between = 0, within = 0;
   for (int c = 0; c < classes; ++c) between += cnt[size_t(c)] * std::pow(sum[size_t(c)] / cnt[size_t(c)] - grand, 2);
   for (Eigen::Index i = 0; i < p.size(); ++i) {
@@ -132,7 +135,7 @@ TEST(Lda, FindsTheDiscriminativeDirectionPcaMisses) {
   for (int i = 0; i < n; ++i) {
     labels[size_t(i)] = i % classes;
     for (int c = 0; c < d; ++c) x(i, c) = float(N(g));
-    x(i, 0) *= 20.f;                          // large nuisance variance, no class information
+    x(i, 0) *= 20.f;                            // large nuisance variance, no class information
     x(i, 3) += float(2.0 * labels[size_t(i)]);  // small, class-determined shift
   }
   PcaFitOptions o;

@@ -23,7 +23,8 @@ namespace {
 void RenameId(const fs::path& csv, const std::string& from, const std::string& to) {
   std::string s = "\n" + testing::ReadText(csv);
   for (const std::string lead : {"\n", ","})
-    for (size_t at; (at = s.find(lead + from + ",")) != std::string::npos;) s.replace(at + lead.size(), from.size(), to);
+    for (size_t at; (at = s.find(lead + from + ",")) != std::string::npos;)
+      s.replace(at + lead.size(), from.size(), to);
   testing::WriteText(csv, s.substr(1));
 }
 
@@ -115,14 +116,16 @@ TEST(Report, PicturesShowTheRightIdsAtTheDocumentedSizes) {
         cv::Vec3b c = img.at<cv::Vec3b>(p["y"].get<int>(), p["x"].get<int>());
         if (std::vector<int>{c[0], c[1], c[2]} == legend[p["label"].get<std::string>()].get<std::vector<int>>()) ++own;
       }
-      EXPECT_GE(own * 10, what["points"].size() * 6) << own << " of " << what["points"].size() << " dots show their colour";
+      EXPECT_GE(own * 10, what["points"].size() * 6)
+          << own << " of " << what["points"].size() << " dots show their colour";
       EXPECT_EQ(what["thumbnails"].size(), 5u);
       // A small catalog gets the t-SNE map by default; its coordinates are there to plot.
       EXPECT_EQ(what["map"]["method"], "tsne");
       const auto map2d = ReadNpy<float>(r.index.parent_path() / "map2d.npy");
       EXPECT_EQ(map2d.rows(), int64_t(what["points"].size()));
       EXPECT_EQ(map2d.cols(), 2);
-      EXPECT_EQ(ReadLines(r.index.parent_path() / "map2d_ids.txt"), ReadLines(OpenLatest(o.workdir, "reduce").File("ids.txt")));
+      EXPECT_EQ(ReadLines(r.index.parent_path() / "map2d_ids.txt"),
+                ReadLines(OpenLatest(o.workdir, "reduce").File("ids.txt")));
     }
   }
   EXPECT_EQ(items, 3);

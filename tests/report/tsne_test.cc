@@ -58,7 +58,8 @@ TEST(Tsne, KeepsClassesTogetherWherePcaCannotAndIsDeterministic) {
   for (auto& v : flipped) v = -v;
   double again[2];
   const std::vector<float> plane2 = PcaPlane(flipped.data(), n, 32, again);
-  for (size_t i = 0; i < plane.size(); ++i) ASSERT_NEAR(plane2[i], -plane[i], 1e-4) << "the data flipped, its projection too";
+  for (size_t i = 0; i < plane.size(); ++i)
+    ASSERT_NEAR(plane2[i], -plane[i], 1e-4) << "the data flipped, its projection too";
   // Too few items, bad options.
   EXPECT_THROW(Tsne(x.data(), 3, 32, o), InputError);
   o.perplexity = std::nan("");

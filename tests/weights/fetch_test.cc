@@ -152,8 +152,10 @@ TEST(WeightsFetch, LoopbackDownloadsAreVerifiedAndNothingPartialStays) {
   const std::string saved = old_xdg ? old_xdg : "";
   ::setenv("XDG_CACHE_HOME", (tmp / "xdg").c_str(), 1);
   EXPECT_EQ(ResolveWeights("resnet18"), r.path);
-  if (old_xdg) ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
-  else ::unsetenv("XDG_CACHE_HOME");
+  if (old_xdg)
+    ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+  else
+    ::unsetenv("XDG_CACHE_HOME");
 
   o.name = "nosuch";
   EXPECT_THROW(Fetch(o), UsageError);
@@ -177,8 +179,10 @@ TEST(WeightsFetch, NamesResolveInTheCacheOrSayWhatToRun) {
   EXPECT_EQ(HashPrefixOfFileName("resnet50-0676ba61.pth"), "0676ba61");
   EXPECT_EQ(HashPrefixOfFileName("resnet50.pth"), "");
   EXPECT_EQ(HashPrefixOfFileName("resnet50-XYZ12345.pth"), "");
-  if (old) ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
-  else ::unsetenv("XDG_CACHE_HOME");
+  if (old)
+    ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+  else
+    ::unsetenv("XDG_CACHE_HOME");
 }
 
 }  // namespace

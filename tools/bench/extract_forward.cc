@@ -37,8 +37,10 @@ int main(int argc, char** argv) {
   net->eval();
   const auto dtype = precision == "bf16" ? torch::kBFloat16 : (precision == "fp16" ? torch::kHalf : torch::kFloat);
   std::unique_ptr<visrec::model::FusedResNet> fused_net;
-  if (fused) fused_net = std::make_unique<visrec::model::FusedResNet>(net, dtype);
-  else net->to(device, dtype);
+  if (fused)
+    fused_net = std::make_unique<visrec::model::FusedResNet>(net, dtype);
+  else
+    net->to(device, dtype);
   if (channels_last && !fused) {
     torch::NoGradGuard g;
     for (auto& p : net->parameters())

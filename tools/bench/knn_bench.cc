@@ -37,7 +37,9 @@ int main(int argc, char** argv) {
     int k = std::stoi(argv[3]), threads = std::stoi(argv[4]);
     auto t0 = std::chrono::steady_clock::now();
     const std::string kern = argc > 6 ? argv[6] : "auto";
-    const DenseKernel kernel = kern == "blas" ? DenseKernel::kBlas : kern == "onesided" ? DenseKernel::kOneSided : DenseKernel::kAuto;
+    const DenseKernel kernel = kern == "blas"       ? DenseKernel::kBlas
+                               : kern == "onesided" ? DenseKernel::kOneSided
+                                                    : DenseKernel::kAuto;
     TopK t = DenseCosineTopK(x.data.data(), x.rows(), x.cols(), k, int64_t(512) << 20, threads, kernel);
     std::printf("%.3f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     Write(t, k, argv[5]);
@@ -73,7 +75,10 @@ int main(int argc, char** argv) {
       m.Reserve(p.rows(), p.rows());  // at most one row per interaction
       std::vector<std::pair<int32_t, float>> row;
       for (int64_t i = 0; i < p.rows(); ++i) {
-        if (i > 0 && p.data[size_t(2 * i)] != p.data[size_t(2 * i - 2)]) { m.AddRow(row); row.clear(); }
+        if (i > 0 && p.data[size_t(2 * i)] != p.data[size_t(2 * i - 2)]) {
+          m.AddRow(row);
+          row.clear();
+        }
         row.push_back({p.data[size_t(2 * i + 1)], 1.f});
       }
       if (!row.empty()) m.AddRow(row);

@@ -86,16 +86,23 @@ int main(int argc, char** argv) {
       }
       cat << ",cat" << c << "\n";
     }
-    if (!cat) { std::fprintf(stderr, "scale_inputs: cannot write %s\n", (out / "catalog.csv").c_str()); return 3; }
+    if (!cat) {
+      std::fprintf(stderr, "scale_inputs: cannot write %s\n", (out / "catalog.csv").c_str());
+      return 3;
+    }
   }
   {
-    ArtifactBuilder b(out / "work", "reduce", 1, {{"synthetic", "tools/bench/scale_inputs"}, {"items", items}, {"dims", dims},
-                                                  {"seed", seed}}, {});
+    ArtifactBuilder b(out / "work", "reduce", 1,
+                      {{"synthetic", "tools/bench/scale_inputs"}, {"items", items}, {"dims", dims}, {"seed", seed}},
+                      {});
     WriteNpy(b.Path("reduced_l2.npy"), DType::kF32, {items, dims}, x.data());
     std::ofstream ids(b.Path("ids.txt"));
     for (int64_t i = 0; i < items; ++i) ids << Id('i', i, iw) << "\n";
     ids.close();
-    if (!ids) { std::fprintf(stderr, "scale_inputs: cannot write ids.txt\n"); return 3; }
+    if (!ids) {
+      std::fprintf(stderr, "scale_inputs: cannot write ids.txt\n");
+      return 3;
+    }
     b.AddOutput("reduced_l2.npy");
     b.AddOutput("ids.txt");
     b.counts()["items"] = items;
@@ -114,7 +121,10 @@ int main(int argc, char** argv) {
   const double mean_extra = std::max(0.0, double(interactions) / double(users) - 1.0);
   std::geometric_distribution<int64_t> extra(1.0 / (1.0 + mean_extra));
   FILE* f = std::fopen((out / "interactions.csv").c_str(), "w");
-  if (!f) { std::fprintf(stderr, "scale_inputs: cannot write %s\n", (out / "interactions.csv").c_str()); return 3; }
+  if (!f) {
+    std::fprintf(stderr, "scale_inputs: cannot write %s\n", (out / "interactions.csv").c_str());
+    return 3;
+  }
   std::vector<char> buf(size_t(1) << 22);
   std::setvbuf(f, buf.data(), _IOFBF, buf.size());
   std::fputs("user_id,item_id,timestamp\n", f);
@@ -138,7 +148,10 @@ int main(int argc, char** argv) {
       ++written;
     }
   }
-  if (std::fclose(f) != 0) { std::fprintf(stderr, "scale_inputs: writing interactions failed\n"); return 3; }
+  if (std::fclose(f) != 0) {
+    std::fprintf(stderr, "scale_inputs: writing interactions failed\n");
+    return 3;
+  }
   std::printf("%lld items (%lld clusters), %lld users, %lld interactions, %lld dims\n", (long long)items,
               (long long)clusters, (long long)users, (long long)written, (long long)dims);
   return 0;

@@ -46,9 +46,13 @@ struct HugePageAllocator {
   }
   void deallocate(T* p, std::size_t n) noexcept { FreeLarge(p, n * sizeof(T)); }
   template <class U>
-  bool operator==(const HugePageAllocator<U>&) const noexcept { return true; }
+  bool operator==(const HugePageAllocator<U>&) const noexcept {
+    return true;
+  }
   template <class U>
-  bool operator!=(const HugePageAllocator<U>&) const noexcept { return false; }
+  bool operator!=(const HugePageAllocator<U>&) const noexcept {
+    return false;
+  }
 };
 template <class T>
 using LargeVector = std::vector<T, HugePageAllocator<T>>;

@@ -68,8 +68,8 @@ enum class VerifyLevel {
 Artifact OpenArtifact(const fs::path& path, VerifyLevel level = VerifyLevel::kCheap);
 // The artifact of `stage` that `latest` points to, in WORKDIR.
 // `pointer` names the pointer file: "latest", or a shard's own ("latest.shard-1-of-3").
-Artifact OpenLatest(const fs::path& workdir, const std::string& stage,
-                    VerifyLevel level = VerifyLevel::kCheap, const std::string& pointer = "latest");
+Artifact OpenLatest(const fs::path& workdir, const std::string& stage, VerifyLevel level = VerifyLevel::kCheap,
+                    const std::string& pointer = "latest");
 // The artifact a command reads: `given` (an artifact or stage directory) when set, else the
 // `pointer` of `stage` in WORKDIR. ArtifactError "COMMAND: 'DIR' is a S artifact, expected STAGE"
 // when it belongs to another stage.
@@ -78,8 +78,7 @@ Artifact OpenGivenOrLatest(const std::string& command, const fs::path& given, co
 // A file a stage reads, as its manifest records it: role, absolute normalized path, sha256.
 ArtifactInput FileInput(const std::string& role, const fs::path& file);
 // An existing, valid artifact with this key, if any (the up-to-date check).
-std::optional<Artifact> FindArtifact(const fs::path& workdir, const std::string& stage,
-                                     const std::string& key);
+std::optional<Artifact> FindArtifact(const fs::path& workdir, const std::string& stage, const std::string& key);
 // Points WORKDIR/<stage>/latest at the artifact (atomic replace).
 void SetLatest(const Artifact& artifact, const std::string& pointer = "latest");
 
@@ -101,7 +100,7 @@ class ArtifactBuilder {
   void AddOutput(const std::string& file);
 
   json& counts() { return counts_; }
-  json& extra() { return extra_; }    // stage-specific metadata (e.g. explained variance)
+  json& extra() { return extra_; }  // stage-specific metadata (e.g. explained variance)
   json& producer() { return producer_; }
   void AddFailure(const std::string& id, const std::string& file, const std::string& reason);
   void SetTiming(const std::string& name, double seconds) { timings_[name] = seconds; }

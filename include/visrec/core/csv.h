@@ -14,7 +14,7 @@ struct CsvTable {
   std::string path;
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
-  std::vector<int64_t> lines;  // 1-based line where each row starts (header is line 1)
+  std::vector<int64_t> lines;                 // 1-based line where each row starts (header is line 1)
   int Column(const std::string& name) const;  // -1 when absent
 };
 

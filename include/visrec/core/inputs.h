@@ -23,20 +23,20 @@ struct RowIssue {
 
 struct CatalogPhoto {
   std::string item_id;
-  std::string image;                   // as written in the CSV
-  std::filesystem::path resolved;      // relative paths are taken from the CSV's folder
+  std::string image;               // as written in the CSV
+  std::filesystem::path resolved;  // relative paths are taken from the CSV's folder
   int64_t line = 0;
 };
 
 struct Catalog {
   std::string path;
-  std::vector<std::string> columns;            // header, in file order
-  std::vector<CatalogPhoto> photos;            // file order
-  std::vector<std::string> item_ids;           // sorted, unique
+  std::vector<std::string> columns;   // header, in file order
+  std::vector<CatalogPhoto> photos;   // file order
+  std::vector<std::string> item_ids;  // sorted, unique
   // item -> column -> value, from the item's first row (metadata such as title, category).
   std::map<std::string, std::map<std::string, std::string>> metadata;
-  std::vector<RowIssue> issues;                // skipped rows
-  int64_t duplicate_photo_rows = 0;            // same (item, image) twice: kept once
+  std::vector<RowIssue> issues;      // skipped rows
+  int64_t duplicate_photo_rows = 0;  // same (item, image) twice: kept once
 };
 
 Catalog ReadCatalog(const std::filesystem::path& path, BadRowPolicy policy = BadRowPolicy::kSkip);
@@ -60,8 +60,8 @@ struct Interactions {
   bool has_timestamp = false;
   std::vector<Interaction> rows;  // file order (empty from StreamInteractions)
   std::vector<RowIssue> issues;
-  int64_t accepted = 0;           // rows that passed the checks
-  int64_t data_rows = 0;          // rows after the header (accepted + issues)
+  int64_t accepted = 0;                 // rows that passed the checks
+  int64_t data_rows = 0;                // rows after the header (accepted + issues)
   int64_t first_without_timestamp = 0;  // line of the first accepted row lacking a timestamp (0: none)
 };
 
@@ -78,14 +78,13 @@ std::vector<std::string> IssueExamples(const std::vector<RowIssue>& issues, size
 // Every issue as "line N: why", at most `most` of them (for manifests), plus a note of the rest.
 std::vector<std::string> IssueList(const std::vector<RowIssue>& issues, size_t most = 1000);
 
-Interactions ReadInteractions(const std::filesystem::path& path,
-                              BadRowPolicy policy = BadRowPolicy::kSkip);
+Interactions ReadInteractions(const std::filesystem::path& path, BadRowPolicy policy = BadRowPolicy::kSkip);
 // The same checks, handing each accepted row to `fn` in file order (which may move from it) and
 // keeping none: memory stays near the file's size for any number of rows. The result has no rows.
 Interactions StreamInteractions(const std::filesystem::path& path, BadRowPolicy policy,
                                 const std::function<void(Interaction&)>& fn);
-void WriteInteractions(const std::filesystem::path& path, const std::vector<Interaction>& rows,
-                       bool with_weight, bool with_timestamp);
+void WriteInteractions(const std::filesystem::path& path, const std::vector<Interaction>& rows, bool with_weight,
+                       bool with_timestamp);
 // WriteInteractions's header and one of its lines, for writers that stream their rows.
 std::string InteractionsHeader(bool with_weight, bool with_timestamp);
 void AppendInteractionLine(std::string& out, std::string_view user_id, std::string_view item_id, double weight,

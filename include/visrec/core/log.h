@@ -5,8 +5,8 @@
 namespace visrec {
 
 struct LogOptions {
-  int verbosity = 0;          // -1 quiet (warnings and errors), 0 info, 1 debug, 2 trace
-  std::string json_path;      // when set, every record is also appended here as one JSON object per line
+  int verbosity = 0;      // -1 quiet (warnings and errors), 0 info, 1 debug, 2 trace
+  std::string json_path;  // when set, every record is also appended here as one JSON object per line
 };
 
 void SetupLogging(const LogOptions& options);

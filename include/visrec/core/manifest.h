@@ -125,17 +125,22 @@ class Manifest {
       return value;
     } else {
       bool ok = false;
-      if constexpr (std::is_same_v<T, bool>) ok = value.is_boolean();
-      else if constexpr (std::is_unsigned_v<T>) ok = value.is_number_unsigned();
-      else if constexpr (std::is_integral_v<T>) ok = value.is_number_integer();
-      else if constexpr (std::is_floating_point_v<T>) ok = value.is_number();
-      else if constexpr (std::is_same_v<T, std::string>) ok = value.is_string();
-      else ok = !value.is_null();
+      if constexpr (std::is_same_v<T, bool>)
+        ok = value.is_boolean();
+      else if constexpr (std::is_unsigned_v<T>)
+        ok = value.is_number_unsigned();
+      else if constexpr (std::is_integral_v<T>)
+        ok = value.is_number_integer();
+      else if constexpr (std::is_floating_point_v<T>)
+        ok = value.is_number();
+      else if constexpr (std::is_same_v<T, std::string>)
+        ok = value.is_string();
+      else
+        ok = !value.is_null();
       if (ok) {
         try {
           return value.get<T>();
-        } catch (const json::exception&) {
-        }
+        } catch (const json::exception&) {}
       }
       Bad(section_name, name, "has the wrong type: " + value.dump());
     }

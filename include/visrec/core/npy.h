@@ -10,8 +10,8 @@ namespace visrec {
 
 enum class DType { kF32, kF64, kU8, kI32, kI64 };
 
-const char* DTypeName(DType d);       // "float32", ...
-const char* DTypeDescr(DType d);      // "<f4", ...
+const char* DTypeName(DType d);   // "float32", ...
+const char* DTypeDescr(DType d);  // "<f4", ...
 size_t DTypeSize(DType d);
 
 struct NpyHeader {
@@ -38,8 +38,7 @@ DType DTypeOf();
 template <class T>
 NpyArray<T> ReadNpy(const std::filesystem::path& path);  // checks the dtype is T's
 
-void WriteNpy(const std::filesystem::path& path, DType dtype, const std::vector<int64_t>& shape,
-              const void* data);
+void WriteNpy(const std::filesystem::path& path, DType dtype, const std::vector<int64_t>& shape, const void* data);
 
 // Writes rows as they come; the final row count goes into the header at Finish().
 class NpyStreamWriter {

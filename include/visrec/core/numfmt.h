@@ -7,8 +7,8 @@
 namespace visrec {
 
 // Safe for every double: "inf", "-inf" and "nan" for non-finite values, any magnitude in fixed.
-std::string FormatFixed(double v, int decimals);   // "0.123457"
-std::string FormatShortest(double v);              // round-trippable, shortest
+std::string FormatFixed(double v, int decimals);        // "0.123457"
+std::string FormatShortest(double v);                   // round-trippable, shortest
 std::optional<double> ParseDouble(std::string_view s);  // whole string must be a finite number
 std::optional<long long> ParseInt(std::string_view s);
 

@@ -27,10 +27,10 @@ inline constexpr const char* kDefaultWorkdir = "visrec-work";
 
 struct RunContext {
   std::filesystem::path workdir = kDefaultWorkdir;  // artifacts go to WORKDIR/<stage>/<key>/
-  bool force = false;             // recompute even when an up-to-date artifact exists
-  int threads = 0;                // 0 = all cores
-  ShardSpec shard;                // sharded stages read and write the shard's own pointer
-  std::string tag;                // a run label for the artifacts made (not part of any key); see ValidateTag
+  bool force = false;                               // recompute even when an up-to-date artifact exists
+  int threads = 0;                                  // 0 = all cores
+  ShardSpec shard;                                  // sharded stages read and write the shard's own pointer
+  std::string tag;  // a run label for the artifacts made (not part of any key); see ValidateTag
 };
 
 // A tag is 1-64 printable ASCII characters; UsageError naming the problem otherwise.
@@ -48,7 +48,7 @@ int ResolveThreads(int requested);  // 0 -> hardware concurrency, at least 1
 
 struct StageResult {
   Artifact artifact;
-  bool reused = false;     // an up-to-date artifact existed; nothing was recomputed
+  bool reused = false;  // an up-to-date artifact existed; nothing was recomputed
   double seconds = 0;
   // The stage's one-line summary of its artifact (contract::SummaryLine): `run`'s table prints it.
   std::string Summary() const;

@@ -11,9 +11,9 @@ inline constexpr int kPreprocess = 2;  // 2: trim keeps the content box inside t
 inline constexpr int kFinetune = 2;    // 2: crop size and brightness drawn independently
 inline constexpr int kExtract = 1;
 inline constexpr int kReduce = 1;
-inline constexpr int kRecommend = 3;   // 2: scoring lists for `explain`; 3: per-source similar-item arrays
+inline constexpr int kRecommend = 3;  // 2: scoring lists for `explain`; 3: per-source similar-item arrays
 inline constexpr int kSplit = 1;
-inline constexpr int kEvaluate = 2;    // 2: per_user.csv
+inline constexpr int kEvaluate = 2;  // 2: per_user.csv
 
 // The newest version of `stage` this visrec reads; 0 for a stage it does not know.
 inline int Known(const std::string& stage) {

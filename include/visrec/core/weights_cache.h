@@ -33,5 +33,6 @@ std::filesystem::path ResolveWeights(const std::filesystem::path& given, std::st
 
 namespace visrec {
 // ResolveWeights for a stage running the built-in `model`: a known name must be that model's.
-std::filesystem::path WeightsByName(const std::filesystem::path& given, const std::string& model, const std::string& stage);
+std::filesystem::path WeightsByName(const std::filesystem::path& given, const std::string& model,
+                                    const std::string& stage);
 }  // namespace visrec

@@ -17,7 +17,7 @@ void Accumulate(const std::vector<std::string>& ranked, const std::set<std::stri
                 RankingMetrics* sums);
 // The same over item numbers, with the relevant items as a sorted vector (for millions of users).
 void AccumulateIds(const std::vector<int32_t>& ranked, const std::vector<int32_t>& relevant_sorted, int k,
-                RankingMetrics* sums);
+                   RankingMetrics* sums);
 // Divides the sums by the user count.
 RankingMetrics Finish(const RankingMetrics& sums);
 

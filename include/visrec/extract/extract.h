@@ -17,13 +17,13 @@ constexpr int kStageVersion = stage_version::kExtract;
 
 struct ExtractOptions {
   std::filesystem::path preprocess;  // artifact dir; empty = WORKDIR/preprocess/latest
-  std::string model = "resnet18";     // built-in: resnet18 | resnet34 | resnet50 | resnet101
-  std::filesystem::path model_file;   // a TorchScript model instead of a built-in (sidecar JSON optional)
-  std::filesystem::path weights;      // torchvision state_dict saved as a plain dict (tools/models/convert-weights.py)
-  uint64_t init_seed = 0;             // fixed-seed initialisation when no weights are given
-  std::string device = "auto";        // auto | cpu | cuda
-  std::string precision = "fp32";     // fp32 | bf16 | fp16 (fp16 on CUDA only)
-  bool channels_last = true;          // NHWC activations (avoids oneDNN layout conversions; eager path)
+  std::string model = "resnet18";    // built-in: resnet18 | resnet34 | resnet50 | resnet101
+  std::filesystem::path model_file;  // a TorchScript model instead of a built-in (sidecar JSON optional)
+  std::filesystem::path weights;     // torchvision state_dict saved as a plain dict (tools/models/convert-weights.py)
+  uint64_t init_seed = 0;            // fixed-seed initialisation when no weights are given
+  std::string device = "auto";       // auto | cpu | cuda
+  std::string precision = "fp32";    // fp32 | bf16 | fp16 (fp16 on CUDA only)
+  bool channels_last = true;         // NHWC activations (avoids oneDNN layout conversions; eager path)
   // CPU kernels: "onednn" folds batch norm into the convolutions and keeps activations in oneDNN's
   // layout (built-in models: visrec/model/fused.h; TorchScript: torch::jit::optimize_for_inference,
   // fp32 only); "eager" runs LibTorch module by module; "auto" = onednn where it applies (CPU,
@@ -32,7 +32,7 @@ struct ExtractOptions {
   // Images per forward pass; 0 = by device: CPU 8 (the fastest batch for ResNet-50 on 2 cores with
   // the oneDNN kernels, AVX-512 and AVX2 alike: docs/benchmarks.md), CUDA 64. Not part of the key.
   int batch_size = 0;
-  double max_failed_fraction = 0.1;   // items without a usable photo above this -> exit code 7
+  double max_failed_fraction = 0.1;  // items without a usable photo above this -> exit code 7
   void Validate() const;
 };
 

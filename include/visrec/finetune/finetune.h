@@ -29,20 +29,20 @@ struct FinetuneOptions {
   std::string train = "last-block";
   int epochs = 12;
   int batch_size = 32;
-  double lr = 1e-3;                  // Adam; the head's rate, the backbone's is lr * backbone_lr_scale
-  double backbone_lr_scale = 0.1;    // pretrained layers move more slowly than the new head
-  double weight_decay = 1e-4;        // L2 through Adam's weight_decay
-  uint64_t seed = 0;                 // split, head initialisation, batch order, augmentation
-  double dev_fraction = 0.15;        // per class, by item (an item's photos never straddle parts)
+  double lr = 1e-3;                // Adam; the head's rate, the backbone's is lr * backbone_lr_scale
+  double backbone_lr_scale = 0.1;  // pretrained layers move more slowly than the new head
+  double weight_decay = 1e-4;      // L2 through Adam's weight_decay
+  uint64_t seed = 0;               // split, head initialisation, batch order, augmentation
+  double dev_fraction = 0.15;      // per class, by item (an item's photos never straddle parts)
   double test_fraction = 0.15;
-  int patience = 3;                  // early stopping: epochs without a better dev accuracy
+  int patience = 3;  // early stopping: epochs without a better dev accuracy
   // Light augmentation. Cached modes ("head", "last-block") cache each photo as it is and mirrored
   // and draw one of the two per step; "all" also takes a random 85-100% crop and +-10% brightness
   // and contrast per step.
   bool augment = true;
-  std::string device = "auto";       // auto | cpu | cuda
-  std::string precision = "fp32";    // fp32 | bf16 (autocast; CPUs with AVX-512-BF16/AMX, CUDA) | fp16 (CUDA)
-  int64_t cache_limit_mb = 8192;     // cached activations above this are an error naming what to change
+  std::string device = "auto";     // auto | cpu | cuda
+  std::string precision = "fp32";  // fp32 | bf16 (autocast; CPUs with AVX-512-BF16/AMX, CUDA) | fp16 (CUDA)
+  int64_t cache_limit_mb = 8192;   // cached activations above this are an error naming what to change
   void Validate() const;
 };
 
@@ -59,10 +59,10 @@ enum class Part { kTrain, kDev, kTest };
 // within +-10 %. Every quantity is its own draw, so none is tied to another.
 struct AugmentDraw {
   bool flip = false;
-  double crop_fraction = 1;      // side of the crop / side of the image, in [0.85, 1]
+  double crop_fraction = 1;           // side of the crop / side of the image, in [0.85, 1]
   double offset_y = 0, offset_x = 0;  // in [0, 1): where the crop starts, as a share of the room left
-  double contrast = 1;           // in [0.9, 1.1]
-  double brightness = 0;         // in [-0.1, 0.1], added to normalized values
+  double contrast = 1;                // in [0.9, 1.1]
+  double brightness = 0;              // in [-0.1, 0.1], added to normalized values
 };
 AugmentDraw DrawAugmentation(uint64_t& state);
 

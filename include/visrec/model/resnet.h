@@ -32,10 +32,10 @@ TORCH_MODULE(Bottleneck);
 
 struct ResNetImpl : torch::nn::Module {
   explicit ResNetImpl(const std::string& name);  // resnet18 | resnet34 | resnet50 | resnet101
-  torch::Tensor forward(torch::Tensor x);          // logits (fc), for weight checks
-  torch::Tensor features(torch::Tensor x);         // global-average-pooled last block = top(trunk(x))
-  torch::Tensor trunk(torch::Tensor x);            // stem .. layer3 (frozen and cached by finetune)
-  torch::Tensor top(torch::Tensor x);              // layer4 + global average pool
+  torch::Tensor forward(torch::Tensor x);        // logits (fc), for weight checks
+  torch::Tensor features(torch::Tensor x);       // global-average-pooled last block = top(trunk(x))
+  torch::Tensor trunk(torch::Tensor x);          // stem .. layer3 (frozen and cached by finetune)
+  torch::Tensor top(torch::Tensor x);            // layer4 + global average pool
   int64_t feature_dim() const { return feature_dim_; }
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};

@@ -14,10 +14,10 @@ namespace visrec::pipeline {
 struct CompareOptions {
   // Evaluate artifact dirs, report.json files inside them, or workdirs (their latest evaluate).
   std::vector<std::filesystem::path> runs;
-  int baseline = 1;            // 1-based: the run the others are compared against
-  int resamples = 2000;        // paired bootstrap resamples
-  uint64_t seed = 0;           // bootstrap seed
-  double confidence = 0.95;    // interval coverage
+  int baseline = 1;          // 1-based: the run the others are compared against
+  int resamples = 2000;      // paired bootstrap resamples
+  uint64_t seed = 0;         // bootstrap seed
+  double confidence = 0.95;  // interval coverage
   void Validate() const;
 };
 

@@ -72,13 +72,14 @@ class QueryEngine {
 struct BatchSummary {
   int answered = 0, failed = 0;
   std::vector<double> total_ms, model_ms, search_ms;  // per answered query (model/search: photos only)
-  std::string Format() const;                          // "N answered, F failed; p50 ..., p95 ..."
+  std::string Format() const;                         // "N answered, F failed; p50 ..., p95 ..."
 };
 // Answers queries read line by line from `in`: "item ID", "user ID" or "image PATH" ('#' starts a
 // comment). Each answer is written and flushed as soon as it is ready, so a long-lived process
 // can serve a pipe (`visrec query --batch -`). A bad line or failing query is reported in place,
 // naming NAME:LINE, and the batch goes on.
-BatchSummary RunBatch(QueryEngine& engine, std::istream& in, const std::string& name, int k, bool json, std::ostream& out);
+BatchSummary RunBatch(QueryEngine& engine, std::istream& in, const std::string& name, int k, bool json,
+                      std::ostream& out);
 
 // One line per answer: "rank  item_id  score  reason".
 std::string FormatTable(const QueryResult& r);

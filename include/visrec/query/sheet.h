@@ -8,9 +8,9 @@
 namespace visrec::query {
 
 struct Tile {
-  std::vector<uint8_t> rgb;         // crop x crop x 3 preprocessed pixels; empty = grey "no photo" tile
-  std::vector<std::string> lines;   // caption lines (at most 3 drawn)
-  bool highlight = false;           // the query / the row's subject: drawn with a thick frame
+  std::vector<uint8_t> rgb;        // crop x crop x 3 preprocessed pixels; empty = grey "no photo" tile
+  std::vector<std::string> lines;  // caption lines (at most 3 drawn)
+  bool highlight = false;          // the query / the row's subject: drawn with a thick frame
 };
 
 struct SheetLayout {

@@ -19,7 +19,7 @@ constexpr int kStageVersion = stage_version::kRecommend;
 enum class BlendMode { kFixed, kAuto };
 
 struct RecommendOptions {
-  std::filesystem::path reduce;        // artifact dir; empty = WORKDIR/reduce/latest
+  std::filesystem::path reduce;  // artifact dir; empty = WORKDIR/reduce/latest
   // user_id,item_id[,weight][,timestamp]; empty: a catalog without behaviour data yet. Then only
   // similar items are written (visual and text sources), and no recommendations.csv.
   std::filesystem::path interactions;
@@ -39,20 +39,20 @@ struct RecommendOptions {
   BlendMode blend = BlendMode::kFixed;
   std::vector<double> blend_grid{0, 0.1, 0.3, 1, 3};
   uint64_t blend_seed = 0;
-  int64_t blend_users = 20000;         // validation users sampled (seeded); 0 = every eligible user
-  double shrink = 50.0;                // CF cosine shrinkage (dampens pairs with few co-users)
-  int min_support = 1;                 // CF: least co-occurring users for a pair
-  double half_life_days = 0;           // recency decay of history weights; 0 = off
-  int64_t memory_budget_mb = 512;      // visual kNN score blocks
+  int64_t blend_users = 20000;     // validation users sampled (seeded); 0 = every eligible user
+  double shrink = 50.0;            // CF cosine shrinkage (dampens pairs with few co-users)
+  int min_support = 1;             // CF: least co-occurring users for a pair
+  double half_life_days = 0;       // recency decay of history weights; 0 = off
+  int64_t memory_budget_mb = 512;  // visual kNN score blocks
   // Visual neighbours: exact (blocked matrix products) or HNSW (Faiss HNSW graph, approximate,
   // for very large catalogs; its recall@neighbors against exact search on recall_sample items is
   // printed and recorded in the manifest).
   VisualIndex visual_index = VisualIndex::kExact;
-  int hnsw_m = 16;                     // defaults as HnswOptions (similarity.h)
+  int hnsw_m = 16;  // defaults as HnswOptions (similarity.h)
   int hnsw_ef_construction = 40;
   int hnsw_ef_search = 64;
   int64_t recall_sample = 1000;
-  double min_recall = 0.0;             // hnsw: exit 7 below this recall (0 = report only)
+  double min_recall = 0.0;  // hnsw: exit 7 below this recall (0 = report only)
   // Store the hybrid neighbour lists scoring used (items x neighbors x (id + 3 parts), 16 bytes per
   // entry: 32 MB for 20k items at 100) so `visrec explain` can decompose any score exactly.
   bool store_scoring = true;
@@ -87,12 +87,12 @@ struct ExplainedPart {
 };
 struct Explanation {
   std::string user, item;
-  bool seen = false;              // in the user's history: never recommended
-  int rank = 0;                   // 1-based rank in recommendations.csv, 0 when not in the top-K
-  std::string reason;             // the recommendation's reason, when recommended
-  double score = 0;               // sum of contributions
+  bool seen = false;   // in the user's history: never recommended
+  int rank = 0;        // 1-based rank in recommendations.csv, 0 when not in the top-K
+  std::string reason;  // the recommendation's reason, when recommended
+  double score = 0;    // sum of contributions
   double by_source[3] = {0, 0, 0};
-  double blend[3] = {0, 0, 0};    // w_cf, w_visual, w_text of the run
+  double blend[3] = {0, 0, 0};  // w_cf, w_visual, w_text of the run
   int history_items = 0;
   int neighbors = 0;
   std::vector<ExplainedPart> parts;  // by contribution, descending

@@ -60,11 +60,11 @@ std::string DenseKernelInUse();
 // several threads are not bit-reproducible (graph insertion order); --threads 1 is.
 struct HnswOptions {
   // Defaults chosen for recall near 1 on clustered vectors (docs/benchmarks.md, tools/bench/bench-recommend.sh).
-  int m = 16;                 // graph degree
-  int ef_construction = 40;   // build-time candidate list
-  int ef_search = 64;         // query-time candidate list (raised to k + 1 when smaller)
+  int m = 16;                // graph degree
+  int ef_construction = 40;  // build-time candidate list
+  int ef_search = 64;        // query-time candidate list (raised to k + 1 when smaller)
 };
-bool HaveFaiss();  // false: HnswCosineTopK throws NotImplementedError (exit 5) naming the fix
+bool HaveFaiss();     // false: HnswCosineTopK throws NotImplementedError (exit 5) naming the fix
 void RequireFaiss();  // that error when !HaveFaiss(), before any work
 TopK HnswCosineTopK(const float* rows, int64_t n, int64_t d, int k, const HnswOptions& options, int threads);
 // recall@k of `approx` against exact search on `sample` rows drawn with `seed` (exact ties at the

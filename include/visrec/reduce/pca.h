@@ -15,13 +15,13 @@ using MatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowM
 using MatrixRef = Eigen::Ref<const MatrixF>;
 
 struct PcaModel {
-  Eigen::VectorXd mean;         // d
-  Eigen::MatrixXd components;   // k x d, orthonormal rows
-  Eigen::VectorXd variance;     // k, explained variance (eigenvalues, ddof = 1)
-  Eigen::VectorXd ratio;        // k, variance / total variance
-  double total_variance = 0;    // sum of per-column variances (ddof = 1)
+  Eigen::VectorXd mean;        // d
+  Eigen::MatrixXd components;  // k x d, orthonormal rows
+  Eigen::VectorXd variance;    // k, explained variance (eigenvalues, ddof = 1)
+  Eigen::VectorXd ratio;       // k, variance / total variance
+  double total_variance = 0;   // sum of per-column variances (ddof = 1)
   bool whiten = false;
-  std::string method;           // "exact" | "randomized"
+  std::string method;  // "exact" | "randomized"
 };
 
 struct PcaFitOptions {
@@ -29,10 +29,10 @@ struct PcaFitOptions {
   double variance_target = 0;   // e.g. 0.95: smallest K reaching it (uses the exact method)
   std::string method = "auto";  // auto | exact | randomized
   bool whiten = false;
-  int oversample = 10;          // randomized: extra columns in the range finder (as scikit-learn)
-  int power_iterations = 4;     // randomized: subspace iterations (QR between them)
+  int oversample = 10;       // randomized: extra columns in the range finder (as scikit-learn)
+  int power_iterations = 4;  // randomized: subspace iterations (QR between them)
   uint64_t seed = 0;
-  int threads = 0;              // 0 = all cores (the big products are split by rows)
+  int threads = 0;  // 0 = all cores (the big products are split by rows)
 };
 
 // X: n x d, float. Throws visrec::InputError/UsageError on unusable input (named rows, K > D, ...).

@@ -12,11 +12,11 @@ namespace visrec::reduce {
 constexpr int kStageVersion = stage_version::kReduce;
 
 struct ReduceOptions {
-  std::filesystem::path extract;     // artifact dir; empty = WORKDIR/extract/latest
-  std::filesystem::path apply;       // a reduce artifact whose fit is reused (no refit); empty = fit
-  PcaFitOptions pca;                 // pca.method "lda" = Fisher LDA on catalog labels
-  std::filesystem::path catalog;     // LDA: where the labels are
-  std::string label_column;          // LDA: e.g. "category"
+  std::filesystem::path extract;  // artifact dir; empty = WORKDIR/extract/latest
+  std::filesystem::path apply;    // a reduce artifact whose fit is reused (no refit); empty = fit
+  PcaFitOptions pca;              // pca.method "lda" = Fisher LDA on catalog labels
+  std::filesystem::path catalog;  // LDA: where the labels are
+  std::string label_column;       // LDA: e.g. "category"
   void Validate() const;
 };
 

@@ -7,13 +7,13 @@
 namespace visrec::report {
 
 struct TsneOptions {
-  double perplexity = 30;           // effective neighbours per point (clamped to (n - 1) / 3)
-  int iterations = 1000;            // gradient steps in all
+  double perplexity = 30;  // effective neighbours per point (clamped to (n - 1) / 3)
+  int iterations = 1000;   // gradient steps in all
   int exaggeration_iterations = 250;
-  double early_exaggeration = 12;   // P is multiplied by this for the first steps (clusters form apart)
-  double theta = 0.5;               // Barnes-Hut: a cell of width w at distance r counts as one point when w / r < theta
-  double learning_rate = 0;         // 0: max(n / early_exaggeration / 4, 50)
-  int threads = 0;                  // 0 = all cores; the result does not depend on it
+  double early_exaggeration = 12;  // P is multiplied by this for the first steps (clusters form apart)
+  double theta = 0.5;              // Barnes-Hut: a cell of width w at distance r counts as one point when w / r < theta
+  double learning_rate = 0;        // 0: max(n / early_exaggeration / 4, 50)
+  int threads = 0;                 // 0 = all cores; the result does not depend on it
   void Validate() const;
 };
 

@@ -11,11 +11,11 @@ struct SampleOptions {
   int items = 240;                // number of products
   int users = 200;                // number of synthetic users
   uint64_t seed = 7;
-  int min_side = 600;             // photo resolution range, pixels (longer side drawn in [min, max])
+  int min_side = 600;  // photo resolution range, pixels (longer side drawn in [min, max])
   int max_side = 1600;
-  double cold_fraction = 0.08;    // items that never get an interaction
-  double new_fraction = 0.08;     // items that only appear in the last days (often cold in training)
-  bool awkward = true;            // add grayscale / alpha PNG / EXIF-rotated / tiny / unreadable files
+  double cold_fraction = 0.08;  // items that never get an interaction
+  double new_fraction = 0.08;   // items that only appear in the last days (often cold in training)
+  bool awkward = true;          // add grayscale / alpha PNG / EXIF-rotated / tiny / unreadable files
   int threads = 0;
   void Validate() const;
 };

@@ -8,12 +8,12 @@
 namespace visrec::weights {
 
 struct FetchOptions {
-  std::string name;            // a KnownWeights() name, e.g. resnet50
-  std::filesystem::path dir;   // empty = WeightsCacheDir()
-  std::string url;             // empty = the published URL; a mirror must keep the file name (it carries the hash)
+  std::string name;           // a KnownWeights() name, e.g. resnet50
+  std::filesystem::path dir;  // empty = WeightsCacheDir()
+  std::string url;            // empty = the published URL; a mirror must keep the file name (it carries the hash)
   int64_t max_bytes = int64_t(2) << 30;  // larger downloads are refused
   long connect_timeout_s = 30;
-  long stall_timeout_s = 60;   // abort when under 1 KiB/s for this long
+  long stall_timeout_s = 60;  // abort when under 1 KiB/s for this long
   void Validate() const;
 };
 
