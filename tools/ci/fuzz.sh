@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-30}
 out="$root/build-fuzz"
 mkdir -p "$out"
-core=(errors fs sha256 numfmt npy csv inputs artifact version options config_check batch_line checkpoint stage)
+core=(errors fs sha256 numfmt npy csv inputs artifact manifest contracts parallel version options config_check batch_line checkpoint stage)
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -DVISREC_VERSION='"fuzz"' -DSPDLOG_FMT_EXTERNAL -I"$root/include")
 # The core sources are compiled once (two at a time), then linked into each target.
