@@ -8,8 +8,8 @@
 #include <initializer_list>
 #include <string>
 
-#include "visrec/core/version.h"
 #include "visrec/sample/sample.h"
+#include "visrec/util/version.h"
 
 namespace visrec::testing {
 

@@ -12,14 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "visrec/core/choice.h"
-#include "visrec/core/config_check.h"
-#include "visrec/core/fs.h"
+#include "visrec/util/choice.h"
+#include "visrec/util/config_check.h"
+#include "visrec/util/fs.h"
 
-#include "visrec/core/artifact.h"
-#include "visrec/core/errors.h"
+#include "visrec/artifact/artifact.h"
 #include "visrec/extract/extract.h"
 #include "visrec/finetune/finetune.h"
+#include "visrec/util/errors.h"
 
 namespace visrec::cli {
 
@@ -35,7 +35,7 @@ inline void BindGlobal(CLI::App& app, GlobalFlags& g) {
   app.add_option("--log-json", g.log_json, "also append JSON-lines logs to this file");
 }
 
-// A closed-choice option (core/choice.h): one of the names, else exit 2 listing them.
+// A closed-choice option (util/choice.h): one of the names, else exit 2 listing them.
 template <class E>
 CLI::Option* AddChoice(CLI::App* c, const std::string& flags, E& target, const std::string& help) {
   return c
@@ -222,12 +222,11 @@ inline void BindExtract(CLI::App* c, extract::ExtractOptions& o) {
   c->add_option("--weights", o.weights,
                 "torchvision .pth file, or resnet18|34|50|101 after `visrec weights fetch NAME`");
   c->add_option("--init-seed", o.init_seed, "seed of the untrained initialisation")->capture_default_str();
-  c->add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
-  c->add_option("--precision", o.precision, "fp32 | bf16 | fp16")->capture_default_str();
+  AddChoice(c, "--device", o.device, "auto | cpu | cuda");
+  AddChoice(c, "--precision", o.precision, "fp32 | bf16 | fp16");
   c->add_option("--channels-last", o.channels_last, "NHWC activations (eager kernels)")->capture_default_str();
-  c->add_option("--cpu-kernels", o.cpu_kernels,
-                "auto | onednn (batch norm folded, oneDNN layout; CPU fp32/bf16) | eager")
-      ->capture_default_str();
+  AddChoice(c, "--cpu-kernels", o.cpu_kernels,
+            "auto | onednn (batch norm folded, oneDNN layout; CPU fp32/bf16) | eager");
   c->add_option("--batch-size", o.batch_size, "images per forward pass (0: CPU 8, CUDA 64)")->capture_default_str();
 }
 
@@ -240,8 +239,8 @@ inline void BindFinetuneInputs(CLI::App* c, finetune::FinetuneOptions& o) {
   c->add_option("--weights", o.weights,
                 "starting weights: torchvision .pth file, or a name after `visrec weights fetch`");
   c->add_option("--init-seed", o.init_seed, "seed of the initialisation without --weights")->capture_default_str();
-  c->add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
-  c->add_option("--precision", o.precision, "fp32 | bf16 | fp16 (autocast)")->capture_default_str();
+  AddChoice(c, "--device", o.device, "auto | cpu | cuda");
+  AddChoice(c, "--precision", o.precision, "fp32 | bf16 | fp16 (autocast)");
 }
 
 // Training options of finetune; `run` prefixes them with "finetune-" (its --model, --weights,

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "bindings.h"
-#include "visrec/core/allocator.h"
-#include "visrec/core/log.h"
+#include "visrec/util/allocator.h"
+#include "visrec/util/log.h"
 
 namespace visrec::cli {
 

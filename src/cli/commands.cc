@@ -3,8 +3,7 @@
 #include <fstream>
 
 #include "command.h"
-#include "visrec/core/version.h"
-#include "visrec/core/weights_cache.h"
+#include "visrec/artifact/weights_cache.h"
 #include "visrec/evaluate/evaluate.h"
 #include "visrec/pipeline/compare.h"
 #include "visrec/pipeline/pipeline.h"
@@ -15,6 +14,7 @@
 #include "visrec/reduce/reduce.h"
 #include "visrec/report/report.h"
 #include "visrec/sample/sample.h"
+#include "visrec/util/version.h"
 #include "visrec/weights/fetch.h"
 
 namespace visrec::cli {
@@ -62,8 +62,7 @@ void BindPreprocess(CLI::App* c, preprocess::PreprocessOptions& o, std::string& 
 void BindReduce(CLI::App* c, reduce::ReduceOptions& o) {
   c->add_option("--dims", o.pca.dims, "PCA components K")->capture_default_str();
   c->add_option("--variance", o.pca.variance_target, "pick the smallest K reaching this explained variance");
-  c->add_option("--method", o.pca.method, "auto | exact | randomized | lda (needs --label-column)")
-      ->capture_default_str();
+  AddChoice(c, "--method", o.pca.method, "auto | exact | randomized | lda (needs --label-column)");
   c->add_flag("--whiten", o.pca.whiten, "scale components to unit variance");
   c->add_option("--pca-seed", o.pca.seed, "randomized PCA seed")->capture_default_str();
   c->add_option("--power-iterations", o.pca.power_iterations, "randomized PCA power iterations")->capture_default_str();
@@ -387,7 +386,7 @@ class QueryCommand : public Command {
     c->add_option("--k", k_, "answers per query")->capture_default_str()->check(CLI::Range(1, 10000));
     c->add_flag("--json", json_, "JSON output (one object per query and line)");
     c->add_option("--png", png_, "also write a contact sheet of the answer (single queries)");
-    c->add_option("--device", o_.device, "photo queries: auto | cpu | cuda")->capture_default_str();
+    AddChoice(c, "--device", o_.device, "photo queries: auto | cpu | cuda");
     c->add_option("--source", o_.source, "item queries: hybrid | collaborative | visual | text")->capture_default_str();
     c->add_option("--show", o_.show, "catalog columns added to each answer, e.g. title,category")->delimiter(',');
     c->add_option("--threads", o_.threads, "threads for the model (0 = all cores)")->capture_default_str();

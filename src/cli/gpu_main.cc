@@ -4,7 +4,7 @@
 // command.h); it needs LibTorch and header-only spdlog/fmt/nlohmann-json/CLI11, nothing else
 // (see tools/gpu-check.sh).
 #include "command.h"
-#include "visrec/core/version.h"
+#include "visrec/util/version.h"
 
 namespace visrec::cli {
 namespace {

@@ -1,4 +1,4 @@
-#include "visrec/core/contracts.h"
+#include "visrec/artifact/contracts.h"
 #include "visrec/evaluate/evaluate.h"
 
 #include <cerrno>
@@ -13,13 +13,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/numfmt.h"
-#include "visrec/core/options.h"
-#include "visrec/core/sha256.h"
+#include "visrec/artifact/csv.h"
 #include "visrec/evaluate/metrics.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/numfmt.h"
+#include "visrec/util/options.h"
+#include "visrec/util/sha256.h"
 
 namespace visrec::evaluate {
 namespace {

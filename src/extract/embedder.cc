@@ -1,11 +1,11 @@
 // PhotoEmbedder: query's one-photo path through the model an extract artifact was made with.
 #include "phases.h"
-#include "visrec/core/contracts.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/options.h"
-#include "visrec/core/sha256.h"
+#include "visrec/artifact/contracts.h"
 #include "visrec/model/device.h"
 #include "visrec/model/resnet.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/options.h"
+#include "visrec/util/sha256.h"
 
 namespace visrec::extract {
 
@@ -38,18 +38,18 @@ fs::path CheckedInputFile(const Artifact& a, const std::string& role) {
 }
 }  // namespace
 
-PhotoEmbedder::PhotoEmbedder(const Artifact& ex, const std::string& device, int threads) : impl_(new Impl) {
+PhotoEmbedder::PhotoEmbedder(const Artifact& ex, Device device, int threads) : impl_(new Impl) {
   if (ex.stage != kStage)
     throw ArtifactError("'" + ex.dir.string() + "' is a " + ex.stage + " artifact, expected extract");
   const contract::ExtractParams p = contract::ExtractParams::From(ex.manifest);
   Impl& m = *impl_;
   m.device = model::ChooseDevice(device);
   at::set_num_threads(ResolveThreads(threads));
-  const std::string& precision = p.precision;
-  if (precision == "fp16" && !m.device.is_cuda())
+  const Precision precision = p.precision;
+  if (precision == Precision::kFp16 && !m.device.is_cuda())
     throw UsageError("the extract artifact ran in fp16, which needs CUDA; this query runs on " + m.device.str());
   model::RequireCpuBf16("query", m.device.is_cpu(), precision);
-  m.dtype = precision == "bf16" ? torch::kBFloat16 : (precision == "fp16" ? torch::kHalf : torch::kFloat);
+  m.dtype = model::TorchDtype(precision);
   m.channels_last = p.channels_last;
   // The crop size comes from the preprocess artifact the features were made from.
   m.crop = contract::PreprocessParams::From(OpenParent(ex, "preprocess", "preprocess").manifest).crop;
@@ -68,7 +68,8 @@ PhotoEmbedder::PhotoEmbedder(const Artifact& ex, const std::string& device, int 
     m.model = MakeBuiltinModel(kind, p.init_seed.value_or(0), CheckedInputFile(ex, "weights"));
   }
   // Same kernels as the stage that made the features.
-  m.model->To(m.device, m.dtype, m.channels_last, p.cpu_kernels == "onednn" ? "auto" : p.cpu_kernels);
+  m.model->To(m.device, m.dtype, m.channels_last,
+              p.cpu_kernels == CpuKernels::kOneDnn ? CpuKernels::kAuto : p.cpu_kernels);
   m.dim = contract::ExtractSummary::From(ex.manifest).dim;
 }
 

@@ -1,5 +1,5 @@
 // `visrec extract`: options, the key, per-item pooling and the artifact; phases.h lists the phases.
-#include "visrec/core/contracts.h"
+#include "visrec/artifact/contracts.h"
 #include "visrec/extract/extract.h"
 
 #include <chrono>
@@ -8,12 +8,12 @@
 #include <spdlog/spdlog.h>
 
 #include "phases.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/options.h"
-#include "visrec/core/weights_cache.h"
+#include "visrec/artifact/weights_cache.h"
 #include "visrec/model/device.h"
 #include "visrec/model/resnet.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/options.h"
 
 namespace visrec::extract {
 namespace {
@@ -97,12 +97,6 @@ void ExtractOptions::Validate() const {
     throw UsageError(
         "extract: --weights applies to built-in models; a --model-file carries its own weights "
         "(a --config file may set model-file: clear it with --model-file \"\")");
-  if (device != "auto" && device != "cpu" && device != "cuda")
-    throw UsageError("extract: --device must be auto|cpu|cuda");
-  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
-    throw UsageError("extract: --precision must be fp32|bf16|fp16");
-  if (cpu_kernels != "auto" && cpu_kernels != "onednn" && cpu_kernels != "eager")
-    throw UsageError("extract: --cpu-kernels must be auto|onednn|eager");
   if (batch_size < 0 || batch_size > 4096)
     throw UsageError("extract: --batch-size must be in [1, 4096], or 0 for the default");
   CheckRange("extract: --max-failed-fraction", max_failed_fraction, 0, 1);
@@ -115,7 +109,7 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
   auto t0 = std::chrono::steady_clock::now();
   const Artifact pre = OpenPreprocess(o, ctx);
   const torch::Device device = model::ChooseDevice(o.device);
-  if (o.precision == "fp16" && !device.is_cuda())
+  if (o.precision == Precision::kFp16 && !device.is_cuda())
     throw UsageError("extract: --precision fp16 runs on CUDA only; on CPU use bf16 (AMX/AVX-512-BF16) or fp32");
   model::RequireCpuBf16("extract", device.is_cpu(), o.precision);
   const int threads = ResolveThreads(ctx.threads);
@@ -137,8 +131,7 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
         "extract: NO WEIGHTS GIVEN - {} runs with a fixed-seed random initialisation; features are "
         "UNTRAINED and only good for testing the pipeline. See README 'Pretrained weights'.",
         o.model);
-  const torch::Dtype dtype =
-      o.precision == "bf16" ? torch::kBFloat16 : (o.precision == "fp16" ? torch::kHalf : torch::kFloat);
+  const torch::Dtype dtype = model::TorchDtype(o.precision);
   FeatureRun run{*model,
                  device,
                  dtype,
@@ -176,7 +169,7 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
   b.producer()["libtorch"] = TorchVersion();
   b.producer()["device"] = device.str();
   b.producer()["threads"] = threads;
-  b.producer()["kernels"] = run.kernels;
+  b.producer()["kernels"] = ChoiceName(run.kernels);
   b.producer()["batch_size"] = run.batch;
   const ItemFeatures pooled = PoolItems(images, photo, dim, pre, b);
   const int64_t items = pooled.items, missing = pooled.missing;
@@ -192,8 +185,8 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
   b.SetTiming("model", model_secs);
   Artifact a = b.Commit();
   spdlog::info("extract: {} items x {} ({} photos computed at {:.1f} img/s, {} reused) on {} ({} kernels) -> {}", items,
-               dim, computed, model_secs > 0 ? computed / model_secs : 0.0, n - computed, device.str(), run.kernels,
-               a.dir.string());
+               dim, computed, model_secs > 0 ? computed / model_secs : 0.0, n - computed, device.str(),
+               ChoiceName(run.kernels), a.dir.string());
   return StageResult{a, false, secs};
 }
 

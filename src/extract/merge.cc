@@ -5,14 +5,14 @@
 
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/contracts.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/inputs.h"
-#include "visrec/core/npy.h"
-#include "visrec/core/sha256.h"
+#include "visrec/artifact/contracts.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/artifact/inputs.h"
+#include "visrec/artifact/npy.h"
 #include "visrec/extract/extract.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/sha256.h"
 
 namespace visrec::extract {
 

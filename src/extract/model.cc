@@ -3,21 +3,21 @@
 #include <spdlog/spdlog.h>
 
 #include "phases.h"
-#include "visrec/core/contracts.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/model_input.h"
-#include "visrec/core/sha256.h"
+#include "visrec/artifact/contracts.h"
+#include "visrec/artifact/model_input.h"
 #include "visrec/model/device.h"
 #include "visrec/model/fused.h"
 #include "visrec/model/resnet.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/sha256.h"
 
 namespace visrec::extract {
 namespace {
 
 // Whether the oneDNN CPU kernels run, from --cpu-kernels, the device and the precision. An
 // explicit "onednn" that cannot apply is an error, not a silent fallback.
-bool UseOneDnn(const std::string& want, const torch::Device& d, torch::Dtype t, bool torchscript) {
-  if (want == "eager") return false;
+bool UseOneDnn(CpuKernels want, const torch::Device& d, torch::Dtype t, bool torchscript) {
+  if (want == CpuKernels::kEager) return false;
   std::string why;
   if (!d.is_cpu())
     why = "they are CPU kernels and this run uses " + d.str();
@@ -26,7 +26,7 @@ bool UseOneDnn(const std::string& want, const torch::Device& d, torch::Dtype t, 
   else if (t != torch::kFloat && !(t == torch::kBFloat16 && !torchscript))
     why = torchscript ? "a TorchScript model runs them in fp32 only" : "they run fp32 or bf16";
   if (why.empty()) return true;
-  if (want == "onednn")
+  if (want == CpuKernels::kOneDnn)
     throw UsageError("extract: --cpu-kernels onednn cannot apply: " + why + "; use --cpu-kernels auto|eager");
   return false;
 }
@@ -35,10 +35,10 @@ class BuiltinModel : public FeatureModel {
  public:
   explicit BuiltinModel(model::ResNet n) : net_(std::move(n)) { net_->eval(); }
   torch::Tensor Features(const torch::Tensor& x) override { return fused_ ? fused_->features(x) : net_->features(x); }
-  std::string To(torch::Device d, torch::Dtype t, bool channels_last, const std::string& cpu_kernels) override {
+  CpuKernels To(torch::Device d, torch::Dtype t, bool channels_last, CpuKernels cpu_kernels) override {
     if (UseOneDnn(cpu_kernels, d, t, false)) {
       fused_ = std::make_unique<model::FusedResNet>(net_, t);
-      return "onednn";
+      return CpuKernels::kOneDnn;
     }
     net_->to(d, t);
     if (channels_last) {
@@ -46,7 +46,7 @@ class BuiltinModel : public FeatureModel {
       for (auto& p : net_->parameters())
         if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
     }
-    return "eager";
+    return CpuKernels::kEager;
   }
   int64_t declared_dim() const override { return net_->feature_dim(); }
 
@@ -72,18 +72,18 @@ class ScriptModel : public FeatureModel {
       throw InputError("--model: output must be [N, D] or [N, C, H, W], got " + std::to_string(t.dim()) + "-d");
     return t;
   }
-  std::string To(torch::Device d, torch::Dtype t, bool, const std::string& cpu_kernels) override {
+  CpuKernels To(torch::Device d, torch::Dtype t, bool, CpuKernels cpu_kernels) override {
     m_.to(d, t);
-    if (!UseOneDnn(cpu_kernels, d, t, true)) return "eager";
+    if (!UseOneDnn(cpu_kernels, d, t, true)) return CpuKernels::kEager;
     try {
       m_ = torch::jit::optimize_for_inference(m_);  // freeze, fold batch norm, oneDNN layout
-      return "onednn";
+      return CpuKernels::kOneDnn;
     } catch (const c10::Error& e) {
-      if (cpu_kernels == "onednn")
+      if (cpu_kernels == CpuKernels::kOneDnn)
         throw InputError("--model-file: torch::jit::optimize_for_inference failed (" +
                          std::string(e.what_without_backtrace()).substr(0, 200) + "); use --cpu-kernels eager");
       spdlog::warn("extract: the TorchScript model cannot be optimized for oneDNN; it runs eager");
-      return "eager";
+      return CpuKernels::kEager;
     }
   }
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "visrec/core/artifact.h"
-#include "visrec/core/csv.h"
+#include "visrec/artifact/artifact.h"
+#include "visrec/artifact/csv.h"
 #include "visrec/extract/extract.h"
 
 namespace visrec::extract {
@@ -27,8 +27,8 @@ class FeatureModel {
  public:
   virtual ~FeatureModel() = default;
   virtual torch::Tensor Features(const torch::Tensor& x) = 0;
-  // Moves the model; returns the CPU kernels it runs with ("onednn" or "eager").
-  virtual std::string To(torch::Device d, torch::Dtype t, bool channels_last, const std::string& cpu_kernels) = 0;
+  // Moves the model; returns the CPU kernels it runs with (kOneDnn or kEager).
+  virtual CpuKernels To(torch::Device d, torch::Dtype t, bool channels_last, CpuKernels cpu_kernels) = 0;
   // The feature size when known without running the model (built-in ResNets); 0 otherwise.
   virtual int64_t declared_dim() const { return 0; }
 };
@@ -70,7 +70,7 @@ struct FeatureRun {
   FeatureModel& model;
   torch::Device device;
   torch::Dtype dtype;
-  std::string kernels;  // "onednn" takes plain NCHW fp32; eager takes what channels_last says
+  CpuKernels kernels;  // kOneDnn takes plain NCHW fp32; kEager takes what channels_last says
   bool channels_last = true;
   int batch = 8;
   int64_t dim = 0;

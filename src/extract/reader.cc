@@ -6,10 +6,10 @@
 #include <thread>
 
 #include "phases.h"
-#include "visrec/core/contracts.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/npy.h"
-#include "visrec/core/progress.h"
+#include "visrec/artifact/contracts.h"
+#include "visrec/artifact/npy.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/progress.h"
 
 namespace visrec::extract {
 namespace {
@@ -62,7 +62,7 @@ void ReadBatches(const FeatureRun& run, const Artifact& pre, const ImageTable& i
                  const std::array<double, 3>& mean, const std::array<double, 3>& stdv, const std::vector<int64_t>& todo,
                  BatchQueue& queue) {
   const int64_t crop = contract::PreprocessParams::From(pre.manifest).crop;
-  const bool planar = run.kernels == "onednn" || !run.channels_last;
+  const bool planar = run.kernels == CpuKernels::kOneDnn || !run.channels_last;
   const size_t px = size_t(crop) * size_t(crop) * 3;
   const bool pin = run.device.is_cuda();
   const size_t batch = size_t(run.batch);
@@ -155,7 +155,8 @@ double ComputePhotoFeatures(const FeatureRun& run, const Artifact& pre, const Im
   try {
     Batch b;
     while (queue.Pop(&b)) {
-      torch::Tensor x = run.kernels == "onednn" ? b.input : b.input.to(run.device, run.dtype, /*non_blocking=*/true);
+      torch::Tensor x =
+          run.kernels == CpuKernels::kOneDnn ? b.input : b.input.to(run.device, run.dtype, /*non_blocking=*/true);
       torch::Tensor f = run.model.Features(x).to(torch::kCPU, torch::kFloat).contiguous();
       if (f.size(1) != dim)
         throw InputError("model produced " + std::to_string(f.size(1)) + "-d features, expected " +

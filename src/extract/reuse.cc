@@ -1,5 +1,5 @@
 #include "phases.h"
-#include "visrec/core/errors.h"
+#include "visrec/util/errors.h"
 
 namespace visrec::extract {
 

@@ -1,5 +1,5 @@
-#include "visrec/core/random.h"
 #include "visrec/finetune/finetune.h"
+#include "visrec/util/random.h"
 
 namespace visrec::finetune {
 

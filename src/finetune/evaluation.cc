@@ -1,5 +1,5 @@
 #include "phases.h"
-#include "visrec/core/csv.h"
+#include "visrec/artifact/csv.h"
 
 namespace visrec::finetune {
 

@@ -4,14 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include "phases.h"
-#include "visrec/core/contracts.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/numfmt.h"
-#include "visrec/core/sha256.h"
-#include "visrec/core/weights_cache.h"
+#include "visrec/artifact/contracts.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/artifact/weights_cache.h"
 #include "visrec/model/device.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/numfmt.h"
+#include "visrec/util/sha256.h"
 
 namespace visrec::finetune {
 namespace {
@@ -133,10 +133,6 @@ void FinetuneOptions::Validate() const {
   if (!(dev_fraction >= 0 && test_fraction > 0 && dev_fraction + test_fraction < 0.9))
     throw UsageError("finetune: --dev-fraction >= 0, --test-fraction > 0 and their sum below 0.9");
   if (patience < 1) throw UsageError("finetune: --patience must be at least 1");
-  if (device != "auto" && device != "cpu" && device != "cuda")
-    throw UsageError("finetune: --device must be auto|cpu|cuda");
-  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
-    throw UsageError("finetune: --precision must be fp32|bf16|fp16");
   if (cache_limit_mb < 1) throw UsageError("finetune: --cache-limit-mb must be positive");
 }
 
@@ -157,11 +153,10 @@ static StageResult RunUnguarded(const FinetuneOptions& options, const RunContext
   if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
 
   const torch::Device device = model::ChooseDevice(o.device);
-  if (o.precision == "fp16" && !device.is_cuda())
+  if (o.precision == Precision::kFp16 && !device.is_cuda())
     throw UsageError("finetune: --precision fp16 runs on CUDA only; on CPU use bf16 (AMX/AVX-512-BF16) or fp32");
   model::RequireCpuBf16("finetune", device.is_cpu(), o.precision);
-  const torch::Dtype autocast_dtype =
-      o.precision == "bf16" ? torch::kBFloat16 : (o.precision == "fp16" ? torch::kHalf : torch::kFloat);
+  const torch::Dtype autocast_dtype = model::TorchDtype(o.precision);
   const int threads = ResolveThreads(ctx.threads);
   at::set_num_threads(threads);
 

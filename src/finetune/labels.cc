@@ -1,8 +1,8 @@
 #include <algorithm>
 
 #include "phases.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/util/errors.h"
 
 namespace visrec::finetune {
 namespace {

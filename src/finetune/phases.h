@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "visrec/core/artifact.h"
-#include "visrec/core/npy.h"
+#include "visrec/artifact/artifact.h"
+#include "visrec/artifact/npy.h"
 #include "visrec/finetune/finetune.h"
 #include "visrec/model/resnet.h"
 

@@ -1,6 +1,6 @@
 #include "phases.h"
-#include "visrec/core/contracts.h"
-#include "visrec/core/errors.h"
+#include "visrec/artifact/contracts.h"
+#include "visrec/util/errors.h"
 
 namespace visrec::finetune {
 

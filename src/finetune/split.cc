@@ -2,9 +2,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "visrec/core/errors.h"
-#include "visrec/core/random.h"
 #include "visrec/finetune/finetune.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/random.h"
 
 namespace visrec::finetune {
 namespace {

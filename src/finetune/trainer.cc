@@ -4,11 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include "phases.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/numfmt.h"
-#include "visrec/core/progress.h"
-#include "visrec/core/random.h"
 #include "visrec/model/device.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/numfmt.h"
+#include "visrec/util/progress.h"
+#include "visrec/util/random.h"
 
 namespace visrec::finetune {
 namespace {
@@ -247,7 +247,7 @@ void Trainer::Fit(const PixelSource& pixels, const LabelledPhotos& data, Trainin
                             " in epoch " + std::to_string(epoch) + " (step " +
                             std::to_string(s / size_t(o_.batch_size) + 1) +
                             "); training diverged and no weights were kept. Lower --lr (now " + FormatFixed(o_.lr, 6) +
-                            ")" + (o_.precision == "fp32" ? "" : " or use --precision fp32"));
+                            ")" + (o_.precision == Precision::kFp32 ? "" : " or use --precision fp32"));
       optimizer_->zero_grad();
       loss.backward();
       optimizer_->step();

@@ -3,9 +3,9 @@
 #include <ATen/Config.h>
 #include <torch/torch.h>
 
-#include "visrec/core/errors.h"
-#include "visrec/core/version.h"
 #include "visrec/model/resnet.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/version.h"
 
 namespace visrec::model {
 
@@ -17,8 +17,8 @@ bool CudaCompiledIn() { return torch::cuda::is_available() || at::hasCUDA(); }
 bool CudaAvailableNow() { return torch::cuda::is_available(); }
 bool OneDnnAvailable() { return AT_MKLDNN_ENABLED() != 0; }
 
-void RequireCpuBf16(const std::string& stage, bool on_cpu, const std::string& precision) {
-  if (!on_cpu || precision != "bf16") return;
+void RequireCpuBf16(const std::string& stage, bool on_cpu, Precision precision) {
+  if (!on_cpu || precision != Precision::kBf16) return;
   std::string missing;
   const CpuFeatures f = EffectiveCpuFeatures();
   if (CpuCanRunBf16(f, &missing)) return;
@@ -33,10 +33,10 @@ void RethrowTorchError(const std::string& stage, const std::exception& e) {
   throw DeviceError(stage + ": LibTorch failed: " + msg + " (check --device, --precision and --cpu-kernels)");
 }
 
-torch::Device ChooseDevice(const std::string& want) {
-  if (want == "cpu") return torch::kCPU;
+torch::Device ChooseDevice(Device want) {
+  if (want == Device::kCpu) return torch::kCPU;
   const bool cuda = torch::cuda::is_available();
-  if (want == "cuda" && !cuda)
+  if (want == Device::kCuda && !cuda)
     throw DeviceError(std::string("--device cuda requested, but CUDA is not available: ") +
                       (CudaCompiledIn() ? "no usable GPU/driver was found"
                                         : "this visrec is built against a CPU-only LibTorch (Debian's libtorch-dev)") +

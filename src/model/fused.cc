@@ -1,6 +1,6 @@
 #include "visrec/model/fused.h"
 
-#include "visrec/core/errors.h"
+#include "visrec/util/errors.h"
 
 namespace visrec::model {
 

@@ -4,9 +4,9 @@
 #include <set>
 #include <sstream>
 
-#include "visrec/core/checkpoint.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
+#include "visrec/artifact/checkpoint.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
 
 namespace visrec::model {
 

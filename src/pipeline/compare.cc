@@ -1,4 +1,4 @@
-#include "visrec/core/contracts.h"
+#include "visrec/artifact/contracts.h"
 #include "visrec/pipeline/compare.h"
 
 #include <algorithm>
@@ -8,12 +8,12 @@
 #include <random>
 #include <set>
 
-#include "visrec/core/artifact.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/numfmt.h"
-#include "visrec/core/options.h"
+#include "visrec/artifact/artifact.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/numfmt.h"
+#include "visrec/util/options.h"
 
 namespace visrec::pipeline {
 namespace fs = std::filesystem;

@@ -1,11 +1,11 @@
 #include <optional>
 #include <sstream>
 
-#include "visrec/core/artifact.h"
-#include "visrec/core/contracts.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/numfmt.h"
+#include "visrec/artifact/artifact.h"
+#include "visrec/artifact/contracts.h"
 #include "visrec/pipeline/pipeline.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/numfmt.h"
 
 namespace visrec::pipeline {
 

@@ -6,11 +6,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/errors.h"
-#include "visrec/core/numfmt.h"
-#include "visrec/core/options.h"
-#include "visrec/core/artifact.h"
-#include "visrec/core/contracts.h"
+#include "visrec/artifact/artifact.h"
+#include "visrec/artifact/contracts.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/numfmt.h"
+#include "visrec/util/options.h"
 
 namespace visrec::pipeline {
 
@@ -98,7 +98,7 @@ ImageStages RunImageStages(const RunOptions& o, const RunContext& ctx, RunReport
     ft_opts.weights = o.extract.weights;
     ft_opts.init_seed = o.extract.init_seed;
     ft_opts.device = o.extract.device;
-    if (o.extract.precision != "fp32") ft_opts.precision = o.extract.precision;
+    if (o.extract.precision != Precision::kFp32) ft_opts.precision = o.extract.precision;
     out.ft = Timed("finetune", &rep, [&] { return finetune::Run(ft_opts, ctx); });
     ex_opts.weights = out.ft->artifact.File("weights.pt");
   }
@@ -113,7 +113,7 @@ ImageStages RunImageStages(const RunOptions& o, const RunContext& ctx, RunReport
 StageResult RunReduce(const RunOptions& o, const RunContext& ctx, const StageResult& ex, RunReport& rep) {
   auto red_opts = o.reduce;
   red_opts.extract = ex.artifact.dir;
-  if (red_opts.pca.method == "lda") {
+  if (red_opts.pca.method == reduce::PcaMethod::kLda) {
     red_opts.catalog = o.catalog;
     if (red_opts.label_column.empty()) red_opts.label_column = o.evaluate.label_column;
   }

@@ -3,9 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
 #include "visrec/preprocess/preprocess.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
 
 namespace visrec::preprocess {
 

@@ -1,6 +1,6 @@
-#include "visrec/core/contracts.h"
-#include "visrec/core/parallel.h"
+#include "visrec/artifact/contracts.h"
 #include "visrec/preprocess/preprocess.h"
+#include "visrec/util/parallel.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -12,14 +12,14 @@
 #include <opencv2/imgcodecs.hpp>
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/options.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/numfmt.h"
-#include "visrec/core/progress.h"
-#include "visrec/core/sha256.h"
+#include "visrec/artifact/csv.h"
 #include "visrec/preprocess/image_ops.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/numfmt.h"
+#include "visrec/util/options.h"
+#include "visrec/util/progress.h"
+#include "visrec/util/sha256.h"
 
 namespace visrec::preprocess {
 namespace {

@@ -1,4 +1,4 @@
-#include "visrec/core/contracts.h"
+#include "visrec/artifact/contracts.h"
 #include "visrec/query/query.h"
 
 #include <algorithm>
@@ -13,17 +13,17 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/batch_line.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/npy.h"
-#include "visrec/core/sha256.h"
-#include "visrec/core/numfmt.h"
-#include "visrec/query/sheet.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/artifact/npy.h"
 #include "visrec/extract/extract.h"
 #include "visrec/preprocess/preprocess.h"
+#include "visrec/query/sheet.h"
 #include "visrec/reduce/reduce.h"
+#include "visrec/util/batch_line.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/numfmt.h"
+#include "visrec/util/sha256.h"
 
 namespace visrec::query {
 namespace {
@@ -41,8 +41,6 @@ std::unordered_map<std::string, int64_t> IndexOf(const std::vector<std::string>&
 }  // namespace
 
 void QueryOptions::Validate() const {
-  if (device != "auto" && device != "cpu" && device != "cuda")
-    throw UsageError("query: --device must be auto, cpu or cuda");
   if (threads < 0) throw UsageError("query: --threads must be >= 0");
   if (source != "hybrid" && source != "collaborative" && source != "visual" && source != "text")
     throw UsageError("query: --source must be hybrid, collaborative, visual or text");

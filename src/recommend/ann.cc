@@ -5,9 +5,9 @@
 
 #include <Eigen/Dense>
 
-#include "visrec/core/errors.h"
-#include "visrec/core/stage.h"
+#include "visrec/artifact/stage.h"
 #include "visrec/recommend/similarity.h"
+#include "visrec/util/errors.h"
 
 #ifdef VISREC_HAVE_FAISS
 #include <faiss/IndexHNSW.h>

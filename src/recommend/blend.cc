@@ -6,9 +6,9 @@
 #include <spdlog/spdlog.h>
 
 #include "phases.h"
-#include "visrec/core/numfmt.h"
-#include "visrec/core/parallel.h"
-#include "visrec/core/stage.h"
+#include "visrec/artifact/stage.h"
+#include "visrec/util/numfmt.h"
+#include "visrec/util/parallel.h"
 
 namespace visrec::recommend::internal {
 namespace {

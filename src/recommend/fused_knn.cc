@@ -11,9 +11,9 @@
 #endif
 
 #include "topk_internal.h"
-#include "visrec/core/stage.h"
-#include "visrec/core/parallel.h"
-#include "visrec/core/version.h"
+#include "visrec/artifact/stage.h"
+#include "visrec/util/parallel.h"
+#include "visrec/util/version.h"
 
 namespace visrec::recommend::detail {
 

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/errors.h"
+#include "visrec/util/errors.h"
 #include "phases.h"
 
 namespace visrec::recommend::internal {

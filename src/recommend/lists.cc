@@ -3,9 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/errors.h"
-#include "visrec/core/numfmt.h"
 #include "visrec/recommend/similarity.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/numfmt.h"
 #include "phases.h"
 
 namespace visrec::recommend::internal {

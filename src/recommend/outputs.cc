@@ -1,10 +1,10 @@
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/contracts.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/npy.h"
-#include "visrec/core/numfmt.h"
+#include "visrec/artifact/contracts.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/artifact/npy.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/numfmt.h"
 #include "phases.h"
 
 namespace visrec::recommend::internal {

@@ -3,11 +3,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/npy.h"
-#include "visrec/core/sha256.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/artifact/npy.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/sha256.h"
 #include "phases.h"
 
 namespace visrec::recommend::internal {

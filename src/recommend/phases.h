@@ -16,9 +16,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "visrec/core/artifact.h"
-#include "visrec/core/inputs.h"
-#include "visrec/core/npy.h"
+#include "visrec/artifact/artifact.h"
+#include "visrec/artifact/inputs.h"
+#include "visrec/artifact/npy.h"
 #include "visrec/recommend/recommend.h"
 #include "hybrid.h"
 

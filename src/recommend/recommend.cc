@@ -2,14 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/allocator.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/npy.h"
-#include "visrec/core/numfmt.h"
-#include "visrec/core/options.h"
-#include "visrec/core/sha256.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/artifact/npy.h"
+#include "visrec/util/allocator.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/numfmt.h"
+#include "visrec/util/options.h"
+#include "visrec/util/sha256.h"
 #include "phases.h"
 
 namespace visrec::recommend {

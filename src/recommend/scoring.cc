@@ -4,8 +4,8 @@
 #include <cmath>
 #include <set>
 
-#include "visrec/core/stage.h"
-#include "visrec/core/parallel.h"
+#include "visrec/artifact/stage.h"
+#include "visrec/util/parallel.h"
 #include "phases.h"
 
 namespace visrec::recommend::internal {

@@ -5,11 +5,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/npy.h"
-#include "visrec/core/version.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/artifact/npy.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/version.h"
 #include "phases.h"
 
 namespace visrec::recommend::internal {

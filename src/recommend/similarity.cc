@@ -10,9 +10,9 @@
 
 #include <Eigen/Dense>
 
-#include "visrec/core/parallel.h"
-#include "visrec/core/blas.h"
-#include "visrec/core/stage.h"
+#include "visrec/artifact/stage.h"
+#include "visrec/util/blas.h"
+#include "visrec/util/parallel.h"
 #include "fused_knn.h"
 #include "topk_internal.h"
 
@@ -312,7 +312,7 @@ TopK DenseCosineTopKRows(const float* rows, int64_t n, int64_t d, int k, const s
   // page faults).
   std::vector<M> pool;
   std::mutex pool_mu;
-  SingleThreadedBlas blas_guard;  // workers split the products (visrec/core/blas.h)
+  SingleThreadedBlas blas_guard;  // workers split the products (visrec/util/blas.h)
   ParallelFor(blocks, threads, [&](int64_t b) {
     M s;
     {

@@ -3,9 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/csv.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/errors.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
 #include "phases.h"
 
 namespace visrec::recommend::internal {

@@ -3,10 +3,10 @@
 #include <cmath>
 #include <random>
 
-#include "visrec/core/parallel.h"
-#include "visrec/core/blas.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/stage.h"
+#include "visrec/artifact/stage.h"
+#include "visrec/util/blas.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/parallel.h"
 
 namespace visrec::reduce {
 namespace {
@@ -153,11 +153,13 @@ PcaModel FitPca(const MatrixRef& x, const PcaFitOptions& o) {
   m.total_variance = sq / double(n - 1);
   if (!(m.total_variance > 0)) throw InputError("PCA input has zero variance (all items identical)");
 
-  std::string method = o.method;
-  if (method == "auto") method = (o.variance_target > 0 || d <= 512 || k > d / 4) ? "exact" : "randomized";
-  if (o.variance_target > 0) method = "exact";
+  PcaMethod method = o.method;
+  if (method == PcaMethod::kLda) throw UsageError("FitPca: LDA is FitLda's (it needs labels)");
+  if (method == PcaMethod::kAuto)
+    method = (o.variance_target > 0 || d <= 512 || k > d / 4) ? PcaMethod::kExact : PcaMethod::kRandomized;
+  if (o.variance_target > 0) method = PcaMethod::kExact;
   m.method = method;
-  if (method == "exact") {
+  if (method == PcaMethod::kExact) {
     Eigen::MatrixXd xd = x.cast<double>();
     xd.rowwise() -= m.mean.transpose();
     Eigen::MatrixXd cov = (xd.transpose() * xd) / double(n - 1);
@@ -178,7 +180,7 @@ PcaModel FitPca(const MatrixRef& x, const PcaFitOptions& o) {
     m.components = vecs.leftCols(k).transpose();
   } else {
     // Randomized range finder (Halko et al.) with QR-stabilized subspace iterations.
-    SingleThreadedBlas blas_guard;  // our threads split the products (see visrec/core/blas.h)
+    SingleThreadedBlas blas_guard;  // our threads split the products (see visrec/util/blas.h)
     const Eigen::Index l = std::min<Eigen::Index>(d, k + o.oversample);
     Eigen::MatrixXf q;  // n x l, reused by every iteration
     MulCentred(x, mean_f, Gaussian(d, l, o.seed).cast<float>(), threads, q);
@@ -254,7 +256,7 @@ PcaModel FitLda(const MatrixRef& x, const std::vector<int>& labels, int dims) {
   if (es.info() != Eigen::Success) throw InputError("LDA eigenproblem did not converge");
   const int k = std::max(1, std::min(dims, classes - 1));
   PcaModel m;
-  m.method = "lda";
+  m.method = PcaMethod::kLda;
   m.mean = all;
   Eigen::MatrixXd vecs = es.eigenvectors().rowwise().reverse().leftCols(k);
   for (int c = 0; c < k; ++c) vecs.col(c).normalize();

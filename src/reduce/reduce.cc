@@ -1,4 +1,4 @@
-#include "visrec/core/contracts.h"
+#include "visrec/artifact/contracts.h"
 #include "visrec/reduce/reduce.h"
 
 #include <chrono>
@@ -7,13 +7,13 @@
 #include <Eigen/Core>
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/errors.h"
-#include "visrec/core/options.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/inputs.h"
-#include "visrec/core/sha256.h"
+#include "visrec/artifact/inputs.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/options.h"
+#include "visrec/util/sha256.h"
 #include <map>
-#include "visrec/core/numfmt.h"
+#include "visrec/util/numfmt.h"
 
 namespace visrec::reduce {
 namespace {
@@ -40,10 +40,15 @@ PcaModel LoadFit(const Artifact& a) {
   m.variance = Eigen::Map<Eigen::VectorXd>(var.data.data(), Eigen::Index(var.data.size()));
   m.total_variance = a.manifest.Extra<double>("total_variance");
   m.ratio = m.variance / std::max(m.total_variance, 1e-300);
-  // A fit's options; an applied fit records what it applied in extra.
+  // A fit's options; an applied fit records what it applied in extra. Both record in extra the
+  // method that fitted (params hold the one asked for, perhaps "auto").
   const contract::ReduceParams params = contract::ReduceParams::From(a.manifest);
   m.whiten = params.whiten ? *params.whiten : a.manifest.Extra<bool>("whiten");
-  m.method = params.method ? *params.method : a.manifest.Extra<std::string>("method");
+  const std::string method = a.manifest.Extra<std::string>("method");
+  const std::optional<PcaMethod> fitted = FindChoice<PcaMethod>(method);
+  if (!fitted || *fitted == PcaMethod::kAuto)
+    a.manifest.Bad("extra", "method", "'" + method + "' is not exact | randomized | lda");
+  m.method = *fitted;
   return m;
 }
 
@@ -54,9 +59,7 @@ std::string EigenVersion() {
 
 void ReduceOptions::Validate() const {
   const auto& p = pca;
-  if (p.method != "auto" && p.method != "exact" && p.method != "randomized" && p.method != "lda")
-    throw UsageError("reduce: --method must be auto|exact|randomized|lda");
-  if (p.method == "lda" && (label_column.empty() || catalog.empty()))
+  if (p.method == PcaMethod::kLda && (label_column.empty() || catalog.empty()))
     throw UsageError("reduce: --method lda needs --label-column and --catalog");
   CheckRange("reduce: --variance", p.variance_target, 0, 1);
   if (p.variance_target > 0 && p.dims != PcaFitOptions{}.dims)
@@ -69,7 +72,7 @@ void ReduceOptions::Validate() const {
 json FitParams(const ReduceOptions& o) {
   json params = {{"mode", "fit"},      {"method", o.pca.method},         {"whiten", o.pca.whiten},
                  {"seed", o.pca.seed}, {"oversample", o.pca.oversample}, {"power_iterations", o.pca.power_iterations}};
-  if (o.pca.method == "lda") params["label_column"] = o.label_column;
+  if (o.pca.method == PcaMethod::kLda) params["label_column"] = o.label_column;
   if (o.pca.variance_target > 0)
     params["variance_target"] = o.pca.variance_target;
   else
@@ -177,7 +180,7 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
     params = {{"mode", "apply"}};
   } else {
     params = FitParams(o);
-    if (o.pca.method == "lda") inputs.push_back(FileInput("catalog", o.catalog));
+    if (o.pca.method == PcaMethod::kLda) inputs.push_back(FileInput("catalog", o.catalog));
   }
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, params, inputs);
   if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
@@ -190,7 +193,7 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
   if (fitted) {
     m = LoadFit(*fitted);
     drift_share = ExplainedShare(m, x);
-  } else if (o.pca.method == "lda") {
+  } else if (o.pca.method == PcaMethod::kLda) {
     m = FitLdaOnCatalog(o, x, ids);
   } else {
     PcaFitOptions fit = o.pca;
@@ -221,8 +224,8 @@ StageResult Run(const ReduceOptions& o, const RunContext& ctx) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   b.SetTiming("total", secs);
   Artifact a = b.Commit();
-  spdlog::info("reduce: {} items {} -> {} dims ({}), explained variance {:.1f}% -> {}", n, d, k, m.method, 100 * c,
-               a.dir.string());
+  spdlog::info("reduce: {} items {} -> {} dims ({}), explained variance {:.1f}% -> {}", n, d, k, ChoiceName(m.method),
+               100 * c, a.dir.string());
   return StageResult{a, false, secs};
 }
 

@@ -12,14 +12,14 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/sha256.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/inputs.h"
-#include "visrec/core/numfmt.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/artifact/inputs.h"
 #include "visrec/query/query.h"
 #include "visrec/query/sheet.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/numfmt.h"
+#include "visrec/util/sha256.h"
 
 namespace visrec::report {
 namespace {
@@ -428,7 +428,7 @@ ReportResult WriteReport(const ReportOptions& o) {
   query::QueryOptions qo;
   qo.workdir = o.workdir;
   qo.recommend = o.recommend;
-  qo.device = "cpu";
+  qo.device = Device::kCpu;
   const Artifact rec = OpenGivenOrLatest("report", o.recommend, o.workdir, "recommend");
   RequireWholeArtifact(rec, "report");  // before the engine, whose refusal would name `query`
   query::QueryEngine engine(qo);

@@ -8,11 +8,11 @@
 #include <Eigen/Dense>
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/parallel.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/options.h"
-#include "visrec/core/stage.h"
+#include "visrec/artifact/stage.h"
 #include "visrec/recommend/similarity.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/options.h"
+#include "visrec/util/parallel.h"
 
 namespace visrec::report {
 

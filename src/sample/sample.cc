@@ -15,14 +15,14 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/parallel.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/options.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/inputs.h"
-#include "visrec/core/numfmt.h"
-#include "visrec/core/stage.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/artifact/inputs.h"
+#include "visrec/artifact/stage.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/numfmt.h"
+#include "visrec/util/options.h"
+#include "visrec/util/parallel.h"
 
 namespace visrec::sample {
 

@@ -11,11 +11,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "visrec/core/checkpoint.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/sha256.h"
-#include "visrec/core/weights_cache.h"
+#include "visrec/artifact/checkpoint.h"
+#include "visrec/artifact/weights_cache.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/sha256.h"
 
 namespace visrec::weights {
 

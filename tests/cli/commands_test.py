@@ -58,6 +58,11 @@ def main(argv):
                                (["extract", "--batch-size", "5000"], "a batch size out of range"),
                                (["finetune", "--lr", "nan"], "a NaN learning rate"),
                                (["finetune"], "finetune without --label-column"),
+                               (["extract", "--device", "tpu"], "an unknown device"),
+                               (["extract", "--precision", "fp64"], "an unknown precision"),
+                               (["extract", "--cpu-kernels", "fast"], "unknown CPU kernels"),
+                               (["finetune", "--label-column", "c", "--device", "gpu"], "finetune on an unknown device"),
+                               (["finetune", "--label-column", "c", "--precision", "FP32"], "a precision in capitals"),
                                (["--config", config, "extract"], "a misspelt config key")]:
                 rc, _, err = run(binary, *args, "-w", os.path.join(tmp, "none"))
                 expect(rc == 2, "%s %s: exit %d, expected 2 for %s (%s)" % (name, " ".join(args), rc, what, err.strip()[-200:]))
@@ -105,6 +110,9 @@ def main(argv):
                                  (["explain", "--user", "", "--item", "i0", "-w", work], 2, "explain with an empty --user"),
                                  (["split", "--method", "bogus", "--interactions", interactions, "-w", work], 2,
                                   "an unknown split method"),
+                                 (["reduce", "--method", "svd", "-w", work], 2, "an unknown PCA method"),
+                                 (["query", "--device", "tpu", "--item", "i0", "-w", work], 2,
+                                  "an unknown query device"),
                                  (["explain", "--user", "u0", "--item", "i0", "-w", work], 4,
                                   "explain without a recommend artifact")]:
             rc, _, err = run(visrec, *args)

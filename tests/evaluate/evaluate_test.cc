@@ -6,10 +6,10 @@
 #include <algorithm>
 
 #include "../test_util.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
+#include "visrec/artifact/csv.h"
 #include "visrec/pipeline/pipeline.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
 
 namespace visrec::evaluate {
 namespace {

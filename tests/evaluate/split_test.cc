@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "../test_util.h"
-#include "visrec/core/errors.h"
 #include "visrec/evaluate/evaluate.h"
+#include "visrec/util/errors.h"
 
 namespace visrec::evaluate {
 namespace {

@@ -5,13 +5,13 @@
 #include <torch/torch.h>
 
 #include "../test_util.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/sha256.h"
+#include "visrec/artifact/csv.h"
 #include "visrec/extract/extract.h"
 #include "visrec/model/resnet.h"
 #include "visrec/preprocess/preprocess.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/sha256.h"
 
 namespace visrec::finetune {
 namespace {

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <vector>
 
-#include "visrec/core/errors.h"
 #include "visrec/finetune/finetune.h"
+#include "visrec/util/errors.h"
 
 namespace visrec::finetune {
 namespace {

@@ -8,15 +8,15 @@
 #include <fstream>
 #include <string>
 
-#include "visrec/core/artifact.h"
-#include "visrec/core/batch_line.h"
-#include "visrec/core/checkpoint.h"
-#include "visrec/core/config_check.h"
-#include "visrec/core/numfmt.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/inputs.h"
-#include "visrec/core/npy.h"
+#include "visrec/artifact/artifact.h"
+#include "visrec/artifact/checkpoint.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/artifact/inputs.h"
+#include "visrec/artifact/npy.h"
+#include "visrec/util/batch_line.h"
+#include "visrec/util/config_check.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/numfmt.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// torchvision-format checkpoints read natively (visrec/core/checkpoint.h): the fixtures of
+// torchvision-format checkpoints read natively (visrec/artifact/checkpoint.h): the fixtures of
 // tools/fixtures/make-checkpoint-fixtures.py hold one ResNet-18-shaped state_dict as torchvision publishes
 // it (zip and legacy torch.save of an OrderedDict with _metadata) and as a plain dict.
 #include <gtest/gtest.h>
@@ -6,9 +6,9 @@
 #include <fstream>
 
 #include "../test_util.h"
-#include "visrec/core/checkpoint.h"
-#include "visrec/core/errors.h"
+#include "visrec/artifact/checkpoint.h"
 #include "visrec/model/resnet.h"
+#include "visrec/util/errors.h"
 
 namespace visrec::model {
 namespace {

@@ -1,18 +1,18 @@
 // Built-in ResNets against torchvision: parameter names and shapes (all four models), and the
 // pooled features of resnet18/resnet50 with deterministic weights (fixtures from
 // tools/fixtures/make-resnet-fixtures.py, which fills torchvision's tensors with the same generator).
-#include "visrec/model/resnet.h"
 #include "visrec/model/fused.h"
+#include "visrec/model/resnet.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "visrec/core/checkpoint.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/npy.h"
-#include "visrec/core/version.h"
+#include "visrec/artifact/checkpoint.h"
+#include "visrec/artifact/npy.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/version.h"
 
 namespace visrec::model {
 namespace {

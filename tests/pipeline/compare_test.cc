@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 
 #include "../test_util.h"
-#include "visrec/core/artifact.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
+#include "visrec/artifact/artifact.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
 
 namespace visrec::pipeline {
 namespace {

@@ -8,10 +8,10 @@
 #include <opencv2/imgproc.hpp>
 
 #include "../test_util.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
+#include "visrec/artifact/csv.h"
 #include "visrec/sample/sample.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
 
 namespace visrec::pipeline {
 namespace {

@@ -7,8 +7,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "../test_util.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/util/errors.h"
 
 namespace visrec::preprocess {
 namespace {

@@ -10,11 +10,11 @@
 #include <map>
 
 #include "../test_util.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/npy.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/artifact/npy.h"
 #include "visrec/pipeline/pipeline.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
 
 namespace visrec::query {
 namespace {
@@ -40,7 +40,7 @@ class QueryTest : public ::testing::Test {
   static QueryOptions Options() {
     QueryOptions q;
     q.workdir = *dir_ / "work";
-    q.device = "cpu";
+    q.device = Device::kCpu;
     q.threads = 2;
     return q;
   }

@@ -12,12 +12,12 @@
 #include <random>
 
 #include "../test_util.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/fs.h"
-#include "visrec/core/numfmt.h"
-#include "visrec/core/sha256.h"
+#include "visrec/artifact/csv.h"
 #include "visrec/recommend/similarity.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
+#include "visrec/util/numfmt.h"
+#include "visrec/util/sha256.h"
 #include "../../src/recommend/phases.h"
 
 namespace visrec::recommend {

@@ -9,8 +9,8 @@
 
 #include <random>
 
-#include "visrec/core/errors.h"
-#include "visrec/core/version.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/version.h"
 #include "../test_util.h"
 
 namespace visrec::recommend {

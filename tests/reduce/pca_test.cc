@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "visrec/core/errors.h"
+#include "visrec/util/errors.h"
 
 namespace visrec::reduce {
 namespace {
@@ -27,7 +27,7 @@ TEST(Pca, ExactProperties) {
   MatrixF x = LowRankData(300, 20, 1);
   PcaFitOptions o;
   o.dims = 5;
-  o.method = "exact";
+  o.method = PcaMethod::kExact;
   PcaModel m = FitPca(x, o);
   ASSERT_EQ(m.components.rows(), 5);
   EXPECT_TRUE((m.components * m.components.transpose()).isIdentity(1e-9));
@@ -52,8 +52,8 @@ TEST(Pca, RandomizedAgreesWithExact) {
   MatrixF x = LowRankData(2000, 200, 2);
   PcaFitOptions e, r;
   e.dims = r.dims = 8;
-  e.method = "exact";
-  r.method = "randomized";
+  e.method = PcaMethod::kExact;
+  r.method = PcaMethod::kRandomized;
   PcaModel me = FitPca(x, e), mr = FitPca(x, r);
   for (int c = 0; c < 8; ++c) {
     EXPECT_NEAR(mr.ratio(c), me.ratio(c), 1e-4 * me.ratio(c)) << c;
@@ -140,7 +140,7 @@ TEST(Lda, FindsTheDiscriminativeDirectionPcaMisses) {
   }
   PcaFitOptions o;
   o.dims = 1;
-  o.method = "exact";
+  o.method = PcaMethod::kExact;
   PcaModel pca = FitPca(x, o);
   PcaModel lda = FitLda(x, labels, 2);
   EXPECT_EQ(lda.components.rows(), 2);  // at most classes - 1

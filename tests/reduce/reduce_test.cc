@@ -5,9 +5,9 @@
 #include <random>
 
 #include "../test_util.h"
-#include "visrec/core/artifact.h"
-#include "visrec/core/fs.h"
+#include "visrec/artifact/artifact.h"
 #include "visrec/reduce/pca.h"
+#include "visrec/util/fs.h"
 
 namespace visrec::reduce {
 namespace {
@@ -47,7 +47,12 @@ TEST(ReduceStage, AnAppliedFitReadsBackAsTheFitItApplied) {
 
   const PcaModel a = LoadFit(fitted), b = LoadFit(applied);
   EXPECT_TRUE(b.whiten);
-  EXPECT_EQ(b.method, a.method);
+  // The method that fitted, not the one asked for: the default "auto" resolved (6 dims: exact),
+  // in the fit, the applied artifact and both read back.
+  EXPECT_EQ(fit.pca.method, PcaMethod::kAuto);
+  EXPECT_EQ(ChoiceName(a.method), std::string("exact"));
+  EXPECT_EQ(ChoiceName(b.method), std::string("exact"));
+  EXPECT_EQ(applied.manifest.Extra<std::string>("method"), "exact");
   // What the applied artifact holds is what its fit, read back, projects.
   const auto feats = OpenArtifact(fit.extract).ReadArray<float>("features.npy");
   const Eigen::Map<const MatrixF> x(feats.data.data(), feats.rows(), feats.cols());

@@ -1,7 +1,7 @@
 // visrec's PCA against scikit-learn on fixtures from tools/fixtures/make-pca-fixtures.py.
 #include <gtest/gtest.h>
 
-#include "visrec/core/npy.h"
+#include "visrec/artifact/npy.h"
 #include "visrec/reduce/pca.h"
 
 namespace visrec::reduce {
@@ -9,7 +9,7 @@ namespace {
 
 const std::string kDir = std::string(VISREC_FIXTURES_DIR) + "/reduce/";
 
-class SklearnParity : public ::testing::TestWithParam<const char*> {};
+class SklearnParity : public ::testing::TestWithParam<PcaMethod> {};
 
 TEST_P(SklearnParity, RatiosComponentsAndCoordinates) {
   auto x = ReadNpy<float>(kDir + "x.npy");
@@ -38,7 +38,7 @@ TEST_P(SklearnParity, RatiosComponentsAndCoordinates) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, SklearnParity, ::testing::Values("exact", "randomized"));
+INSTANTIATE_TEST_SUITE_P(Methods, SklearnParity, ::testing::Values(PcaMethod::kExact, PcaMethod::kRandomized));
 
 }  // namespace
 }  // namespace visrec::reduce

@@ -10,11 +10,11 @@
 #include <set>
 
 #include "../test_util.h"
-#include "visrec/core/csv.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/npy.h"
-#include "visrec/core/fs.h"
+#include "visrec/artifact/csv.h"
+#include "visrec/artifact/npy.h"
 #include "visrec/pipeline/pipeline.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/fs.h"
 
 namespace visrec::report {
 namespace {

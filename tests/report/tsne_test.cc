@@ -6,7 +6,7 @@
 #include <cmath>
 #include <random>
 
-#include "visrec/core/errors.h"
+#include "visrec/util/errors.h"
 
 namespace visrec::report {
 namespace {

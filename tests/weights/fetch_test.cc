@@ -17,9 +17,9 @@
 #include <thread>
 
 #include "../test_util.h"
-#include "visrec/core/errors.h"
-#include "visrec/core/sha256.h"
-#include "visrec/core/weights_cache.h"
+#include "visrec/artifact/weights_cache.h"
+#include "visrec/util/errors.h"
+#include "visrec/util/sha256.h"
 
 namespace visrec::weights {
 namespace {

@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <string>
 
-#include "visrec/core/allocator.h"
 #include "visrec/model/device.h"
 #include "visrec/model/fused.h"
 #include "visrec/model/resnet.h"
+#include "visrec/util/allocator.h"
 
 int main(int argc, char** argv) {
   visrec::TuneAllocatorForBatchWork();  // same allocator settings as the stages run with

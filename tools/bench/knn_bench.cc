@@ -10,10 +10,10 @@
 #include <cstdio>
 #include <string>
 
-#include "visrec/core/allocator.h"
-#include "visrec/core/npy.h"
-#include "visrec/core/version.h"
+#include "visrec/artifact/npy.h"
 #include "visrec/recommend/similarity.h"
+#include "visrec/util/allocator.h"
+#include "visrec/util/version.h"
 
 using namespace visrec;
 using namespace visrec::recommend;

@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <string>
 
-#include "visrec/core/allocator.h"
-#include "visrec/core/npy.h"
+#include "visrec/artifact/npy.h"
 #include "visrec/reduce/pca.h"
+#include "visrec/util/allocator.h"
 
 int main(int argc, char** argv) {
   visrec::TuneAllocatorForBatchWork();  // as in the visrec binary the stages run in
@@ -18,7 +18,12 @@ int main(int argc, char** argv) {
   Eigen::Map<visrec::reduce::MatrixF> xm(x.data.data(), x.rows(), x.cols());
   visrec::reduce::PcaFitOptions o;
   o.dims = std::stoi(argv[2]);
-  o.method = argv[3];
+  const auto method = visrec::FindChoice<visrec::reduce::PcaMethod>(argv[3]);
+  if (!method) {
+    std::fprintf(stderr, "pca_bench: method must be auto, exact or randomized\n");
+    return 2;
+  }
+  o.method = *method;
   o.power_iterations = std::stoi(argv[4]);
   o.threads = std::stoi(argv[5]);
   auto t0 = std::chrono::steady_clock::now();

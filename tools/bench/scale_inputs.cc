@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "visrec/core/artifact.h"
-#include "visrec/core/npy.h"
+#include "visrec/artifact/artifact.h"
+#include "visrec/artifact/npy.h"
 
 using namespace visrec;
 

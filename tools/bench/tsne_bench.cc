@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <string>
 
-#include "visrec/core/allocator.h"
-#include "visrec/core/npy.h"
+#include "visrec/artifact/npy.h"
 #include "visrec/report/tsne.h"
+#include "visrec/util/allocator.h"
 
 int main(int argc, char** argv) {
   visrec::TuneAllocatorForBatchWork();

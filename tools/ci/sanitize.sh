@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test suite (visrec_tests: core, stages without LibTorch internals, pipeline) built with
+# The test suite (visrec_tests: util, artifact, stages without LibTorch internals, pipeline) built with
 # AddressSanitizer + UndefinedBehaviorSanitizer (-DVISREC_SANITIZE=ON) into build-asan/.
 # LibTorch's own allocations are not leak-checked (detect_leaks=0); UBSan findings are fatal.
 set -euo pipefail

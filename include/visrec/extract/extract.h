@@ -7,9 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "visrec/core/stage.h"
-#include "visrec/core/stage_versions.h"
+#include "visrec/artifact/stage.h"
+#include "visrec/artifact/stage_versions.h"
 #include "visrec/model/device.h"
+#include "visrec/util/compute.h"
 
 namespace visrec::extract {
 
@@ -21,14 +22,14 @@ struct ExtractOptions {
   std::filesystem::path model_file;  // a TorchScript model instead of a built-in (sidecar JSON optional)
   std::filesystem::path weights;     // torchvision state_dict saved as a plain dict (tools/models/convert-weights.py)
   uint64_t init_seed = 0;            // fixed-seed initialisation when no weights are given
-  std::string device = "auto";       // auto | cpu | cuda
-  std::string precision = "fp32";    // fp32 | bf16 | fp16 (fp16 on CUDA only)
-  bool channels_last = true;         // NHWC activations (avoids oneDNN layout conversions; eager path)
-  // CPU kernels: "onednn" folds batch norm into the convolutions and keeps activations in oneDNN's
+  Device device = Device::kAuto;
+  Precision precision = Precision::kFp32;  // fp16 on CUDA only
+  bool channels_last = true;               // NHWC activations (avoids oneDNN layout conversions; eager path)
+  // CPU kernels: onednn folds batch norm into the convolutions and keeps activations in oneDNN's
   // layout (built-in models: visrec/model/fused.h; TorchScript: torch::jit::optimize_for_inference,
-  // fp32 only); "eager" runs LibTorch module by module; "auto" = onednn where it applies (CPU,
+  // fp32 only); eager runs LibTorch module by module; auto = onednn where it applies (CPU,
   // fp32/bf16, a LibTorch with oneDNN), eager elsewhere. Features agree within float rounding.
-  std::string cpu_kernels = "auto";
+  CpuKernels cpu_kernels = CpuKernels::kAuto;
   // Images per forward pass; 0 = by device: CPU 8 (the fastest batch for ResNet-50 on 2 cores with
   // the oneDNN kernels, AVX-512 and AVX2 alike: docs/benchmarks.md), CUDA 64. Not part of the key.
   int batch_size = 0;
@@ -50,7 +51,7 @@ StageResult MergeShards(int shards, const RunContext& context);
 // recorded digests). Turns one preprocessed photo into the feature the stage would have computed.
 class PhotoEmbedder {
  public:
-  PhotoEmbedder(const Artifact& extract_artifact, const std::string& device, int threads);
+  PhotoEmbedder(const Artifact& extract_artifact, Device device, int threads);
   ~PhotoEmbedder();
   PhotoEmbedder(const PhotoEmbedder&) = delete;
   PhotoEmbedder& operator=(const PhotoEmbedder&) = delete;

@@ -9,8 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "visrec/core/stage.h"
-#include "visrec/core/stage_versions.h"
+#include "visrec/artifact/stage.h"
+#include "visrec/artifact/stage_versions.h"
+#include "visrec/util/compute.h"
 
 namespace visrec::finetune {
 
@@ -40,9 +41,9 @@ struct FinetuneOptions {
   // and draw one of the two per step; "all" also takes a random 85-100% crop and +-10% brightness
   // and contrast per step.
   bool augment = true;
-  std::string device = "auto";     // auto | cpu | cuda
-  std::string precision = "fp32";  // fp32 | bf16 (autocast; CPUs with AVX-512-BF16/AMX, CUDA) | fp16 (CUDA)
-  int64_t cache_limit_mb = 8192;   // cached activations above this are an error naming what to change
+  Device device = Device::kAuto;
+  Precision precision = Precision::kFp32;  // autocast; bf16 on CPUs with AVX-512-BF16/AMX and CUDA, fp16 on CUDA
+  int64_t cache_limit_mb = 8192;           // cached activations above this are an error naming what to change
   void Validate() const;
 };
 

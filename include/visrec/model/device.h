@@ -3,7 +3,8 @@
 #include <exception>
 #include <string>
 
-#include "visrec/core/errors.h"
+#include "visrec/util/compute.h"
+#include "visrec/util/errors.h"
 
 namespace visrec::model {
 
@@ -16,7 +17,7 @@ bool OneDnnAvailable();
 // --precision bf16 on the CPU needs AVX-512 (BW, VL, DQ) for oneDNN's bf16 kernels; without it the
 // eager path crawls (under 1 img/s) and the oneDNN one dies. DeviceError (exit 6) naming the
 // missing features, decided from visrec's EffectiveCpuFeatures() (maskable for tests).
-void RequireCpuBf16(const std::string& stage, bool on_cpu, const std::string& precision);
+void RequireCpuBf16(const std::string& stage, bool on_cpu, Precision precision);
 
 // Runs `body`, turning LibTorch's own exceptions (c10::Error) into a DeviceError that names the
 // stage: LibTorch messages span screens and end in C++ frames; exit 1 is reserved for visrec bugs.

@@ -8,6 +8,8 @@
 
 #include <torch/torch.h>
 
+#include "visrec/util/compute.h"
+
 namespace visrec::model {
 
 struct BasicBlockImpl : torch::nn::Module {
@@ -49,7 +51,7 @@ TORCH_MODULE(ResNet);
 
 // torchvision's initialisation (kaiming normal, fan_out) after torch::manual_seed(seed).
 void InitializeResNet(ResNet& net, uint64_t seed);
-// The tensors of a weights file, read by visrec/core/checkpoint.h without running any pickle code:
+// The tensors of a weights file, read by visrec/artifact/checkpoint.h without running any pickle code:
 // torchvision's .pth as downloaded (torch.save of an OrderedDict, zip or legacy format), a plain
 // dict saved by torch.save or LibTorch's pickle_save (finetune's weights.pt). InputError naming
 // what is off.
@@ -61,7 +63,11 @@ void LoadStateDict(ResNet& net, const std::string& path);
 // classifier) as a plain dict that LoadStateDict and Python's torch.load both read, atomically.
 void SaveBackboneStateDict(ResNet& net, const std::filesystem::path& path);
 
-// --device auto|cpu|cuda resolved; an explicit cuda without a usable GPU is a DeviceError.
-torch::Device ChooseDevice(const std::string& want);
+// --device resolved; an explicit cuda without a usable GPU is a DeviceError.
+torch::Device ChooseDevice(Device want);
+// The tensor type of a precision.
+inline torch::Dtype TorchDtype(Precision p) {
+  return p == Precision::kBf16 ? torch::kBFloat16 : (p == Precision::kFp16 ? torch::kHalf : torch::kFloat);
+}
 
 }  // namespace visrec::model

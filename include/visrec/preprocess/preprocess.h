@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "visrec/core/choice.h"
-#include "visrec/core/inputs.h"
-#include "visrec/core/model_input.h"
-#include "visrec/core/stage.h"
-#include "visrec/core/stage_versions.h"
+#include "visrec/artifact/inputs.h"
+#include "visrec/artifact/model_input.h"
+#include "visrec/artifact/stage.h"
+#include "visrec/artifact/stage_versions.h"
+#include "visrec/util/choice.h"
 
 namespace visrec::preprocess {
 

@@ -10,15 +10,16 @@
 #include <string>
 #include <vector>
 
-#include "visrec/core/batch_line.h"
-#include "visrec/core/stage.h"
+#include "visrec/artifact/stage.h"
+#include "visrec/util/batch_line.h"
+#include "visrec/util/compute.h"
 
 namespace visrec::query {
 
 struct QueryOptions {
   std::filesystem::path workdir = kDefaultWorkdir;
   std::filesystem::path recommend;  // recommend artifact; empty = WORKDIR/recommend/latest
-  std::string device = "auto";      // for photo queries: auto | cpu | cuda
+  Device device = Device::kAuto;    // for photo queries
   int threads = 0;                  // 0 = all cores
   // Item queries: whose similar items: hybrid (the blend) | collaborative | visual | text.
   std::string source = "hybrid";

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "visrec/core/choice.h"
-#include "visrec/core/inputs.h"
-#include "visrec/core/stage.h"
-#include "visrec/core/stage_versions.h"
+#include "visrec/artifact/inputs.h"
+#include "visrec/artifact/stage.h"
+#include "visrec/artifact/stage_versions.h"
+#include "visrec/util/choice.h"
 
 namespace visrec::recommend {
 

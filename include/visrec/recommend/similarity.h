@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "visrec/core/allocator.h"
+#include "visrec/util/allocator.h"
 
 namespace visrec::recommend {
 

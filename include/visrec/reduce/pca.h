@@ -7,12 +7,18 @@
 
 #include <Eigen/Dense>
 
+#include "visrec/util/choice.h"
+
 namespace visrec::reduce {
 
 using MatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 // Inputs are taken by reference to any row-major float matrix (a MatrixF or a Map over an npy
 // buffer) so that a multi-GB feature matrix is never copied to call these.
 using MatrixRef = Eigen::Ref<const MatrixF>;
+
+// kAuto: exact for small inputs or a variance target, else randomized. kLda is the reduce stage's
+// (FitLda on catalog labels), never FitPca's.
+enum class PcaMethod { kAuto, kExact, kRandomized, kLda };
 
 struct PcaModel {
   Eigen::VectorXd mean;        // d
@@ -21,13 +27,13 @@ struct PcaModel {
   Eigen::VectorXd ratio;       // k, variance / total variance
   double total_variance = 0;   // sum of per-column variances (ddof = 1)
   bool whiten = false;
-  std::string method;  // "exact" | "randomized"
+  PcaMethod method = PcaMethod::kExact;  // the method that fitted: exact | randomized | lda
 };
 
 struct PcaFitOptions {
-  int dims = 64;                // K; ignored when variance_target > 0
-  double variance_target = 0;   // e.g. 0.95: smallest K reaching it (uses the exact method)
-  std::string method = "auto";  // auto | exact | randomized
+  int dims = 64;               // K; ignored when variance_target > 0
+  double variance_target = 0;  // e.g. 0.95: smallest K reaching it (uses the exact method)
+  PcaMethod method = PcaMethod::kAuto;
   bool whiten = false;
   int oversample = 10;       // randomized: extra columns in the range finder (as scikit-learn)
   int power_iterations = 4;  // randomized: subspace iterations (QR between them)
@@ -48,3 +54,13 @@ PcaModel FitLda(const MatrixRef& x, const std::vector<int>& labels, int dims);
 double ExplainedShare(const PcaModel& model, const MatrixRef& x);
 
 }  // namespace visrec::reduce
+
+namespace visrec {
+template <>
+struct ChoiceNames<reduce::PcaMethod> {
+  static constexpr std::pair<reduce::PcaMethod, const char*> kNames[] = {{reduce::PcaMethod::kAuto, "auto"},
+                                                                         {reduce::PcaMethod::kExact, "exact"},
+                                                                         {reduce::PcaMethod::kRandomized, "randomized"},
+                                                                         {reduce::PcaMethod::kLda, "lda"}};
+};
+}  // namespace visrec

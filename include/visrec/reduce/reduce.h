@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <string>
 
-#include "visrec/core/stage.h"
-#include "visrec/core/stage_versions.h"
+#include "visrec/artifact/stage.h"
+#include "visrec/artifact/stage_versions.h"
 #include "visrec/reduce/pca.h"
 
 namespace visrec::reduce {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "visrec/core/stage.h"
+#include "visrec/artifact/stage.h"
 #include "visrec/report/tsne.h"
 
 namespace visrec::report {
