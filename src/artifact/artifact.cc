@@ -463,6 +463,81 @@ Artifact ArtifactBuilder::Commit() {
   return a;
 }
 
+namespace {
+
+// The manifest itself: its key must follow from its stage, parameters and inputs, its folder must
+// be named after that key, and every data file in the folder must be listed.
+void VerifyManifest(const Artifact& a, std::vector<VerifyIssue>& issues) {
+  try {
+    std::vector<ArtifactInput> recorded;
+    for (const auto& in : a.manifest_json.at("inputs"))
+      recorded.push_back({in.at("role").get<std::string>(), in.value("kind", ""), in.value("path", ""),
+                          in.at("digest").get<std::string>()});
+    const std::string key =
+        ComputeArtifactKey(a.manifest.stage, a.manifest.stage_version, a.manifest_json.at("params"), recorded);
+    if (key != a.key)
+      issues.push_back({a.dir.string(),
+                        "manifest.json was edited: its key does not follow from its stage, "
+                        "parameters and inputs; rerun the stage"});
+    if (a.dir.filename().string() != a.key.substr(0, 16))
+      issues.push_back({a.dir.string(), "the folder name does not match the manifest's key " + a.key.substr(0, 16)});
+    if (!a.manifest.manifest_sha256.empty() && ManifestBodyDigest(a.manifest_json) != a.manifest.manifest_sha256)
+      issues.push_back({a.dir.string(),
+                        "manifest.json was edited after it was written (its manifest_sha256 does not "
+                        "match its content); rerun the stage"});
+    std::set<std::string> listed{kManifest};
+    for (const auto& o : a.manifest.outputs) listed.insert(o.file);
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(a.dir, ec))
+      if (!listed.count(e.path().filename().string()))
+        issues.push_back({a.dir.string(), "'" + e.path().filename().string() +
+                                              "' is not listed in the manifest's outputs (was an entry removed?)"});
+  } catch (const json::exception& e) {
+    issues.push_back({a.dir.string(), std::string("manifest.json is malformed: ") + e.what()});
+  }
+}
+
+// Each input: a parent artifact must exist unchanged (and is queued in `todo` to be checked in
+// turn); an input file still present must have its recorded digest.
+void VerifyInputs(const Artifact& a, std::vector<VerifyIssue>& issues, std::vector<std::string>* checked,
+                  std::vector<fs::path>& todo) {
+  for (const auto& in : a.manifest.inputs) {
+    const std::string& kind = in.kind;
+    const std::string& recorded = in.path;
+    bool inside = false;
+    const std::string ip = ResolveRecordedPath(a, recorded, kind, &inside).string();
+    if (kind == "artifact") {
+      std::error_code ec;
+      if (!fs::exists(ip, ec)) {
+        issues.push_back({a.dir.string(), "parent artifact '" + ip + "' is gone"});
+        continue;
+      }
+      if (checked && !inside)
+        checked->push_back("  parent " + ip + " taken from its recorded path (not inside this workdir)");
+      try {
+        Artifact parent = OpenArtifact(ip, VerifyLevel::kCheap);
+        if (parent.content_digest != in.digest)
+          issues.push_back({a.dir.string(), "parent '" + ip + "' changed since this artifact was built"});
+        else if (!in.manifest_digest.empty() && parent.manifest.manifest_sha256 != in.manifest_digest)
+          issues.push_back(
+              {a.dir.string(), "the manifest of parent '" + ip + "' was edited since this artifact was built"});
+      } catch (const Error&) {}
+      todo.push_back(ip);
+    } else if (kind == "file") {
+      std::error_code ec;
+      if (!fs::exists(ip, ec)) continue;  // inputs may move; only digests of present files are checked
+      try {
+        if (Sha256File(ip) != in.digest)
+          issues.push_back({a.dir.string(), "input file '" + ip + "' changed since this artifact was built"});
+      } catch (const Error& e) {
+        issues.push_back({a.dir.string(), e.what()});
+      }
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<VerifyIssue> VerifyLineage(const fs::path& path, std::vector<std::string>* checked) {
   return VerifyLineage(std::vector<fs::path>{path}, checked);
 }
@@ -524,68 +599,8 @@ std::vector<VerifyIssue> VerifyLineage(const std::vector<fs::path>& paths, std::
       continue;
     }
     if (checked) checked->push_back(a.dir.string() + " (" + a.stage + ")");
-    // The manifest itself: its key must follow from its stage, parameters and inputs, its folder
-    // must be named after that key, and every data file in the folder must be listed.
-    try {
-      std::vector<ArtifactInput> recorded;
-      for (const auto& in : a.manifest_json.at("inputs"))
-        recorded.push_back({in.at("role").get<std::string>(), in.value("kind", ""), in.value("path", ""),
-                            in.at("digest").get<std::string>()});
-      const std::string key =
-          ComputeArtifactKey(a.manifest.stage, a.manifest.stage_version, a.manifest_json.at("params"), recorded);
-      if (key != a.key)
-        issues.push_back({a.dir.string(),
-                          "manifest.json was edited: its key does not follow from its stage, "
-                          "parameters and inputs; rerun the stage"});
-      if (a.dir.filename().string() != a.key.substr(0, 16))
-        issues.push_back({a.dir.string(), "the folder name does not match the manifest's key " + a.key.substr(0, 16)});
-      if (!a.manifest.manifest_sha256.empty() && ManifestBodyDigest(a.manifest_json) != a.manifest.manifest_sha256)
-        issues.push_back({a.dir.string(),
-                          "manifest.json was edited after it was written (its manifest_sha256 does not "
-                          "match its content); rerun the stage"});
-      std::set<std::string> listed{kManifest};
-      for (const auto& o : a.manifest.outputs) listed.insert(o.file);
-      std::error_code ec;
-      for (const auto& e : fs::directory_iterator(a.dir, ec))
-        if (!listed.count(e.path().filename().string()))
-          issues.push_back({a.dir.string(), "'" + e.path().filename().string() +
-                                                "' is not listed in the manifest's outputs (was an entry removed?)"});
-    } catch (const json::exception& e) {
-      issues.push_back({a.dir.string(), std::string("manifest.json is malformed: ") + e.what()});
-    }
-    for (const auto& in : a.manifest.inputs) {
-      const std::string& kind = in.kind;
-      const std::string& recorded = in.path;
-      bool inside = false;
-      const std::string ip = ResolveRecordedPath(a, recorded, kind, &inside).string();
-      if (kind == "artifact") {
-        std::error_code ec;
-        if (!fs::exists(ip, ec)) {
-          issues.push_back({a.dir.string(), "parent artifact '" + ip + "' is gone"});
-          continue;
-        }
-        if (checked && !inside)
-          checked->push_back("  parent " + ip + " taken from its recorded path (not inside this workdir)");
-        try {
-          Artifact parent = OpenArtifact(ip, VerifyLevel::kCheap);
-          if (parent.content_digest != in.digest)
-            issues.push_back({a.dir.string(), "parent '" + ip + "' changed since this artifact was built"});
-          else if (!in.manifest_digest.empty() && parent.manifest.manifest_sha256 != in.manifest_digest)
-            issues.push_back(
-                {a.dir.string(), "the manifest of parent '" + ip + "' was edited since this artifact was built"});
-        } catch (const Error&) {}
-        todo.push_back(ip);
-      } else if (kind == "file") {
-        std::error_code ec;
-        if (!fs::exists(ip, ec)) continue;  // inputs may move; only digests of present files are checked
-        try {
-          if (Sha256File(ip) != in.digest)
-            issues.push_back({a.dir.string(), "input file '" + ip + "' changed since this artifact was built"});
-        } catch (const Error& e) {
-          issues.push_back({a.dir.string(), e.what()});
-        }
-      }
-    }
+    VerifyManifest(a, issues);
+    VerifyInputs(a, issues, checked, todo);
   }
   return issues;
 }

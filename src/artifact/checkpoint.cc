@@ -219,59 +219,17 @@ class Unpickler {
         case 0x85:
         case 0x86:
         case 0x87: Push(Collect(Kind::kTuple, Need(op - 0x84))); break;
-        case 'a': {
-          size_t x = Pop();
-          Container(Top(), Kind::kList).items.push_back(x);
-          break;
-        }
-        case 'e': {
-          auto xs = TakeFrom(PopMark());
-          auto& l = Container(Top(), Kind::kList).items;
-          l.insert(l.end(), xs.begin(), xs.end());
-          break;
-        }
-        case 's': {
-          size_t val = Pop(), key = Pop();
-          auto& m = Container(Top(), Kind::kDict).items;
-          m.push_back(key);
-          m.push_back(val);
-          break;
-        }
-        case 'u': {
-          auto xs = TakeFrom(PopMark());
-          if (xs.size() % 2) Fail("SETITEMS with an odd number of values");
-          auto& m = Container(Top(), Kind::kDict).items;
-          m.insert(m.end(), xs.begin(), xs.end());
-          break;
-        }
+        case 'a': Append(false); break;    // APPEND
+        case 'e': Append(true); break;     // APPENDS
+        case 's': SetItems(false); break;  // SETITEM
+        case 'u': SetItems(true); break;   // SETITEMS
         case 'J': Push(Int(int32_t(Uint(4)))); break;
         case 'K': Push(Int(Byte())); break;
         case 'M': Push(Int(int64_t(Uint(2)))); break;
-        case 0x8a: {  // LONG1
-          const size_t n = Byte();
-          std::string raw = Bytes(n);
-          if (n <= 8) {
-            uint64_t u = LoadLE(raw.data(), int(n));
-            if (n > 0 && n < 8 && (uint8_t(raw[n - 1]) & 0x80)) u |= ~uint64_t(0) << (8 * n);  // sign-extend
-            Push(Int(int64_t(u)));
-          } else {
-            size_t x = New(Kind::kBigInt);
-            v_[x].s = raw;
-            Push(x);
-          }
-          break;
-        }
-        case 'G': {  // BINFLOAT, big-endian
-          std::string raw = Bytes(8);
-          uint64_t u = 0;
-          for (char c : raw) u = (u << 8) | uint8_t(c);
-          size_t x = New(Kind::kFloat);
-          std::memcpy(&v_[x].f, &u, 8);
-          Push(x);
-          break;
-        }
+        case 0x8a: Push(Long1()); break;
+        case 'G': Push(BinFloat()); break;
         case 0x88:
-        case 0x89: {
+        case 0x89: {  // NEWTRUE, NEWFALSE
           size_t x = New(Kind::kBool);
           v_[x].i = op == 0x88;
           Push(x);
@@ -303,6 +261,7 @@ class Unpickler {
   }
 
   size_t pos() const { return p_; }
+
   const Value& at(size_t x) const { return v_[x]; }
   std::vector<StorageRef>& storages() { return storages_; }
   struct TensorView {
@@ -315,6 +274,48 @@ class Unpickler {
   [[noreturn]] void Fail(const std::string& why) const { throw InputError(label_ + ": " + why); }
 
  private:
+  // APPEND (one value) / APPENDS (the values above the mark) onto the list below them.
+  void Append(bool from_mark) {
+    const std::vector<size_t> xs = from_mark ? TakeFrom(PopMark()) : std::vector<size_t>{Pop()};
+    auto& l = Container(Top(), Kind::kList).items;
+    l.insert(l.end(), xs.begin(), xs.end());
+  }
+  // SETITEM (one key and value) / SETITEMS (the pairs above the mark) into the dict below them.
+  void SetItems(bool from_mark) {
+    std::vector<size_t> xs;
+    if (from_mark) {
+      xs = TakeFrom(PopMark());
+      if (xs.size() % 2) Fail("SETITEMS with an odd number of values");
+    } else {
+      const size_t val = Pop(), key = Pop();
+      xs = {key, val};
+    }
+    auto& m = Container(Top(), Kind::kDict).items;
+    m.insert(m.end(), xs.begin(), xs.end());
+  }
+  // LONG1: a little-endian two's-complement integer of up to 255 bytes (kept as bytes beyond 8).
+  size_t Long1() {
+    const size_t n = Byte();
+    std::string raw = Bytes(n);
+    if (n > 8) {
+      size_t x = New(Kind::kBigInt);
+      v_[x].s = raw;
+      return x;
+    }
+    uint64_t u = LoadLE(raw.data(), int(n));
+    if (n > 0 && n < 8 && (uint8_t(raw[n - 1]) & 0x80)) u |= ~uint64_t(0) << (8 * n);  // sign-extend
+    return Int(int64_t(u));
+  }
+  // BINFLOAT: an 8-byte big-endian double.
+  size_t BinFloat() {
+    std::string raw = Bytes(8);
+    uint64_t u = 0;
+    for (char c : raw) u = (u << 8) | uint8_t(c);
+    size_t x = New(Kind::kFloat);
+    std::memcpy(&v_[x].f, &u, 8);
+    return x;
+  }
+
   uint8_t Byte() {
     if (p_ >= d_.size()) Fail("the pickle ends before its STOP (truncated file)");
     return uint8_t(d_[p_++]);

@@ -17,6 +17,56 @@ int CsvTable::Column(const std::string& name) const {
   return -1;
 }
 
+namespace {
+
+// Header names trimmed and made valid UTF-8; a name given twice is an error (one reader would read
+// it first-wins, another last-wins).
+void CleanHeader(std::vector<std::string>& row, const std::string& name, int64_t line) {
+  for (auto& h : row) {
+    while (!h.empty() && (h.back() == ' ' || h.back() == '\t')) h.pop_back();
+    while (!h.empty() && (h.front() == ' ' || h.front() == '\t')) h.erase(0, 1);
+    h = ToValidUtf8(h);
+  }
+  for (size_t a = 0; a < row.size(); ++a)
+    for (size_t b = a + 1; b < row.size(); ++b)
+      if (!row[a].empty() && row[a] == row[b])
+        throw InputError(name + ":" + std::to_string(line) + ": the header names column '" + row[a] +
+                         "' twice (columns " + std::to_string(a + 1) + " and " + std::to_string(b + 1) +
+                         "); rename or drop one");
+}
+
+// A quoted field starting at text[i] (the opening quote): runs to the matching quote, "" is a
+// literal quote, and it may span lines (counted in `line`). Leaves i after the closing quote.
+inline void ReadQuotedField(const std::string& text, size_t& i, int64_t& line, std::string& field,
+                            const std::string& name) {
+  const size_t n = text.size();
+  const int64_t start_line = line;
+  ++i;
+  for (;;) {
+    if (i >= n)
+      throw InputError(name + ":" + std::to_string(start_line) +
+                       ": unterminated quoted field (a '\"' is never closed); fix the quoting");
+    char d = text[i];
+    if (d == '"') {
+      if (i + 1 < n && text[i + 1] == '"') {
+        field.push_back('"');
+        i += 2;
+        continue;
+      }
+      ++i;
+      break;
+    }
+    if (d == '\n') ++line;
+    field.push_back(d);
+    ++i;
+  }
+  if (i < n && text[i] != ',' && text[i] != '\n' && text[i] != '\r')
+    throw InputError(name + ":" + std::to_string(line) +
+                     ": unexpected character after a closing quote; quote the whole field");
+}
+
+}  // namespace
+
 void StreamCsv(const std::string& text, const std::string& name, const CsvHeaderFn& on_header, const CsvRowFn& on_row) {
   bool have_header = false;
   size_t i = 0, n = text.size();
@@ -33,18 +83,7 @@ void StreamCsv(const std::string& text, const std::string& name, const CsvHeader
     if (!blank) {
       if (!have_header) {
         have_header = true;
-        for (auto& h : row) {
-          while (!h.empty() && (h.back() == ' ' || h.back() == '\t')) h.pop_back();
-          while (!h.empty() && (h.front() == ' ' || h.front() == '\t')) h.erase(0, 1);
-          h = ToValidUtf8(h);
-        }
-        // A repeated column name would be read first-wins by one reader and last-wins by another.
-        for (size_t a = 0; a < row.size(); ++a)
-          for (size_t b = a + 1; b < row.size(); ++b)
-            if (!row[a].empty() && row[a] == row[b])
-              throw InputError(name + ":" + std::to_string(row_line) + ": the header names column '" + row[a] +
-                               "' twice (columns " + std::to_string(a + 1) + " and " + std::to_string(b + 1) +
-                               "); rename or drop one");
+        CleanHeader(row, name, row_line);
         on_header(row);
       } else {
         on_row(row, row_line);
@@ -60,30 +99,7 @@ void StreamCsv(const std::string& text, const std::string& name, const CsvHeader
       row_started = true;
     }
     if (c == '"' && field.empty()) {
-      // Quoted field: runs to the matching quote; "" is a literal quote; may span lines.
-      int64_t start_line = line;
-      ++i;
-      for (;;) {
-        if (i >= n)
-          throw InputError(name + ":" + std::to_string(start_line) +
-                           ": unterminated quoted field (a '\"' is never closed); fix the quoting");
-        char d = text[i];
-        if (d == '"') {
-          if (i + 1 < n && text[i + 1] == '"') {
-            field.push_back('"');
-            i += 2;
-            continue;
-          }
-          ++i;
-          break;
-        }
-        if (d == '\n') ++line;
-        field.push_back(d);
-        ++i;
-      }
-      if (i < n && text[i] != ',' && text[i] != '\n' && text[i] != '\r')
-        throw InputError(name + ":" + std::to_string(line) +
-                         ": unexpected character after a closing quote; quote the whole field");
+      ReadQuotedField(text, i, line, field, name);
       continue;
     }
     if (c == ',') {

@@ -20,7 +20,7 @@ std::optional<ModelInput> ReadModelInput(const fs::path& model_file, const std::
   if (model_file.empty()) {
     if (model.empty()) return std::nullopt;
     // torchvision's ImageNet recipe for its ResNets: Resize(256), CenterCrop(224), ImageNet mean/std.
-    return ModelInput{"built-in " + model + " (torchvision)", 256, 224, kImageNetMean, kImageNetStd};
+    return ModelInput{"built-in " + model + " (torchvision)", 256, 224, kImageNetMean, kImageNetStd, nlohmann::json()};
   }
   fs::path sidecar = model_file;
   sidecar.replace_extension(".json");

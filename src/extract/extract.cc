@@ -102,6 +102,56 @@ void ExtractOptions::Validate() const {
   CheckRange("extract: --max-failed-fraction", max_failed_fraction, 0, 1);
 }
 
+namespace {
+
+std::unique_ptr<FeatureModel> LoadFeatureModel(const ExtractOptions& o, bool untrained) {
+  std::unique_ptr<FeatureModel> model =
+      o.model_file.empty()
+          ? MakeBuiltinModel(o.model, o.init_seed, o.weights)
+          : MakeScriptModel(o.model_file, "--model-file '" + o.model_file.string() +
+                                              "' is not a TorchScript model LibTorch " + TorchVersion() + " can load");
+  if (untrained)
+    spdlog::warn(
+        "extract: NO WEIGHTS GIVEN - {} runs with a fixed-seed random initialisation; features are "
+        "UNTRAINED and only good for testing the pipeline. See README 'Pretrained weights'.",
+        o.model);
+  return model;
+}
+
+// Every photo's feature (rows of `images`), reused from the previous artifact where it can be,
+// computed otherwise; NaN/Inf anywhere is an error.
+struct PhotoFeatures {
+  std::vector<float> values;  // rows x dim
+  int64_t dim = 0, computed = 0;
+  double model_secs = 0;
+};
+PhotoFeatures AllPhotoFeatures(FeatureRun& run, const RunContext& ctx, const ModelIdentity& identity,
+                               const Artifact& pre, const ImageTable& images) {
+  ReusableFeatures reuse = FindReusable(ctx, identity, pre.manifest.params);
+  torch::InferenceMode inference;
+  if (run.dim == 0) {  // TorchScript: learn the feature size from one dummy input
+    const int crop = contract::PreprocessParams::From(pre.manifest).crop;
+    run.dim = run.model.Features(torch::zeros({1, 3, crop, crop}).to(run.device, run.dtype)).size(1);
+  }
+  PhotoFeatures f;
+  f.dim = run.dim;
+  // A previous version is only reusable with the same feature size (same model, so always, unless
+  // its files were tampered with); otherwise every photo is computed.
+  if (reuse.features.cols() != f.dim) reuse.row_of_sha.clear();
+  f.values.assign(size_t(images.rows()) * size_t(f.dim), 0.f);
+  const std::vector<int64_t> todo = PhotosToCompute(images, reuse, f.dim, f.values);
+  f.model_secs = ComputePhotoFeatures(run, pre, images, identity.mean, identity.stdv, todo, f.values);
+  f.computed = int64_t(todo.size());
+  for (float v : f.values)
+    if (!std::isfinite(v))
+      throw InputError(
+          "extract: the model produced NaN/Inf features (bad weights, or fp16 overflow); "
+          "try --precision fp32");
+  return f;
+}
+
+}  // namespace
+
 static StageResult RunUnguarded(const ExtractOptions& options, const RunContext& ctx) {
   options.Validate();
   ExtractOptions o = options;
@@ -121,16 +171,7 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
   const std::string key = ComputeArtifactKey(kStage, kStageVersion, identity.params, identity.inputs);
   if (auto up = FindUpToDate(ctx, kStage, key)) return *up;
 
-  std::unique_ptr<FeatureModel> model =
-      o.model_file.empty()
-          ? MakeBuiltinModel(o.model, o.init_seed, o.weights)
-          : MakeScriptModel(o.model_file, "--model-file '" + o.model_file.string() +
-                                              "' is not a TorchScript model LibTorch " + TorchVersion() + " can load");
-  if (identity.untrained)
-    spdlog::warn(
-        "extract: NO WEIGHTS GIVEN - {} runs with a fixed-seed random initialisation; features are "
-        "UNTRAINED and only good for testing the pipeline. See README 'Pretrained weights'.",
-        o.model);
+  std::unique_ptr<FeatureModel> model = LoadFeatureModel(o, identity.untrained);
   const torch::Dtype dtype = model::TorchDtype(o.precision);
   FeatureRun run{*model,
                  device,
@@ -143,25 +184,10 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
                  model->declared_dim()};
   const ImageTable images = ReadImageTable(pre);
   const int64_t n = images.rows();
-  ReusableFeatures reuse = FindReusable(ctx, identity, pre.manifest.params);
-
-  torch::InferenceMode inference;
-  if (run.dim == 0) {  // TorchScript: learn the feature size from one dummy input
-    const int crop = contract::PreprocessParams::From(pre.manifest).crop;
-    run.dim = model->Features(torch::zeros({1, 3, crop, crop}).to(device, dtype)).size(1);
-  }
-  const int64_t dim = run.dim;
-  // A previous version is only reusable with the same feature size (same model, so always, unless
-  // its files were tampered with); otherwise every photo is computed.
-  if (reuse.features.cols() != dim) reuse.row_of_sha.clear();
-  std::vector<float> photo(size_t(n) * size_t(dim), 0.f);
-  const std::vector<int64_t> todo = PhotosToCompute(images, reuse, dim, photo);
-  const double model_secs = ComputePhotoFeatures(run, pre, images, identity.mean, identity.stdv, todo, photo);
-  for (float v : photo)
-    if (!std::isfinite(v))
-      throw InputError(
-          "extract: the model produced NaN/Inf features (bad weights, or fp16 overflow); "
-          "try --precision fp32");
+  const PhotoFeatures features = AllPhotoFeatures(run, ctx, identity, pre, images);
+  const std::vector<float>& photo = features.values;
+  const int64_t dim = features.dim, computed = features.computed;
+  const double model_secs = features.model_secs;
 
   ArtifactBuilder b(ctx.workdir, kStage, kStageVersion, identity.params, identity.inputs);
   b.set_tag(ctx.tag);
@@ -177,7 +203,6 @@ static StageResult RunUnguarded(const ExtractOptions& options, const RunContext&
     throw TooManyFailuresError("extract: " + std::to_string(missing) + " of " + std::to_string(items + missing) +
                                " items have no usable photo (above --max-failed-fraction)");
   WriteOutputs(images, photo, dim, pooled, b);
-  const int64_t computed = int64_t(todo.size());
   b.counts() = contract::ExtractSummary{items, dim, n, computed, n - computed, missing, std::nullopt, false}.ToJson();
   b.extra()["untrained"] = identity.untrained;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -244,93 +244,104 @@ json Metrics(const json& report) {
 
 }  // namespace
 
+namespace {
+
+// Run i's row (parameters, tag, metrics, users evaluated) and its per-user scores for pairing.
+json DescribeRun(const fs::path& dir, size_t i, json& notes, std::optional<PerUser>* per_user) {
+  const std::string name = "run " + std::to_string(i + 1);
+  Artifact ev = OpenEvaluate(dir);
+  json report;
+  try {
+    report = json::parse(ReadFileBytes(ev.File("report.json")));
+  } catch (const json::exception& e) {
+    throw ArtifactError("compare: " + ev.File("report.json").string() + " is not valid JSON: " + e.what());
+  }
+  json run{{"run", i + 1}, {"evaluate", ev.dir.string()}, {"tag", ev.manifest.tag}};
+  run["parameters"] = RunParameters(ev, notes, name);
+  if (run["tag"] == "" && FileNameOfInput(ev, "recommendations").empty()) {
+    // A tag given to the run that made the recommendations, when evaluate itself was reused.
+    if (auto rec = Parent(ev, "recommend", notes, name)) run["tag"] = rec->manifest.tag;
+  }
+  run["metrics"] = Metrics(report);
+  if (report.contains("same_label_precision")) run["same_label_precision"] = report["same_label_precision"];
+  run["users_evaluated"] = report.value("users_evaluated", 0);
+  *per_user = ReadPerUser(ev);
+  if (!*per_user)
+    notes.push_back(name + ": " + ev.dir.string() +
+                    " has no per_user.csv (made before evaluate stage version 2): no "
+                    "paired intervals; rerun evaluate");
+  return run;
+}
+
+// Run i's paired intervals against the baseline, on the users both scored, or a note saying why
+// there are none.
+void PairWithBaseline(const CompareOptions& o, size_t i, const std::vector<std::optional<PerUser>>& per_user,
+                      json& out) {
+  const size_t base = size_t(o.baseline - 1);
+  const json& r = out["runs"][i];
+  const json& b = out["runs"][base];
+  const std::string name = "run " + std::to_string(i + 1);
+  if (r["parameters"].value("test_digest", "a") != b["parameters"].value("test_digest", "b")) {
+    out["notes"].push_back(name + " was scored on another test set than run " + std::to_string(o.baseline) +
+                           ": its users cannot be paired, so no interval (run both on the same --split)");
+    return;
+  }
+  const PerUser &x = *per_user[i], &y = *per_user[base];
+  std::vector<std::pair<size_t, size_t>> cols;  // (column in x, column in y) of each shared K
+  std::vector<int> ks;
+  for (size_t p = 0; p < x.ks.size(); ++p)
+    for (size_t q = 0; q < y.ks.size(); ++q)
+      if (x.ks[p] == y.ks[q]) {
+        ks.push_back(x.ks[p]);
+        cols.push_back({p, q});
+      }
+  std::vector<std::vector<double>> diffs(ks.size() * 2);
+  for (const auto& [user, xv] : x.rows) {
+    auto it = y.rows.find(user);
+    if (it == y.rows.end()) continue;
+    for (size_t c = 0; c < ks.size(); ++c) {
+      diffs[2 * c].push_back(xv[cols[c].first] - it->second[cols[c].second]);
+      diffs[2 * c + 1].push_back(xv[x.ks.size() + cols[c].first] - it->second[y.ks.size() + cols[c].second]);
+    }
+  }
+  if (ks.empty() || diffs[0].empty()) {
+    out["notes"].push_back(name + " and run " + std::to_string(o.baseline) + " share no " +
+                           (ks.empty() ? std::string("cut-off K") : std::string("evaluated user")) + ": no interval");
+    return;
+  }
+  if (diffs[0].size() < std::max(x.rows.size(), y.rows.size()))
+    out["notes"].push_back(name + " and run " + std::to_string(o.baseline) + " evaluated " +
+                           std::to_string(x.rows.size()) + " and " + std::to_string(y.rows.size()) +
+                           " users; the intervals pair the " + std::to_string(diffs[0].size()) +
+                           " they share, so they can differ from the metrics' difference");
+  const std::vector<Interval> iv = PairedBootstrap(diffs, o.resamples, o.seed, o.confidence);
+  for (size_t c = 0; c < ks.size(); ++c)
+    for (int m = 0; m < 2; ++m) {
+      const Interval& v = iv[2 * c + size_t(m)];
+      out["paired"].push_back({{"run", i + 1},
+                               {"against", o.baseline},
+                               {"metric", m == 0 ? "hr" : "ndcg"},
+                               {"k", ks[c]},
+                               {"users", diffs[0].size()},
+                               {"diff", v.mean},
+                               {"low", v.low},
+                               {"high", v.high},
+                               {"significant", v.significant()}});
+    }
+}
+
+}  // namespace
+
 json Compare(const CompareOptions& o) {
   o.Validate();
   json out{{"runs", json::array()},    {"paired", json::array()}, {"notes", json::array()},    {"baseline", o.baseline},
            {"resamples", o.resamples}, {"seed", o.seed},          {"confidence", o.confidence}};
-  std::vector<Artifact> evals;
-  std::vector<std::optional<PerUser>> per_user;
-  for (size_t i = 0; i < o.runs.size(); ++i) {
-    const std::string name = "run " + std::to_string(i + 1);
-    Artifact ev = OpenEvaluate(o.runs[i]);
-    json report;
-    try {
-      report = json::parse(ReadFileBytes(ev.File("report.json")));
-    } catch (const json::exception& e) {
-      throw ArtifactError("compare: " + ev.File("report.json").string() + " is not valid JSON: " + e.what());
-    }
-    json run{{"run", i + 1}, {"evaluate", ev.dir.string()}, {"tag", ev.manifest.tag}};
-    run["parameters"] = RunParameters(ev, out["notes"], name);
-    if (run["tag"] == "" && FileNameOfInput(ev, "recommendations").empty()) {
-      // A tag given to the run that made the recommendations, when evaluate itself was reused.
-      if (auto rec = Parent(ev, "recommend", out["notes"], name)) run["tag"] = rec->manifest.tag;
-    }
-    run["metrics"] = Metrics(report);
-    if (report.contains("same_label_precision")) run["same_label_precision"] = report["same_label_precision"];
-    run["users_evaluated"] = report.value("users_evaluated", 0);
-    per_user.push_back(ReadPerUser(ev));
-    if (!per_user.back())
-      out["notes"].push_back(name + ": " + ev.dir.string() +
-                             " has no per_user.csv (made before evaluate stage version 2): no "
-                             "paired intervals; rerun evaluate");
-    out["runs"].push_back(run);
-    evals.push_back(ev);
-  }
-  // Paired differences against the baseline run, on the users both scored.
+  std::vector<std::optional<PerUser>> per_user(o.runs.size());
+  for (size_t i = 0; i < o.runs.size(); ++i)
+    out["runs"].push_back(DescribeRun(o.runs[i], i, out["notes"], &per_user[i]));
   const size_t base = size_t(o.baseline - 1);
-  const json& b = out["runs"][base];
-  for (size_t i = 0; i < evals.size(); ++i) {
-    if (i == base || !per_user[i] || !per_user[base]) continue;
-    const json& r = out["runs"][i];
-    const std::string name = "run " + std::to_string(i + 1);
-    if (r["parameters"].value("test_digest", "a") != b["parameters"].value("test_digest", "b")) {
-      out["notes"].push_back(name + " was scored on another test set than run " + std::to_string(o.baseline) +
-                             ": its users cannot be paired, so no interval (run both on the same --split)");
-      continue;
-    }
-    const PerUser &x = *per_user[i], &y = *per_user[base];
-    std::vector<std::pair<size_t, size_t>> cols;  // (column in x, column in y) of each shared K
-    std::vector<int> ks;
-    for (size_t p = 0; p < x.ks.size(); ++p)
-      for (size_t q = 0; q < y.ks.size(); ++q)
-        if (x.ks[p] == y.ks[q]) {
-          ks.push_back(x.ks[p]);
-          cols.push_back({p, q});
-        }
-    std::vector<std::vector<double>> diffs(ks.size() * 2);
-    for (const auto& [user, xv] : x.rows) {
-      auto it = y.rows.find(user);
-      if (it == y.rows.end()) continue;
-      for (size_t c = 0; c < ks.size(); ++c) {
-        diffs[2 * c].push_back(xv[cols[c].first] - it->second[cols[c].second]);
-        diffs[2 * c + 1].push_back(xv[x.ks.size() + cols[c].first] - it->second[y.ks.size() + cols[c].second]);
-      }
-    }
-    if (ks.empty() || diffs[0].empty()) {
-      out["notes"].push_back(name + " and run " + std::to_string(o.baseline) + " share no " +
-                             (ks.empty() ? std::string("cut-off K") : std::string("evaluated user")) + ": no interval");
-      continue;
-    }
-    if (diffs[0].size() < std::max(x.rows.size(), y.rows.size()))
-      out["notes"].push_back(name + " and run " + std::to_string(o.baseline) + " evaluated " +
-                             std::to_string(x.rows.size()) + " and " + std::to_string(y.rows.size()) +
-                             " users; the intervals pair the " + std::to_string(diffs[0].size()) +
-                             " they share, so they can differ from the metrics' difference");
-    const std::vector<Interval> iv = PairedBootstrap(diffs, o.resamples, o.seed, o.confidence);
-    for (size_t c = 0; c < ks.size(); ++c)
-      for (int m = 0; m < 2; ++m) {
-        const Interval& v = iv[2 * c + size_t(m)];
-        out["paired"].push_back({{"run", i + 1},
-                                 {"against", o.baseline},
-                                 {"metric", m == 0 ? "hr" : "ndcg"},
-                                 {"k", ks[c]},
-                                 {"users", diffs[0].size()},
-                                 {"diff", v.mean},
-                                 {"low", v.low},
-                                 {"high", v.high},
-                                 {"significant", v.significant()}});
-      }
-  }
+  for (size_t i = 0; i < o.runs.size(); ++i)
+    if (i != base && per_user[i] && per_user[base]) PairWithBaseline(o, i, per_user, out);
   return out;
 }
 

@@ -139,6 +139,89 @@ struct QueryEngine::Impl {
     for (const auto& row : t.rows)
       first_photo.emplace(row[size_t(ci)], std::make_pair(row[size_t(cs)], ParseInt(row[size_t(cr)]).value_or(-1)));
   }
+
+  // The answers' arrays, mapped and checked against the id lists (rows, dtype) before any query.
+  void MapArrays() {
+    sim_idx = std::make_unique<MappedNpy>(rec.File("similar_items.npy"));
+    sim_score = std::make_unique<MappedNpy>(rec.File("similar_scores.npy"));
+    rec_items = std::make_unique<MappedNpy>(rec.File("rec_items.npy"));
+    rec_scores = std::make_unique<MappedNpy>(rec.File("rec_scores.npy"));
+    reduced = std::make_unique<MappedNpy>(red.File("reduced_l2.npy"));
+    if (sim_idx->rows() != int64_t(item_ids.size()) || rec_items->rows() != int64_t(users.size()) ||
+        reduced->rows() != int64_t(red_ids.size()))
+      throw ArtifactError("query: array rows and id lists disagree in " + rec.dir.string() + " or " + red.dir.string() +
+                          "; run `visrec verify` on them");
+    // Touch the arrays' typed views once so a wrong dtype fails here, not mid-query.
+    (void)sim_idx->data<int32_t>();
+    (void)sim_score->data<float>();
+    (void)rec_items->data<int32_t>();
+    (void)rec_scores->data<float>();
+    (void)reduced->data<float>();
+  }
+
+  // --source other than hybrid: that source's similar items, if the run made them.
+  void MapSourceArrays() {
+    if (!rec.manifest.HasOutput("similar_items_" + o.source + ".npy"))
+      throw ArtifactError("query: " + rec.dir.string() +
+                          " has no per-source similar items (made by a visrec before "
+                          "recommend stage version 3); rerun recommend, or use --source hybrid");
+    const contract::RecommendSummary counts = contract::RecommendSummary::From(rec.manifest);
+    if (o.source == "text" && !counts.text_similarity)
+      throw InputError("query: the run in " + rec.dir.string() +
+                       " had no text similarity (no --catalog titles or "
+                       "--text-columns); ask another --source");
+    if (o.source == "collaborative" && !counts.has_recommendations)
+      throw InputError("query: the run in " + rec.dir.string() +
+                       " had no interactions, so no collaborative similarity; "
+                       "ask another --source");
+    source_idx = std::make_unique<MappedNpy>(rec.File("similar_items_" + o.source + ".npy"));
+    source_score = std::make_unique<MappedNpy>(rec.File("similar_scores_" + o.source + ".npy"));
+    if (source_idx->rows() != int64_t(item_ids.size()) || source_score->rows() != source_idx->rows())
+      throw ArtifactError("query: similar_items_" + o.source + ".npy and ids.txt disagree in " + rec.dir.string() +
+                          "; run `visrec verify` on it");
+    (void)source_idx->data<int32_t>();
+    (void)source_score->data<float>();
+  }
+
+  // --show: the asked catalog columns of every item, from the catalog the run read.
+  void ReadShownColumns() {
+    fs::path catalog;
+    std::string digest;
+    for (const auto& in : rec.manifest.InputsWithRole("catalog")) {
+      catalog = ResolveRecordedPath(rec, in.path, "file");
+      digest = in.digest;
+    }
+    if (catalog.empty())
+      throw UsageError("query: --show needs the catalog, and " + rec.dir.string() + " was made without --catalog");
+    std::error_code ec;
+    if (!fs::is_regular_file(catalog, ec))
+      throw InputError("query: --show reads the run's catalog '" + catalog.string() +
+                       "', which is gone; restore it, or "
+                       "query without --show");
+    if (Sha256File(catalog) != digest)
+      spdlog::warn("query: the catalog '{}' changed since {} was made; --show prints its current values",
+                   catalog.string(), rec.dir.string());
+    const Catalog cat = ReadCatalog(catalog);
+    for (const auto& c : o.show)
+      if (std::find(cat.columns.begin(), cat.columns.end(), c) == cat.columns.end()) {
+        std::string known;
+        for (const auto& k : cat.columns) known += (known.empty() ? "" : ", ") + k;
+        throw UsageError("query: --show names '" + c + "', which " + catalog.string() +
+                         " does not have (its columns: " + known + ")");
+      }
+    std::map<std::string, std::string> first_image;
+    for (const auto& photo : cat.photos) first_image.emplace(photo.item_id, photo.image);
+    for (const auto& [item, meta] : cat.metadata) {
+      auto& values = shown[item];
+      for (const auto& c : o.show) {
+        auto f = meta.find(c);
+        values.push_back(c == "item_id"    ? item
+                         : c == "image"    ? first_image[item]
+                         : f == meta.end() ? std::string()
+                                           : f->second);
+      }
+    }
+  }
 };
 
 QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
@@ -155,21 +238,7 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
   m.red_ids = ReadLines(m.red.File("ids.txt"));
   m.item_index = IndexOf(m.item_ids);
   m.user_index = IndexOf(m.users);
-  m.sim_idx = std::make_unique<MappedNpy>(m.rec.File("similar_items.npy"));
-  m.sim_score = std::make_unique<MappedNpy>(m.rec.File("similar_scores.npy"));
-  m.rec_items = std::make_unique<MappedNpy>(m.rec.File("rec_items.npy"));
-  m.rec_scores = std::make_unique<MappedNpy>(m.rec.File("rec_scores.npy"));
-  m.reduced = std::make_unique<MappedNpy>(m.red.File("reduced_l2.npy"));
-  if (m.sim_idx->rows() != int64_t(m.item_ids.size()) || m.rec_items->rows() != int64_t(m.users.size()) ||
-      m.reduced->rows() != int64_t(m.red_ids.size()))
-    throw ArtifactError("query: array rows and id lists disagree in " + m.rec.dir.string() + " or " +
-                        m.red.dir.string() + "; run `visrec verify` on them");
-  // Touch the arrays' typed views once so a wrong dtype fails here, not mid-query.
-  (void)m.sim_idx->data<int32_t>();
-  (void)m.sim_score->data<float>();
-  (void)m.rec_items->data<int32_t>();
-  (void)m.rec_scores->data<float>();
-  (void)m.reduced->data<float>();
+  m.MapArrays();
   // Lists from a --split run leave the held-out interactions out: fine for judging, not for serving.
   for (const auto& in : m.rec.manifest.InputsWithRole("interactions"))
     if (fs::path(in.path).filename() == "train.csv" &&
@@ -178,66 +247,8 @@ QueryEngine::QueryEngine(const QueryOptions& o) : impl_(new Impl) {
           "query: {} was trained on a split's training part (a `run --split` without --final); its lists lack the "
           "held-out interactions",
           m.rec.dir.string());
-  if (o.source != "hybrid") {
-    if (!m.rec.manifest.HasOutput("similar_items_" + o.source + ".npy"))
-      throw ArtifactError("query: " + m.rec.dir.string() +
-                          " has no per-source similar items (made by a visrec before "
-                          "recommend stage version 3); rerun recommend, or use --source hybrid");
-    const contract::RecommendSummary counts = contract::RecommendSummary::From(m.rec.manifest);
-    if (o.source == "text" && !counts.text_similarity)
-      throw InputError("query: the run in " + m.rec.dir.string() +
-                       " had no text similarity (no --catalog titles or "
-                       "--text-columns); ask another --source");
-    if (o.source == "collaborative" && !counts.has_recommendations)
-      throw InputError("query: the run in " + m.rec.dir.string() +
-                       " had no interactions, so no collaborative similarity; "
-                       "ask another --source");
-    m.source_idx = std::make_unique<MappedNpy>(m.rec.File("similar_items_" + o.source + ".npy"));
-    m.source_score = std::make_unique<MappedNpy>(m.rec.File("similar_scores_" + o.source + ".npy"));
-    if (m.source_idx->rows() != int64_t(m.item_ids.size()) || m.source_score->rows() != m.source_idx->rows())
-      throw ArtifactError("query: similar_items_" + o.source + ".npy and ids.txt disagree in " + m.rec.dir.string() +
-                          "; run `visrec verify` on it");
-    (void)m.source_idx->data<int32_t>();
-    (void)m.source_score->data<float>();
-  }
-  if (!o.show.empty()) {
-    fs::path catalog;
-    std::string digest;
-    for (const auto& in : m.rec.manifest.InputsWithRole("catalog")) {
-      catalog = ResolveRecordedPath(m.rec, in.path, "file");
-      digest = in.digest;
-    }
-    if (catalog.empty())
-      throw UsageError("query: --show needs the catalog, and " + m.rec.dir.string() + " was made without --catalog");
-    std::error_code ec;
-    if (!fs::is_regular_file(catalog, ec))
-      throw InputError("query: --show reads the run's catalog '" + catalog.string() +
-                       "', which is gone; restore it, or "
-                       "query without --show");
-    if (Sha256File(catalog) != digest)
-      spdlog::warn("query: the catalog '{}' changed since {} was made; --show prints its current values",
-                   catalog.string(), m.rec.dir.string());
-    const Catalog cat = ReadCatalog(catalog);
-    for (const auto& c : o.show)
-      if (std::find(cat.columns.begin(), cat.columns.end(), c) == cat.columns.end()) {
-        std::string known;
-        for (const auto& k : cat.columns) known += (known.empty() ? "" : ", ") + k;
-        throw UsageError("query: --show names '" + c + "', which " + catalog.string() +
-                         " does not have (its columns: " + known + ")");
-      }
-    std::map<std::string, std::string> first_image;
-    for (const auto& photo : cat.photos) first_image.emplace(photo.item_id, photo.image);
-    for (const auto& [item, meta] : cat.metadata) {
-      auto& values = m.shown[item];
-      for (const auto& c : o.show) {
-        auto f = meta.find(c);
-        values.push_back(c == "item_id"    ? item
-                         : c == "image"    ? first_image[item]
-                         : f == meta.end() ? std::string()
-                                           : f->second);
-      }
-    }
-  }
+  if (o.source != "hybrid") m.MapSourceArrays();
+  if (!o.show.empty()) m.ReadShownColumns();
 }
 
 QueryEngine::~QueryEngine() = default;

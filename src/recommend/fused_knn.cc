@@ -193,6 +193,29 @@ TopK OneSided(const float* rows, int64_t n, int64_t d, int k, int threads, const
 // (score, then lower id) — the result is the same set under the same order as the one-sided
 // kernel. Each worker keeps heaps for every row (k + 1 neighbours per row), merged at the end; the
 // caller checks that they fit the memory budget.
+// One worker's heaps in the symmetric kernel.
+struct RowHeaps {
+  std::vector<Neighbor> slots;  // row i's heap: slots[i*k .. i*k + size[i])
+  std::vector<int32_t> size;
+  std::vector<float> thr;  // per column/row: -inf until full, then the k-th best score
+};
+
+// Each row's k best over all workers' heaps, best first.
+TopK MergeRowHeaps(const std::vector<RowHeaps>& ws, int64_t n, int k) {
+  const BetterFn better;
+  TopK out(static_cast<size_t>(n));
+  std::vector<Neighbor> all;
+  for (int64_t i = 0; i < n; ++i) {
+    all.clear();
+    for (const RowHeaps& w : ws)
+      all.insert(all.end(), w.slots.begin() + i * k, w.slots.begin() + i * k + w.size[size_t(i)]);
+    const size_t keep = std::min(all.size(), size_t(k));
+    std::partial_sort(all.begin(), all.begin() + long(keep), all.end(), better);
+    out[size_t(i)].assign(all.begin(), all.begin() + long(keep));
+  }
+  return out;
+}
+
 template <class Isa>
 TopK Symmetric(const float* rows, int64_t n, int64_t d, int k, int workers, const std::vector<char>& zero) {
   constexpr int64_t kRows = Isa::kRows, kCols = kTileCols;
@@ -202,16 +225,11 @@ TopK Symmetric(const float* rows, int64_t n, int64_t d, int k, int workers, cons
   const std::vector<float> packed = PackColumnTiles(rows, n, d);
   const std::vector<float> zero_row(size_t(d), 0.f);
   const int64_t blocks = (n + kRowBlock - 1) / kRowBlock;
-  struct Worker {
-    std::vector<Neighbor> slots;  // row i's heap: slots[i*k .. i*k + size[i])
-    std::vector<int32_t> size;
-    std::vector<float> thr;  // per column/row: -inf until full, then the k-th best score
-  };
-  std::vector<Worker> ws(static_cast<size_t>(workers));
+  std::vector<RowHeaps> ws(static_cast<size_t>(workers));
   std::atomic<int64_t> next{0};
   const BetterFn better;
   ParallelFor(workers, workers, [&](int64_t w) {
-    Worker& me = ws[size_t(w)];
+    RowHeaps& me = ws[size_t(w)];
     me.slots.resize(size_t(n) * size_t(k));
     me.size.assign(size_t(tiles * kCols), 0);
     me.thr.assign(size_t(tiles * kCols), -INFINITY);
@@ -267,17 +285,7 @@ TopK Symmetric(const float* rows, int64_t n, int64_t d, int k, int workers, cons
       }
     }
   });
-  TopK out(static_cast<size_t>(n));
-  std::vector<Neighbor> all;
-  for (int64_t i = 0; i < n; ++i) {
-    all.clear();
-    for (const Worker& w : ws)
-      all.insert(all.end(), w.slots.begin() + i * k, w.slots.begin() + i * k + w.size[size_t(i)]);
-    const size_t keep = std::min(all.size(), size_t(k));
-    std::partial_sort(all.begin(), all.begin() + long(keep), all.end(), better);
-    out[size_t(i)].assign(all.begin(), all.begin() + long(keep));
-  }
-  return out;
+  return MergeRowHeaps(ws, n, k);
 }
 
 [[noreturn]] void NoKernel(VectorIsa isa) {

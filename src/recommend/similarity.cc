@@ -105,6 +105,39 @@ struct CfColumns {
   std::vector<double> norm;
 };
 
+// One 16-byte slot per item holding its accumulator and norm: a candidate costs one random
+// cache-line access instead of two.
+struct CfSlot {
+  double acc;
+  double norm;
+};
+
+// Item i's candidates (the nt items touched, tp[0..nt)) ranked into `out`, best k; each touched
+// accumulator (and support count) is reset for the next item.
+template <bool kFast>
+inline void RankTouched(int64_t i, const int32_t* tp, int64_t nt, CfSlot* sl, int32_t* sup, double ni, double shrink,
+                        int min_support, TopSelector& top, std::vector<Neighbor>& out) {
+  // Item i touched itself through each of its own contexts: forget it.
+  sl[i].acc = 0;
+  if (!kFast) sup[i] = 0;
+  top.Reset();
+  double reject_below = -HUGE_VAL;  // acc < reject_below * (ni * nj + shrink) cannot enter
+  for (int64_t q = 0; q < nt; ++q) {
+    const int32_t j = tp[q];
+    if (j == i) continue;
+    CfSlot& x = sl[j];
+    const double a = x.acc;
+    x.acc = 0;
+    const bool supported = kFast || sup[j] >= min_support;
+    if (!kFast) sup[j] = 0;
+    const double den = ni * x.norm + shrink;
+    if (a < reject_below * den || !supported || a == 0.0) continue;
+    top.Offer(Neighbor{j, float(a / den)});
+    reject_below = top.RejectBelow();
+  }
+  top.Finish(out);
+}
+
 // Scores items w, w + threads, ... (in chunks) against all others and keeps each one's top k.
 // kUniform: every value equals `uniform` (implicit feedback), so no value is loaded in the inner
 // loop. kFast: all values positive and min_support <= 1, so an accumulator is zero exactly until
@@ -113,20 +146,14 @@ template <class Offset, bool kUniform, bool kFast>
 void ScoreItems(const SparseRows& m, const CfColumns<Offset>& cols, int k, double shrink, int min_support,
                 float uniform, const std::vector<char>* only, int64_t w, int threads, TopK& out) {
   const int32_t n = cols.n;
-  // One 16-byte slot per item holding its accumulator and norm: a candidate costs one random
-  // cache-line access instead of two.
-  struct Slot {
-    double acc;
-    double norm;
-  };
-  std::vector<Slot> slot(static_cast<size_t>(n));
+  std::vector<CfSlot> slot(static_cast<size_t>(n));
   for (int32_t j = 0; j < n; ++j) slot[size_t(j)] = {0.0, cols.norm[size_t(j)]};
   std::vector<int32_t> support(kFast ? 0 : size_t(n), 0);
   // Touched items, written without a branch: every item is written, the count only moves on first
   // touch (a data-dependent branch here mispredicts about half the time).
   std::vector<int32_t> touched(size_t(n) + 1);
   int32_t* tp = touched.data();
-  Slot* sl = slot.data();
+  CfSlot* sl = slot.data();
   int32_t* sup = support.data();
   const int32_t* items = m.item.data();
   const float* values = m.value.data();
@@ -172,26 +199,7 @@ void ScoreItems(const SparseRows& m, const CfColumns<Offset>& cols, int k, doubl
           }
         }
       }
-      // Item i touched itself through each of its own contexts: forget it.
-      sl[i].acc = 0;
-      if (!kFast) sup[i] = 0;
-      top.Reset();
-      const double ni = cols.norm[size_t(i)];
-      double reject_below = -HUGE_VAL;  // acc < reject_below * (ni * nj + shrink) cannot enter
-      for (int64_t q = 0; q < nt; ++q) {
-        const int32_t j = tp[q];
-        if (j == i) continue;
-        Slot& x = sl[j];
-        const double a = x.acc;
-        x.acc = 0;
-        const bool supported = kFast || sup[j] >= min_support;
-        if (!kFast) sup[j] = 0;
-        const double den = ni * x.norm + shrink;
-        if (a < reject_below * den || !supported || a == 0.0) continue;
-        top.Offer(Neighbor{j, float(a / den)});
-        reject_below = top.RejectBelow();
-      }
-      top.Finish(out[size_t(i)]);
+      RankTouched<kFast>(i, tp, nt, sl, sup, cols.norm[size_t(i)], shrink, min_support, top, out[size_t(i)]);
     }
   }
 }
@@ -263,23 +271,49 @@ TopK DenseCosineTopK(const float* rows, int64_t n, int64_t d, int k, int64_t bud
   return DenseCosineTopKRows(rows, n, d, k, nullptr, budget, threads, kernel);
 }
 
-TopK DenseCosineTopKRows(const float* rows, int64_t n, int64_t d, int k, const std::vector<int64_t>* query,
-                         int64_t budget, int threads, DenseKernel kernel) {
-  using M = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  Eigen::Map<const M> x(rows, n, d);
-  std::vector<char> zero(static_cast<size_t>(n), 0);
-  for (int64_t i = 0; i < n; ++i) zero[size_t(i)] = x.row(i).squaredNorm() == 0.f;
-  const detail::VectorIsa isa =
-      kernel == DenseKernel::kBlas || k <= 0 ? detail::VectorIsa::kNone : detail::FusedKernelIsa();
-  if (isa != detail::VectorIsa::kNone) {
-    // The symmetric kernel's per-worker heaps (k neighbours per row each) must fit the budget; with
-    // fewer workers if need be, else the one-sided kernel, whose memory does not grow with n^2 or k.
-    const int64_t per_worker = n * (int64_t(k) * int64_t(sizeof(Neighbor)) + 8);
-    const int workers = int(std::min<int64_t>(ResolveThreads(threads), budget / std::max<int64_t>(1, per_worker)));
-    if (kernel == DenseKernel::kOneSided || workers < 1 || query)
-      return detail::FusedOneSided(isa, rows, n, d, k, threads, zero, query);
-    return detail::FusedSymmetric(isa, rows, n, d, k, workers, zero);
+namespace {
+
+using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Row i's k best among the n scores `sr` (itself and zero rows excluded), best first, into `heap`.
+inline void SelectTopK(const float* sr, int64_t n, int64_t i, int k, const std::vector<char>& zero,
+                       std::vector<Neighbor>& heap) {
+  const auto better = [](const Neighbor& a, const Neighbor& b) {
+    return Better(a, b);
+  };  // inlinable, unlike a function pointer
+  heap.clear();
+  auto consider = [&](int64_t j) {
+    if (j == i || zero[size_t(j)]) return;
+    const Neighbor c{int32_t(j), sr[j]};
+    if (int(heap.size()) < k) {
+      heap.push_back(c);
+      std::push_heap(heap.begin(), heap.end(), better);
+    } else if (c.score > heap.front().score) {  // j ascends: an equal score never wins the tie
+      std::pop_heap(heap.begin(), heap.end(), better);
+      heap.back() = c;
+      std::push_heap(heap.begin(), heap.end(), better);
+    }
+  };
+  int64_t j = 0;
+  for (; j < n && int(heap.size()) < k; ++j) consider(j);
+  // Once the heap is full, most scores lose to its worst: test 16 at a time (a vectorized
+  // compare) and look closer only at chunks holding a possible winner.
+  constexpr int64_t kLanes = 16;
+  for (; j + kLanes <= n; j += kLanes) {
+    const float thr = int(heap.size()) < k ? -INFINITY : heap.front().score;
+    bool any = false;
+    for (int64_t t = 0; t < kLanes; ++t) any |= sr[j + t] > thr;
+    if (!any) continue;
+    for (int64_t t = 0; t < kLanes; ++t) consider(j + t);
   }
+  for (; j < n; ++j) consider(j);
+  std::sort(heap.begin(), heap.end(), better);
+}
+
+// The BLAS path: blocks of rows times all rows (sgemm), each row's scores scanned while in cache.
+TopK BlasCosineTopK(const float* rows, int64_t n, int64_t d, int k, const std::vector<int64_t>* query, int64_t budget,
+                    int threads, const std::vector<char>& zero) {
+  using M = RowMatrixF;
   TopK out(static_cast<size_t>(n));
   threads = ResolveThreads(threads);
   // Rows per block: all workers' score blocks together stay under the budget, and a block stays
@@ -305,9 +339,6 @@ TopK DenseCosineTopKRows(const float* rows, int64_t n, int64_t d, int k, const s
     return b * block + slot < n ? b * block + slot : -1;
   };
   Eigen::setNbThreads(1);
-  const auto better = [](const Neighbor& a, const Neighbor& b) {
-    return Better(a, b);
-  };  // inlinable, unlike a function pointer
   // One score buffer per worker, reused for every block (a fresh multi-MB buffer per block costs
   // page faults).
   std::vector<M> pool;
@@ -343,40 +374,32 @@ TopK DenseCosineTopKRows(const float* rows, int64_t n, int64_t d, int k, const s
     for (int64_t slot = 0; slot < block; ++slot) {
       const int64_t i = row_in(b, slot);
       if (i < 0 || zero[size_t(i)]) continue;
-      heap.clear();
-      const float* sr = s.row(slot).data();
-      auto consider = [&](int64_t j) {
-        if (j == i || zero[size_t(j)]) return;
-        const Neighbor c{int32_t(j), sr[j]};
-        if (int(heap.size()) < k) {
-          heap.push_back(c);
-          std::push_heap(heap.begin(), heap.end(), better);
-        } else if (c.score > heap.front().score) {  // j ascends: an equal score never wins the tie
-          std::pop_heap(heap.begin(), heap.end(), better);
-          heap.back() = c;
-          std::push_heap(heap.begin(), heap.end(), better);
-        }
-      };
-      int64_t j = 0;
-      for (; j < n && int(heap.size()) < k; ++j) consider(j);
-      // Once the heap is full, most scores lose to its worst: test 16 at a time (a vectorized
-      // compare) and look closer only at chunks holding a possible winner.
-      constexpr int64_t kLanes = 16;
-      for (; j + kLanes <= n; j += kLanes) {
-        const float thr = int(heap.size()) < k ? -INFINITY : heap.front().score;
-        bool any = false;
-        for (int64_t t = 0; t < kLanes; ++t) any |= sr[j + t] > thr;
-        if (!any) continue;
-        for (int64_t t = 0; t < kLanes; ++t) consider(j + t);
-      }
-      for (; j < n; ++j) consider(j);
-      std::sort(heap.begin(), heap.end(), better);
+      SelectTopK(s.row(slot).data(), n, i, k, zero, heap);
       out[size_t(i)] = heap;
     }
     std::lock_guard<std::mutex> l(pool_mu);
     pool.push_back(std::move(s));
   });
   return out;
+}
+
+}  // namespace
+
+TopK DenseCosineTopKRows(const float* rows, int64_t n, int64_t d, int k, const std::vector<int64_t>* query,
+                         int64_t budget, int threads, DenseKernel kernel) {
+  Eigen::Map<const RowMatrixF> x(rows, n, d);
+  std::vector<char> zero(static_cast<size_t>(n), 0);
+  for (int64_t i = 0; i < n; ++i) zero[size_t(i)] = x.row(i).squaredNorm() == 0.f;
+  const detail::VectorIsa isa =
+      kernel == DenseKernel::kBlas || k <= 0 ? detail::VectorIsa::kNone : detail::FusedKernelIsa();
+  if (isa == detail::VectorIsa::kNone) return BlasCosineTopK(rows, n, d, k, query, budget, threads, zero);
+  // The symmetric kernel's per-worker heaps (k neighbours per row each) must fit the budget; with
+  // fewer workers if need be, else the one-sided kernel, whose memory does not grow with n^2 or k.
+  const int64_t per_worker = n * (int64_t(k) * int64_t(sizeof(Neighbor)) + 8);
+  const int workers = int(std::min<int64_t>(ResolveThreads(threads), budget / std::max<int64_t>(1, per_worker)));
+  if (kernel == DenseKernel::kOneSided || workers < 1 || query)
+    return detail::FusedOneSided(isa, rows, n, d, k, threads, zero, query);
+  return detail::FusedSymmetric(isa, rows, n, d, k, workers, zero);
 }
 
 SparseRows TfidfMatrix(const std::vector<std::string>& texts) {

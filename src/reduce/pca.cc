@@ -98,117 +98,133 @@ void Orthonormalize(Eigen::MatrixXf& a, int threads) {
   }
 }
 
+// K for a fixed-size fit, checked against the input; unused (and unchecked) with a variance target.
+int CheckedDims(const PcaFitOptions& o, Eigen::Index n, Eigen::Index d) {
+  const int k = o.dims;
+  if (o.variance_target > 0) return k;
+  if (k < 1) throw UsageError("reduce: --dims must be >= 1");
+  if (k > d)
+    throw UsageError("reduce: --dims " + std::to_string(k) + " exceeds the feature dimension " + std::to_string(d));
+  if (k > n - 1)
+    throw InputError("reduce: --dims " + std::to_string(k) + " needs at least " + std::to_string(k + 1) +
+                     " items, the input has " + std::to_string(n) + "; lower --dims");
+  return k;
+}
+
+// One pass over the input (it can be GBs): column sums and the sum of squares in double, row by
+// row (row-major data), and the NaN/Inf check. Total variance = (sum of squares - n |mean|^2)/(n-1);
+// double accumulation keeps the cancellation harmless at these sizes. The centred matrix is never
+// formed: the products below subtract the mean's contribution instead. Sets mean and total_variance.
+void MeanAndTotalVariance(const MatrixRef& x, int threads, PcaModel& m) {
+  const Eigen::Index n = x.rows(), d = x.cols();
+  std::vector<Eigen::VectorXd> part(size_t(threads), Eigen::VectorXd::Zero(d));
+  std::vector<double> part_sq(size_t(threads), 0.0);
+  std::vector<Eigen::Index> bad(size_t(threads), -1);
+  const Eigen::Index block = (n + threads - 1) / threads;
+  ParallelFor(threads, threads, [&](int64_t t) {
+    Eigen::VectorXd row(d);
+    for (Eigen::Index i = t * block; i < std::min<Eigen::Index>(n, (t + 1) * block); ++i) {
+      row = x.row(i).transpose().cast<double>();
+      const double rsq = row.squaredNorm();
+      if (!std::isfinite(rsq)) {  // NaN, or an Inf (whose square is Inf)
+        bad[size_t(t)] = i;
+        return;
+      }
+      part[size_t(t)] += row;
+      part_sq[size_t(t)] += rsq;
+    }
+  });
+  for (Eigen::Index b : bad)
+    if (b >= 0) throw InputError("PCA input row " + std::to_string(b) + " contains NaN or Inf");
+  m.mean = Eigen::VectorXd::Zero(d);
+  for (auto& p : part) m.mean += p;
+  m.mean /= double(n);
+  double sq = 0;
+  for (double p : part_sq) sq += p;
+  const double raw = sq;
+  sq -= double(n) * m.mean.squaredNorm();
+  // Identical rows leave only rounding of the subtraction; below float resolution it is zero.
+  if (sq <= 1e-13 * raw) sq = 0;
+  m.total_variance = sq / double(n - 1);
+  if (!(m.total_variance > 0)) throw InputError("PCA input has zero variance (all items identical)");
+}
+
+// Covariance eigendecomposition in double; with a variance target, K is the smallest reaching it.
+void FitExact(const MatrixRef& x, const PcaFitOptions& o, int k, PcaModel& m) {
+  const Eigen::Index n = x.rows(), d = x.cols();
+  Eigen::MatrixXd xd = x.cast<double>();
+  xd.rowwise() -= m.mean.transpose();
+  Eigen::MatrixXd cov = (xd.transpose() * xd) / double(n - 1);
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(cov);
+  if (es.info() != Eigen::Success) throw InputError("PCA eigendecomposition did not converge");
+  Eigen::VectorXd ev = es.eigenvalues().reverse().cwiseMax(0.0);
+  Eigen::MatrixXd vecs = es.eigenvectors().rowwise().reverse();
+  if (o.variance_target > 0) {
+    double cum = 0;
+    k = 0;
+    while (k < d && k < n - 1) {
+      cum += ev(k) / m.total_variance;
+      ++k;
+      if (cum >= o.variance_target - 1e-12) break;
+    }
+  }
+  m.variance = ev.head(k);
+  m.components = vecs.leftCols(k).transpose();
+}
+
+// Randomized range finder (Halko et al.) with QR-stabilized subspace iterations.
+void FitRandomized(const MatrixRef& x, const PcaFitOptions& o, int k, int threads, PcaModel& m) {
+  const Eigen::Index n = x.rows(), d = x.cols();
+  const Eigen::RowVectorXf mean_f = m.mean.transpose().cast<float>();
+  SingleThreadedBlas blas_guard;  // our threads split the products (see visrec/util/blas.h)
+  const Eigen::Index l = std::min<Eigen::Index>(d, k + o.oversample);
+  Eigen::MatrixXf q;  // n x l, reused by every iteration
+  MulCentred(x, mean_f, Gaussian(d, l, o.seed).cast<float>(), threads, q);
+  Orthonormalize(q, threads);
+  for (int it = 0; it < o.power_iterations; ++it) {
+    Eigen::MatrixXf z = TMulCentred(x, mean_f, q, threads);
+    Orthonormalize(z, threads);
+    MulCentred(x, mean_f, z, threads, q);
+    Orthonormalize(q, threads);
+  }
+  Eigen::MatrixXd bt = TMulCentred(x, mean_f, q, threads).cast<double>();  // d x l = (Q^T Xc)^T
+  // Eigen of the small l x l Gram matrix gives the right singular vectors cheaply.
+  Eigen::MatrixXd gram = bt.transpose() * bt;
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(gram);
+  Eigen::VectorXd s2 = es.eigenvalues().reverse().cwiseMax(0.0);
+  Eigen::MatrixXd u = es.eigenvectors().rowwise().reverse();
+  m.variance = s2.head(k) / double(n - 1);
+  Eigen::MatrixXd v(k, d);
+  for (int r = 0; r < k; ++r) {
+    Eigen::VectorXd row = bt * u.col(r);
+    double nr = row.norm();
+    if (nr > 0)
+      v.row(r) = (row / nr).transpose();
+    else
+      v.row(r).setZero();
+  }
+  m.components = v;
+}
+
 }  // namespace
 
 PcaModel FitPca(const MatrixRef& x, const PcaFitOptions& o) {
   const Eigen::Index n = x.rows(), d = x.cols();
   if (n < 2) throw InputError("PCA needs at least 2 items, got " + std::to_string(n));
-  int k = o.dims;
-  if (o.variance_target <= 0) {
-    if (k < 1) throw UsageError("reduce: --dims must be >= 1");
-    if (k > d)
-      throw UsageError("reduce: --dims " + std::to_string(k) + " exceeds the feature dimension " + std::to_string(d));
-    if (k > n - 1)
-      throw InputError("reduce: --dims " + std::to_string(k) + " needs at least " + std::to_string(k + 1) +
-                       " items, the input has " + std::to_string(n) + "; lower --dims");
-  }
+  const int k = CheckedDims(o, n, d);
+  if (o.method == PcaMethod::kLda) throw UsageError("FitPca: LDA is FitLda's (it needs labels)");
   const int threads = ResolveThreads(o.threads);
   PcaModel m;
   m.whiten = o.whiten;
-  // One pass over the input (it can be GBs): column sums and the sum of squares in double, row by
-  // row (row-major data), and the NaN/Inf check. Total variance = (sum of squares - n |mean|^2)/(n-1);
-  // double accumulation keeps the cancellation harmless at these sizes. The centred matrix is never
-  // formed: the products below subtract the mean's contribution instead.
-  double sq = 0;
-  {
-    std::vector<Eigen::VectorXd> part(size_t(threads), Eigen::VectorXd::Zero(d));
-    std::vector<double> part_sq(size_t(threads), 0.0);
-    std::vector<Eigen::Index> bad(size_t(threads), -1);
-    const Eigen::Index block = (n + threads - 1) / threads;
-    ParallelFor(threads, threads, [&](int64_t t) {
-      Eigen::VectorXd row(d);
-      for (Eigen::Index i = t * block; i < std::min<Eigen::Index>(n, (t + 1) * block); ++i) {
-        row = x.row(i).transpose().cast<double>();
-        const double rsq = row.squaredNorm();
-        if (!std::isfinite(rsq)) {  // NaN, or an Inf (whose square is Inf)
-          bad[size_t(t)] = i;
-          return;
-        }
-        part[size_t(t)] += row;
-        part_sq[size_t(t)] += rsq;
-      }
-    });
-    for (Eigen::Index b : bad)
-      if (b >= 0) throw InputError("PCA input row " + std::to_string(b) + " contains NaN or Inf");
-    m.mean = Eigen::VectorXd::Zero(d);
-    for (auto& p : part) m.mean += p;
-    m.mean /= double(n);
-    for (double p : part_sq) sq += p;
-    const double raw = sq;
-    sq -= double(n) * m.mean.squaredNorm();
-    // Identical rows leave only rounding of the subtraction; below float resolution it is zero.
-    if (sq <= 1e-13 * raw) sq = 0;
-  }
-  const Eigen::RowVectorXf mean_f = m.mean.transpose().cast<float>();
-  m.total_variance = sq / double(n - 1);
-  if (!(m.total_variance > 0)) throw InputError("PCA input has zero variance (all items identical)");
-
-  PcaMethod method = o.method;
-  if (method == PcaMethod::kLda) throw UsageError("FitPca: LDA is FitLda's (it needs labels)");
-  if (method == PcaMethod::kAuto)
-    method = (o.variance_target > 0 || d <= 512 || k > d / 4) ? PcaMethod::kExact : PcaMethod::kRandomized;
-  if (o.variance_target > 0) method = PcaMethod::kExact;
-  m.method = method;
-  if (method == PcaMethod::kExact) {
-    Eigen::MatrixXd xd = x.cast<double>();
-    xd.rowwise() -= m.mean.transpose();
-    Eigen::MatrixXd cov = (xd.transpose() * xd) / double(n - 1);
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(cov);
-    if (es.info() != Eigen::Success) throw InputError("PCA eigendecomposition did not converge");
-    Eigen::VectorXd ev = es.eigenvalues().reverse().cwiseMax(0.0);
-    Eigen::MatrixXd vecs = es.eigenvectors().rowwise().reverse();
-    if (o.variance_target > 0) {
-      double cum = 0;
-      k = 0;
-      while (k < d && k < n - 1) {
-        cum += ev(k) / m.total_variance;
-        ++k;
-        if (cum >= o.variance_target - 1e-12) break;
-      }
-    }
-    m.variance = ev.head(k);
-    m.components = vecs.leftCols(k).transpose();
-  } else {
-    // Randomized range finder (Halko et al.) with QR-stabilized subspace iterations.
-    SingleThreadedBlas blas_guard;  // our threads split the products (see visrec/util/blas.h)
-    const Eigen::Index l = std::min<Eigen::Index>(d, k + o.oversample);
-    Eigen::MatrixXf q;  // n x l, reused by every iteration
-    MulCentred(x, mean_f, Gaussian(d, l, o.seed).cast<float>(), threads, q);
-    Orthonormalize(q, threads);
-    for (int it = 0; it < o.power_iterations; ++it) {
-      Eigen::MatrixXf z = TMulCentred(x, mean_f, q, threads);
-      Orthonormalize(z, threads);
-      MulCentred(x, mean_f, z, threads, q);
-      Orthonormalize(q, threads);
-    }
-    Eigen::MatrixXd bt = TMulCentred(x, mean_f, q, threads).cast<double>();  // d x l = (Q^T Xc)^T
-    // Eigen of the small l x l Gram matrix gives the right singular vectors cheaply.
-    Eigen::MatrixXd gram = bt.transpose() * bt;
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(gram);
-    Eigen::VectorXd s2 = es.eigenvalues().reverse().cwiseMax(0.0);
-    Eigen::MatrixXd u = es.eigenvectors().rowwise().reverse();
-    m.variance = s2.head(k) / double(n - 1);
-    Eigen::MatrixXd v(k, d);
-    for (int r = 0; r < k; ++r) {
-      Eigen::VectorXd row = bt * u.col(r);
-      double nr = row.norm();
-      if (nr > 0)
-        v.row(r) = (row / nr).transpose();
-      else
-        v.row(r).setZero();
-    }
-    m.components = v;
-  }
+  MeanAndTotalVariance(x, threads, m);
+  m.method = o.method;
+  if (m.method == PcaMethod::kAuto)
+    m.method = (o.variance_target > 0 || d <= 512 || k > d / 4) ? PcaMethod::kExact : PcaMethod::kRandomized;
+  if (o.variance_target > 0) m.method = PcaMethod::kExact;
+  if (m.method == PcaMethod::kExact)
+    FitExact(x, o, k, m);
+  else
+    FitRandomized(x, o, k, threads, m);
   FixSigns(m.components);
   m.ratio = m.variance / m.total_variance;
   return m;

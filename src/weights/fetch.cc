@@ -81,6 +81,71 @@ std::string UrlFileName(const std::string& url) {
   return path.substr(path.rfind('/') + 1);
 }
 
+// The file name of `url`, which must be NAME-<hex>.pth: the name is how `--weights NAME` finds the
+// file again, the hex (returned in `hash_prefix`) is the check.
+std::string CheckedFileName(const FetchOptions& o, const std::string& url, std::string* hash_prefix) {
+  const std::string file_name = UrlFileName(url);
+  *hash_prefix = HashPrefixOfFileName(file_name);
+  if (file_name.rfind(o.name + "-", 0) != 0 || fs::path(file_name).extension() != ".pth" ||
+      file_name.size() != o.name.size() + 1 + hash_prefix->size() + 4)
+    throw UsageError("weights fetch: --url must end in " + o.name +
+                     "-<first hex digits of its SHA-256>.pth, like the "
+                     "published " +
+                     UrlFileName(Find(o.name)->url) + " (found '" + file_name +
+                     "'); for other files, download them yourself and give --weights PATH");
+  return file_name;
+}
+
+// Downloads `url` into `part` (a new file) within the options' size and time limits; returns the
+// bytes written. Every failure is an error naming the URL and why; the caller removes `part`.
+int64_t Download(const FetchOptions& o, const std::string& url, const fs::path& part) {
+  Sink sink;
+  sink.limit = o.max_bytes;
+  sink.file = std::fopen(part.c_str(), "wb");
+  if (!sink.file) throw IoError("weights fetch: cannot write " + part.string() + ": " + ErrnoText());
+
+  static std::once_flag curl_init;
+  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  CURL* curl = curl_easy_init();
+  if (!curl) {
+    std::fclose(sink.file);
+    throw NetworkError("weights fetch: libcurl could not start");
+  }
+  char err[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Write);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, err);
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, o.connect_timeout_s);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, o.stall_timeout_s);
+  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(o.max_bytes));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "visrec-weights-fetch");
+  const CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(curl);
+  const bool closed = std::fclose(sink.file) == 0;
+  if (sink.write_failed || !closed)
+    throw IoError("weights fetch: writing " + part.string() + " failed: " + ErrnoText());
+  if (sink.too_big || rc == CURLE_FILESIZE_EXCEEDED)
+    throw NetworkError("weights fetch: " + url + " is larger than the limit of " + std::to_string(o.max_bytes) +
+                       " bytes; nothing was stored");
+  if (rc != CURLE_OK) {
+    std::string why = err[0] ? err : curl_easy_strerror(rc);
+    if (rc == CURLE_HTTP_RETURNED_ERROR) why = "HTTP status " + std::to_string(status);
+    if (rc == CURLE_PARTIAL_FILE)
+      why = "the transfer ended early (" + std::to_string(sink.written) + " bytes received)";
+    throw NetworkError("weights fetch: downloading " + url + " failed: " + why +
+                       "; nothing was stored. Check the network (or a proxy: https_proxy) and run it again");
+  }
+  return sink.written;
+}
+
 }  // namespace
 
 void FetchOptions::Validate() const {
@@ -93,16 +158,8 @@ void FetchOptions::Validate() const {
 FetchResult Fetch(const FetchOptions& o) {
   o.Validate();
   const std::string url = o.url.empty() ? Find(o.name)->url : o.url;
-  const std::string file_name = UrlFileName(url);
-  // NAME-<hex>.pth: the name is how `--weights NAME` finds the file again, the hex is the check.
-  const std::string want = HashPrefixOfFileName(file_name);
-  if (file_name.rfind(o.name + "-", 0) != 0 || fs::path(file_name).extension() != ".pth" ||
-      file_name.size() != o.name.size() + 1 + want.size() + 4)
-    throw UsageError("weights fetch: --url must end in " + o.name +
-                     "-<first hex digits of its SHA-256>.pth, like the "
-                     "published " +
-                     UrlFileName(Find(o.name)->url) + " (found '" + file_name +
-                     "'); for other files, download them yourself and give --weights PATH");
+  std::string want;
+  const std::string file_name = CheckedFileName(o, url, &want);
   const fs::path dir = o.dir.empty() ? WeightsCacheDir() : o.dir;
   const fs::path dest = dir / file_name;
   FetchResult r;
@@ -131,53 +188,9 @@ FetchResult Fetch(const FetchOptions& o) {
       if (!keep) fs::remove(p, e);
     }
   } cleanup{part};
-  Sink sink;
-  sink.limit = o.max_bytes;
-  sink.file = std::fopen(part.c_str(), "wb");
-  if (!sink.file) throw IoError("weights fetch: cannot write " + part.string() + ": " + ErrnoText());
-
-  static std::once_flag curl_init;
-  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  CURL* curl = curl_easy_init();
-  if (!curl) {
-    std::fclose(sink.file);
-    throw NetworkError("weights fetch: libcurl could not start");
-  }
-  char err[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Write);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, err);
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
-  curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, o.connect_timeout_s);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, o.stall_timeout_s);
-  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(o.max_bytes));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "visrec-weights-fetch");
   spdlog::info("weights fetch: {} -> {}", url, dest.string());
-  const CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(curl);
-  const bool closed = std::fclose(sink.file) == 0;
-  if (sink.write_failed || !closed)
-    throw IoError("weights fetch: writing " + part.string() + " failed: " + ErrnoText());
-  if (sink.too_big || rc == CURLE_FILESIZE_EXCEEDED)
-    throw NetworkError("weights fetch: " + url + " is larger than the limit of " + std::to_string(o.max_bytes) +
-                       " bytes; nothing was stored");
-  if (rc != CURLE_OK) {
-    std::string why = err[0] ? err : curl_easy_strerror(rc);
-    if (rc == CURLE_HTTP_RETURNED_ERROR) why = "HTTP status " + std::to_string(status);
-    if (rc == CURLE_PARTIAL_FILE)
-      why = "the transfer ended early (" + std::to_string(sink.written) + " bytes received)";
-    throw NetworkError("weights fetch: downloading " + url + " failed: " + why +
-                       "; nothing was stored. Check the network (or a proxy: https_proxy) and run it again");
-  }
+  r.bytes = Download(o, url, part);
   r.sha256 = Sha256File(part);
-  r.bytes = sink.written;
   if (r.sha256.rfind(want, 0) != 0)
     throw NetworkError("weights fetch: " + url + " has SHA-256 " + r.sha256.substr(0, 16) + "…, but its name says " +
                        want + "…: a damaged or substituted download; nothing was stored");
