@@ -73,11 +73,7 @@ void BindRecommend(CLI::App* c, recommend::RecommendOptions& o) {
   c->add_option("--k", o.k, "recommendations per user")->capture_default_str();
   c->add_option("--similar-k", o.similar_k, "similar items per item and source")->capture_default_str();
   c->add_option("--neighbors", o.neighbors, "neighbours per item used for scoring")->capture_default_str();
-  const std::map<std::string, recommend::BlendMode> blend_modes{{"auto", recommend::BlendMode::kAuto},
-                                                                {"fixed", recommend::BlendMode::kFixed}};
-  auto* blend = c->add_option("--blend", o.blend, "auto: tune the weights on held-out interactions | fixed: the --w-*")
-                    ->transform(CLI::CheckedTransformer(blend_modes, CLI::ignore_case))
-                    ->default_str(o.blend == recommend::BlendMode::kAuto ? "auto" : "fixed");
+  auto* blend = AddChoice(c, "--blend", o.blend, "auto: tune the weights on held-out interactions | fixed: the --w-*");
   std::vector<CLI::Option*> weights{
       c->add_option("--w-cf", o.w_cf, "blend weight of collaborative similarity (implies --blend fixed)")
           ->capture_default_str(),

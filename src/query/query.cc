@@ -57,6 +57,7 @@ struct QueryEngine::Impl {
   std::vector<std::string> item_ids, users, red_ids;
   std::unordered_map<std::string, int64_t> item_index, user_index;
   std::unique_ptr<MappedNpy> sim_idx, sim_score, rec_items, rec_scores, reduced;
+  bool warned_short_lists = false;
   // recommendations.csv: where each user's rows start (built on the first user query).
   std::string rec_csv;
   std::vector<std::pair<size_t, size_t>> user_rows;  // per user: [begin, end) byte range
@@ -80,6 +81,16 @@ struct QueryEngine::Impl {
       for (size_t c = 0; c < o.show.size(); ++c)
         a.shown.push_back({o.show[c], it == shown.end() ? std::string() : it->second[c]});
     }
+  }
+
+  // A K above what recommend stored gets the stored lists, and (once) a warning saying so.
+  void WarnIfShort(int k, int64_t stored, const std::string& what, const std::string& flag) {
+    if (k <= stored || warned_short_lists) return;
+    warned_short_lists = true;
+    spdlog::warn(
+        "query: --k {} is more than the {} {} recommend stored in {} (its {}); showing at most {}. Rerun "
+        "recommend with a larger {} for longer lists",
+        k, stored, what, rec.dir.string(), flag, stored, flag);
   }
 
   int64_t ItemRow(const std::string& id) const {
@@ -263,6 +274,7 @@ QueryResult QueryEngine::Item(const std::string& id, int k) {
   const MappedNpy& items = m.source_idx ? *m.source_idx : *m.sim_idx;
   const MappedNpy& scores = m.source_score ? *m.source_score : *m.sim_score;
   const int64_t sk = items.cols();
+  m.WarnIfShort(k, sk, "similar items per item", "--similar-k");
   const int32_t* idx = items.data<int32_t>() + row * sk;
   const float* sc = scores.data<float>() + row * sk;
   for (int64_t j = 0; j < sk && int64_t(r.answers.size()) < k; ++j) {
@@ -285,6 +297,7 @@ QueryResult QueryEngine::User(const std::string& id, int k) {
                      " users, all from the interactions it was run on); "
                      "check the id, or rerun recommend with this user's interactions");
   m.IndexUserRows();
+  m.WarnIfShort(k, m.rec_items->cols(), "recommendations per user", "--k");
   const auto [begin, end] = m.user_rows[size_t(it->second)];
   if (end > begin) {
     CsvTable t =

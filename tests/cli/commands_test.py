@@ -111,6 +111,8 @@ def main(argv):
                                  (["split", "--method", "bogus", "--interactions", interactions, "-w", work], 2,
                                   "an unknown split method"),
                                  (["reduce", "--method", "svd", "-w", work], 2, "an unknown PCA method"),
+                                 (["recommend", "--blend", "1", "-w", work], 2, "a blend mode given as a number"),
+                                 (["recommend", "--blend", "AUTO", "-w", work], 2, "a blend mode in capitals"),
                                  (["query", "--device", "tpu", "--item", "i0", "-w", work], 2,
                                   "an unknown query device"),
                                  (["explain", "--user", "u0", "--item", "i0", "-w", work], 4,

@@ -412,6 +412,15 @@ def check_round2(r, out, work, common):
              f"exit {rc}: {stdout[-300:]} {err[-300:]}")
     rc, stdout, err = r.run(["query", "--item", "P06", "--workdir", w3])
     r.expect("query item without interactions", rc == 0 and "answer(s)" in stdout, f"exit {rc}: {err[-300:]}")
+    # K larger than the stored lists: the lists as stored, and a warning naming the option to raise.
+    rc, stdout, err = r.run(["query", "--item", "P06", "--k", "500", "--workdir", w3])
+    r.expect("query --k above --similar-k", rc == 0 and "answer(s)" in stdout and "--k 500 is more than the" in err
+             and "--similar-k" in err, f"exit {rc}: {err[-300:]}")
+    rec_dir = os.path.join(work, "recommend", open(os.path.join(work, "recommend", "latest")).read().strip())
+    some_user = open(os.path.join(rec_dir, "users.txt")).read().split("\n")[0]
+    rc, stdout, err = r.run(["query", "--user", some_user, "--k", "500", "--workdir", work])
+    r.expect("query --user --k above recommend's --k", rc == 0 and "--k 500 is more than the 10 recommendations per user"
+             in err, f"exit {rc}: {err[-300:]}")
     r.expect_exit("report without interactions", ["report", "--workdir", w3, "--items", "2", "-q"], 0, [])
     # evaluate --k beyond the recommended list is refused; a malformed baseline is bad input.
     with open(os.path.join(out, "test.csv"), "w") as f:

@@ -116,4 +116,9 @@ struct ChoiceNames<recommend::VisualIndex> {
   static constexpr std::pair<recommend::VisualIndex, const char*> kNames[] = {{recommend::VisualIndex::kExact, "exact"},
                                                                               {recommend::VisualIndex::kHnsw, "hnsw"}};
 };
+template <>
+struct ChoiceNames<recommend::BlendMode> {
+  static constexpr std::pair<recommend::BlendMode, const char*> kNames[] = {{recommend::BlendMode::kFixed, "fixed"},
+                                                                            {recommend::BlendMode::kAuto, "auto"}};
+};
 }  // namespace visrec
