@@ -1,6 +1,10 @@
 #include "visrec/artifact/csv.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <functional>
 
 #include "visrec/artifact/stage.h"
@@ -37,17 +41,21 @@ void CleanHeader(std::vector<std::string>& row, const std::string& name, int64_t
 
 // A quoted field starting at text[i] (the opening quote): runs to the matching quote, "" is a
 // literal quote, and it may span lines (counted in `line`). Leaves i after the closing quote.
-inline void ReadQuotedField(const std::string& text, size_t& i, int64_t& line, std::string& field,
+// With more to come, false when the text ends before that can be decided (the caller reparses
+// the row with more text); at the true end that is an unterminated field.
+inline bool ReadQuotedField(const char* text, size_t n, bool more_to_come, size_t& i, int64_t& line, std::string& field,
                             const std::string& name) {
-  const size_t n = text.size();
   const int64_t start_line = line;
   ++i;
   for (;;) {
-    if (i >= n)
+    if (i >= n) {
+      if (more_to_come) return false;
       throw InputError(name + ":" + std::to_string(start_line) +
                        ": unterminated quoted field (a '\"' is never closed); fix the quoting");
+    }
     char d = text[i];
     if (d == '"') {
+      if (i + 1 >= n && more_to_come) return false;  // perhaps the first of a ""
       if (i + 1 < n && text[i + 1] == '"') {
         field.push_back('"');
         i += 2;
@@ -60,29 +68,38 @@ inline void ReadQuotedField(const std::string& text, size_t& i, int64_t& line, s
     field.push_back(d);
     ++i;
   }
+  if (i >= n && more_to_come) return false;  // what follows the quote is not known yet
   if (i < n && text[i] != ',' && text[i] != '\n' && text[i] != '\r')
     throw InputError(name + ":" + std::to_string(line) +
                      ": unexpected character after a closing quote; quote the whole field");
+  return true;
 }
 
-}  // namespace
-
-void StreamCsv(const std::string& text, const std::string& name, const CsvHeaderFn& on_header, const CsvRowFn& on_row) {
+// What a parse carries from one piece of a file to the next.
+struct CsvParseState {
   bool have_header = false;
-  size_t i = 0, n = text.size();
-  if (n >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;  // UTF-8 BOM
-  int64_t line = 1;
+  int64_t line = 1;  // of text[0]
+};
+
+// Parses the rows of text[0, n), calling on_header for the first non-blank one and on_row for the
+// others. With more_to_come, a row the text ends inside is left alone and its offset returned (the
+// caller passes it again with more text behind it); otherwise everything is parsed and n returned.
+size_t ParseRows(const char* text, size_t n, bool more_to_come, const std::string& name, CsvParseState& st,
+                 const CsvHeaderFn& on_header, const CsvRowFn& on_row) {
+  size_t i = 0;
+  int64_t line = st.line;
   std::vector<std::string> row;
   std::string field;
-  int64_t row_line = 1;
+  int64_t row_line = line;
+  size_t row_start = 0;
   bool row_started = false;
   auto end_row = [&]() {
     row.push_back(std::move(field));
     field.clear();
     bool blank = row.size() == 1 && row[0].empty();
     if (!blank) {
-      if (!have_header) {
-        have_header = true;
+      if (!st.have_header) {
+        st.have_header = true;
         CleanHeader(row, name, row_line);
         on_header(row);
       } else {
@@ -92,14 +109,19 @@ void StreamCsv(const std::string& text, const std::string& name, const CsvHeader
     row.clear();
     row_started = false;
   };
+  const auto incomplete = [&]() {
+    st.line = row_line;
+    return row_start;
+  };
   while (i < n) {
     char c = text[i];
     if (!row_started) {
       row_line = line;
+      row_start = i;
       row_started = true;
     }
     if (c == '"' && field.empty()) {
-      ReadQuotedField(text, i, line, field, name);
+      if (!ReadQuotedField(text, n, more_to_come, i, line, field, name)) return incomplete();
       continue;
     }
     if (c == ',') {
@@ -109,6 +131,7 @@ void StreamCsv(const std::string& text, const std::string& name, const CsvHeader
       continue;
     }
     if (c == '\r') {
+      if (i + 1 >= n && more_to_come) return incomplete();  // perhaps a CRLF
       ++i;
       if (i < n && text[i] == '\n') ++i;
       ++line;
@@ -124,8 +147,47 @@ void StreamCsv(const std::string& text, const std::string& name, const CsvHeader
     field.push_back(c);
     ++i;
   }
+  if (more_to_come && row_started) return incomplete();
   if (row_started || !field.empty() || !row.empty()) end_row();
-  if (!have_header) throw InputError(name + ": the file is empty; expected a header line");
+  st.line = line;
+  return n;
+}
+
+bool HasBom(const char* text, size_t n) { return n >= 3 && std::memcmp(text, "\xEF\xBB\xBF", 3) == 0; }
+
+}  // namespace
+
+void StreamCsv(const std::string& text, const std::string& name, const CsvHeaderFn& on_header, const CsvRowFn& on_row) {
+  const size_t skip = HasBom(text.data(), text.size()) ? 3 : 0;  // UTF-8 BOM
+  CsvParseState st;
+  ParseRows(text.data() + skip, text.size() - skip, false, name, st, on_header, on_row);
+  if (!st.have_header) throw InputError(name + ": the file is empty; expected a header line");
+}
+
+void StreamCsvPieces(const CsvReadFn& read, size_t piece_bytes, const std::string& name, const CsvHeaderFn& on_header,
+                     const CsvRowFn& on_row) {
+  CsvParseState st;
+  std::string buf;  // the rows not parsed yet
+  bool at_start = true;
+  for (;;) {
+    // A row longer than what is buffered doubles the next read, so reparsing it stays linear.
+    const size_t want = std::max(piece_bytes, buf.size());
+    const size_t had = buf.size();
+    buf.resize(had + want);
+    const size_t got = read(buf.data() + had, want);
+    buf.resize(had + got);
+    const bool eof = got == 0;
+    size_t skip = 0;
+    if (at_start) {
+      if (buf.size() < 3 && !eof) continue;  // the BOM check needs 3 bytes
+      skip = HasBom(buf.data(), buf.size()) ? 3 : 0;
+      at_start = false;
+    }
+    const size_t used = skip + ParseRows(buf.data() + skip, buf.size() - skip, !eof, name, st, on_header, on_row);
+    buf.erase(0, used);
+    if (eof) break;
+  }
+  if (!st.have_header) throw InputError(name + ": the file is empty; expected a header line");
 }
 
 CsvTable ParseCsv(const std::string& text, const std::string& name) {
@@ -152,7 +214,25 @@ std::string ReadCsvText(const std::filesystem::path& path) {
 CsvTable ReadCsv(const std::filesystem::path& path) { return ParseCsv(ReadCsvText(path), path.string()); }
 
 void StreamCsvFile(const std::filesystem::path& path, const CsvHeaderFn& on_header, const CsvRowFn& on_row) {
-  StreamCsv(ReadCsvText(path), path.string(), on_header, on_row);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw InputError("'" + path.string() + "' does not exist or is not a file; check the path");
+  std::string why;
+  const int fd = OpenRegularFileFd(path, &why);
+  if (fd < 0) throw InputError("cannot read '" + path.string() + "': " + why);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  const auto read = [&](char* out, size_t want) -> size_t {
+    for (;;) {
+      const ssize_t n = ::read(fd, out, want);
+      if (n >= 0) return size_t(n);
+      if (errno != EINTR) throw InputError("error while reading '" + path.string() + "': " + ErrnoText());
+    }
+  };
+  // Pieces of a few MB: the file is never held whole (at 50M interactions it is GBs).
+  StreamCsvPieces(read, size_t(8) << 20, path.string(), on_header, on_row);
 }
 
 void AppendCsvField(std::string& out, std::string_view f) {

@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "../test_util.h"
@@ -50,6 +54,73 @@ TEST(Csv, UnterminatedQuoteNamesLine) {
 
 TEST(Csv, GarbageAfterQuote) { EXPECT_THROW(ParseCsv("a\n\"x\"y\n", "g.csv"), InputError); }
 TEST(Csv, EmptyFile) { EXPECT_THROW(ParseCsv("", "e.csv"), InputError); }
+
+// Everything a parse reports, as text: header, rows with their lines, or the error.
+std::string ParseLog(const std::function<void(const CsvHeaderFn&, const CsvRowFn&)>& parse) {
+  std::string log;
+  try {
+    parse([&](std::vector<std::string>& h) { log += "H" + CsvLine(h); },
+          [&](std::vector<std::string>& r, int64_t line) { log += std::to_string(line) + ":" + CsvLine(r); });
+  } catch (const InputError& e) {
+    log += std::string("E ") + e.what();
+  }
+  return log;
+}
+
+// A file is parsed in pieces; every cut (inside a quote, between "" , between CR and LF, inside
+// the BOM) must give what the whole text gives, errors and line numbers included.
+TEST(Csv, PiecesGiveWhatTheWholeTextGives) {
+  const std::vector<std::string> texts = {
+      "\xEF\xBB\xBFitem_id,title\r\nA,\"x, \"\"q\"\"\r\nline two\"\r\nB,plain\r\n",
+      "a,b\n\n1,\"multi\nline\nfield\"\n2,\"\"\"\"\n3,x\r4,y",
+      "a,b\n1,\"never closed\n2,3\n",
+      "a\n\"x\"y\n",
+      "a,a\n1,2\n",
+      "",
+      "\n\n",
+      "h\n\"\"\n\"\"\"\"\r\n",
+      "\xEF\xBB",
+  };
+  for (const std::string& text : texts) {
+    const std::string whole =
+        ParseLog([&](const CsvHeaderFn& h, const CsvRowFn& r) { StreamCsv(text, "p.csv", h, r); });
+    for (size_t piece : {size_t(1), size_t(2), size_t(3), size_t(5), size_t(64)}) {
+      size_t pos = 0;
+      const CsvReadFn read = [&](char* out, size_t n) {
+        const size_t k = std::min({n, piece, text.size() - pos});
+        std::memcpy(out, text.data() + pos, k);
+        pos += k;
+        return k;
+      };
+      const std::string pieces =
+          ParseLog([&](const CsvHeaderFn& h, const CsvRowFn& r) { StreamCsvPieces(read, piece, "p.csv", h, r); });
+      EXPECT_EQ(pieces, whole) << "piece " << piece << " of " << ::testing::PrintToString(text);
+    }
+  }
+}
+
+// StreamCsvFile reads in pieces too, with the file's checks: rows as ReadCsv's, a FIFO refused.
+TEST(Csv, StreamCsvFileEqualsReadCsv) {
+  testing::TempDir t;
+  std::string text = "user_id,item_id\n";
+  for (int i = 0; i < 300000; ++i) text += "u" + std::to_string(i % 977) + ",\"i," + std::to_string(i) + "\"\n";
+  WriteFileAtomic(t.path() / "big.csv", text);  // about 7 MB: more than one piece
+  const CsvTable whole = ReadCsv(t.path() / "big.csv");
+  int64_t rows = 0;
+  bool same = true;
+  StreamCsvFile(
+      t.path() / "big.csv", [&](std::vector<std::string>& h) { same = same && h == whole.header; },
+      [&](std::vector<std::string>& r, int64_t line) {
+        same = same && r == whole.rows[size_t(rows)] && line == whole.lines[size_t(rows)];
+        ++rows;
+      });
+  EXPECT_TRUE(same);
+  EXPECT_EQ(rows, 300000);
+  ASSERT_EQ(::mkfifo((t.path() / "fifo.csv").c_str(), 0600), 0);
+  EXPECT_THROW(StreamCsvFile(
+                   t.path() / "fifo.csv", [](std::vector<std::string>&) {}, [](std::vector<std::string>&, int64_t) {}),
+               InputError);
+}
 
 TEST(Csv, EscapeRoundTrip) {
   std::vector<std::string> f{"plain", "a,b", "q\"q", "multi\nline", ""};

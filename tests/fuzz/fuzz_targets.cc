@@ -3,7 +3,10 @@
 // A target may throw visrec::Error (a clean, reported rejection); anything else is a finding.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -44,6 +47,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CsvTable t = ParseCsv(text, "fuzz.csv");
     for (size_t r = 0; r < t.rows.size(); ++r) (void)t.rows[r].size();
   } catch (const Error&) {}
+  // Differential: a parse in pieces (as StreamCsvFile reads) must report exactly what the whole
+  // text gives, wherever the cuts fall.
+  {
+    const auto log_of = [](const std::function<void(const CsvHeaderFn&, const CsvRowFn&)>& parse) {
+      std::string log;
+      try {
+        parse([&](std::vector<std::string>& h) { log += "H" + CsvLine(h); },
+              [&](std::vector<std::string>& r, int64_t line) { log += std::to_string(line) + ":" + CsvLine(r); });
+      } catch (const Error& e) {
+        log += std::string("E ") + e.what();
+      }
+      return log;
+    };
+    const size_t piece = size == 0 ? 1 : 1 + data[0] % 7;
+    size_t pos = 0;
+    const CsvReadFn read = [&](char* out, size_t n) {
+      const size_t k = std::min(std::min(n, piece), text.size() - pos);
+      std::memcpy(out, text.data() + pos, k);
+      pos += k;
+      return k;
+    };
+    const std::string whole = log_of([&](const CsvHeaderFn& h, const CsvRowFn& r) { StreamCsv(text, "f.csv", h, r); });
+    const std::string pieces =
+        log_of([&](const CsvHeaderFn& h, const CsvRowFn& r) { StreamCsvPieces(read, piece, "f.csv", h, r); });
+    if (whole != pieces) __builtin_trap();
+  }
   Write(Scratch() / "catalog.csv", data, size);
   try {
     ReadCatalog(Scratch() / "catalog.csv");

@@ -30,7 +30,14 @@ using CsvHeaderFn = std::function<void(std::vector<std::string>& header)>;
 using CsvRowFn = std::function<void(std::vector<std::string>& row, int64_t line)>;
 void StreamCsv(const std::string& text, const std::string& name_for_errors, const CsvHeaderFn& on_header,
                const CsvRowFn& on_row);
+// A file is read in pieces of a few MB, never whole: rows, lines and errors are those of StreamCsv
+// on the whole text.
 void StreamCsvFile(const std::filesystem::path& path, const CsvHeaderFn& on_header, const CsvRowFn& on_row);
+// The same from any source: `read(buf, n)` fills up to n bytes and returns how many (0 at the end);
+// `piece_bytes` is the usual read size (tests use tiny ones to cut rows at every byte).
+using CsvReadFn = std::function<size_t(char* buf, size_t n)>;
+void StreamCsvPieces(const CsvReadFn& read, size_t piece_bytes, const std::string& name_for_errors,
+                     const CsvHeaderFn& on_header, const CsvRowFn& on_row);
 
 std::string CsvLine(const std::vector<std::string>& fields);  // with trailing '\n'
 // The same, appended to `out` without temporaries (for files of millions of lines).
