@@ -575,8 +575,20 @@ std::vector<fs::path> WorkdirArtifacts(const fs::path& workdir, bool all) {
         if (e.is_directory(ec) && fs::exists(e.path() / kManifest, ec)) versions.push_back(e.path());
       std::sort(versions.begin(), versions.end());
       out.insert(out.end(), versions.begin(), versions.end());
-    } else if (fs::exists(sd / kLatest, ec)) {
-      out.push_back(sd);
+    } else {
+      if (fs::exists(sd / kLatest, ec)) out.push_back(sd);
+      // Shards' and user parts' own pointers (latest.shard-i-of-N, ...): a workdir where only
+      // shards ran has no `latest` yet, and its shards are artifacts all the same.
+      std::vector<fs::path> pointed;
+      for (const auto& e : fs::directory_iterator(sd, ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind(std::string(kLatest) + ".", 0) != 0 || !e.is_regular_file(ec)) continue;
+        const std::string key = TrimPointer(ReadFileBytes(e.path()));
+        if (!key.empty() && key.find('/') == std::string::npos && fs::exists(sd / key / kManifest, ec))
+          pointed.push_back(sd / key);
+      }
+      std::sort(pointed.begin(), pointed.end());
+      out.insert(out.end(), pointed.begin(), pointed.end());
     }
   }
   return out;

@@ -2,6 +2,8 @@
 #include "visrec/artifact/stage.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -387,6 +389,30 @@ TEST(Verify, CopiedWorkdirsAndWholeWorkdirs) {
   std::vector<std::string> checked;
   EXPECT_TRUE(VerifyLineage(std::vector<fs::path>{w / "demo", parent.dir, w / "child"}, &checked).empty());
   EXPECT_EQ(checked.size(), 2u);
+}
+
+// A workdir where only shards ran has no `latest`, only shard pointers: verify finds those
+// artifacts (it used to say the workdir held none).
+TEST(Verify, AWorkdirOfShardsOnlyListsTheShards) {
+  testing::TempDir d;
+  const fs::path w = d / "w";
+  std::vector<fs::path> shards;
+  for (int i = 0; i < 2; ++i) {
+    ArtifactBuilder b(w, "demo", 1, {{"shard", std::to_string(i) + "/2"}}, {});
+    WriteFileAtomic(b.Path("ids.txt"), "a\n");
+    b.AddOutput("ids.txt");
+    b.set_pointer("latest.shard-" + std::to_string(i) + "-of-2");
+    shards.push_back(b.Commit().dir);
+  }
+  ASSERT_FALSE(fs::exists(w / "demo" / "latest"));
+  std::sort(shards.begin(), shards.end());
+  EXPECT_EQ(WorkdirArtifacts(w, false), shards);
+  std::vector<std::string> checked;
+  EXPECT_TRUE(VerifyLineage(WorkdirArtifacts(w, false), &checked).empty());
+  EXPECT_EQ(checked.size(), 2u);
+  // A damaged pointer names nothing; the other shard is still listed.
+  testing::WriteText(w / "demo" / "latest.shard-1-of-2", "../../etc\n");
+  EXPECT_EQ(WorkdirArtifacts(w, false).size(), 1u);
 }
 
 // Also of issue 18: two concurrent writers of one (stage, key) take turns.
