@@ -41,13 +41,13 @@ PcaModel LoadFit(const Artifact& a) {
   m.total_variance = a.manifest.Extra<double>("total_variance");
   m.ratio = m.variance / std::max(m.total_variance, 1e-300);
   // A fit's options; an applied fit records what it applied in extra. Both record in extra the
-  // method that fitted (params hold the one asked for, perhaps "auto").
+  // method that fitted (params hold the one asked for, perhaps "auto"); applied fits made before
+  // 2026-12-03 recorded the asked one there, so "auto" is read as "not recorded".
   const contract::ReduceParams params = contract::ReduceParams::From(a.manifest);
   m.whiten = params.whiten ? *params.whiten : a.manifest.Extra<bool>("whiten");
   const std::string method = a.manifest.Extra<std::string>("method");
   const std::optional<PcaMethod> fitted = FindChoice<PcaMethod>(method);
-  if (!fitted || *fitted == PcaMethod::kAuto)
-    a.manifest.Bad("extra", "method", "'" + method + "' is not exact | randomized | lda");
+  if (!fitted) a.manifest.Bad("extra", "method", "'" + method + "' is not " + ChoiceText<PcaMethod>());
   m.method = *fitted;
   return m;
 }

@@ -7,6 +7,7 @@
 #include "../test_util.h"
 #include "visrec/artifact/artifact.h"
 #include "visrec/reduce/pca.h"
+#include "visrec/util/errors.h"
 #include "visrec/util/fs.h"
 
 namespace visrec::reduce {
@@ -53,6 +54,16 @@ TEST(ReduceStage, AnAppliedFitReadsBackAsTheFitItApplied) {
   EXPECT_EQ(ChoiceName(a.method), std::string("exact"));
   EXPECT_EQ(ChoiceName(b.method), std::string("exact"));
   EXPECT_EQ(applied.manifest.Extra<std::string>("method"), "exact");
+  // Applied fits of older versions recorded the method asked for ("auto"): still readable, as
+  // "not recorded"; a name no version wrote is damage, exit 4 naming the key.
+  const fs::path manifest = applied.dir / "manifest.json";
+  json edited = json::parse(ReadFileBytes(manifest));
+  edited["extra"]["method"] = "auto";
+  WriteFileAtomic(manifest, edited.dump());
+  EXPECT_EQ(LoadFit(OpenArtifact(applied.dir)).method, PcaMethod::kAuto);
+  edited["extra"]["method"] = "svd";
+  WriteFileAtomic(manifest, edited.dump());
+  testing::ExpectThrowWith<ArtifactError>([&] { LoadFit(OpenArtifact(applied.dir)); }, {"extra.method", "svd"});
   // What the applied artifact holds is what its fit, read back, projects.
   const auto feats = OpenArtifact(fit.extract).ReadArray<float>("features.npy");
   const Eigen::Map<const MatrixF> x(feats.data.data(), feats.rows(), feats.cols());

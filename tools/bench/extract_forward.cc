@@ -19,14 +19,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s MODEL BATCH fp32|bf16|fp16 THREADS SECONDS [cl|nchw|fused] [cpu|cuda]\n", argv[0]);
     return 2;
   }
-  const std::string model = argv[1], precision = argv[3];
+  const std::string model = argv[1];
+  const auto precision = visrec::FindChoice<visrec::Precision>(argv[3]);
+  const auto device_choice = visrec::FindChoice<visrec::Device>(argc < 8 ? "cpu" : argv[7]);
+  if (!precision || !device_choice) {
+    std::fprintf(stderr, "extract_forward: precision must be %s and device %s\n",
+                 visrec::ChoiceText<visrec::Precision>().c_str(), visrec::ChoiceText<visrec::Device>().c_str());
+    return 2;
+  }
   const int batch = std::stoi(argv[2]), threads = std::stoi(argv[4]);
   const double seconds = std::stod(argv[5]);
   const std::string layout = argc < 7 ? "cl" : argv[6];
   const bool fused = layout == "fused", channels_last = layout != "nchw";
-  const torch::Device device = visrec::model::ChooseDevice(argc < 8 ? "cpu" : argv[7]);
+  const torch::Device device = visrec::model::ChooseDevice(*device_choice);
   try {
-    visrec::model::RequireCpuBf16("extract_forward", device.is_cpu(), precision);  // exit 6, as the stage
+    visrec::model::RequireCpuBf16("extract_forward", device.is_cpu(), *precision);  // exit 6, as the stage
   } catch (const visrec::Error& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return int(e.code());
@@ -35,7 +42,7 @@ int main(int argc, char** argv) {
   visrec::model::ResNet net(model);
   visrec::model::InitializeResNet(net, 0);
   net->eval();
-  const auto dtype = precision == "bf16" ? torch::kBFloat16 : (precision == "fp16" ? torch::kHalf : torch::kFloat);
+  const auto dtype = visrec::model::TorchDtype(*precision);
   std::unique_ptr<visrec::model::FusedResNet> fused_net;
   if (fused)
     fused_net = std::make_unique<visrec::model::FusedResNet>(net, dtype);

@@ -27,7 +27,9 @@ struct PcaModel {
   Eigen::VectorXd ratio;       // k, variance / total variance
   double total_variance = 0;   // sum of per-column variances (ddof = 1)
   bool whiten = false;
-  PcaMethod method = PcaMethod::kExact;  // the method that fitted: exact | randomized | lda
+  // The method that fitted: exact | randomized | lda (kAuto: not recorded, in applied fits made
+  // before 2026-12-03).
+  PcaMethod method = PcaMethod::kExact;
 };
 
 struct PcaFitOptions {
