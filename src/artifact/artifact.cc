@@ -283,6 +283,12 @@ std::string TrimPointer(const std::string& text) {
 }
 
 // `path` itself, or for a stage folder (no manifest, a `latest` pointer) the version it points to.
+// "w/reduce/KEY/" (as shells complete folder names) names the same folder as "w/reduce/KEY", whose
+// filename() is the key: every path to an artifact is taken without the trailing separator.
+fs::path WithoutTrailingSeparator(const fs::path& path) {
+  return path.has_filename() || !path.has_parent_path() || path == path.root_path() ? path : path.parent_path();
+}
+
 fs::path LatestDir(const fs::path& path) {
   std::error_code ec;
   if (fs::exists(path / kManifest, ec) || !fs::exists(path / kLatest, ec)) return path;
@@ -298,7 +304,7 @@ Artifact OpenArtifact(const fs::path& path, VerifyLevel level) {
   std::error_code ec;
   if (!fs::exists(path, ec))
     throw ArtifactError("'" + path.string() + "' does not exist; run the stage that produces it first");
-  const fs::path dir = LatestDir(path);
+  const fs::path dir = LatestDir(WithoutTrailingSeparator(path));
   Artifact a;
   a.dir = dir;
   a.manifest_json = ReadManifest(dir);
@@ -544,7 +550,7 @@ std::vector<VerifyIssue> VerifyLineage(const fs::path& path, std::vector<std::st
 
 fs::path ResolveRecordedPath(const Artifact& child, const std::string& recorded, const std::string& kind,
                              bool* inside) {
-  const fs::path p(recorded);
+  const fs::path p = WithoutTrailingSeparator(recorded);  // older artifacts recorded what was typed
   const fs::path workdir = child.dir.parent_path().parent_path();
   fs::path local;
   if (kind == "artifact") {

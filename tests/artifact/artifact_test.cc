@@ -391,6 +391,24 @@ TEST(Verify, CopiedWorkdirsAndWholeWorkdirs) {
   EXPECT_EQ(checked.size(), 2u);
 }
 
+// A parent given with a trailing separator ("w/demo/KEY/", as shells complete folders) is the same
+// artifact: its child records the folder and verifies clean; a path recorded with the separator
+// (older versions wrote what was typed) resolves into a copied workdir.
+TEST(Verify, AParentGivenWithATrailingSlashIsTheSameArtifact) {
+  testing::TempDir d;
+  const fs::path w = d / "w", copy = d / "copy";
+  const Artifact parent = MakeArtifact(w, {{"dims", 4}});
+  const Artifact opened = OpenArtifact(parent.dir.string() + "/");
+  EXPECT_EQ(opened.dir, parent.dir);
+  const Artifact child = MakeChild(w, opened);
+  EXPECT_EQ(child.manifest.inputs.at(0).path, parent.dir.string());
+  EXPECT_EQ(Problems(child.dir), "");
+  fs::copy(w, copy, fs::copy_options::recursive);
+  const fs::path copied_child = copy / "child" / child.dir.filename();
+  EXPECT_EQ(ResolveRecordedPath(OpenArtifact(copied_child), parent.dir.string() + "/", "artifact"),
+            copy / "demo" / parent.dir.filename());
+}
+
 // A workdir where only shards ran has no `latest`, only shard pointers: verify finds those
 // artifacts (it used to say the workdir held none).
 TEST(Verify, AWorkdirOfShardsOnlyListsTheShards) {
