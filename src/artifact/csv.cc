@@ -203,10 +203,14 @@ CsvTable ParseCsv(const std::string& text, const std::string& name) {
 }
 
 namespace {
-std::string ReadCsvText(const std::filesystem::path& path) {
+void RequireCsvFile(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw InputError("'" + path.string() + "' does not exist or is not a file; check the path");
+}
+
+std::string ReadCsvText(const std::filesystem::path& path) {
+  RequireCsvFile(path);
   return ReadFileBytes(path);
 }
 }  // namespace
@@ -214,9 +218,7 @@ std::string ReadCsvText(const std::filesystem::path& path) {
 CsvTable ReadCsv(const std::filesystem::path& path) { return ParseCsv(ReadCsvText(path), path.string()); }
 
 void StreamCsvFile(const std::filesystem::path& path, const CsvHeaderFn& on_header, const CsvRowFn& on_row) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw InputError("'" + path.string() + "' does not exist or is not a file; check the path");
+  RequireCsvFile(path);
   std::string why;
   const int fd = OpenRegularFileFd(path, &why);
   if (fd < 0) throw InputError("cannot read '" + path.string() + "': " + why);
